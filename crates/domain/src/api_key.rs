@@ -1,0 +1,178 @@
+//! An API key: a LiteLLM virtual key bound to one or more of its owner's subscriptions.
+
+use crate::ids::{ApiKeyId, ModelId, SubscriptionId, UserId};
+use crate::limits::{Limits, Money};
+use crate::secret::{KeyHash, KeyPrefix};
+use crate::FieldError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// ```text
+/// provisioning ──► active ──► retiring ──► revoked
+///      │             │  └────────────────► revoked | expired
+///      └──► failed   (a provisioning row the reconciler cleans up also ends as failed)
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiKeyStatus {
+    /// Recorded, LiteLLM not yet confirmed; the secret has not been shown to anyone.
+    Provisioning,
+    Active,
+    /// Replaced by a rotation; works until its deadline.
+    Retiring,
+    Revoked,
+    Expired,
+    /// Never became usable; nothing of it remains in LiteLLM (or the reconciler removes it).
+    Failed,
+}
+
+impl ApiKeyStatus {
+    pub const ALL: [ApiKeyStatus; 6] = [
+        Self::Provisioning,
+        Self::Active,
+        Self::Retiring,
+        Self::Revoked,
+        Self::Expired,
+        Self::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provisioning => "provisioning",
+            Self::Active => "active",
+            Self::Retiring => "retiring",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// Live keys hold their name: no other live key of the same user may share it.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Provisioning | Self::Active | Self::Retiring)
+    }
+
+    pub fn can_become(self, next: ApiKeyStatus) -> bool {
+        use ApiKeyStatus::*;
+        matches!(
+            (self, next),
+            (Provisioning, Active | Failed)
+                | (Active, Retiring | Revoked | Expired)
+                | (Retiring, Revoked | Expired)
+        )
+    }
+}
+
+/// Whether LiteLLM is known to hold what keyport recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncState {
+    Synced,
+    /// A change is recorded but LiteLLM has not confirmed it yet (e.g. a revocation while LiteLLM is down).
+    Pending,
+}
+
+impl SyncState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Synced => "synced",
+            Self::Pending => "pending",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "synced" => Some(Self::Synced),
+            "pending" => Some(Self::Pending),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub user_id: UserId,
+    pub name: String,
+    pub prefix: KeyPrefix,
+    pub hash: KeyHash,
+    /// The key's `key_alias` in LiteLLM (unique across LiteLLM).
+    pub litellm_alias: String,
+    pub status: ApiKeyStatus,
+    pub limits: Limits,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub subscription_ids: Vec<SubscriptionId>,
+    /// The models of the bound subscriptions, i.e. the key's `models` in LiteLLM.
+    pub models: Vec<ModelId>,
+    pub spend: Option<Money>,
+    pub spend_read_at: Option<DateTime<Utc>>,
+    pub sync_state: SyncState,
+    pub last_sync_error: Option<String>,
+    pub synced_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What a create inserts, before LiteLLM is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    pub id: ApiKeyId,
+    pub user_id: UserId,
+    pub name: String,
+    pub prefix: KeyPrefix,
+    pub hash: KeyHash,
+    pub litellm_alias: String,
+    pub limits: Limits,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub subscription_ids: Vec<SubscriptionId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The alias keyport gives a key in LiteLLM: unique because it embeds the key's id.
+pub fn litellm_alias(id: ApiKeyId) -> String {
+    format!("keyport-{id}")
+}
+
+/// A key name: 1 to 64 characters after trimming, no control characters.
+pub fn validate_key_name(value: &str) -> Result<String, FieldError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > 64 || value.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            "name",
+            "a key name is 1 to 64 characters without control characters",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiKeyStatus::*;
+    use super::*;
+
+    #[test]
+    fn key_status_machine_allows_only_forward_moves() {
+        assert!(Provisioning.can_become(Active));
+        assert!(Provisioning.can_become(Failed));
+        assert!(Active.can_become(Revoked));
+        assert!(Retiring.can_become(Revoked));
+        assert!(!Revoked.can_become(Active));
+        assert!(!Failed.can_become(Active));
+        assert!(!Provisioning.can_become(Revoked));
+        assert!(Provisioning.is_live() && Active.is_live() && Retiring.is_live());
+        assert!(!Revoked.is_live() && !Failed.is_live() && !Expired.is_live());
+    }
+
+    #[test]
+    fn key_names_are_trimmed_and_bounded() {
+        assert_eq!(validate_key_name("  ci  ").unwrap(), "ci");
+        assert_eq!(validate_key_name(" ").unwrap_err().field, "name");
+        assert!(validate_key_name(&"x".repeat(65)).is_err());
+        assert!(validate_key_name("a\nb").is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! keyport's core: the entities (users, models, subscriptions, API keys), the value objects that can only be
+//! built valid (money, limits, key secrets and their hashes), the ports through which the outside world is
+//! reached (stores, the LiteLLM gateway, the clock, secret generation) and the use cases that tie them
+//! together. This crate performs no I/O and knows nothing of actix-web, diesel or reqwest; the adapters depend
+//! on it, never the reverse.
+
+pub mod api_key;
+pub mod audit;
+pub mod error;
+pub mod ids;
+pub mod limits;
+pub mod model;
+pub mod ports;
+pub mod secret;
+pub mod subscription;
+pub mod usecases;
+pub mod user;
+
+pub use error::{Error, FieldError, GatewayError, StoreError};

@@ -1,0 +1,118 @@
+//! People who use keyport.
+
+use crate::ids::UserId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What a user may do. A user holds one or more roles; `User` is implied for everyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Auditor,
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Auditor => "auditor",
+            Self::User => "user",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "admin" => Some(Self::Admin),
+            "auditor" => Some(Self::Auditor),
+            "user" => Some(Self::User),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    Active,
+    Suspended,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "active" => Some(Self::Active),
+            "suspended" => Some(Self::Suspended),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub roles: Vec<Role>,
+    pub status: UserStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.roles.contains(&Role::Admin)
+    }
+}
+
+/// A username: 1 to 64 characters of letters, digits, `.`, `_`, `-` and `@`.
+pub fn validate_username(value: &str) -> Result<String, crate::FieldError> {
+    let value = value.trim();
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(crate::FieldError::new(
+            "username",
+            "1 to 64 characters: letters, digits, '.', '_', '-' or '@'",
+        ))
+    }
+}
+
+/// Who is acting: the authenticated user behind a request or a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: UserId,
+    pub roles: Vec<Role>,
+    /// The request id, carried into the audit log.
+    pub request_id: Option<String>,
+    /// The client's address, carried into the audit log.
+    pub client_addr: Option<String>,
+}
+
+impl Actor {
+    pub fn user(user_id: UserId) -> Self {
+        Self {
+            user_id,
+            roles: vec![Role::User],
+            request_id: None,
+            client_addr: None,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.roles.contains(&Role::Admin)
+    }
+}
