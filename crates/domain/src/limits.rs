@@ -206,13 +206,11 @@ impl Limits {
 
     /// Fills every limit left unset from `defaults`.
     pub fn or(self, defaults: &Limits) -> Limits {
-        let budget_from_defaults = self.max_budget.is_none();
         Limits {
             max_budget: self.max_budget.or(defaults.max_budget),
-            budget_duration: match (self.budget_duration, budget_from_defaults) {
-                (Some(d), _) => Some(d),
-                (None, _) => defaults.budget_duration.clone(),
-            },
+            budget_duration: self
+                .budget_duration
+                .or_else(|| defaults.budget_duration.clone()),
             tpm_limit: self.tpm_limit.or(defaults.tpm_limit),
             rpm_limit: self.rpm_limit.or(defaults.rpm_limit),
         }
@@ -249,20 +247,25 @@ impl Limits {
                 )),
                 Some(_) => {}
             }
-            if let Some(window) = &quota.budget_duration {
-                match &self.budget_duration {
-                    None => errors.push(FieldError::new(
-                        "budget_duration",
-                        format!("{quota_name} resets its budget every {window}; the key's budget must reset at least as often"),
-                    )),
-                    Some(d) if d.approx_seconds() > window.approx_seconds() => {
+            match (&quota.budget_duration, &self.budget_duration, self.max_budget) {
+                // A key whose budget resets more often than the quota's window could spend its budget
+                // several times within one window of the quota.
+                (Some(window), Some(mine), Some(budget)) if mine.approx_seconds() < window.approx_seconds() => {
+                    let resets = window.approx_seconds().div_ceil(mine.approx_seconds());
+                    let per_window = budget.amount() * Decimal::from(resets);
+                    if per_window > cap.amount() {
                         errors.push(FieldError::new(
-                            "budget_duration",
-                            format!("{d} is longer than the {window} window of {quota_name}"),
-                        ))
+                            "max_budget",
+                            format!("{budget} USD every {mine} adds up to {per_window} USD in the {window} window of {quota_name}, above its {cap} USD"),
+                        ));
                     }
-                    Some(_) => {}
                 }
+                // A lifetime budget must not be turned into a recurring one.
+                (None, Some(mine), _) => errors.push(FieldError::new(
+                    "budget_duration",
+                    format!("{quota_name} is a one-off budget; the key's budget cannot reset every {mine}"),
+                )),
+                _ => {}
             }
         }
         for (field, mine, cap) in [
@@ -337,7 +340,7 @@ mod tests {
             rpm_limit: None,
         };
         let within = Limits {
-            max_budget: Some(money(5)),
+            max_budget: Some(money(2)),
             budget_duration: Some(BudgetDuration::parse("7d").unwrap()),
             tpm_limit: Some(1000),
             rpm_limit: Some(5),
@@ -355,6 +358,61 @@ mod tests {
             .map(|e| e.field)
             .collect();
         assert_eq!(fields, ["max_budget", "tpm_limit"]);
+        let lifetime = Limits {
+            max_budget: Some(money(10)),
+            ..Limits::default()
+        };
+        assert!(lifetime
+            .exceeding(
+                &Limits {
+                    max_budget: Some(money(10)),
+                    ..Limits::default()
+                },
+                "q"
+            )
+            .is_empty());
+    }
+
+    #[test]
+    fn a_budget_that_resets_more_often_is_measured_over_the_quota_window() {
+        let quota = Limits {
+            max_budget: Some(money(10)),
+            budget_duration: Some(BudgetDuration::parse("30d").unwrap()),
+            ..Limits::default()
+        };
+        let daily = |b| Limits {
+            max_budget: Some(money(b)),
+            budget_duration: Some(BudgetDuration::parse("1d").unwrap()),
+            ..Limits::default()
+        };
+        assert_eq!(
+            daily(1).exceeding(&quota, "q")[0].field,
+            "max_budget",
+            "1 USD a day is 30 USD a month"
+        );
+        let weekly = Limits {
+            max_budget: Some(money(2)),
+            budget_duration: Some(BudgetDuration::parse("7d").unwrap()),
+            ..Limits::default()
+        };
+        assert!(
+            weekly.exceeding(&quota, "q").is_empty(),
+            "2 USD a week is at most 10 USD in 30 days"
+        );
+        let one_off = Limits {
+            max_budget: Some(money(10)),
+            ..Limits::default()
+        };
+        assert_eq!(
+            daily(1).exceeding(&one_off, "q")[0].field,
+            "budget_duration"
+        );
+        assert!(Limits {
+            max_budget: Some(money(3)),
+            ..Limits::default()
+        }
+        .exceeding(&quota, "q")
+        .is_empty());
     }
 
     #[test]

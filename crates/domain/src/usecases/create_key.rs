@@ -1,0 +1,841 @@
+use crate::api_key::{litellm_alias, validate_key_name, ApiKey, NewApiKey};
+use crate::audit::AuditEvent;
+use crate::ids::{ApiKeyId, ModelId, SubscriptionId};
+use crate::limits::Limits;
+use crate::ports::{ApiKeyStore, Clock, Gateway, GenerateKey, SecretGenerator, SubscriptionStore};
+use crate::secret::{KeySecret, Secret, SecretKind};
+use crate::subscription::{Subscription, SubscriptionStatus};
+use crate::user::Actor;
+use crate::{Error, FieldError, GatewayError, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// The most subscriptions one key may be bound to.
+pub const MAX_SUBSCRIPTIONS_PER_KEY: usize = 50;
+
+/// What an administrator allows for self-service keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// Caps applied on top of the subscriptions' quotas.
+    pub max_limits: Limits,
+    /// The longest a key may live; keys without an expiry get this one when set.
+    pub max_lifetime: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreateKeyRequest {
+    pub name: String,
+    pub subscription_ids: Vec<SubscriptionId>,
+    /// Each limit left `None` is taken from the tightest quota of the bound subscriptions.
+    pub limits: Limits,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The new key and its secret: the only time the secret exists outside the caller's hands.
+#[derive(Debug)]
+pub struct CreatedKey {
+    pub key: ApiKey,
+    pub secret: KeySecret,
+}
+
+/// Create an API key bound to some of the caller's subscriptions (DESIGN.md §4, steps 1–6):
+/// validate; generate the secret; record the key as `provisioning`; create it in LiteLLM (checking an
+/// uncertain outcome before deciding, never creating twice); mark it `active` and hand out the secret once.
+/// When LiteLLM refuses for certain, the key is marked `failed`. When the outcome stays unknown, or the
+/// database fails after LiteLLM created the key, the row stays `provisioning`: nobody has the secret, and the
+/// reconciler deletes the key in LiteLLM and marks it `failed`.
+pub struct CreateKey {
+    keys: Arc<dyn ApiKeyStore>,
+    subscriptions: Arc<dyn SubscriptionStore>,
+    gateway: Arc<dyn Gateway>,
+    clock: Arc<dyn Clock>,
+    secrets: Arc<dyn SecretGenerator>,
+    policy: KeyPolicy,
+}
+
+struct Validated {
+    name: String,
+    subscriptions: Vec<Subscription>,
+    limits: Limits,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+enum Outcome {
+    Created,
+    NotCreated(GatewayError),
+    Unknown(GatewayError),
+}
+
+impl CreateKey {
+    pub fn new(
+        keys: Arc<dyn ApiKeyStore>,
+        subscriptions: Arc<dyn SubscriptionStore>,
+        gateway: Arc<dyn Gateway>,
+        clock: Arc<dyn Clock>,
+        secrets: Arc<dyn SecretGenerator>,
+        policy: KeyPolicy,
+    ) -> Self {
+        Self {
+            keys,
+            subscriptions,
+            gateway,
+            clock,
+            secrets,
+            policy,
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(user = %actor.user_id))]
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        request: CreateKeyRequest,
+    ) -> Result<CreatedKey, Error> {
+        let now = self.clock.now();
+        let valid = self.validate(actor, request, now).await?;
+
+        // Step 2: the secret is made here, so that keyport knows its hash before LiteLLM sees it.
+        let secret = Secret::from_random(SecretKind::ApiKey, &self.secrets.random_bytes());
+        let hash = secret.hash();
+        let id = ApiKeyId::new();
+        let models: Vec<ModelId> = valid
+            .subscriptions
+            .iter()
+            .map(|s| s.model_id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let subscription_ids: Vec<SubscriptionId> =
+            valid.subscriptions.iter().map(|s| s.id).collect();
+        let new_key = NewApiKey {
+            id,
+            user_id: actor.user_id,
+            name: valid.name.clone(),
+            prefix: secret.prefix(),
+            hash: hash.clone(),
+            litellm_alias: litellm_alias(id),
+            limits: valid.limits.clone(),
+            expires_at: valid.expires_at,
+            subscription_ids: subscription_ids.clone(),
+            created_at: now,
+        };
+
+        // Step 3: record the key before LiteLLM knows it, so that it can never exist unseen.
+        let audit = AuditEvent::by(actor, "api_key.create", "api_key", id, now).with_after(
+            serde_json::json!({
+                "name": valid.name,
+                "prefix": new_key.prefix.as_str(),
+                "subscription_ids": subscription_ids,
+                "models": models,
+            }),
+        );
+        self.keys
+            .insert_provisioning_key(&new_key, &audit)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { constraint } if constraint == "api_keys_live_name" => {
+                    name_taken(&valid.name)
+                }
+                other => other.into(),
+            })?;
+
+        // Step 4: create it in LiteLLM; an uncertain answer is checked, never retried blindly.
+        let request = GenerateKey {
+            secret: secret.clone(),
+            alias: new_key.litellm_alias.clone(),
+            user_id: actor.user_id,
+            models: models.clone(),
+            limits: valid.limits.clone(),
+            expires_in_seconds: valid.expires_at.map(|at| (at - now).num_seconds().max(1)),
+            metadata: serde_json::json!({
+                "managed_by": "keyport",
+                "keyport_key_id": id,
+                "keyport_user_id": actor.user_id,
+                "keyport_subscription_ids": subscription_ids,
+            }),
+        };
+        let outcome = match self.gateway.generate_key(&request).await {
+            Ok(_) => Outcome::Created,
+            Err(error) if error.is_uncertain() => match self.gateway.key_info(&hash).await {
+                Ok(Some(_)) => Outcome::Created,
+                Ok(None) => Outcome::NotCreated(error),
+                Err(_) => Outcome::Unknown(error),
+            },
+            Err(error) => Outcome::NotCreated(error),
+        };
+
+        match outcome {
+            // Step 5.
+            Outcome::Created => {
+                let audit =
+                    AuditEvent::by(actor, "api_key.activate", "api_key", id, self.clock.now());
+                match self.keys.activate_key(id, self.clock.now(), &audit).await {
+                    Ok(key) => Ok(CreatedKey { key, secret }),
+                    Err(store_error) => {
+                        // Step 6: nobody will ever see this secret, so the key must not stay usable. Try to
+                        // remove it now; whatever happens, the row stays `provisioning` for the reconciler.
+                        tracing::error!(key = %id, error = %store_error, "recording an active key failed after LiteLLM created it");
+                        if let Err(e) = self.gateway.delete_key(&hash).await {
+                            tracing::warn!(key = %id, error = %e, "could not delete the unrecorded key in LiteLLM; the reconciler will");
+                        }
+                        Err(store_error.into())
+                    }
+                }
+            }
+            // Step 6, certain failure.
+            Outcome::NotCreated(error) => {
+                let reason = error.to_string();
+                let audit = AuditEvent::by(actor, "api_key.fail", "api_key", id, self.clock.now())
+                    .with_after(serde_json::json!({"reason": reason}));
+                if let Err(e) = self
+                    .keys
+                    .fail_key(id, &reason, self.clock.now(), &audit)
+                    .await
+                {
+                    tracing::error!(key = %id, error = %e, "could not mark a key failed; the reconciler will");
+                }
+                Err(gateway_failure(error))
+            }
+            // Step 6, unknown outcome: leave it provisioning.
+            Outcome::Unknown(error) => {
+                tracing::warn!(key = %id, error = %error, "LiteLLM outcome unknown; key left provisioning for the reconciler");
+                Err(Error::GatewayUnavailable {
+                    detail: "LiteLLM did not answer; no key was issued, and anything LiteLLM may have created will be removed automatically. Try again in a moment.".into(),
+                })
+            }
+        }
+    }
+
+    async fn validate(
+        &self,
+        actor: &Actor,
+        request: CreateKeyRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Validated, Error> {
+        let mut errors = Vec::new();
+        let name = validate_key_name(&request.name)
+            .map_err(|e| errors.push(e))
+            .ok();
+
+        let mut ids = Vec::new();
+        for id in request.subscription_ids {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        if ids.is_empty() {
+            errors.push(FieldError::new(
+                "subscription_ids",
+                "choose at least one subscription",
+            ));
+        } else if ids.len() > MAX_SUBSCRIPTIONS_PER_KEY {
+            errors.push(FieldError::new(
+                "subscription_ids",
+                format!("a key may be bound to at most {MAX_SUBSCRIPTIONS_PER_KEY} subscriptions"),
+            ));
+        }
+        if let Err(e) = request.limits.validate() {
+            errors.extend(e.into_iter().map(|e| e.nested("limits")));
+        }
+        let expires_at = match (request.expires_at, self.policy.max_lifetime) {
+            (Some(at), _) if at <= now => {
+                errors.push(FieldError::new("expires_at", "must be in the future"));
+                None
+            }
+            (Some(at), Some(max)) if at > now + max => {
+                errors.push(FieldError::new(
+                    "expires_at",
+                    format!("keys may live at most {} days", max.num_days()),
+                ));
+                None
+            }
+            (Some(at), _) => Some(at),
+            (None, Some(max)) => Some(now + max),
+            (None, None) => None,
+        };
+        if ids.is_empty() || ids.len() > MAX_SUBSCRIPTIONS_PER_KEY {
+            return Err(Error::Invalid(errors));
+        }
+
+        let found = self.subscriptions.get_subscriptions(&ids).await?;
+        let mut subscriptions = Vec::new();
+        for (index, id) in ids.iter().enumerate() {
+            let field = format!("subscription_ids[{index}]");
+            match found
+                .iter()
+                .find(|s| s.id == *id && s.user_id == actor.user_id)
+            {
+                None => errors.push(FieldError::new(
+                    field,
+                    format!("you have no subscription {id}"),
+                )),
+                Some(s) if s.status == SubscriptionStatus::Pending => errors.push(FieldError::new(
+                    field,
+                    format!(
+                        "your subscription to '{}' is waiting for approval",
+                        s.model_id
+                    ),
+                )),
+                Some(s) if s.status != SubscriptionStatus::Active => errors.push(FieldError::new(
+                    field,
+                    format!(
+                        "your subscription to '{}' is {}",
+                        s.model_id,
+                        s.status.as_str()
+                    ),
+                )),
+                Some(s) => subscriptions.push(s.clone()),
+            }
+        }
+
+        let limits = request.limits.or(&Limits::tightest(
+            subscriptions
+                .iter()
+                .map(|s| &s.quota)
+                .chain([&self.policy.max_limits]),
+        ));
+        if errors.is_empty() {
+            for s in &subscriptions {
+                let quota_name = format!("your subscription to '{}'", s.model_id);
+                errors.extend(
+                    limits
+                        .exceeding(&s.quota, &quota_name)
+                        .into_iter()
+                        .map(|e| e.nested("limits")),
+                );
+            }
+            errors.extend(
+                limits
+                    .exceeding(&self.policy.max_limits, "the administrator's maximum")
+                    .into_iter()
+                    .map(|e| e.nested("limits")),
+            );
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        let Some(name) = name else {
+            return Err(Error::Internal(
+                "a key name passed validation without a value".into(),
+            ));
+        };
+        if self.keys.live_key_name_taken(actor.user_id, &name).await? {
+            return Err(name_taken(&name));
+        }
+        Ok(Validated {
+            name,
+            subscriptions,
+            limits,
+            expires_at,
+        })
+    }
+}
+
+fn name_taken(name: &str) -> Error {
+    Error::Conflict {
+        field: Some("name".into()),
+        message: format!("you already have a key named '{name}'"),
+    }
+}
+
+/// How a certain LiteLLM failure is told to the caller.
+pub(crate) fn gateway_failure(error: GatewayError) -> Error {
+    match error {
+        GatewayError::Unavailable(_) => Error::GatewayUnavailable {
+            detail: "LiteLLM is unavailable; nothing was changed. Try again in a moment.".into(),
+        },
+        GatewayError::Unauthorized => Error::GatewayRejected(
+            "LiteLLM refused keyport's credentials; an administrator must check the LiteLLM master key".into(),
+        ),
+        GatewayError::Invalid { message, .. } | GatewayError::Conflict { message, .. } => {
+            Error::GatewayRejected(message)
+        }
+        GatewayError::NotFound => Error::GatewayRejected("LiteLLM did not find what it was asked to change".into()),
+        GatewayError::Unexpected(message) => Error::GatewayRejected(format!("LiteLLM answered unexpectedly: {message}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api_key::ApiKeyStatus;
+    use crate::limits::BudgetDuration;
+    use crate::ports::{MockApiKeyStore, MockGateway, MockSubscriptionStore};
+    use crate::usecases::fixtures::*;
+    use std::sync::Mutex;
+
+    /// The mocks of one test, with what the test asserts afterwards.
+    struct Harness {
+        keys: MockApiKeyStore,
+        subscriptions: MockSubscriptionStore,
+        gateway: MockGateway,
+        policy: KeyPolicy,
+    }
+
+    impl Harness {
+        /// Alice holds the given subscriptions; the name is free.
+        fn with_subscriptions(subs: Vec<Subscription>) -> Self {
+            let mut subscriptions = MockSubscriptionStore::new();
+            subscriptions
+                .expect_get_subscriptions()
+                .returning(move |ids| {
+                    Ok(subs
+                        .iter()
+                        .filter(|s| ids.contains(&s.id))
+                        .cloned()
+                        .collect())
+                });
+            let mut keys = MockApiKeyStore::new();
+            keys.expect_live_key_name_taken()
+                .returning(|_, _| Ok(false));
+            Self {
+                keys,
+                subscriptions,
+                gateway: MockGateway::new(),
+                policy: KeyPolicy::default(),
+            }
+        }
+
+        fn use_case(self) -> CreateKey {
+            CreateKey::new(
+                Arc::new(self.keys),
+                Arc::new(self.subscriptions),
+                Arc::new(self.gateway),
+                fixed_clock(),
+                fixed_secrets(),
+                self.policy,
+            )
+        }
+    }
+
+    fn request(name: &str, subs: &[&Subscription]) -> CreateKeyRequest {
+        CreateKeyRequest {
+            name: name.into(),
+            subscription_ids: subs.iter().map(|s| s.id).collect(),
+            limits: Limits::default(),
+            expires_at: None,
+        }
+    }
+
+    fn active_sub() -> Subscription {
+        subscription(alice().user_id, "gpt-4o-mini", SubscriptionStatus::Active)
+    }
+
+    fn activated(key: &NewApiKey) -> ApiKey {
+        let mut out = api_key(key.user_id, ApiKeyStatus::Active);
+        out.id = key.id;
+        out.hash = key.hash.clone();
+        out.prefix = key.prefix.clone();
+        out
+    }
+
+    /// Records the inserted key so that `activate_key` can answer with it.
+    fn expect_insert(keys: &mut MockApiKeyStore) -> Arc<Mutex<Option<NewApiKey>>> {
+        let inserted = Arc::new(Mutex::new(None));
+        let slot = inserted.clone();
+        keys.expect_insert_provisioning_key()
+            .times(1)
+            .returning(move |k, audit| {
+                assert_eq!(audit.action, "api_key.create");
+                *slot.lock().unwrap() = Some(k.clone());
+                Ok(())
+            });
+        inserted
+    }
+
+    fn gateway_key() -> crate::ports::GatewayKey {
+        crate::ports::GatewayKey {
+            hash: expected_key_secret().hash(),
+            alias: None,
+            user_id: None,
+            models: vec!["gpt-4o-mini".into()],
+            status: crate::ports::GatewayKeyStatus::Active,
+            max_budget: None,
+            budget_duration: None,
+            tpm_limit: None,
+            rpm_limit: None,
+            spend: None,
+            budget_reset_at: None,
+            expires_at: None,
+            metadata: serde_json::Value::Null,
+        }
+    }
+
+    #[tokio::test]
+    async fn creating_a_key_records_it_creates_it_in_litellm_and_returns_the_secret_once() {
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let inserted = expect_insert(&mut h.keys);
+        let expected_hash = expected_key_secret().hash();
+        let sub_quota = sub.quota.clone();
+        h.gateway
+            .expect_generate_key()
+            .times(1)
+            .returning(move |g| {
+                assert_eq!(g.secret.expose(), expected_key_secret().expose());
+                assert_eq!(g.models, vec![ModelId::parse("gpt-4o-mini").unwrap()]);
+                assert!(g.alias.starts_with("keyport-"));
+                assert_eq!(
+                    g.limits, sub_quota,
+                    "unset limits inherit the subscription quota"
+                );
+                assert_eq!(g.metadata["managed_by"], "keyport");
+                Ok(gateway_key())
+            });
+        h.gateway.expect_key_info().never();
+        let slot = inserted.clone();
+        h.keys
+            .expect_activate_key()
+            .times(1)
+            .returning(move |id, _, _| {
+                let key = slot.lock().unwrap().clone().unwrap();
+                assert_eq!(key.id, id);
+                Ok(activated(&key))
+            });
+        h.keys.expect_fail_key().never();
+
+        let created = h
+            .use_case()
+            .execute(&alice(), request("ci", &[&sub]))
+            .await
+            .unwrap();
+        assert_eq!(created.secret.expose(), expected_key_secret().expose());
+        assert_eq!(created.key.status, ApiKeyStatus::Active);
+        let stored = inserted.lock().unwrap().clone().unwrap();
+        assert_eq!(stored.hash, expected_hash, "only the hash is stored");
+        assert_eq!(
+            stored.prefix.as_str(),
+            &expected_key_secret().expose()[..12]
+        );
+        assert_eq!(stored.subscription_ids, vec![sub.id]);
+        assert_eq!(stored.user_id, alice().user_id);
+    }
+
+    #[tokio::test]
+    async fn someone_elses_subscription_is_refused_as_if_it_did_not_exist() {
+        let theirs = subscription(bob().user_id, "gpt-4o-mini", SubscriptionStatus::Active);
+        let mut h = Harness::with_subscriptions(vec![theirs.clone()]);
+        h.keys.expect_insert_provisioning_key().never();
+        h.gateway.expect_generate_key().never();
+        let err = h
+            .use_case()
+            .execute(&alice(), request("ci", &[&theirs]))
+            .await
+            .unwrap_err();
+        let Error::Invalid(fields) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(fields[0].field, "subscription_ids[0]");
+        assert!(
+            fields[0].message.contains("no subscription"),
+            "{}",
+            fields[0].message
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_or_pending_subscription_cannot_back_a_key() {
+        for (status, says) in [
+            (SubscriptionStatus::Cancelled, "cancelled"),
+            (SubscriptionStatus::Pending, "waiting for approval"),
+        ] {
+            let good = active_sub();
+            let bad = subscription(alice().user_id, "claude", status);
+            let mut h = Harness::with_subscriptions(vec![good.clone(), bad.clone()]);
+            h.keys.expect_insert_provisioning_key().never();
+            h.gateway.expect_generate_key().never();
+            let err = h
+                .use_case()
+                .execute(&alice(), request("ci", &[&good, &bad]))
+                .await
+                .unwrap_err();
+            let Error::Invalid(fields) = err else {
+                panic!("{err:?}")
+            };
+            assert_eq!(fields.len(), 1);
+            assert_eq!(fields[0].field, "subscription_ids[1]");
+            assert!(fields[0].message.contains(says), "{}", fields[0].message);
+        }
+    }
+
+    #[tokio::test]
+    async fn limits_above_the_subscription_quota_are_refused_naming_each_field() {
+        let sub = active_sub(); // quota: 10 USD / 30d, tpm 10000, rpm 60
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        h.keys.expect_insert_provisioning_key().never();
+        h.gateway.expect_generate_key().never();
+        let mut req = request("ci", &[&sub]);
+        req.limits.max_budget = Some(money(11));
+        req.limits.rpm_limit = Some(61);
+        let err = h.use_case().execute(&alice(), req).await.unwrap_err();
+        let Error::Invalid(fields) = err else {
+            panic!("{err:?}")
+        };
+        let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(names, ["limits.max_budget", "limits.rpm_limit"]);
+    }
+
+    #[tokio::test]
+    async fn limits_within_the_quota_over_its_window_are_kept() {
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let inserted = expect_insert(&mut h.keys);
+        h.gateway
+            .expect_generate_key()
+            .returning(|_| Ok(gateway_key()));
+        let slot = inserted.clone();
+        h.keys
+            .expect_activate_key()
+            .returning(move |_, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
+        let mut req = request("ci", &[&sub]);
+        req.limits.max_budget = Some(money(2));
+        req.limits.budget_duration = Some(BudgetDuration::parse("7d").unwrap());
+        h.use_case().execute(&alice(), req).await.unwrap();
+        let stored = inserted.lock().unwrap().clone().unwrap();
+        assert_eq!(stored.limits.max_budget, Some(money(2)));
+        assert_eq!(stored.limits.budget_duration.unwrap().to_string(), "7d");
+        assert_eq!(
+            stored.limits.rpm_limit,
+            Some(60),
+            "unset rpm comes from the quota"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_name_is_a_conflict_on_name_before_anything_is_written() {
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        h.keys.checkpoint();
+        h.keys
+            .expect_live_key_name_taken()
+            .withf(|_, n| n == "ci")
+            .returning(|_, _| Ok(true));
+        h.keys.expect_insert_provisioning_key().never();
+        h.gateway.expect_generate_key().never();
+        let err = h
+            .use_case()
+            .execute(&alice(), request("  ci ", &[&sub]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Conflict { field: Some(ref f), .. } if f == "name"),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_name_taken_concurrently_is_caught_by_the_store_and_litellm_is_not_called() {
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        h.keys.expect_insert_provisioning_key().returning(|_, _| {
+            Err(StoreError::Conflict {
+                constraint: "api_keys_live_name".into(),
+            })
+        });
+        h.gateway.expect_generate_key().never();
+        let err = h
+            .use_case()
+            .execute(&alice(), request("ci", &[&sub]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Conflict { field: Some(ref f), .. } if f == "name"));
+    }
+
+    #[tokio::test]
+    async fn litellm_rejecting_the_key_marks_it_failed_and_says_why() {
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let inserted = expect_insert(&mut h.keys);
+        h.gateway.expect_generate_key().times(1).returning(|_| {
+            Err(GatewayError::Invalid {
+                field: Some("max_budget".into()),
+                message: "max_budget must be a non-negative finite number".into(),
+            })
+        });
+        h.gateway.expect_key_info().never();
+        h.keys.expect_activate_key().never();
+        let slot = inserted.clone();
+        h.keys
+            .expect_fail_key()
+            .times(1)
+            .returning(move |id, reason, _, audit| {
+                assert_eq!(id, slot.lock().unwrap().as_ref().unwrap().id);
+                assert!(reason.contains("max_budget"));
+                assert_eq!(audit.action, "api_key.fail");
+                Ok(())
+            });
+        let err = h
+            .use_case()
+            .execute(&alice(), request("ci", &[&sub]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::GatewayRejected(ref m) if m.contains("max_budget")),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_timeout_after_which_the_key_exists_counts_as_created_without_a_second_generate() {
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let inserted = expect_insert(&mut h.keys);
+        h.gateway
+            .expect_generate_key()
+            .times(1)
+            .returning(|_| Err(GatewayError::Unavailable("timeout".into())));
+        let hash = expected_key_secret().hash();
+        h.gateway
+            .expect_key_info()
+            .times(1)
+            .withf(move |h| *h == hash)
+            .returning(|_| Ok(Some(gateway_key())));
+        let slot = inserted.clone();
+        h.keys
+            .expect_activate_key()
+            .times(1)
+            .returning(move |_, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
+        h.keys.expect_fail_key().never();
+        let created = h
+            .use_case()
+            .execute(&alice(), request("ci", &[&sub]))
+            .await
+            .unwrap();
+        assert_eq!(created.key.status, ApiKeyStatus::Active);
+        assert_eq!(created.secret.expose(), expected_key_secret().expose());
+    }
+
+    #[tokio::test]
+    async fn a_timeout_after_which_the_key_does_not_exist_marks_it_failed() {
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        expect_insert(&mut h.keys);
+        h.gateway
+            .expect_generate_key()
+            .times(1)
+            .returning(|_| Err(GatewayError::Unavailable("timeout".into())));
+        h.gateway.expect_key_info().times(1).returning(|_| Ok(None));
+        h.keys.expect_activate_key().never();
+        h.keys
+            .expect_fail_key()
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        let err = h
+            .use_case()
+            .execute(&alice(), request("ci", &[&sub]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::GatewayUnavailable { ref detail } if detail.contains("nothing was changed")),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn when_litellm_cannot_even_say_whether_the_key_exists_it_stays_provisioning() {
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        expect_insert(&mut h.keys);
+        h.gateway
+            .expect_generate_key()
+            .times(1)
+            .returning(|_| Err(GatewayError::Unavailable("reset".into())));
+        h.gateway
+            .expect_key_info()
+            .times(1)
+            .returning(|_| Err(GatewayError::Unavailable("refused".into())));
+        h.keys.expect_activate_key().never();
+        h.keys.expect_fail_key().never();
+        h.gateway.expect_delete_key().never();
+        let err = h
+            .use_case()
+            .execute(&alice(), request("ci", &[&sub]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::GatewayUnavailable { ref detail } if detail.contains("removed automatically")),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_database_failure_after_litellm_created_the_key_withholds_the_secret_and_deletes_the_key(
+    ) {
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        expect_insert(&mut h.keys);
+        h.gateway
+            .expect_generate_key()
+            .times(1)
+            .returning(|_| Ok(gateway_key()));
+        h.keys
+            .expect_activate_key()
+            .times(1)
+            .returning(|_, _, _| Err(StoreError::Unavailable("connection reset".into())));
+        h.keys.expect_fail_key().never();
+        let hash = expected_key_secret().hash();
+        h.gateway
+            .expect_delete_key()
+            .times(1)
+            .withf(move |h| *h == hash)
+            .returning(|_| Ok(()));
+        let err = h
+            .use_case()
+            .execute(&alice(), request("ci", &[&sub]))
+            .await
+            .unwrap_err();
+        assert_eq!(err, Error::StoreUnavailable);
+        assert!(!format!("{err:?}").contains(expected_key_secret().expose()));
+    }
+
+    #[tokio::test]
+    async fn an_expiry_in_the_past_and_an_empty_subscription_list_are_refused() {
+        let h = Harness::with_subscriptions(vec![]);
+        let req = CreateKeyRequest {
+            name: "ci".into(),
+            subscription_ids: vec![],
+            limits: Limits::default(),
+            expires_at: Some(now() - Duration::hours(1)),
+        };
+        let err = h.use_case().execute(&alice(), req).await.unwrap_err();
+        let Error::Invalid(fields) = err else {
+            panic!("{err:?}")
+        };
+        let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(names, ["subscription_ids", "expires_at"]);
+    }
+
+    #[tokio::test]
+    async fn the_policy_caps_lifetime_and_budget() {
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        h.policy = KeyPolicy {
+            max_limits: Limits {
+                max_budget: Some(money(1)),
+                ..Limits::default()
+            },
+            max_lifetime: Some(Duration::days(90)),
+        };
+        let inserted = expect_insert(&mut h.keys);
+        h.gateway.expect_generate_key().times(1).returning(|g| {
+            assert_eq!(g.expires_in_seconds, Some(90 * 86_400));
+            Ok(gateway_key())
+        });
+        let slot = inserted.clone();
+        h.keys
+            .expect_activate_key()
+            .returning(move |_, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
+        h.use_case()
+            .execute(&alice(), request("ci", &[&sub]))
+            .await
+            .unwrap();
+        let stored = inserted.lock().unwrap().clone().unwrap();
+        assert_eq!(
+            stored.limits.max_budget,
+            Some(money(1)),
+            "the tighter admin maximum wins over the quota"
+        );
+        assert_eq!(stored.expires_at, Some(now() + Duration::days(90)));
+    }
+}

@@ -1,0 +1,115 @@
+//! Shared test data for the use-case tests.
+
+use crate::api_key::{ApiKey, ApiKeyStatus, SyncState};
+use crate::ids::{ApiKeyId, ModelId, SubscriptionId, UserId};
+use crate::limits::{BudgetDuration, Limits, Money};
+use crate::model::{Availability, Model};
+use crate::ports::{Clock, MockClock, MockSecretGenerator, SecretGenerator};
+use crate::secret::{Secret, SecretKind, RANDOM_BYTES};
+use crate::subscription::{Subscription, SubscriptionStatus};
+use crate::user::Actor;
+use chrono::{DateTime, TimeZone, Utc};
+use rust_decimal::Decimal;
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
+}
+
+pub fn fixed_clock() -> Arc<dyn Clock> {
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(now);
+    Arc::new(clock)
+}
+
+pub const RANDOM: [u8; RANDOM_BYTES] = [7; RANDOM_BYTES];
+
+pub fn fixed_secrets() -> Arc<dyn SecretGenerator> {
+    let mut secrets = MockSecretGenerator::new();
+    secrets.expect_random_bytes().returning(|| RANDOM);
+    Arc::new(secrets)
+}
+
+/// The API key secret that [`fixed_secrets`] produces.
+pub fn expected_key_secret() -> Secret {
+    Secret::from_random(SecretKind::ApiKey, &RANDOM)
+}
+
+pub fn alice() -> Actor {
+    Actor::user(UserId(Uuid::from_u128(0xA11CE)))
+}
+
+pub fn bob() -> Actor {
+    Actor::user(UserId(Uuid::from_u128(0xB0B)))
+}
+
+pub fn money(v: i64) -> Money {
+    Money::new(Decimal::from(v)).unwrap()
+}
+
+pub fn quota(budget: i64) -> Limits {
+    Limits {
+        max_budget: Some(money(budget)),
+        budget_duration: Some(BudgetDuration::parse("30d").unwrap()),
+        tpm_limit: Some(10_000),
+        rpm_limit: Some(60),
+    }
+}
+
+pub fn model(id: &str, restricted: bool) -> Model {
+    Model {
+        id: ModelId::parse(id).unwrap(),
+        provider: Some("openai".into()),
+        display_name: id.into(),
+        description: None,
+        capabilities: vec!["chat".into()],
+        context_window: Some(128_000),
+        input_price_per_token: None,
+        output_price_per_token: None,
+        availability: Availability::Available,
+        restricted,
+        hidden: false,
+        default_quota: quota(10),
+        last_synced_at: Some(now()),
+    }
+}
+
+pub fn subscription(user: UserId, model: &str, status: SubscriptionStatus) -> Subscription {
+    Subscription {
+        id: SubscriptionId::new(),
+        user_id: user,
+        model_id: ModelId::parse(model).unwrap(),
+        status,
+        status_reason: None,
+        quota: quota(10),
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+pub fn api_key(user: UserId, status: ApiKeyStatus) -> ApiKey {
+    let secret = Secret::from_random(SecretKind::ApiKey, &[3; RANDOM_BYTES]);
+    let id = ApiKeyId::new();
+    ApiKey {
+        id,
+        user_id: user,
+        name: "ci".into(),
+        prefix: secret.prefix(),
+        hash: secret.hash(),
+        litellm_alias: crate::api_key::litellm_alias(id),
+        status,
+        limits: quota(5),
+        expires_at: None,
+        subscription_ids: vec![SubscriptionId::new()],
+        models: vec![ModelId::parse("gpt-4o-mini").unwrap()],
+        spend: None,
+        spend_read_at: None,
+        sync_state: SyncState::Synced,
+        last_sync_error: None,
+        synced_at: Some(now()),
+        created_at: now(),
+        updated_at: now(),
+        revoked_at: None,
+    }
+}
