@@ -112,19 +112,21 @@ psql_bin() {
   command -v psql
 }
 
-# ensure_database SERVER_URL NAME [fresh]: create database NAME on the server unless it exists (drop it first
-# with "fresh"); print the URL of that database.
+# ensure_database SERVER_URL NAME [fresh]: create database NAME on the server of SERVER_URL unless it exists
+# (drop it first with "fresh"); print the URL of that database.
 ensure_database() {
-  local server=$1 name=$2 fresh=${3:-} psql
+  local name=$2 fresh=${3:-} psql admin
   [[ "$name" =~ ^[a-z_][a-z0-9_]*$ ]] || die "unsafe database name: $name"
   psql=$(psql_bin)
+  admin=$(url_with_database "$1" postgres)
   if [[ "$fresh" == fresh ]]; then
-    "$psql" -q -X -v ON_ERROR_STOP=1 "$server" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >&2
+    "$psql" -q -X -v ON_ERROR_STOP=1 "$admin" -c "SET client_min_messages = warning" \
+      -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >&2
   fi
-  if [[ "$("$psql" -X -At "$server" -c "SELECT 1 FROM pg_database WHERE datname = '$name'")" != 1 ]]; then
-    "$psql" -q -X -v ON_ERROR_STOP=1 "$server" -c "CREATE DATABASE $name" >&2
+  if [[ "$("$psql" -X -At "$admin" -c "SELECT 1 FROM pg_database WHERE datname = '$name'")" != 1 ]]; then
+    "$psql" -q -X -v ON_ERROR_STOP=1 "$admin" -c "CREATE DATABASE $name" >&2
   fi
-  url_with_database "$server" "$name"
+  url_with_database "$1" "$name"
 }
 
 # --- tools -------------------------------------------------------------------------------------------------
@@ -160,3 +162,11 @@ ensure_just() {
 ensure_wrk() { command -v wrk >/dev/null 2>&1 || apt_install wrk; }
 ensure_shellcheck() { command -v shellcheck >/dev/null 2>&1 || apt_install shellcheck; }
 ensure_curl() { command -v curl >/dev/null 2>&1 || apt_install curl; }
+
+# --- build ---------------------------------------------------------------------------------------------------
+
+# Cargo's target directory (honours CARGO_TARGET_DIR and .cargo/config).
+target_dir() {
+  cargo metadata --no-deps --format-version 1 |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}

@@ -1,0 +1,57 @@
+# keyport tasks. `just` lists them; the long shell lives in scripts/.
+# If `just` is missing: `cargo install just` or `pip install rust-just`.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+set positional-arguments
+
+# List the recipes
+default:
+    @just --list --unsorted
+
+# Build and start everything (PostgreSQL, LiteLLM double, keyport) and print a curl walkthrough; Ctrl-C stops it
+run *args:
+    scripts/run.sh "$@"
+
+# The whole suite: fmt check, clippy -D warnings, shellcheck, schema check, tests (starts PostgreSQL if needed)
+test:
+    scripts/test.sh
+
+# Static checks: rustfmt (check), clippy -D warnings, shellcheck
+lint:
+    scripts/lint.sh
+
+# Format all Rust code
+fmt:
+    cargo fmt --all
+
+# Check that the committed diesel schema.rs matches the migrations
+check-schema:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    source scripts/lib.sh
+    ensure_diesel
+    DATABASE_URL="$(scripts/postgres.sh)" scripts/check-schema.sh
+
+# Benchmark list/create key throughput and memory against DESIGN §9 (release build, wrk, ~1 min)
+bench:
+    scripts/bench.sh
+
+# Regenerate docs/openapi.json from the API's OpenAPI snapshot test
+openapi:
+    UPDATE_OPENAPI=1 cargo test -p keyport-api openapi
+
+# Run the LiteLLM test double in the foreground (default port 4000)
+double port="4000":
+    scripts/double.sh "$1"
+
+# Print the PostgreSQL server URL, starting a throwaway cluster in .dev/pg if none runs
+db:
+    scripts/postgres.sh
+
+# Stop the throwaway PostgreSQL cluster (data stays in .dev/pg)
+db-stop:
+    scripts/postgres.sh stop
+
+# --- web UI (web-ui/) -----------------------------------------------------------------------------------------
+# Recipes for the browser app go here once web-ui/ exists: web-install, web-dev, web-build, web-test.
+# `just test` (scripts/test.sh) then runs `just web-test` as one more step.

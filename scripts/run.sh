@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# `just run`: keyport on this machine with everything it needs, and a walkthrough to paste.
+#
+# Builds keyport and the LiteLLM double, takes a PostgreSQL from scripts/postgres.sh (database keyport_dev;
+# $DATABASE_URL is used as is when set), starts the double on a free port with a fresh master key (unless
+# LITELLM_URL and LITELLM_MASTER_KEY are both set), migrates, syncs the catalog, issues a token for the admin
+# `demo`, starts `keyport serve` (on KEYPORT_BIND, else 127.0.0.1:8080, else a free port) and prints the
+# walkthrough. Ctrl-C stops what this script started; the throwaway PostgreSQL keeps running.
+#
+#   scripts/run.sh           run until Ctrl-C
+#   scripts/run.sh --smoke   run the walkthrough once, check its answers, stop (exit code = result)
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$KEYPORT_ROOT"
+
+smoke=""
+case "${1:-}" in
+  "") ;;
+  --smoke) smoke=1 ;;
+  *) die "usage: $0 [--smoke]" ;;
+esac
+
+run_dir="$KEYPORT_ROOT/.dev/run"
+mkdir -p "$run_dir"
+
+section "build"
+cargo build -p keyport-server -p keyport-litellm-double --bins
+bin="$(target_dir)/debug"
+keyport="$bin/keyport"
+
+pids=()
+names=()
+# shellcheck disable=SC2317 # called by the EXIT trap
+stop_all() {
+  local i
+  ((${#pids[@]})) || return 0
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}" "${names[i]}"; done
+  log "stopped ${names[*]}; PostgreSQL keeps running (\`just db-stop\` stops a throwaway one)"
+  pids=() names=()
+}
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+section "PostgreSQL"
+if [[ -n "${DATABASE_URL:-}" ]]; then
+  log "using DATABASE_URL as is"
+else
+  DATABASE_URL=$(ensure_database "$("$KEYPORT_ROOT/scripts/postgres.sh")" keyport_dev)
+fi
+export DATABASE_URL
+log "database: $DATABASE_URL"
+
+section "LiteLLM"
+if [[ -n "${LITELLM_URL:-}" && -n "${LITELLM_MASTER_KEY:-}" ]]; then
+  log "using the LiteLLM at $LITELLM_URL"
+else
+  LITELLM_MASTER_KEY=$(new_master_key)
+  port=$(free_port)
+  "$bin/litellm-double" --host 127.0.0.1 --port "$port" --master-key "$LITELLM_MASTER_KEY" --demo-models \
+    >"$run_dir/litellm-double.log" 2>&1 &
+  pid=$!
+  pids+=("$pid") names+=(litellm-double)
+  line=$(wait_for_line "$run_dir/litellm-double.log" 'listening on http://[^[:space:]]+' "$pid" 60) ||
+    die "the LiteLLM double did not start (log: $run_dir/litellm-double.log)"
+  LITELLM_URL=${line#listening on }
+  log "LiteLLM double at $LITELLM_URL (log: $run_dir/litellm-double.log)"
+fi
+export LITELLM_URL LITELLM_MASTER_KEY
+export KEYPORT_PUBLIC_LITELLM_URL="${KEYPORT_PUBLIC_LITELLM_URL:-$LITELLM_URL}"
+
+section "keyport"
+"$keyport" migrate
+"$keyport" sync models
+token=$("$keyport" admin create-token demo --create-user --admin)
+[[ -n "$token" ]] || die "keyport admin create-token printed no token"
+
+if [[ -z "${KEYPORT_BIND:-}" ]]; then
+  if port_is_free 8080; then KEYPORT_BIND=127.0.0.1:8080; else KEYPORT_BIND="127.0.0.1:$(free_port)"; fi
+fi
+export KEYPORT_BIND
+"$keyport" serve >"$run_dir/keyport.log" 2>&1 &
+pid=$!
+pids+=("$pid") names+=(keyport)
+line=$(wait_for_line "$run_dir/keyport.log" 'keyport listening on http://[^[:space:]]+' "$pid" 120) ||
+  die "keyport did not start (log: $run_dir/keyport.log)"
+portal=${line#keyport listening on }
+
+walkthrough="$run_dir/walkthrough.sh"
+{
+  echo "# keyport walkthrough: paste into bash or zsh (needs curl and python3)."
+  printf 'PORTAL=%q\nTOKEN=%q\nLITELLM=%q\n' "$portal" "$token" "$KEYPORT_PUBLIC_LITELLM_URL"
+  cat <<'EOF'
+json() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
+pretty() { python3 -c 'import json, sys; r = sys.stdin.read(); print(json.dumps(json.loads(r), indent=2) if r.strip()[:1] in "[{" else r)'; }
+# 1. The catalog: models you can subscribe to
+curl -sS "$PORTAL/api/v1/models" -H "Authorization: Bearer $TOKEN" | pretty
+# 2. Subscribe to gpt-4o-mini
+SUB_ID=$(curl -sS "$PORTAL/api/v1/subscriptions" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"model_id": "gpt-4o-mini"}' | json '["id"]'); echo "subscription: $SUB_ID"
+# 3. Create a key bound to that subscription (the secret is shown this once only)
+KEY_JSON=$(curl -sS "$PORTAL/api/v1/api-keys" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "{\"name\": \"my-first-key\", \"subscription_ids\": [\"$SUB_ID\"]}")
+KEY_ID=$(printf '%s' "$KEY_JSON" | json '["id"]'); SECRET=$(printf '%s' "$KEY_JSON" | json '["secret"]'); echo "key $KEY_ID: $SECRET"
+# 4. List my keys (keyport keeps only a hash and a prefix of each secret)
+curl -sS "$PORTAL/api/v1/api-keys" -H "Authorization: Bearer $TOKEN" | pretty
+# 5. Call the model through LiteLLM with the new key
+curl -sS "$LITELLM/v1/chat/completions" -H "Authorization: Bearer $SECRET" -H 'Content-Type: application/json' -d '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello!"}]}' -w '\n[chat] HTTP %{http_code}\n'
+# 6. Revoke the key
+curl -sS -X DELETE "$PORTAL/api/v1/api-keys/$KEY_ID" -H "Authorization: Bearer $TOKEN" -w '\n[revoke] HTTP %{http_code}\n'
+# 7. The same call again: 401 now
+sleep 1; curl -sS "$LITELLM/v1/chat/completions" -H "Authorization: Bearer $SECRET" -H 'Content-Type: application/json' -d '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello again!"}]}' -w '\n[chat after revoke] HTTP %{http_code}\n'
+EOF
+} >"$walkthrough"
+
+if [[ -n "$smoke" ]]; then
+  section "walkthrough (smoke)"
+  out=$(bash "$walkthrough" 2>&1) || true
+  printf '%s\n' "$out"
+  codes=$(grep -oE '^\[[a-z ]+\] HTTP [0-9]+' <<<"$out" | tr '\n' ';' || true)
+  expected='^\[chat\] HTTP 200;\[revoke\] HTTP 20[04];\[chat after revoke\] HTTP 401;$'
+  [[ "$codes" =~ $expected ]] ||
+    die "walkthrough answers were not 200, 200/204, 401: $codes (logs in $run_dir)"
+  log "walkthrough OK: $codes"
+  exit 0
+fi
+
+section "keyport is running"
+cat <<EOF
+
+  Portal:     $portal          (API docs: $portal/api/docs)
+  LiteLLM:    $KEYPORT_PUBLIC_LITELLM_URL
+  Admin user: demo
+  Token:      $token
+  Database:   $DATABASE_URL
+  Logs:       $run_dir/keyport.log, $run_dir/litellm-double.log
+
+Paste this into another terminal (also saved as $walkthrough):
+
+EOF
+cat "$walkthrough"
+echo
+echo "Ctrl-C stops keyport and the LiteLLM double; PostgreSQL keeps running (\`just db-stop\`)."
+
+set +e
+wait -n "${pids[@]}"
+status=$?
+warn "a process exited by itself (status $status); see the logs in $run_dir"
+exit "$status"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `just test`: the whole suite, one step after another, and a summary. Exit code 0 only when every step passed.
+#   1. rustfmt check   2. clippy -D warnings   3. shellcheck
+#   4. a PostgreSQL server (scripts/postgres.sh: DATABASE_URL, 127.0.0.1:5432, or a throwaway cluster)
+#   5. schema.rs matches the migrations (scripts/check-schema.sh; installs diesel_cli when missing)
+#   6. tests: cargo nextest over the workspace (installs it when missing; falls back to cargo test), doc tests
+# Tests read the server URL from KEYPORT_TEST_DATABASE_URL or DATABASE_URL; both are exported here.
+set -uo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$KEYPORT_ROOT" || exit 1
+
+results=()
+failed=0
+# step NAME COMMAND...: run a step, record PASS/FAIL and its time, go on either way.
+step() {
+  local name=$1 start=$SECONDS
+  shift
+  section "$name"
+  if "$@"; then
+    results+=("PASS  $name ($((SECONDS - start)) s)")
+  else
+    results+=("FAIL  $name ($((SECONDS - start)) s)")
+    failed=1
+  fi
+}
+
+postgres() {
+  local url
+  url=${KEYPORT_TEST_DATABASE_URL:-}
+  if [[ -z "$url" ]]; then url=$("$KEYPORT_ROOT/scripts/postgres.sh") || return 1; fi
+  export DATABASE_URL="$url" KEYPORT_TEST_DATABASE_URL="$url"
+  log "PostgreSQL server for the tests: $url"
+}
+
+check_schema() {
+  [[ -n "${DATABASE_URL:-}" ]] || { warn "no PostgreSQL server"; return 1; }
+  [[ -x scripts/check-schema.sh ]] || { warn "scripts/check-schema.sh is missing or not executable"; return 1; }
+  ensure_diesel || return 1
+  scripts/check-schema.sh
+}
+
+tests() {
+  [[ -n "${DATABASE_URL:-}" ]] || { warn "no PostgreSQL server"; return 1; }
+  if ensure_nextest; then
+    cargo nextest run --workspace --no-tests=warn
+  else
+    warn "cargo-nextest is not available; running cargo test"
+    cargo test --workspace
+  fi
+}
+
+doc_tests() { cargo test --workspace --doc; }
+
+step "rustfmt" scripts/lint.sh fmt
+step "clippy" scripts/lint.sh clippy
+step "shellcheck" scripts/lint.sh shell
+step "PostgreSQL" postgres
+step "schema matches migrations" check_schema
+step "tests (nextest)" tests
+step "doc tests" doc_tests
+# --- web UI: its tests join here once web-ui/ exists (a `step "web UI" ...` calling `just web-test`). ---
+
+section "summary"
+printf '%s\n' "${results[@]}" >&2
+if ((failed)); then
+  printf '\nsome steps FAILED\n' >&2
+  exit 1
+fi
+printf '\nall steps passed\n' >&2
