@@ -1,1 +1,154 @@
-//! placeholder
+//! keyport's REST API: the actix-web routes under `/api/v1`, the authenticated-caller and JSON-body
+//! extractors, the problem+json error mapping and the OpenAPI document generated from the handlers. Handlers
+//! only parse, call a use case from `keyport-domain` and map the answer; the server crate builds the
+//! [`Services`] from concrete adapters and mounts [`app`].
+
+pub mod dto;
+pub mod error;
+pub mod extract;
+mod middleware;
+pub mod openapi;
+pub mod routes;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{web, App, HttpRequest, HttpResponse};
+use async_trait::async_trait;
+use keyport_domain::usecases::*;
+use serde::Serialize;
+use std::sync::Arc;
+use utoipa_actix_web::AppExt;
+use utoipa_scalar::Servable;
+
+pub use error::{ApiError, Problem};
+
+/// The use cases the API calls, built once by the server.
+pub struct Services {
+    pub authenticate: Authenticate,
+    pub list_models: ListModels,
+    pub get_model: GetModel,
+    pub subscribe: Subscribe,
+    pub cancel_subscription: CancelSubscription,
+    pub list_subscriptions: ListSubscriptions,
+    pub get_subscription: GetSubscription,
+    pub create_key: CreateKey,
+    pub list_keys: ListKeys,
+    pub get_key: GetKey,
+    pub revoke_key: RevokeKey,
+}
+
+/// Settings the API shows or obeys.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub version: String,
+    /// LiteLLM's base URL as clients should use it (shown with new keys).
+    pub litellm_public_url: String,
+}
+
+/// One dependency checked by `/readyz`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadinessCheck {
+    pub name: &'static str,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Checks the dependencies (database, LiteLLM) for `/readyz`.
+#[async_trait]
+pub trait Readiness: Send + Sync {
+    async fn check(&self) -> Vec<ReadinessCheck>;
+}
+
+/// Everything the handlers reach through `web::Data`.
+pub struct ApiState {
+    pub services: Services,
+    pub config: ApiConfig,
+    pub readiness: Arc<dyn Readiness>,
+}
+
+/// The whole HTTP application: `/api/v1/*`, `/api/v1/openapi.json`, `/api/docs`, `/healthz`, `/readyz`, and
+/// a fallback that answers problem+json for unknown API paths (and, for now, a short page elsewhere; the
+/// web UI takes that place).
+pub fn app(
+    state: web::Data<ApiState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, document) = App::new()
+        .into_utoipa_app()
+        .openapi(openapi::base())
+        .app_data(state)
+        .app_data(web::PathConfig::default().error_handler(|err, _| {
+            ApiError::new(
+                actix_web::http::StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                format!("no such resource: {err}"),
+            )
+            .into()
+        }))
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|err, _| ApiError::malformed(err.to_string()).into()),
+        )
+        .service(utoipa_actix_web::scope("/api/v1").configure(routes::configure))
+        .split_for_parts();
+    let document = Arc::new(openapi::finish(document));
+    let json = Arc::new(document.to_pretty_json().unwrap_or_default());
+    app.route(
+        "/api/v1/openapi.json",
+        web::get().to(move || {
+            let json = json.clone();
+            async move {
+                HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(json.as_str().to_owned())
+            }
+        }),
+    )
+    .service(utoipa_scalar::Scalar::with_url(
+        "/api/docs",
+        (*document).clone(),
+    ))
+    .route("/healthz", web::get().to(healthz))
+    .route("/readyz", web::get().to(readyz))
+    .default_service(web::to(fallback))
+    .wrap(actix_web::middleware::from_fn(middleware::request_context))
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
+    let checks = state.readiness.check().await;
+    let ready = checks.iter().all(|c| c.ok);
+    let body =
+        serde_json::json!({"status": if ready { "ready" } else { "not ready" }, "checks": checks});
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let path = req.path();
+    if path == "/api" || path.starts_with("/api/") {
+        return Err(ApiError::route_not_found(path));
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(
+            "<!doctype html><title>keyport</title><h1>keyport is running</h1>\
+         <p>The REST API is at <code>/api/v1</code>; its interactive documentation is at \
+         <a href=\"/api/docs\">/api/docs</a>.</p>",
+        ))
+}

@@ -1,0 +1,262 @@
+//! The API's request and response bodies. Requests reject unknown fields; conversion into domain types
+//! (which can only be built valid) reports each wrong field.
+
+use chrono::{DateTime, Utc};
+use keyport_domain::api_key::ApiKey;
+use keyport_domain::ids::SubscriptionId;
+use keyport_domain::limits::{BudgetDuration, Limits, Money};
+use keyport_domain::model::Model;
+use keyport_domain::subscription::Subscription;
+use keyport_domain::FieldError;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Spending and rate limits; an absent or null value means unlimited (in answers) or "take the default"
+/// (in requests). Amounts are USD, as decimal strings in answers (numbers are accepted in requests).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsDto {
+    #[schema(value_type = Option<String>, example = "10.00")]
+    pub max_budget: Option<Decimal>,
+    /// `<n><unit>` with unit s, m, h, d, w or mo.
+    #[schema(example = "30d")]
+    pub budget_duration: Option<String>,
+    pub tpm_limit: Option<u64>,
+    pub rpm_limit: Option<u64>,
+}
+
+impl From<&Limits> for LimitsDto {
+    fn from(limits: &Limits) -> Self {
+        Self {
+            max_budget: limits.max_budget.map(Money::amount),
+            budget_duration: limits.budget_duration.as_ref().map(ToString::to_string),
+            tpm_limit: limits.tpm_limit,
+            rpm_limit: limits.rpm_limit,
+        }
+    }
+}
+
+impl LimitsDto {
+    /// Into domain limits, reporting wrong fields under `parent`.
+    pub fn into_limits(self, parent: &str) -> Result<Limits, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let max_budget = self
+            .max_budget
+            .map(Money::new)
+            .transpose()
+            .map_err(|e| errors.push(e.nested(parent)))
+            .ok()
+            .flatten();
+        let budget_duration = self
+            .budget_duration
+            .as_deref()
+            .map(BudgetDuration::parse)
+            .transpose()
+            .map_err(|e| errors.push(e.nested(parent)))
+            .ok()
+            .flatten();
+        if errors.is_empty() {
+            Ok(Limits {
+                max_budget,
+                budget_duration,
+                tpm_limit: self.tpm_limit,
+                rpm_limit: self.rpm_limit,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ModelDto {
+    /// LiteLLM's model name; may contain `/`.
+    pub id: String,
+    pub provider: Option<String>,
+    pub display_name: String,
+    pub description: Option<String>,
+    pub capabilities: Vec<String>,
+    pub context_window: Option<i64>,
+    #[schema(value_type = Option<String>)]
+    pub input_price_per_token: Option<Decimal>,
+    #[schema(value_type = Option<String>)]
+    pub output_price_per_token: Option<Decimal>,
+    /// `available` or `unavailable` (gone from LiteLLM).
+    pub availability: String,
+    /// Subscribing needs an administrator's approval.
+    pub restricted: bool,
+    pub hidden: bool,
+    pub default_quota: LimitsDto,
+    pub last_synced_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Model> for ModelDto {
+    fn from(m: &Model) -> Self {
+        Self {
+            id: m.id.to_string(),
+            provider: m.provider.clone(),
+            display_name: m.display_name.clone(),
+            description: m.description.clone(),
+            capabilities: m.capabilities.clone(),
+            context_window: m.context_window,
+            input_price_per_token: m.input_price_per_token,
+            output_price_per_token: m.output_price_per_token,
+            availability: m.availability.as_str().to_owned(),
+            restricted: m.restricted,
+            hidden: m.hidden,
+            default_quota: (&m.default_quota).into(),
+            last_synced_at: m.last_synced_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSubscription {
+    /// The model to subscribe to.
+    #[schema(example = "gpt-4o-mini")]
+    pub model_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SubscriptionDto {
+    pub id: Uuid,
+    pub model_id: String,
+    /// pending, active, cancelled, suspended or rejected.
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub quota: LimitsDto,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Subscription> for SubscriptionDto {
+    fn from(s: &Subscription) -> Self {
+        Self {
+            id: s.id.0,
+            model_id: s.model_id.to_string(),
+            status: s.status.as_str().to_owned(),
+            status_reason: s.status_reason.clone(),
+            quota: (&s.quota).into(),
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    /// Unique among your live keys; 1 to 64 characters.
+    #[schema(example = "ci-pipeline")]
+    pub name: String,
+    /// One or more of your active subscriptions; the key may use their models.
+    pub subscription_ids: Vec<Uuid>,
+    /// Limits within the subscriptions' quotas; unset ones take the tightest quota.
+    #[serde(default)]
+    pub limits: Option<LimitsDto>,
+    /// When the key stops working; absent for never (or the administrator's maximum lifetime).
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl CreateApiKey {
+    pub fn into_request(
+        self,
+    ) -> Result<keyport_domain::usecases::CreateKeyRequest, keyport_domain::Error> {
+        let limits = self
+            .limits
+            .unwrap_or_default()
+            .into_limits("limits")
+            .map_err(keyport_domain::Error::Invalid)?;
+        Ok(keyport_domain::usecases::CreateKeyRequest {
+            name: self.name,
+            subscription_ids: self
+                .subscription_ids
+                .into_iter()
+                .map(SubscriptionId)
+                .collect(),
+            limits,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApiKeyDto {
+    pub id: Uuid,
+    pub name: String,
+    /// The start of the key, to recognise it (`sk-kp-AbC123`); the rest is never shown again.
+    pub prefix: String,
+    /// provisioning, active, retiring, revoked, expired or failed.
+    pub status: String,
+    /// The key is revoked but LiteLLM has not yet confirmed the deletion.
+    pub revocation_pending: bool,
+    /// `synced` or `pending`.
+    pub sync_state: String,
+    pub last_sync_error: Option<String>,
+    pub models: Vec<String>,
+    pub subscription_ids: Vec<Uuid>,
+    pub limits: LimitsDto,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Spend as LiteLLM last reported it (USD), and when that was read.
+    #[schema(value_type = Option<String>)]
+    pub spend: Option<Decimal>,
+    pub spend_read_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<&ApiKey> for ApiKeyDto {
+    fn from(k: &ApiKey) -> Self {
+        use keyport_domain::api_key::{ApiKeyStatus, SyncState};
+        Self {
+            id: k.id.0,
+            name: k.name.clone(),
+            prefix: k.prefix.to_string(),
+            status: k.status.as_str().to_owned(),
+            revocation_pending: k.status == ApiKeyStatus::Revoked
+                && k.sync_state == SyncState::Pending,
+            sync_state: k.sync_state.as_str().to_owned(),
+            last_sync_error: k.last_sync_error.clone(),
+            models: k.models.iter().map(ToString::to_string).collect(),
+            subscription_ids: k.subscription_ids.iter().map(|s| s.0).collect(),
+            limits: (&k.limits).into(),
+            expires_at: k.expires_at,
+            spend: k.spend.map(Money::amount),
+            spend_read_at: k.spend_read_at,
+            created_at: k.created_at,
+            updated_at: k.updated_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+/// A newly created key with its secret. The secret is shown this once and never again.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    pub key: ApiKeyDto,
+    /// The key itself (`sk-kp-…`). Store it now: keyport keeps only its hash.
+    pub secret: String,
+    /// Where to send requests with the key (LiteLLM's OpenAI-compatible base URL).
+    pub litellm_base_url: String,
+}
+
+/// A list of items.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ItemList<T> {
+    pub items: Vec<T>,
+}
+
+/// What the browser app and clients need to know about this keyport.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublicConfig {
+    pub version: String,
+    /// LiteLLM's base URL for clients using keys.
+    pub litellm_base_url: String,
+    /// Whether the development login is enabled (never in production).
+    pub dev_login: bool,
+}

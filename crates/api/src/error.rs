@@ -1,0 +1,243 @@
+//! Every error the API answers is an RFC 9457 `application/problem+json` document with a stable `type`
+//! (`urn:keyport:problem:<code>`), a human `detail`, and `errors[]` naming the fields that were wrong. This is
+//! the one place that maps domain errors to HTTP.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use keyport_domain::{Error, FieldError};
+use serde::Serialize;
+use std::fmt;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One wrong input.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field's path in the request, e.g. `limits.max_budget` or `subscription_ids[1]`.
+    pub field: String,
+    pub message: String,
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// Stable, machine-readable: `urn:keyport:problem:<code>`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// The same code without its prefix, e.g. `validation`.
+    pub code: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The first field that was wrong, when one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+/// The API layer's error: a status, a stable code and what to tell the caller.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub errors: Vec<FieldProblem>,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
+        self.errors.push(FieldProblem {
+            field: field.into(),
+            message: message.into(),
+        });
+        self
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            many => format!("{} fields are invalid", many.len()),
+        };
+        let mut out = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Invalid input",
+            detail,
+        );
+        out.errors = errors
+            .into_iter()
+            .map(|e| FieldProblem {
+                field: e.field,
+                message: e.message,
+            })
+            .collect();
+        out
+    }
+
+    pub fn malformed(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-request",
+            "Malformed request",
+            detail,
+        )
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Authentication required",
+            "send a valid personal access token as 'Authorization: Bearer kp_pat_…'",
+        )
+    }
+
+    pub fn route_not_found(path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "route-not-found",
+            "No such API route",
+            format!("there is no API route {path}; see /api/v1/openapi.json"),
+        )
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            problem_type: format!("urn:keyport:problem:{}", self.code),
+            code: self.code.to_owned(),
+            title: self.title.to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            field: self.errors.first().map(|e| e.field.clone()),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.status.is_server_error() {
+            tracing::error!(status = self.status.as_u16(), code = self.code, detail = %self.detail, "request failed");
+        }
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Invalid(errors) => Self::validation(errors),
+            Error::NotFound { entity } => Self::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                format!("no such {entity}"),
+            ),
+            Error::Conflict { field, message } => {
+                let out = Self::new(StatusCode::CONFLICT, "conflict", "Conflict", message.clone());
+                match field {
+                    Some(field) => out.with_field(field, message),
+                    None => out,
+                }
+            }
+            Error::Forbidden(detail) => Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
+            Error::Unauthenticated => Self::unauthenticated(),
+            Error::GatewayRejected(detail) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "litellm-rejected",
+                "LiteLLM refused the change",
+                detail,
+            ),
+            Error::GatewayUnavailable { detail } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "litellm-unavailable",
+                "LiteLLM is unavailable",
+                detail,
+            ),
+            Error::StoreUnavailable => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database-unavailable",
+                "The database is unavailable",
+                "keyport's database did not answer; nothing was changed that you were told about. Try again in a moment.",
+            ),
+            Error::Internal(message) => {
+                tracing::error!(%message, "internal error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "something went wrong on keyport's side; it has been logged",
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    #[actix_web::test]
+    async fn a_validation_error_is_problem_json_naming_the_fields() {
+        let err: ApiError = Error::Invalid(vec![
+            FieldError::new("name", "too long"),
+            FieldError::new("limits.rpm_limit", "too high"),
+        ])
+        .into();
+        let response = err.error_response();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            PROBLEM_JSON
+        );
+        let body: serde_json::Value =
+            serde_json::from_slice(&to_bytes(response.into_body()).await.unwrap()).unwrap();
+        assert_eq!(body["type"], "urn:keyport:problem:validation");
+        assert_eq!(body["field"], "name");
+        assert_eq!(body["errors"][1]["field"], "limits.rpm_limit");
+        assert_eq!(body["status"], 422);
+    }
+
+    #[test]
+    fn internal_details_are_not_shown_to_the_caller() {
+        let err: ApiError = Error::Internal("connection string postgres://secret".into()).into();
+        assert!(!err.problem().detail.contains("secret"));
+        assert_eq!(err.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -1,0 +1,217 @@
+//! Request extractors: a JSON body that reports the exact field that was wrong, and the authenticated
+//! caller.
+
+use crate::error::ApiError;
+use crate::ApiState;
+use actix_web::dev::Payload;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use futures::future::LocalBoxFuture;
+use futures::StreamExt;
+use keyport_domain::user::Actor;
+use serde::de::DeserializeOwned;
+
+/// Largest JSON body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The request id, set by the request-id middleware from `x-request-id` or generated.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// A JSON request body. Wrong content type → 415, too large → 413, not JSON → 400, JSON of the wrong shape
+/// (wrong type, unknown or missing field) → 422 naming the field.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                let essence = v
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase();
+                essence == "application/json" || essence.ends_with("+json")
+            })
+            .unwrap_or(false);
+        let declared_len = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported-media-type",
+                    "Unsupported media type",
+                    "send the body as JSON with 'Content-Type: application/json'",
+                ));
+            }
+            let too_large = || {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload-too-large",
+                    "Body too large",
+                    format!("the body may be at most {MAX_BODY_BYTES} bytes"),
+                )
+            };
+            if declared_len.is_some_and(|n| n > MAX_BODY_BYTES) {
+                return Err(too_large());
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk
+                    .map_err(|e| ApiError::malformed(format!("could not read the body: {e}")))?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(JsonBody)
+        })
+    }
+}
+
+/// Parses JSON, naming the field at fault.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(value) => {
+            de.end()
+                .map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))?;
+            Ok(value)
+        }
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Data => {
+                    let message = strip_position(&inner.to_string());
+                    // The path names the field at fault, an unknown one included; a missing field is
+                    // reported at its parent, so its name comes from the message.
+                    let field = match (path.as_str(), missing_field(&message)) {
+                        (".", Some(name)) => name,
+                        (".", None) => "body".to_owned(),
+                        (p, Some(name)) => format!("{p}.{name}"),
+                        (p, None) => p.to_owned(),
+                    };
+                    Err(ApiError::validation(vec![keyport_domain::FieldError::new(
+                        field, message,
+                    )]))
+                }
+                _ => Err(ApiError::malformed(format!(
+                    "the body is not valid JSON: {inner}"
+                ))),
+            }
+        }
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+fn quoted(message: &str, after: &str) -> Option<String> {
+    let rest = &message[message.find(after)? + after.len()..];
+    let rest = rest.strip_prefix('`')?;
+    Some(rest[..rest.find('`')?].to_owned())
+}
+
+fn missing_field(message: &str) -> Option<String> {
+    quoted(message, "missing field ")
+}
+
+/// The authenticated caller of an API request.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Actor);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<ApiState>>().cloned();
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(|v| v.trim().to_owned());
+        let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+        let client_addr = req.peer_addr().map(|a| a.ip().to_string());
+        Box::pin(async move {
+            let (Some(state), Some(token)) = (state, token) else {
+                return Err(ApiError::unauthenticated());
+            };
+            let mut actor = state.services.authenticate.execute(&token).await?;
+            actor.request_id = request_id;
+            actor.client_addr = client_addr;
+            Ok(Authenticated(actor))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        limits: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        rpm_limit: Option<u64>,
+    }
+
+    fn field_of(body: &str) -> (u16, Option<String>) {
+        let err = parse_json::<Body>(body.as_bytes()).unwrap_err();
+        (
+            err.status.as_u16(),
+            err.errors.first().map(|e| e.field.clone()),
+        )
+    }
+
+    #[test]
+    fn json_errors_name_the_field_at_fault() {
+        assert_eq!(field_of(r#"{"name": 1}"#), (422, Some("name".into())));
+        assert_eq!(
+            field_of(r#"{"name": "a", "nope": 1}"#),
+            (422, Some("nope".into()))
+        );
+        assert_eq!(
+            field_of(r#"{"name": "a", "limits": {"rpm_limit": -1}}"#),
+            (422, Some("limits.rpm_limit".into()))
+        );
+        assert_eq!(
+            field_of(r#"{"name": "a", "limits": {"x": 1}}"#),
+            (422, Some("limits.x".into()))
+        );
+        assert_eq!(field_of(r#"{}"#), (422, Some("name".into())));
+        assert_eq!(field_of(r#"{"name": "a""#), (400, None));
+        assert_eq!(field_of(r#"{"name": "a"} trailing"#), (400, None));
+    }
+}

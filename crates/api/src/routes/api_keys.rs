@@ -1,0 +1,142 @@
+use crate::dto::{ApiKeyDto, CreateApiKey, CreatedApiKey, ItemList};
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, JsonBody};
+use crate::ApiState;
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::{delete, get, post, web, HttpResponse};
+use keyport_domain::ids::ApiKeyId;
+use uuid::Uuid;
+
+/// Your API keys, newest first: prefix, models, status, limits, last known spend. Never a secret.
+#[utoipa::path(
+    tag = "api-keys",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ItemList<ApiKeyDto>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api-keys")]
+pub async fn list(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let keys = state.services.list_keys.execute(&actor).await?;
+    Ok(HttpResponse::Ok().json(ItemList {
+        items: keys.iter().map(ApiKeyDto::from).collect::<Vec<_>>(),
+    }))
+}
+
+/// Create a key bound to one or more of your active subscriptions. The answer carries the secret, once
+/// (`Cache-Control: no-store`); keyport keeps only its hash.
+#[utoipa::path(
+    tag = "api-keys",
+    security(("bearer" = [])),
+    request_body = CreateApiKey,
+    responses(
+        (status = 201, body = CreatedApiKey, headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name already used by a live key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid input; `errors` names each field", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "LiteLLM refused the key", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "LiteLLM or the database is unavailable; no key was issued", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api-keys")]
+pub async fn create(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+    JsonBody(body): JsonBody<CreateApiKey>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.into_request()?;
+    let created = state.services.create_key.execute(&actor, request).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .insert_header(("Location", format!("/api/v1/api-keys/{}", created.key.id)))
+        .json(CreatedApiKey {
+            key: ApiKeyDto::from(&created.key),
+            secret: created.secret.expose().to_owned(),
+            litellm_base_url: state.config.litellm_public_url.clone(),
+        }))
+}
+
+/// One of your keys.
+#[utoipa::path(
+    tag = "api-keys",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = ApiKeyDto),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api-keys/{id}")]
+pub async fn get(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let key = state
+        .services
+        .get_key
+        .execute(&actor, ApiKeyId(id.into_inner()))
+        .await?;
+    Ok(HttpResponse::Ok().json(ApiKeyDto::from(&key)))
+}
+
+async fn revoke_key(
+    state: web::Data<ApiState>,
+    actor: keyport_domain::user::Actor,
+    id: Uuid,
+) -> Result<HttpResponse, ApiError> {
+    let key = state
+        .services
+        .revoke_key
+        .execute(&actor, ApiKeyId(id))
+        .await?;
+    Ok(HttpResponse::Ok().json(ApiKeyDto::from(&key)))
+}
+
+/// Revoke one of your keys: it stops working at once. If LiteLLM cannot be reached, the key is still
+/// revoked in keyport and `revocation_pending` is true until LiteLLM confirms; revoking again retries.
+#[utoipa::path(
+    tag = "api-keys",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = ApiKeyDto),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is not in a state that can be revoked", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/api-keys/{id}")]
+pub async fn revoke(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    revoke_key(state, actor, id.into_inner()).await
+}
+
+/// The same as `DELETE /api-keys/{id}`, for clients that cannot send DELETE.
+#[utoipa::path(
+    tag = "api-keys",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = ApiKeyDto),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api-keys/{id}/revoke")]
+pub async fn revoke_post(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    revoke_key(state, actor, id.into_inner()).await
+}

@@ -1,0 +1,50 @@
+//! The OpenAPI document is a contract: an accidental change of the API must fail this test. After an
+//! intended change, regenerate the snapshot with `just openapi` (UPDATE_OPENAPI=1) and review the diff.
+
+use std::path::PathBuf;
+
+fn snapshot_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json")
+}
+
+#[test]
+fn openapi_document_matches_the_committed_snapshot() {
+    let current = keyport_api::openapi::document().to_pretty_json().unwrap() + "\n";
+    let path = snapshot_path();
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &current).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == current,
+        "the API changed: docs/openapi.json differs from what the code produces. \
+         If the change is intended, run `just openapi` and commit the new snapshot."
+    );
+}
+
+#[test]
+fn openapi_document_lists_every_route_of_the_api() {
+    let document = keyport_api::openapi::document();
+    let paths: Vec<_> = document.paths.paths.keys().cloned().collect();
+    for expected in [
+        "/api/v1/config",
+        "/api/v1/models",
+        "/api/v1/models/{id}",
+        "/api/v1/subscriptions",
+        "/api/v1/subscriptions/{id}",
+        "/api/v1/subscriptions/{id}/cancel",
+        "/api/v1/api-keys",
+        "/api/v1/api-keys/{id}",
+        "/api/v1/api-keys/{id}/revoke",
+    ] {
+        assert!(
+            paths.iter().any(|p| p == expected),
+            "{expected} missing from {paths:?}"
+        );
+    }
+    assert!(matches!(
+        document.openapi,
+        utoipa::openapi::OpenApiVersion::Version31
+    ));
+}
