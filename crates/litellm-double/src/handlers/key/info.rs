@@ -1,0 +1,53 @@
+//! `GET /key/info?key=` (§3.4): by hash or raw key; deleted keys from the archive on 1.108.7.
+
+use super::{deleted_info, info};
+use crate::auth::{self, Caller};
+use crate::config::VersionProfile;
+use crate::errors::{Failure, Param};
+use crate::handlers::query_param;
+use crate::state::{hash_if_needed, now_micros, Shared};
+use actix_web::web::Data;
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::json;
+
+fn not_found() -> Failure {
+    Failure::proxy(
+        404,
+        "not_found_error",
+        "Key not found in database",
+        Param::Field("key".to_owned()),
+    )
+}
+
+pub async fn handle(req: HttpRequest, shared: Data<Shared>) -> Result<HttpResponse, Failure> {
+    let caller = auth::authenticate(&req, &shared)?;
+    let asked = query_param(&req, "key");
+    let hash = match (&caller, &asked) {
+        (_, Some(key)) => hash_if_needed(key),
+        (Caller::Virtual(own), None) => own.hash.clone(),
+        // The master key is not a row of the key table.
+        (Caller::Master, None) => return Err(not_found()),
+    };
+    if let Caller::Virtual(own) = &caller {
+        if own.hash != hash {
+            return Err(Failure::handled_plain(
+                403,
+                "You are not allowed to access this key's info. Your role=internal_user",
+            ));
+        }
+    }
+    let version = shared.config.version;
+    let echoed = asked.unwrap_or_else(|| hash.clone());
+    let store = shared.store();
+    if let Some(key) = store.keys.get(&hash) {
+        let body = json!({"key": echoed, "info": info(key, version, now_micros())});
+        return Ok(HttpResponse::Ok().json(body));
+    }
+    match store.deleted_by_hash(&hash) {
+        Some(deleted) if version == VersionProfile::V1_108 => {
+            let body = json!({"key": echoed, "info": deleted_info(deleted, version)});
+            Ok(HttpResponse::Ok().json(body))
+        }
+        _ => Err(not_found()),
+    }
+}

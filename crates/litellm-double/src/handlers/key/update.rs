@@ -1,0 +1,192 @@
+//! `POST /key/update` (§3.2): a merge patch on one key, identified by `key` (raw or hash) or, failing
+//! that, by a `key_alias` that names exactly one key. `metadata` replaces the stored object whole.
+
+use super::{alias_taken, budget_duration_problem, max_budget_problem, row};
+use crate::auth::{self, ADMIN_USER_ID};
+use crate::duration;
+use crate::errors::{DetailItem, Failure, Param};
+use crate::state::{hash_if_needed, now_micros, KeyRecord, Shared};
+use crate::validate::{self, as_bool, as_f64, as_i64, as_str, as_str_list, read, Kind, Patch};
+use actix_web::web::{Bytes, Data};
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::{Map, Value};
+
+const FIELDS: &[(&str, Kind)] = &[
+    ("key", Kind::Str),
+    ("key_alias", Kind::Str),
+    ("models", Kind::StrList),
+    ("max_budget", Kind::Float),
+    ("soft_budget", Kind::Float),
+    ("spend", Kind::Float),
+    ("budget_duration", Kind::Str),
+    ("duration", Kind::Str),
+    ("tpm_limit", Kind::Int),
+    ("rpm_limit", Kind::Int),
+    ("max_parallel_requests", Kind::Int),
+    ("metadata", Kind::Dict),
+    ("user_id", Kind::Str),
+    ("team_id", Kind::Str),
+    ("blocked", Kind::Bool),
+];
+
+fn set<T>(slot: &mut Option<T>, patch: Patch<T>) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => *slot = None,
+        Patch::Value(v) => *slot = Some(v),
+    }
+}
+
+pub async fn handle(
+    req: HttpRequest,
+    body: Bytes,
+    shared: Data<Shared>,
+) -> Result<HttpResponse, Failure> {
+    auth::require_admin(&req, &shared)?;
+    let map = validate::object_body(&body)?;
+    validate::check(&map, FIELDS)?;
+    let by_key = read(&map, "key", as_str).value();
+    let alias = read(&map, "key_alias", as_str);
+    if by_key.is_none() && !matches!(alias, Patch::Value(_)) {
+        return Err(Failure::validation(vec![DetailItem::model_value_error(
+            "either key or key_alias must be provided",
+        )]));
+    }
+
+    let mut store = shared.store();
+    let hash = match &by_key {
+        Some(key) => {
+            let hash = hash_if_needed(key);
+            if !store.keys.contains_key(&hash) {
+                return Err(Failure::proxy(
+                    404,
+                    "not_found_error",
+                    "Key not found.",
+                    Param::Field("key".to_owned()),
+                ));
+            }
+            hash
+        }
+        None => {
+            let name = alias.clone().value().unwrap_or_default();
+            let matches: Vec<String> = store
+                .keys
+                .values()
+                .filter(|k| k.alias.as_deref() == Some(name.as_str()))
+                .map(|k| k.hash.clone())
+                .collect();
+            match matches.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    return Err(Failure::proxy(
+                        404,
+                        "not_found_error",
+                        format!("Key not found. No key with key_alias='{name}'."),
+                        Param::Field("key_alias".to_owned()),
+                    ))
+                }
+                _ => {
+                    return Err(Failure::proxy(
+                        400,
+                        "bad_request_error",
+                        format!("Multiple keys share key_alias='{name}', so it cannot be used as an identifier."),
+                        Param::Field("key_alias".to_owned()),
+                    ))
+                }
+            }
+        }
+    };
+
+    let max_budget = read(&map, "max_budget", as_f64);
+    if let Some(problem) = max_budget_problem(max_budget.clone().value()) {
+        return Err(Failure::update_wrapped(400, &problem));
+    }
+    let budget_duration = read(&map, "budget_duration", as_str);
+    if let Some(problem) = budget_duration_problem(budget_duration.clone().value().as_deref()) {
+        return Err(Failure::update_wrapped(400, &problem));
+    }
+    let now = now_micros();
+    let expires = match read(&map, "duration", as_str) {
+        Patch::Absent => Patch::Absent,
+        Patch::Null => Patch::Null,
+        Patch::Value(d) if d == "-1" => Patch::Null,
+        Patch::Value(d) => match duration::parse(&d) {
+            Ok(span) => Patch::Value(span.after(now)),
+            Err(e) => return Err(Failure::update_plain(&e.message())),
+        },
+    };
+    if by_key.is_some() {
+        if let Patch::Value(new_alias) = &alias {
+            if store.alias_taken(new_alias, Some(&hash)) {
+                return Err(alias_taken(new_alias));
+            }
+        }
+    }
+
+    let Some(key) = store.keys.get_mut(&hash) else {
+        return Err(Failure::Unhandled);
+    };
+    if by_key.is_some() {
+        set(&mut key.alias, alias);
+    }
+    apply(key, &map, max_budget, budget_duration, expires, now);
+    let mut body = Map::new();
+    body.insert(
+        "key".into(),
+        Value::from(by_key.unwrap_or_else(|| hash.clone())),
+    );
+    body.extend(row(key, shared.config.version, true));
+    Ok(HttpResponse::Ok().json(body))
+}
+
+fn apply(
+    key: &mut KeyRecord,
+    map: &Map<String, Value>,
+    max_budget: Patch<f64>,
+    budget_duration: Patch<String>,
+    expires: Patch<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    match read(map, "models", as_str_list) {
+        Patch::Absent => {}
+        Patch::Null => key.models.clear(),
+        Patch::Value(models) => key.models = models,
+    }
+    match map.get("metadata") {
+        None => {}
+        Some(Value::Object(m)) => key.metadata = Value::Object(m.clone()),
+        Some(_) => key.metadata = Value::Object(Map::new()),
+    }
+    set(&mut key.max_budget, max_budget);
+    set(&mut key.soft_budget, read(map, "soft_budget", as_f64));
+    set(&mut key.tpm_limit, read(map, "tpm_limit", as_i64));
+    set(&mut key.rpm_limit, read(map, "rpm_limit", as_i64));
+    set(
+        &mut key.max_parallel_requests,
+        read(map, "max_parallel_requests", as_i64),
+    );
+    set(&mut key.user_id, read(map, "user_id", as_str));
+    set(&mut key.team_id, read(map, "team_id", as_str));
+    set(&mut key.blocked, read(map, "blocked", as_bool));
+    set(&mut key.expires, expires);
+    match budget_duration {
+        Patch::Absent => {}
+        Patch::Null => {
+            key.budget_duration = None;
+            key.budget_reset_at = None;
+        }
+        Patch::Value(d) => {
+            let due = key.budget_reset_at.is_some_and(|at| at <= now);
+            // Re-sending the stored window while its reset is due keeps the reset time for the reset job.
+            if !(due && key.budget_duration.as_deref() == Some(d.as_str())) {
+                key.budget_reset_at = duration::parse(&d).ok().map(|span| span.next_reset(now));
+            }
+            key.budget_duration = Some(d);
+        }
+    }
+    if let Patch::Value(spend) = read(map, "spend", as_f64) {
+        key.spend = spend;
+    }
+    key.updated_at = now;
+    key.updated_by = Some(ADMIN_USER_ID.to_owned());
+}

@@ -1,0 +1,91 @@
+//! The routes, one module per area of LiteLLM's API.
+
+pub mod chat;
+pub mod health;
+pub mod key;
+pub mod models;
+
+use crate::errors::Failure;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// Registers every route the double serves; a known path with the wrong method answers 405.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let resource = |path: &str, route: actix_web::Route| {
+        web::resource(path)
+            .route(route)
+            .default_service(web::to(method_not_allowed))
+    };
+    cfg.service(resource(
+        "/key/generate",
+        web::post().to(key::generate::handle),
+    ))
+    .service(resource("/key/info", web::get().to(key::info::handle)))
+    .service(resource("/key/block", web::post().to(key::block::block)))
+    .service(resource(
+        "/key/unblock",
+        web::post().to(key::block::unblock),
+    ))
+    .service(resource("/key/delete", web::post().to(key::delete::handle)))
+    .service(resource("/key/update", web::post().to(key::update::handle)))
+    .service(resource("/key/list", web::get().to(key::list::handle)))
+    .service(resource(
+        "/model_group/info",
+        web::get().to(models::model_group_info),
+    ))
+    .service(resource("/model/info", web::get().to(models::model_info)))
+    .service(resource(
+        "/v1/model/info",
+        web::get().to(models::model_info),
+    ))
+    .service(resource("/v1/models", web::get().to(models::list)))
+    .service(resource("/models", web::get().to(models::list)))
+    .service(resource(
+        "/v1/chat/completions",
+        web::post().to(chat::completions),
+    ))
+    .service(resource(
+        "/chat/completions",
+        web::post().to(chat::completions),
+    ))
+    .service(resource(
+        "/health/readiness",
+        web::get().to(health::readiness),
+    ))
+    .service(resource(
+        "/health/liveliness",
+        web::get().to(health::liveliness),
+    ))
+    .service(resource(
+        "/health/liveness",
+        web::get().to(health::liveliness),
+    ));
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, Failure> {
+    Err(Failure::Detail {
+        status: 405,
+        detail: "Method Not Allowed".to_owned(),
+    })
+}
+
+/// FastAPI's answer for a path it does not know.
+pub async fn not_found(_req: HttpRequest) -> Result<HttpResponse, Failure> {
+    Err(Failure::Detail {
+        status: 404,
+        detail: "Not Found".to_owned(),
+    })
+}
+
+/// The query string as pairs (lenient: an undecodable query reads as empty).
+pub fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
+    web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or_default()
+}
+
+pub fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    query_pairs(req)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}

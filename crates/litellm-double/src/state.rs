@@ -1,0 +1,217 @@
+//! The double's memory: live keys (LiteLLM_VerificationToken), the archive of deleted keys
+//! (LiteLLM_DeletedVerificationToken), spend logs, the calls received and the faults waiting to fire.
+//! Everything sits behind one mutex that is never held across an `.await`.
+
+use crate::config::DoubleConfig;
+use crate::faults::ArmedFault;
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+/// `sha256(raw).hexdigest()`, LiteLLM's `token`.
+pub fn hash_token(raw: &str) -> String {
+    hex::encode(Sha256::digest(raw.as_bytes()))
+}
+
+/// `hash_token_if_needed`: hashes values that start with `sk-`, keeps the rest (already a hash).
+pub fn hash_if_needed(value: &str) -> String {
+    if value.starts_with("sk-") {
+        hash_token(value)
+    } else {
+        value.to_owned()
+    }
+}
+
+/// LiteLLM's status of a key, as `/key/info` reports it (1.108.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    Active,
+    Expired,
+    /// Blocked (`blocked: true`), whether or not also expired.
+    Revoked,
+    Deleted,
+}
+
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
+/// A virtual key as the double stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRecord {
+    /// `token`: sha256 hex of the raw key.
+    pub hash: String,
+    /// `sk-...` + the raw key's last 4 characters.
+    pub key_name: String,
+    pub alias: Option<String>,
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    /// Allowed model names; empty means every model.
+    pub models: Vec<String>,
+    /// `null` unless set.
+    pub blocked: Option<bool>,
+    pub metadata: serde_json::Value,
+    /// Spend in the current budget window.
+    pub spend: f64,
+    /// Lifetime spend.
+    pub total_spend: f64,
+    pub model_spend: BTreeMap<String, f64>,
+    pub max_budget: Option<f64>,
+    pub soft_budget: Option<f64>,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<DateTime<Utc>>,
+    pub tpm_limit: Option<i64>,
+    pub rpm_limit: Option<i64>,
+    pub max_parallel_requests: Option<i64>,
+    pub expires: Option<DateTime<Utc>>,
+    pub key_type: String,
+    pub created_by: Option<String>,
+    pub updated_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_active: Option<DateTime<Utc>>,
+}
+
+impl KeyRecord {
+    pub fn is_blocked(&self) -> bool {
+        self.blocked == Some(true)
+    }
+
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires.is_some_and(|at| at < now)
+    }
+
+    pub fn status(&self, now: DateTime<Utc>) -> KeyStatus {
+        if self.is_blocked() {
+            KeyStatus::Revoked
+        } else if self.is_expired(now) {
+            KeyStatus::Expired
+        } else {
+            KeyStatus::Active
+        }
+    }
+
+    /// Whether the key may call `model` (`[]`, `*` and `all-proxy-models` allow everything).
+    pub fn allows_model(&self, model: &str) -> bool {
+        self.models.is_empty()
+            || self
+                .models
+                .iter()
+                .any(|m| m == model || m == "*" || m == "all-proxy-models")
+    }
+}
+
+/// A deleted key, as kept in the archive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeletedKeyRecord {
+    pub key: KeyRecord,
+    pub deleted_at: DateTime<Utc>,
+    pub deleted_by: Option<String>,
+    pub litellm_changed_by: Option<String>,
+}
+
+/// One row of LiteLLM_SpendLogs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpendLogRow {
+    pub request_id: String,
+    /// The key's hash.
+    pub api_key: String,
+    /// The upstream model (`<provider>/<model>`).
+    pub model: String,
+    /// The public model name.
+    pub model_group: String,
+    pub custom_llm_provider: String,
+    pub user: Option<String>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+    pub spend: f64,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+}
+
+/// A request the double received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    /// The raw query string (may be empty).
+    pub query: String,
+}
+
+pub(crate) struct Store {
+    pub keys: HashMap<String, KeyRecord>,
+    pub deleted: Vec<DeletedKeyRecord>,
+    pub spend_logs: Vec<SpendLogRow>,
+    pub calls: Vec<Call>,
+    pub faults: Vec<ArmedFault>,
+    last_created_at: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// A creation time strictly after the previous one, so that `created_at desc` is a total order.
+    pub fn next_created_at(&mut self) -> DateTime<Utc> {
+        let mut now = now_micros();
+        if let Some(last) = self.last_created_at {
+            if now <= last {
+                now = last + Duration::microseconds(1);
+            }
+        }
+        self.last_created_at = Some(now);
+        now
+    }
+
+    /// Live keys whose alias is `alias`, other than `except`.
+    pub fn alias_taken(&self, alias: &str, except: Option<&str>) -> bool {
+        self.keys
+            .values()
+            .any(|k| k.alias.as_deref() == Some(alias) && Some(k.hash.as_str()) != except)
+    }
+
+    pub fn deleted_by_hash(&self, hash: &str) -> Option<&DeletedKeyRecord> {
+        self.deleted.iter().rev().find(|d| d.key.hash == hash)
+    }
+}
+
+/// Now, truncated to microseconds (what PostgreSQL and Python keep).
+pub fn now_micros() -> DateTime<Utc> {
+    let now = Utc::now();
+    now - Duration::nanoseconds(i64::from(now.timestamp_subsec_nanos() % 1_000))
+}
+
+/// Everything a running double shares between its handlers and its owner.
+pub(crate) struct Shared {
+    pub config: DoubleConfig,
+    store: Mutex<Store>,
+}
+
+impl Shared {
+    pub fn new(config: DoubleConfig) -> Self {
+        Self {
+            config,
+            store: Mutex::new(Store {
+                keys: HashMap::new(),
+                deleted: Vec::new(),
+                spend_logs: Vec::new(),
+                calls: Vec::new(),
+                faults: Vec::new(),
+                last_created_at: None,
+            }),
+        }
+    }
+
+    /// The store; a panic while it was held does not poison it for later tests.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
