@@ -22,7 +22,7 @@ is_root() { [[ "$(id -u)" == 0 ]]; }
 as_root() {
   if is_root; then "$@"
   elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-  else die "need root to run: $* (no sudo here)"; fi
+  else warn "need root to run: $* (no sudo here)"; return 1; fi
 }
 
 _kp_apt_updated=""
@@ -33,13 +33,14 @@ apt_install() {
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   ((${#missing[@]})) || return 0
-  command -v apt-get >/dev/null 2>&1 || die "missing packages ${missing[*]} and no apt-get to install them"
+  command -v apt-get >/dev/null 2>&1 || { warn "missing packages ${missing[*]} and no apt-get to install them"; return 1; }
   log "installing Debian packages: ${missing[*]}"
   if [[ -z "$_kp_apt_updated" ]]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || warn "apt-get update failed"
     _kp_apt_updated=1
   fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+    { warn "could not install ${missing[*]}"; return 1; }
 }
 
 # A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it).

@@ -25,7 +25,7 @@ step() {
   fi
 }
 
-postgres() {
+pg_server() {
   local url
   url=${KEYPORT_TEST_DATABASE_URL:-}
   if [[ -z "$url" ]]; then url=$("$KEYPORT_ROOT/scripts/postgres.sh") || return 1; fi
@@ -55,7 +55,7 @@ doc_tests() { cargo test --workspace --doc; }
 step "rustfmt" scripts/lint.sh fmt
 step "clippy" scripts/lint.sh clippy
 step "shellcheck" scripts/lint.sh shell
-step "PostgreSQL" postgres
+step "PostgreSQL" pg_server
 step "schema matches migrations" check_schema
 step "tests (nextest)" tests
 step "doc tests" doc_tests
