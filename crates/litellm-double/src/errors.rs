@@ -64,9 +64,9 @@ pub enum Failure {
     Proxy {
         status: u16,
         message: String,
-        kind: String,
+        kind: &'static str,
         param: Param,
-        extra: Option<(String, serde_json::Value)>,
+        extra: Option<Box<(String, serde_json::Value)>>,
     },
     /// 422 `{"detail": [...]}`.
     Validation(Vec<DetailItem>),
@@ -82,11 +82,16 @@ pub enum Failure {
 
 impl Failure {
     /// A `ProxyException` raised directly: clean message, meaningful type.
-    pub fn proxy(status: u16, kind: &str, message: impl Into<String>, param: Param) -> Self {
+    pub fn proxy(
+        status: u16,
+        kind: &'static str,
+        message: impl Into<String>,
+        param: Param,
+    ) -> Self {
         Self::Proxy {
             status,
             message: message.into(),
-            kind: kind.to_owned(),
+            kind,
             param,
             extra: None,
         }
@@ -172,7 +177,8 @@ impl Failure {
                     code: status.to_string(),
                 };
                 let mut text = serde_json::to_string(&inner).unwrap_or_default();
-                if let Some((name, value)) = extra {
+                if let Some(extra) = extra {
+                    let (name, value) = extra.as_ref();
                     text.pop();
                     text.push_str(&format!(
                         ",{}:{}}}",

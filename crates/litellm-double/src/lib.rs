@@ -118,7 +118,7 @@ impl LiteLlmDouble {
     /// Every live key, oldest first.
     pub fn keys(&self) -> Vec<KeyRecord> {
         let mut keys: Vec<KeyRecord> = self.shared.store().keys.values().cloned().collect();
-        keys.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        keys.sort_by_key(|k| k.created_at);
         keys
     }
 

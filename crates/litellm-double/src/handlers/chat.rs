@@ -79,9 +79,9 @@ pub async fn completions(
         return Err(Failure::Proxy {
             status: 400,
             message: format!("/chat/completions: Invalid model name passed in model={model}. Call `/v1/models` to view available models for your key."),
-            kind: "invalid_request_error".to_owned(),
+            kind: "invalid_request_error",
             param: Param::Null,
-            extra: Some(("provider_specific_fields".to_owned(), json!({}))),
+            extra: Some(Box::new(("provider_specific_fields".to_owned(), json!({})))),
         });
     };
 
