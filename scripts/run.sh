@@ -92,20 +92,24 @@ walkthrough="$run_dir/walkthrough.sh"
   echo "# keyport walkthrough: paste into bash or zsh (needs curl and python3)."
   printf 'PORTAL=%q\nTOKEN=%q\nLITELLM=%q\n' "$portal" "$token" "$KEYPORT_PUBLIC_LITELLM_URL"
   cat <<'EOF'
-json() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
+# pick EXPR: the Python expression EXPR over the JSON answer d; pretty: the answer indented
+pick() { python3 -c "import json, sys; r = sys.stdin.read()
+try: d = json.loads(r); print($1)
+except Exception: sys.exit('unexpected answer: ' + r)"; }
 pretty() { python3 -c 'import json, sys; r = sys.stdin.read(); print(json.dumps(json.loads(r), indent=2) if r.strip()[:1] in "[{" else r)'; }
 # 1. The catalog: models you can subscribe to
 curl -sS "$PORTAL/api/v1/models" -H "Authorization: Bearer $TOKEN" | pretty
-# 2. Subscribe to gpt-4o-mini
-SUB_ID=$(curl -sS "$PORTAL/api/v1/subscriptions" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"model_id": "gpt-4o-mini"}' | json '["id"]'); echo "subscription: $SUB_ID"
+# 2. Subscribe to gpt-4o-mini (201; 409 if an earlier run did), then take its id from your subscriptions
+curl -sS "$PORTAL/api/v1/subscriptions" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"model_id": "gpt-4o-mini"}' | pretty
+SUB_ID=$(curl -sS "$PORTAL/api/v1/subscriptions" -H "Authorization: Bearer $TOKEN" | pick 'next(s["id"] for s in d["items"] if s["model_id"] == "gpt-4o-mini")'); echo "subscription: $SUB_ID"
 # 3. Create a key bound to that subscription (the secret is shown this once only)
 KEY_JSON=$(curl -sS "$PORTAL/api/v1/api-keys" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "{\"name\": \"my-first-key\", \"subscription_ids\": [\"$SUB_ID\"]}")
-KEY_ID=$(printf '%s' "$KEY_JSON" | json '["id"]'); SECRET=$(printf '%s' "$KEY_JSON" | json '["secret"]'); echo "key $KEY_ID: $SECRET"
+KEY_ID=$(printf '%s' "$KEY_JSON" | pick 'd["key"]["id"]'); SECRET=$(printf '%s' "$KEY_JSON" | pick 'd["secret"]'); echo "key $KEY_ID: $SECRET"
 # 4. List my keys (keyport keeps only a hash and a prefix of each secret)
 curl -sS "$PORTAL/api/v1/api-keys" -H "Authorization: Bearer $TOKEN" | pretty
 # 5. Call the model through LiteLLM with the new key
 curl -sS "$LITELLM/v1/chat/completions" -H "Authorization: Bearer $SECRET" -H 'Content-Type: application/json' -d '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello!"}]}' -w '\n[chat] HTTP %{http_code}\n'
-# 6. Revoke the key
+# 6. Revoke the key (this also frees its name for the next run)
 curl -sS -X DELETE "$PORTAL/api/v1/api-keys/$KEY_ID" -H "Authorization: Bearer $TOKEN" -w '\n[revoke] HTTP %{http_code}\n'
 # 7. The same call again: 401 now
 sleep 1; curl -sS "$LITELLM/v1/chat/completions" -H "Authorization: Bearer $SECRET" -H 'Content-Type: application/json' -d '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello again!"}]}' -w '\n[chat after revoke] HTTP %{http_code}\n'
