@@ -28,7 +28,7 @@ use anyhow::Context;
 use state::Shared;
 use std::net::SocketAddr;
 
-/// A running double. Dropping it stops the server.
+/// A running double. Dropping it asks the server to stop; [`LiteLlmDouble::shutdown`] also waits for it.
 pub struct LiteLlmDouble {
     shared: web::Data<Shared>,
     addr: SocketAddr,
@@ -189,10 +189,8 @@ impl LiteLlmDouble {
 
 impl Drop for LiteLlmDouble {
     fn drop(&mut self) {
-        // `stop` sends its command at once; the returned future only waits for completion.
+        // `stop` sends its command at once; the returned future only waits for completion. The server task
+        // stays on the runtime to carry the stop out (`shutdown().await` waits for it).
         drop(self.handle.stop(false));
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }
