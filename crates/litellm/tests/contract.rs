@@ -1,0 +1,158 @@
+//! The portable part of the adapter's suite: it only talks HTTP, so it runs against a real database-backed
+//! LiteLLM when `LITELLM_URL` and `LITELLM_MASTER_KEY` are set, and against a fresh double otherwise.
+//! Keys it creates have unique aliases (`keyport-contract-…`) and are deleted at the end.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use keyport_domain::ids::{ModelId, UserId};
+use keyport_domain::limits::{BudgetDuration, Limits, Money};
+use keyport_domain::ports::{Gateway, GatewayKeyStatus, GenerateKey};
+use keyport_domain::secret::{KeyHash, Secret, SecretKind, RANDOM_BYTES};
+use keyport_domain::GatewayError;
+use keyport_litellm::{LiteLlmClient, LiteLlmConfig, MasterKey};
+use keyport_litellm_double::{DoubleConfig, LiteLlmDouble};
+use rust_decimal::Decimal;
+
+struct Target {
+    _double: Option<LiteLlmDouble>,
+    url: String,
+    master_key: String,
+}
+
+async fn target() -> Target {
+    match (
+        std::env::var("LITELLM_URL"),
+        std::env::var("LITELLM_MASTER_KEY"),
+    ) {
+        (Ok(url), Ok(master_key)) => Target {
+            _double: None,
+            url,
+            master_key,
+        },
+        _ => {
+            let double = LiteLlmDouble::start(DoubleConfig::demo()).await.unwrap();
+            Target {
+                url: double.base_url(),
+                master_key: double.master_key().to_owned(),
+                _double: Some(double),
+            }
+        }
+    }
+}
+
+impl Target {
+    fn client(&self) -> LiteLlmClient {
+        LiteLlmClient::new(LiteLlmConfig::new(
+            self.url.parse().unwrap(),
+            MasterKey::new(self.master_key.clone()),
+        ))
+        .unwrap()
+    }
+}
+
+fn fresh_secret() -> Secret {
+    let mut bytes = [0u8; RANDOM_BYTES];
+    bytes[..16].copy_from_slice(UserId::new().0.as_bytes());
+    bytes[16..].copy_from_slice(UserId::new().0.as_bytes());
+    Secret::from_random(SecretKind::ApiKey, &bytes)
+}
+
+fn unique_alias() -> String {
+    format!("keyport-contract-{}", UserId::new())
+}
+
+async fn some_model(client: &LiteLlmClient) -> ModelId {
+    let catalog = client.model_catalog().await.unwrap();
+    catalog
+        .iter()
+        .find(|e| e.mode.as_deref() == Some("chat"))
+        .or(catalog.first())
+        .expect("LiteLLM serves at least one model")
+        .id
+        .clone()
+}
+
+fn request(model: ModelId) -> GenerateKey {
+    GenerateKey {
+        secret: fresh_secret(),
+        alias: unique_alias(),
+        user_id: UserId::new(),
+        models: vec![model],
+        limits: Limits {
+            max_budget: Some(Money::new(Decimal::new(25, 1)).unwrap()),
+            budget_duration: Some(BudgetDuration::parse("1mo").unwrap()),
+            tpm_limit: Some(10_000),
+            rpm_limit: Some(100),
+        },
+        expires_in_seconds: Some(86_400),
+        metadata: serde_json::json!({"keyport_contract_test": true}),
+    }
+}
+
+#[tokio::test]
+async fn a_key_goes_through_create_read_block_and_delete() {
+    let target = target().await;
+    let client = target.client();
+    let model = some_model(&client).await;
+    let req = request(model.clone());
+    let hash = req.secret.hash();
+
+    let created = client.generate_key(&req).await.unwrap();
+    assert_eq!(created.hash, hash);
+    let read = client.key_info(&hash).await.unwrap().unwrap();
+    assert_eq!(read.alias.as_deref(), Some(req.alias.as_str()));
+    assert_eq!(read.models, [model.as_str()]);
+    assert_eq!(read.status, GatewayKeyStatus::Active);
+    assert_eq!(read.max_budget, req.limits.max_budget);
+    assert_eq!((read.tpm_limit, read.rpm_limit), (Some(10_000), Some(100)));
+    assert!(read.expires_at.is_some());
+
+    client.block_key(&hash).await.unwrap();
+    let read = client.key_info(&hash).await.unwrap().unwrap();
+    assert_eq!(read.status, GatewayKeyStatus::Blocked);
+
+    client.delete_key(&hash).await.unwrap();
+    assert_eq!(client.key_info(&hash).await.unwrap(), None);
+    assert_eq!(
+        client.delete_key(&hash).await.unwrap_err(),
+        GatewayError::NotFound
+    );
+    assert_eq!(
+        client.block_key(&hash).await.unwrap_err(),
+        GatewayError::NotFound
+    );
+}
+
+#[tokio::test]
+async fn a_second_key_with_the_same_alias_is_a_conflict() {
+    let target = target().await;
+    let client = target.client();
+    let model = some_model(&client).await;
+    let first = request(model.clone());
+    client.generate_key(&first).await.unwrap();
+    let mut second = request(model);
+    second.alias = first.alias.clone();
+    let err = client.generate_key(&second).await.unwrap_err();
+    assert!(
+        matches!(&err, GatewayError::Conflict { field, .. } if field == "key_alias"),
+        "{err:?}"
+    );
+    assert_eq!(client.key_info(&second.secret.hash()).await.unwrap(), None);
+    client.delete_key(&first.secret.hash()).await.unwrap();
+}
+
+#[tokio::test]
+async fn unknown_keys_are_absent_and_a_wrong_master_key_is_unauthorized() {
+    let target = target().await;
+    let client = target.client();
+    let unknown = KeyHash::of(&fresh_secret());
+    assert_eq!(client.key_info(&unknown).await.unwrap(), None);
+    let wrong = LiteLlmClient::new(LiteLlmConfig::new(
+        target.url.parse().unwrap(),
+        MasterKey::new("sk-keyport-wrong-master-key"),
+    ))
+    .unwrap();
+    assert_eq!(
+        wrong.key_info(&unknown).await.unwrap_err(),
+        GatewayError::Unauthorized
+    );
+}
