@@ -83,7 +83,13 @@ pub fn authenticate(req: &HttpRequest, shared: &Shared) -> Result<Caller, Failur
         ));
     }
     let hash = hash_token(&key);
-    let record = shared.store().keys.get(&hash).cloned();
+    let record = {
+        let mut store = shared.store();
+        store.keys.get_mut(&hash).map(|key| {
+            key.reset_budget_if_due(crate::state::now_micros());
+            key.clone()
+        })
+    };
     let Some(record) = record else {
         return Err(Failure::proxy(
             401,

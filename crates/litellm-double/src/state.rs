@@ -99,6 +99,20 @@ impl KeyRecord {
         }
     }
 
+    /// Starts a new budget window when the reset time has passed, as LiteLLM's reset job does: `spend`
+    /// goes back to zero (`total_spend` keeps counting) and the next reset is scheduled.
+    pub fn reset_budget_if_due(&mut self, now: DateTime<Utc>) {
+        let Some(reset_at) = self.budget_reset_at.filter(|at| *at <= now) else {
+            return;
+        };
+        self.spend = 0.0;
+        self.budget_reset_at = self
+            .budget_duration
+            .as_deref()
+            .and_then(|d| crate::duration::parse(d).ok())
+            .map(|span| span.next_reset(now.max(reset_at)));
+    }
+
     /// Whether the key may call `model` (`[]`, `*` and `all-proxy-models` allow everything).
     pub fn allows_model(&self, model: &str) -> bool {
         self.models.is_empty()
@@ -167,6 +181,13 @@ impl Store {
         }
         self.last_created_at = Some(now);
         now
+    }
+
+    /// Applies due budget resets to every live key.
+    pub fn reset_due_budgets(&mut self, now: DateTime<Utc>) {
+        for key in self.keys.values_mut() {
+            key.reset_budget_if_due(now);
+        }
     }
 
     /// Live keys whose alias is `alias`, other than `except`.

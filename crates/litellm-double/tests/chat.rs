@@ -171,3 +171,21 @@ async fn an_unknown_model_is_an_invalid_request() {
     assert_eq!(a.status, 400);
     assert!(a.body.starts_with(r#"{"error":{"message":"/chat/completions: Invalid model name passed in model=nope. Call `/v1/models` to view available models for your key.","type":"invalid_request_error","param":null,"code":"400""#), "{}", a.body);
 }
+
+#[tokio::test]
+async fn a_due_budget_reset_starts_a_new_window() {
+    let double = start().await;
+    let c = client(&double);
+    c.generate(json!({"key": KEY, "max_budget": 1e-5, "budget_duration": "1h"}))
+        .await;
+    assert_eq!(c.chat(KEY, "gpt-4o-mini").await.status, 200);
+    assert_eq!(c.chat(KEY, "gpt-4o-mini").await.status, 422);
+    let hash = sha256_hex(KEY);
+    double.update_key(&hash, |k| {
+        k.budget_reset_at = Some(chrono::Utc::now() - chrono::Duration::seconds(1))
+    });
+    assert_eq!(c.chat(KEY, "gpt-4o-mini").await.status, 200);
+    let key = double.key(&hash).unwrap();
+    assert!(key.total_spend > key.spend, "total_spend keeps counting");
+    assert!(key.budget_reset_at.unwrap() > chrono::Utc::now());
+}

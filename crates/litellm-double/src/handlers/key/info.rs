@@ -38,7 +38,8 @@ pub async fn handle(req: HttpRequest, shared: Data<Shared>) -> Result<HttpRespon
     }
     let version = shared.config.version;
     let echoed = asked.unwrap_or_else(|| hash.clone());
-    let store = shared.store();
+    let mut store = shared.store();
+    store.reset_due_budgets(now_micros());
     if let Some(key) = store.keys.get(&hash) {
         let body = json!({"key": echoed, "info": info(key, version, now_micros())});
         return Ok(HttpResponse::Ok().json(body));

@@ -137,7 +137,8 @@ pub async fn handle(req: HttpRequest, shared: Data<Shared>) -> Result<HttpRespon
         Some(w) => stored.is_some_and(|s| if substring { s.contains(w) } else { s == w }),
     };
     let now = now_micros();
-    let store = shared.store();
+    let mut store = shared.store();
+    store.reset_due_budgets(now);
     let candidates: Vec<&KeyRecord> = if status == Some(KeyStatus::Deleted) {
         store.deleted.iter().map(|d| &d.key).collect()
     } else {
