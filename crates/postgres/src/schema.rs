@@ -1,0 +1,148 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    access_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        name -> Text,
+        token_prefix -> Text,
+        token_hash -> Text,
+        scopes -> Array<Nullable<Text>>,
+        expires_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    api_key_subscriptions (api_key_id, subscription_id) {
+        api_key_id -> Uuid,
+        subscription_id -> Uuid,
+        user_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        name -> Text,
+        key_prefix -> Text,
+        key_hash -> Text,
+        litellm_alias -> Text,
+        status -> Text,
+        max_budget -> Nullable<Numeric>,
+        budget_duration -> Nullable<Text>,
+        tpm_limit -> Nullable<Int8>,
+        rpm_limit -> Nullable<Int8>,
+        expires_at -> Nullable<Timestamptz>,
+        spend -> Nullable<Numeric>,
+        spend_read_at -> Nullable<Timestamptz>,
+        sync_state -> Text,
+        last_sync_error -> Nullable<Text>,
+        synced_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Int8,
+        actor -> Nullable<Uuid>,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+        request_id -> Nullable<Text>,
+        client_addr -> Nullable<Text>,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    models (id) {
+        id -> Text,
+        provider -> Nullable<Text>,
+        display_name -> Text,
+        description -> Nullable<Text>,
+        capabilities -> Array<Nullable<Text>>,
+        context_window -> Nullable<Int8>,
+        input_price_per_token -> Nullable<Numeric>,
+        output_price_per_token -> Nullable<Numeric>,
+        availability -> Text,
+        restricted -> Bool,
+        hidden -> Bool,
+        default_max_budget -> Nullable<Numeric>,
+        default_budget_duration -> Nullable<Text>,
+        default_tpm_limit -> Nullable<Int8>,
+        default_rpm_limit -> Nullable<Int8>,
+        last_synced_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    subscription_status_history (id) {
+        id -> Int8,
+        subscription_id -> Uuid,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        reason -> Nullable<Text>,
+        actor -> Nullable<Uuid>,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    subscriptions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        model_id -> Text,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        max_budget -> Nullable<Numeric>,
+        budget_duration -> Nullable<Text>,
+        tpm_limit -> Nullable<Int8>,
+        rpm_limit -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        issuer -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        username -> Text,
+        email -> Nullable<Text>,
+        display_name -> Nullable<Text>,
+        roles -> Array<Nullable<Text>>,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(access_tokens -> users (user_id));
+diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(subscription_status_history -> subscriptions (subscription_id));
+diesel::joinable!(subscription_status_history -> users (actor));
+diesel::joinable!(subscriptions -> models (model_id));
+diesel::joinable!(subscriptions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    access_tokens,
+    api_key_subscriptions,
+    api_keys,
+    audit_events,
+    models,
+    subscription_status_history,
+    subscriptions,
+    users,
+);

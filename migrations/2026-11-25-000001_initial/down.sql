@@ -1,0 +1,10 @@
+DROP TABLE audit_events;
+DROP FUNCTION audit_events_refuse_change();
+DROP TABLE api_key_subscriptions;
+DROP TABLE api_keys;
+DROP TABLE subscription_status_history;
+DROP TABLE subscriptions;
+DROP TABLE models;
+DROP TABLE access_tokens;
+DROP TABLE users;
+DROP FUNCTION keyport_is_budget_duration(text);
