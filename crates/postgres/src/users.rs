@@ -1,0 +1,69 @@
+//! `UserStore`.
+
+use crate::error::{diesel_error, Failure};
+use crate::rows::{AccessTokenRow, NewUserRow, UserRow};
+use crate::schema::{access_tokens, users};
+use crate::{audit, PgStore};
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use keyport_domain::audit::AuditEvent;
+use keyport_domain::ids::UserId;
+use keyport_domain::ports::{AccessToken, UserStore};
+use keyport_domain::user::User;
+use keyport_domain::StoreError;
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn insert_user(
+        &self,
+        user: &User,
+        token: Option<AccessToken>,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let token = token.as_ref().map(AccessTokenRow::from);
+        conn.transaction::<_, Failure, _>(async |conn| {
+            diesel::insert_into(users::table)
+                .values(NewUserRow::from(user))
+                .execute(conn)
+                .await?;
+            if let Some(token) = &token {
+                diesel::insert_into(access_tokens::table)
+                    .values(token)
+                    .execute(conn)
+                    .await?;
+            }
+            audit::record(conn, audit).await?;
+            Ok(())
+        })
+        .await
+        .map_err(StoreError::from)
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let mut conn = self.conn().await?;
+        users::table
+            .find(id.0)
+            .select(UserRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(diesel_error)?
+            .map(User::try_from)
+            .transpose()
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let mut conn = self.conn().await?;
+        users::table
+            .filter(users::username.eq(username))
+            .select(UserRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(diesel_error)?
+            .map(User::try_from)
+            .transpose()
+    }
+}
