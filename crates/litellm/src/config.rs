@@ -19,6 +19,19 @@ impl MasterKey {
     }
 }
 
+/// Parses a master key from configuration (a flag or `LITELLM_MASTER_KEY`); an empty value is refused.
+impl std::str::FromStr for MasterKey {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let value = value.trim();
+        if value.is_empty() {
+            Err("the LiteLLM master key is empty".into())
+        } else {
+            Ok(Self(value.to_owned()))
+        }
+    }
+}
+
 impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("MasterKey(<redacted>)")
