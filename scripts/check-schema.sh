@@ -5,7 +5,7 @@
 # showing the diff, when they differ. Works from any directory.
 #
 #   scripts/check-schema.sh            # check
-#   diesel migration run               # (in a scratch database) regenerates schema.rs via diesel.toml
+#   DATABASE_URL=postgres://…/scratch diesel database reset --no-default-migration   # regenerates schema.rs
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,8 +48,9 @@ cleanup() {
 trap cleanup EXIT
 
 cd "$workdir"
-# An empty configuration, so that running the migrations does not rewrite the committed schema.rs.
-DATABASE_URL="$scratch_url" "$diesel" database setup --config-file /dev/null \
+# An empty configuration, so that running the migrations does not rewrite the committed schema.rs, and no
+# default migration, so that diesel does not add its own `00000000000000_diesel_initial_setup` to migrations/.
+DATABASE_URL="$scratch_url" "$diesel" database setup --no-default-migration --config-file /dev/null \
     --migration-dir "$migrations" >"$workdir/setup.log" 2>&1 || {
     cat "$workdir/setup.log" >&2
     echo "check-schema: could not create $scratch and run the migrations" >&2
@@ -62,6 +63,6 @@ if diff -u --label "committed: crates/postgres/src/schema.rs" --label "generated
     echo "check-schema: crates/postgres/src/schema.rs matches the migrations"
 else
     echo "check-schema: crates/postgres/src/schema.rs differs from the migrations; regenerate it with" >&2
-    echo "  DATABASE_URL=<scratch database> diesel database reset --config-file $config" >&2
+    echo "  DATABASE_URL=<scratch database> diesel database reset --no-default-migration --config-file $config" >&2
     exit 1
 fi
