@@ -102,6 +102,7 @@ pub fn app(
         .split_for_parts();
     let document = Arc::new(openapi::finish(document));
     let json = Arc::new(document.to_pretty_json().unwrap_or_default());
+    let routes = Arc::new(RouteTable::from_document(&document));
     app.route(
         "/api/v1/openapi.json",
         web::get().to(move || {
@@ -119,7 +120,9 @@ pub fn app(
     ))
     .route("/healthz", web::get().to(healthz))
     .route("/readyz", web::get().to(readyz))
-    .default_service(web::to(fallback))
+    .default_service(web::to(move |req: HttpRequest| {
+        fallback(req, routes.clone())
+    }))
     .wrap(actix_web::middleware::from_fn(middleware::request_context))
 }
 
@@ -139,9 +142,65 @@ async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
     }
 }
 
-async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+/// The API's paths and their methods, from the OpenAPI document, to tell "no such route" (404) from "not
+/// with this method" (405).
+struct RouteTable(Vec<(Vec<String>, Vec<String>)>);
+
+impl RouteTable {
+    fn from_document(document: &utoipa::openapi::OpenApi) -> Self {
+        Self(
+            document
+                .paths
+                .paths
+                .iter()
+                .map(|(path, item)| {
+                    let segments = path.split('/').map(str::to_owned).collect();
+                    let value = serde_json::to_value(item).unwrap_or_default();
+                    let methods = value
+                        .as_object()
+                        .map(|o| {
+                            o.keys()
+                                .filter(|k| {
+                                    !matches!(k.as_str(), "parameters" | "summary" | "description")
+                                })
+                                .map(|k| k.to_ascii_uppercase())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (segments, methods)
+                })
+                .collect(),
+        )
+    }
+
+    fn methods_for(&self, path: &str) -> Option<&[String]> {
+        let actual: Vec<&str> = path.split('/').collect();
+        self.0.iter().find_map(|(template, methods)| {
+            let matches = template.len() == actual.len()
+                && template
+                    .iter()
+                    .zip(&actual)
+                    .all(|(t, a)| t == a || (t.starts_with('{') && !a.is_empty()));
+            matches.then_some(methods.as_slice())
+        })
+    }
+}
+
+async fn fallback(req: HttpRequest, routes: Arc<RouteTable>) -> Result<HttpResponse, ApiError> {
     let path = req.path();
     if path == "/api" || path.starts_with("/api/") {
+        if let Some(methods) = routes.methods_for(path) {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                format!(
+                    "{} is not allowed on {path}; use {}",
+                    req.method(),
+                    methods.join(", ")
+                ),
+            ));
+        }
         return Err(ApiError::route_not_found(path));
     }
     Ok(HttpResponse::Ok()

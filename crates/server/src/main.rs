@@ -1,1 +1,79 @@
-fn main() {}
+//! The `keyport` binary: parses the configuration, wires the adapters into the use cases and runs the
+//! command (serve, migrate, sync, admin). It is the only place that knows every concrete type.
+
+mod admin;
+mod config;
+mod serve;
+mod wiring;
+
+use clap::Parser;
+use config::{Cli, Command, LogFormat, SyncWhat};
+use std::process::ExitCode;
+
+fn init_tracing(filter: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.common.log, cli.common.log_format);
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(cli.common, args),
+        other => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(run_command(cli.common, other))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("keyport: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_command(common: config::Common, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(_) => unreachable_serve(),
+        Command::Migrate => {
+            keyport_postgres::run_migrations(common.database_url()?).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Sync {
+            what: SyncWhat::Models,
+        } => {
+            let wiring = wiring::Wiring::connect(&common).await?;
+            let report = wiring.sync_catalog().execute().await?;
+            eprintln!(
+                "catalog synced: {} added, {} updated, {} unchanged, {} now unavailable",
+                report.added.len(),
+                report.updated.len(),
+                report.unchanged,
+                report.now_unavailable.len()
+            );
+            for id in &report.added {
+                eprintln!("  + {id}");
+            }
+            for id in &report.now_unavailable {
+                eprintln!("  - {id} (unavailable)");
+            }
+            Ok(())
+        }
+        Command::Admin { command } => admin::run(&common, command).await,
+    }
+}
+
+fn unreachable_serve() -> anyhow::Result<()> {
+    anyhow::bail!("serve runs on its own runtime")
+}

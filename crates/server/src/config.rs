@@ -1,0 +1,213 @@
+//! Configuration: command-line flags, each with an environment variable, validated at start. The LiteLLM
+//! master key is held in a type whose `Debug` hides it, and it is never printed.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+pub use keyport_litellm::MasterKey;
+use std::net::SocketAddr;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keyport",
+    version,
+    about = "Self-service portal for LiteLLM keys, bound to model subscriptions"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// PostgreSQL URL.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Connections in the database pool.
+    #[arg(
+        long,
+        env = "KEYPORT_DB_POOL_SIZE",
+        default_value_t = 16,
+        global = true
+    )]
+    pub db_pool_size: usize,
+    /// LiteLLM proxy base URL (admin API).
+    #[arg(long, env = "LITELLM_URL", global = true)]
+    pub litellm_url: Option<String>,
+    /// LiteLLM master key; never logged.
+    #[arg(
+        long,
+        env = "LITELLM_MASTER_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub litellm_master_key: Option<MasterKey>,
+    /// Timeout of each LiteLLM call, in seconds.
+    #[arg(
+        long,
+        env = "KEYPORT_LITELLM_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub litellm_timeout_secs: u64,
+    /// Log filter (tracing syntax), e.g. `info` or `keyport=debug,info`.
+    #[arg(long, env = "KEYPORT_LOG", default_value = "info", global = true)]
+    pub log: String,
+    /// Log format.
+    #[arg(long, env = "KEYPORT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrates and syncs the catalog first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations.
+    Migrate,
+    /// Synchronise from LiteLLM.
+    Sync {
+        #[command(subcommand)]
+        what: SyncWhat,
+    },
+    /// Administrative commands.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KEYPORT_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// LiteLLM's URL as clients should use it (shown with new keys); defaults to LITELLM_URL.
+    #[arg(long, env = "KEYPORT_PUBLIC_LITELLM_URL")]
+    pub public_litellm_url: Option<String>,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "KEYPORT_WORKERS")]
+    pub workers: Option<usize>,
+    /// Seconds between catalog syncs (0 turns the periodic sync off).
+    #[arg(long, env = "KEYPORT_SYNC_INTERVAL_SECS", default_value_t = 300)]
+    pub sync_interval_secs: u64,
+    /// Longest lifetime of a self-service key in days (keys without an expiry get it); unset: no limit.
+    #[arg(long, env = "KEYPORT_KEY_MAX_LIFETIME_DAYS")]
+    pub key_max_lifetime_days: Option<u32>,
+    /// Do not apply migrations at start.
+    #[arg(long, env = "KEYPORT_NO_MIGRATE")]
+    pub no_migrate: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncWhat {
+    /// The model catalog (LiteLLM `/model_group/info`).
+    Models,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user and print their first personal access token (only the token goes to stdout).
+    CreateUser {
+        name: String,
+        /// Give the user the admin role.
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Issue a new personal access token for a user (only the token goes to stdout).
+    CreateToken {
+        name: String,
+        /// Create the user first if it does not exist.
+        #[arg(long)]
+        create_user: bool,
+        /// With --create-user: give the new user the admin role.
+        #[arg(long)]
+        admin: bool,
+        /// A label for the token.
+        #[arg(long, default_value = "cli")]
+        token_name: String,
+    },
+}
+
+impl Common {
+    pub fn database_url(&self) -> anyhow::Result<&str> {
+        self.database_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/keyport)"
+                )
+            })
+    }
+
+    pub fn litellm(&self) -> anyhow::Result<(url::Url, MasterKey)> {
+        let url = self.litellm_url.as_deref().ok_or_else(|| {
+            anyhow::anyhow!("LITELLM_URL is not set (e.g. http://127.0.0.1:4000)")
+        })?;
+        let url =
+            url::Url::parse(url).map_err(|e| anyhow::anyhow!("LITELLM_URL is not a URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            anyhow::bail!("LITELLM_URL must be http or https");
+        }
+        let key = self
+            .litellm_master_key
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("LITELLM_MASTER_KEY is not set"))?;
+        Ok((url, key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_master_key_never_shows_in_debug_output() {
+        let cli = Cli::parse_from([
+            "keyport",
+            "--litellm-master-key",
+            "sk-master-secret",
+            "migrate",
+        ]);
+        assert!(!format!("{cli:?}").contains("sk-master-secret"));
+        assert_eq!(
+            cli.common.litellm_master_key.unwrap().expose(),
+            "sk-master-secret"
+        );
+    }
+
+    #[test]
+    fn litellm_settings_are_validated() {
+        let cli = Cli::parse_from([
+            "keyport",
+            "--litellm-url",
+            "ftp://x",
+            "--litellm-master-key",
+            "k",
+            "migrate",
+        ]);
+        assert!(cli.common.litellm().is_err());
+        if std::env::var_os("LITELLM_MASTER_KEY").is_none() {
+            let cli = Cli::parse_from([
+                "keyport",
+                "--litellm-url",
+                "http://127.0.0.1:4000",
+                "migrate",
+            ]);
+            assert!(cli
+                .common
+                .litellm()
+                .unwrap_err()
+                .to_string()
+                .contains("LITELLM_MASTER_KEY"));
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! `keyport serve`: migrate, connect, sync the catalog, then serve HTTP until SIGINT/SIGTERM (graceful:
+//! in-flight requests finish). The catalog is re-synced periodically in the background.
+
+use crate::config::{Common, ServeArgs};
+use crate::wiring::Wiring;
+use actix_web::{web, HttpServer};
+use async_trait::async_trait;
+use keyport_api::{ApiConfig, ApiState, Readiness, ReadinessCheck};
+use keyport_domain::limits::Limits;
+use keyport_domain::usecases::KeyPolicy;
+use std::time::Duration;
+
+pub fn run(common: Common, args: ServeArgs) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(serve(common, args))
+}
+
+struct Dependencies {
+    wiring: Wiring,
+}
+
+#[async_trait]
+impl Readiness for Dependencies {
+    async fn check(&self) -> Vec<ReadinessCheck> {
+        let database = self.wiring.store.ping().await;
+        let litellm = self.wiring.gateway.readiness().await;
+        vec![
+            ReadinessCheck {
+                name: "database",
+                ok: database.is_ok(),
+                detail: database.err().map(|e| e.to_string()),
+            },
+            ReadinessCheck {
+                name: "litellm",
+                ok: litellm.is_ok(),
+                detail: litellm.err().map(|e| e.to_string()),
+            },
+        ]
+    }
+}
+
+async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
+    let database_url = common.database_url()?.to_owned();
+    if !args.no_migrate {
+        keyport_postgres::run_migrations(&database_url).await?;
+        tracing::info!("migrations applied");
+    }
+    let wiring = Wiring::connect(&common).await?;
+    match wiring.sync_catalog().execute().await {
+        Ok(report) => tracing::info!(
+            added = report.added.len(),
+            updated = report.updated.len(),
+            unchanged = report.unchanged,
+            unavailable = report.now_unavailable.len(),
+            "catalog synced"
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "catalog sync at start failed; serving the catalog as stored")
+        }
+    }
+    if args.sync_interval_secs > 0 {
+        let sync = wiring.sync_catalog();
+        let every = Duration::from_secs(args.sync_interval_secs);
+        actix_web::rt::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                match sync.execute().await {
+                    Ok(report)
+                        if !report.added.is_empty()
+                            || !report.updated.is_empty()
+                            || !report.now_unavailable.is_empty() =>
+                    {
+                        tracing::info!(
+                            added = report.added.len(),
+                            updated = report.updated.len(),
+                            unavailable = report.now_unavailable.len(),
+                            "catalog synced"
+                        )
+                    }
+                    Ok(_) => tracing::debug!("catalog unchanged"),
+                    Err(error) => tracing::warn!(%error, "periodic catalog sync failed"),
+                }
+            }
+        });
+    }
+
+    let (litellm_url, _) = common.litellm()?;
+    let policy = KeyPolicy {
+        max_limits: Limits::UNLIMITED,
+        max_lifetime: args
+            .key_max_lifetime_days
+            .map(|d| chrono::Duration::days(i64::from(d))),
+    };
+    let state = web::Data::new(ApiState {
+        services: wiring.services(policy),
+        config: ApiConfig {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            litellm_public_url: args
+                .public_litellm_url
+                .clone()
+                .unwrap_or_else(|| litellm_url.as_str().trim_end_matches('/').to_owned()),
+        },
+        readiness: std::sync::Arc::new(Dependencies {
+            wiring: wiring.clone(),
+        }),
+    });
+
+    let mut server = HttpServer::new(move || keyport_api::app(state.clone())).shutdown_timeout(20);
+    if let Some(workers) = args.workers {
+        server = server.workers(workers);
+    }
+    let server = server.bind(args.bind)?;
+    for addr in server.addrs() {
+        println!("keyport listening on http://{addr}");
+    }
+    server.run().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
