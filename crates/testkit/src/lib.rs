@@ -1,3 +1,6 @@
 //! placeholder
 
+pub mod db;
 pub mod double;
+
+pub use db::TestDb;
