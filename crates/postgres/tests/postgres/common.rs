@@ -1,0 +1,257 @@
+//! Fixtures: domain values with sensible defaults, and SQL for what the ports do not expose.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test fixtures: a failed setup must fail the test that asked for it"
+)]
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::RunQueryDsl;
+use keyport_domain::api_key::{litellm_alias, NewApiKey};
+use keyport_domain::audit::AuditEvent;
+use keyport_domain::ids::{AccessTokenId, ApiKeyId, ModelId, SubscriptionId, UserId};
+use keyport_domain::limits::{BudgetDuration, Limits, Money};
+use keyport_domain::model::CatalogEntry;
+use keyport_domain::ports::{
+    AccessToken, ApiKeyStore, CatalogChanges, ModelStore, SubscriptionStore, UserStore,
+};
+use keyport_domain::secret::{Secret, SecretKind, RANDOM_BYTES};
+use keyport_domain::subscription::{Subscription, SubscriptionStatus};
+use keyport_domain::user::{Role, User, UserStatus};
+use keyport_postgres::schema::audit_events;
+use keyport_postgres::PgStore;
+use keyport_testkit::TestDb;
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+/// A fixed instant plus `seconds` (PostgreSQL keeps microseconds, so whole seconds round-trip exactly).
+pub fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap() + TimeDelta::seconds(seconds)
+}
+
+pub fn money(value: &str) -> Money {
+    Money::new(Decimal::from_str(value).unwrap()).unwrap()
+}
+
+pub fn limits(budget: &str, window: &str, tpm: u64, rpm: u64) -> Limits {
+    Limits {
+        max_budget: Some(money(budget)),
+        budget_duration: Some(BudgetDuration::parse(window).unwrap()),
+        tpm_limit: Some(tpm),
+        rpm_limit: Some(rpm),
+    }
+}
+
+pub fn audit(action: &str, target_type: &str, target_id: impl ToString) -> AuditEvent {
+    AuditEvent::system(action, target_type, target_id, at(0))
+}
+
+pub fn user(username: &str) -> User {
+    User {
+        id: UserId::new(),
+        username: username.to_owned(),
+        email: Some(format!("{username}@example.org")),
+        display_name: Some(username.to_uppercase()),
+        roles: vec![Role::User],
+        status: UserStatus::Active,
+        created_at: at(0),
+    }
+}
+
+pub async fn insert_user(store: &PgStore, username: &str) -> User {
+    let user = user(username);
+    store
+        .insert_user(&user, None, &audit("user.create", "user", user.id))
+        .await
+        .unwrap();
+    user
+}
+
+pub fn secret(kind: SecretKind) -> Secret {
+    let mut bytes = [0u8; RANDOM_BYTES];
+    for (chunk, random) in bytes
+        .chunks_mut(16)
+        .zip([uuid::Uuid::new_v4(), uuid::Uuid::new_v4()])
+    {
+        chunk.copy_from_slice(random.as_bytes());
+    }
+    Secret::from_random(kind, &bytes)
+}
+
+pub fn access_token(user: UserId) -> AccessToken {
+    let secret = secret(SecretKind::AccessToken);
+    AccessToken {
+        id: AccessTokenId::new(),
+        user_id: user,
+        name: "ci".to_owned(),
+        prefix: secret.prefix(),
+        hash: secret.hash(),
+        scopes: vec!["keys:read".to_owned(), "keys:write".to_owned()],
+        expires_at: None,
+        last_used_at: None,
+        created_at: at(0),
+        revoked_at: None,
+    }
+}
+
+pub fn catalog_entry(id: &str) -> CatalogEntry {
+    CatalogEntry {
+        id: ModelId::parse(id).unwrap(),
+        provider: Some("openai".to_owned()),
+        mode: Some("chat".to_owned()),
+        capabilities: vec!["chat".to_owned(), "function_calling".to_owned()],
+        context_window: Some(128_000),
+        input_price_per_token: Some(Decimal::from_str("0.0000025").unwrap()),
+        output_price_per_token: Some(Decimal::from_str("0.00001").unwrap()),
+    }
+}
+
+pub async fn insert_model(store: &PgStore, id: &str) -> ModelId {
+    store
+        .apply_catalog(&CatalogChanges {
+            upserts: vec![catalog_entry(id)],
+            vanished: vec![],
+            synced_at: at(0),
+        })
+        .await
+        .unwrap();
+    ModelId::parse(id).unwrap()
+}
+
+pub fn subscription(user: UserId, model: &ModelId, status: SubscriptionStatus) -> Subscription {
+    Subscription {
+        id: SubscriptionId::new(),
+        user_id: user,
+        model_id: model.clone(),
+        status,
+        status_reason: None,
+        quota: limits("100", "30d", 100_000, 600),
+        created_at: at(0),
+        updated_at: at(0),
+    }
+}
+
+pub async fn subscribe(store: &PgStore, user: UserId, model: &ModelId) -> Subscription {
+    let subscription = subscription(user, model, SubscriptionStatus::Active);
+    store
+        .insert_subscription(
+            &subscription,
+            &audit("subscription.create", "subscription", subscription.id),
+        )
+        .await
+        .unwrap();
+    subscription
+}
+
+pub fn new_key(user: UserId, name: &str, subscriptions: &[SubscriptionId]) -> NewApiKey {
+    let id = ApiKeyId::new();
+    let secret = secret(SecretKind::ApiKey);
+    NewApiKey {
+        id,
+        user_id: user,
+        name: name.to_owned(),
+        prefix: secret.prefix(),
+        hash: secret.hash(),
+        litellm_alias: litellm_alias(id),
+        limits: limits("10", "7d", 1_000, 60),
+        expires_at: Some(at(86_400)),
+        subscription_ids: subscriptions.to_vec(),
+        created_at: at(0),
+    }
+}
+
+pub async fn insert_key(store: &PgStore, key: &NewApiKey) {
+    store
+        .insert_provisioning_key(key, &audit("api_key.create", "api_key", key.id))
+        .await
+        .unwrap();
+}
+
+/// A user with one active subscription, and the store.
+pub struct World {
+    pub db: TestDb,
+    pub store: PgStore,
+    pub user: User,
+    pub model: ModelId,
+    pub subscription: Subscription,
+}
+
+pub async fn world() -> World {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let user = insert_user(&store, "alice").await;
+    let model = insert_model(&store, "openai/gpt-4o").await;
+    let subscription = subscribe(&store, user.id, &model).await;
+    World {
+        db,
+        store,
+        user,
+        model,
+        subscription,
+    }
+}
+
+/// The audit actions recorded for a target, oldest first.
+pub async fn audit_actions(db: &TestDb, target_id: impl ToString) -> Vec<String> {
+    let mut conn = db.pool().get().await.unwrap();
+    audit_events::table
+        .filter(audit_events::target_id.eq(target_id.to_string()))
+        .order(audit_events::id)
+        .select(audit_events::action)
+        .load(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// Runs raw SQL (for what the ports never do, such as breaking the rules on purpose).
+pub async fn sql(db: &TestDb, statement: &str) -> Result<usize, DieselError> {
+    let mut conn = db.pool().get().await.unwrap();
+    diesel::sql_query(statement).execute(&mut conn).await
+}
+
+/// Asserts that the statement is refused by the named constraint.
+pub async fn assert_refused(
+    db: &TestDb,
+    statement: &str,
+    kind: DatabaseErrorKind,
+    constraint: &str,
+) {
+    match sql(db, statement).await {
+        Err(DieselError::DatabaseError(actual, info)) => {
+            assert_eq!(
+                format!("{actual:?}"),
+                format!("{kind:?}"),
+                "{statement}: {}",
+                info.message()
+            );
+            assert_eq!(info.constraint_name(), Some(constraint), "{statement}");
+        }
+        other => panic!("{statement} should be refused by {constraint}, got {other:?}"),
+    }
+}
+
+/// The status history of a subscription: (from, to, reason, actor present), oldest first.
+pub async fn history(
+    db: &TestDb,
+    id: SubscriptionId,
+) -> Vec<(Option<String>, String, Option<String>, bool)> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use keyport_postgres::schema::subscription_status_history as h;
+    let mut conn = db.pool().get().await.unwrap();
+    h::table
+        .filter(h::subscription_id.eq(id.0))
+        .order(h::id)
+        .select((
+            h::from_status,
+            h::to_status,
+            h::reason,
+            h::actor.is_not_null(),
+        ))
+        .load(&mut conn)
+        .await
+        .unwrap()
+}

@@ -1,0 +1,11 @@
+//! The PostgreSQL adapter against a real PostgreSQL: every test has a database of its own
+//! (`keyport_testkit::TestDb`), so they run in parallel. One test binary, one module per store.
+
+mod access_tokens;
+mod api_keys;
+mod common;
+mod constraints;
+mod migrations;
+mod models;
+mod subscriptions;
+mod users;

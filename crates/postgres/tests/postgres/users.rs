@@ -1,0 +1,106 @@
+use crate::common::*;
+use keyport_domain::ports::{AccessTokenStore, UserStore};
+use keyport_domain::user::Role;
+use keyport_domain::StoreError;
+use keyport_testkit::TestDb;
+
+#[tokio::test]
+async fn an_inserted_user_is_found_by_id_and_by_username() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let mut alice = user("alice");
+    alice.roles = vec![Role::Admin, Role::Auditor, Role::User];
+    store
+        .insert_user(&alice, None, &audit("user.create", "user", alice.id))
+        .await
+        .unwrap();
+
+    assert_eq!(store.get_user(alice.id).await.unwrap(), Some(alice.clone()));
+    assert_eq!(
+        store.find_user_by_username("alice").await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(audit_actions(&db, alice.id).await, ["user.create"]);
+}
+
+#[tokio::test]
+async fn an_unknown_user_is_none() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    assert_eq!(store.get_user(user("x").id).await.unwrap(), None);
+    assert_eq!(store.find_user_by_username("nobody").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_taken_username_conflicts_on_users_username_and_leaves_no_audit_event() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    insert_user(&store, "alice").await;
+    let second = user("alice");
+
+    let result = store
+        .insert_user(&second, None, &audit("user.create", "user", second.id))
+        .await;
+
+    assert_eq!(
+        result,
+        Err(StoreError::Conflict {
+            constraint: "users_username".to_owned()
+        })
+    );
+    assert!(audit_actions(&db, second.id).await.is_empty());
+    assert_eq!(store.get_user(second.id).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_user_and_its_first_access_token_are_inserted_together() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let alice = user("alice");
+    let token = access_token(alice.id);
+
+    store
+        .insert_user(
+            &alice,
+            Some(token.clone()),
+            &audit("user.create", "user", alice.id),
+        )
+        .await
+        .unwrap();
+
+    let (found, owner) = store
+        .find_live_access_token(&token.hash, at(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, token.id);
+    assert_eq!(owner, alice);
+}
+
+#[tokio::test]
+async fn a_user_whose_first_token_cannot_be_stored_is_not_stored_either() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let alice = insert_user(&store, "alice").await;
+    let token = access_token(alice.id);
+    store
+        .insert_access_token(&token, &audit("token.create", "access_token", token.id))
+        .await
+        .unwrap();
+    let bob = user("bob");
+    let mut same_hash = access_token(bob.id);
+    same_hash.hash = token.hash.clone();
+
+    let result = store
+        .insert_user(&bob, Some(same_hash), &audit("user.create", "user", bob.id))
+        .await;
+
+    assert_eq!(
+        result,
+        Err(StoreError::Conflict {
+            constraint: "access_tokens_token_hash".to_owned()
+        })
+    );
+    assert_eq!(store.get_user(bob.id).await.unwrap(), None);
+    assert!(audit_actions(&db, bob.id).await.is_empty());
+}
