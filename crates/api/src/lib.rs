@@ -103,27 +103,17 @@ pub fn app(
     let document = Arc::new(openapi::finish(document));
     let json = Arc::new(document.to_pretty_json().unwrap_or_default());
     let routes = Arc::new(RouteTable::from_document(&document));
-    app.route(
-        "/api/v1/openapi.json",
-        web::get().to(move || {
-            let json = json.clone();
-            async move {
-                HttpResponse::Ok()
-                    .content_type("application/json")
-                    .body(json.as_str().to_owned())
-            }
-        }),
-    )
-    .service(utoipa_scalar::Scalar::with_url(
-        "/api/docs",
-        (*document).clone(),
-    ))
-    .route("/healthz", web::get().to(healthz))
-    .route("/readyz", web::get().to(readyz))
-    .default_service(web::to(move |req: HttpRequest| {
-        fallback(req, routes.clone())
-    }))
-    .wrap(actix_web::middleware::from_fn(middleware::request_context))
+    app.app_data(web::Data::new(routes::meta::OpenApiJson(json)))
+        .service(utoipa_scalar::Scalar::with_url(
+            "/api/docs",
+            (*document).clone(),
+        ))
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .default_service(web::to(move |req: HttpRequest| {
+            fallback(req, routes.clone())
+        }))
+        .wrap(actix_web::middleware::from_fn(middleware::request_context))
 }
 
 async fn healthz() -> HttpResponse {

@@ -29,6 +29,7 @@ fn openapi_document_lists_every_route_of_the_api() {
     let paths: Vec<_> = document.paths.paths.keys().cloned().collect();
     for expected in [
         "/api/v1/config",
+        "/api/v1/openapi.json",
         "/api/v1/models",
         "/api/v1/models/{id}",
         "/api/v1/subscriptions",

@@ -12,6 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 /// a route cannot exist without being documented.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(meta::config)
+        .service(meta::openapi_json)
         .service(models::list)
         .service(models::get)
         .service(subscriptions::list)

@@ -1,0 +1,234 @@
+//! Bad input gets a 4xx problem+json naming the field, never a 500 and never a half-done change.
+
+mod common;
+
+use common::{decode, App};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use serde_json::json;
+
+#[tokio::test]
+async fn requests_without_a_valid_token_are_401_problems() {
+    let app = App::start().await;
+    for auth in [
+        None,
+        Some("Bearer nope"),
+        Some("Bearer kp_pat_00000000000000000000000000000000000000"),
+        Some("Basic abc"),
+    ] {
+        let mut req = app.client.get(app.url("/api/v1/api-keys"));
+        if let Some(a) = auth {
+            req = req.header(AUTHORIZATION, a);
+        }
+        let response = req.send().await.unwrap();
+        assert_eq!(
+            response.headers().get("www-authenticate").unwrap(),
+            "Bearer"
+        );
+        let (status, body) = decode(response).await;
+        assert_eq!(status, 401);
+        assert_eq!(body["type"], "urn:keyport:problem:unauthenticated");
+    }
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_4xx_naming_the_field() {
+    let app = App::start().await;
+    let token = app.create_user("alice", false);
+    let sub = app.subscribe(&token, "gpt-4o-mini").await;
+    let send = |body: String, content_type: &'static str| {
+        app.client
+            .post(app.url("/api/v1/api-keys"))
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .header(CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+    };
+    let cases = [
+        (r#"{"name": "k""#.to_owned(), "application/json", 400, None),
+        (
+            r#"{"name": 5, "subscription_ids": []}"#.to_owned(),
+            "application/json",
+            422,
+            Some("name"),
+        ),
+        (
+            format!(r#"{{"name": "k", "subscription_ids": ["{sub}"], "colour": "red"}}"#),
+            "application/json",
+            422,
+            Some("colour"),
+        ),
+        (
+            r#"{"name": "k", "subscription_ids": ["not-a-uuid"]}"#.to_owned(),
+            "application/json",
+            422,
+            Some("subscription_ids[0]"),
+        ),
+        (
+            r#"{"subscription_ids": []}"#.to_owned(),
+            "application/json",
+            422,
+            Some("name"),
+        ),
+        (
+            format!(
+                r#"{{"name": "k", "subscription_ids": ["{sub}"], "limits": {{"rpm_limit": -1}}}}"#
+            ),
+            "application/json",
+            422,
+            Some("limits.rpm_limit"),
+        ),
+        (
+            format!(
+                r#"{{"name": "k", "subscription_ids": ["{sub}"], "limits": {{"max_budget": "-1"}}}}"#
+            ),
+            "application/json",
+            422,
+            Some("limits.max_budget"),
+        ),
+        (
+            format!(
+                r#"{{"name": "k", "subscription_ids": ["{sub}"], "limits": {{"budget_duration": "forever"}}}}"#
+            ),
+            "application/json",
+            422,
+            Some("limits.budget_duration"),
+        ),
+        (
+            format!(
+                r#"{{"name": "k", "subscription_ids": ["{sub}"], "limits": {{"budget_duration": "1d"}}}}"#
+            ),
+            "application/json",
+            422,
+            Some("limits.budget_duration"),
+        ),
+        (
+            format!(
+                r#"{{"name": "k", "subscription_ids": ["{sub}"], "expires_at": "2001-01-01T00:00:00Z"}}"#
+            ),
+            "application/json",
+            422,
+            Some("expires_at"),
+        ),
+        (r#"{"name": "k"}"#.to_owned(), "text/plain", 415, None),
+        (
+            format!(
+                r#"{{"name": "{}", "subscription_ids": []}}"#,
+                "x".repeat(70_000)
+            ),
+            "application/json",
+            413,
+            None,
+        ),
+    ];
+    for (body, content_type, expected, field) in cases {
+        let (status, problem) = decode(send(body.clone(), content_type).await.unwrap()).await;
+        assert_eq!(
+            status,
+            expected,
+            "{} -> {problem}",
+            &body[..body.len().min(120)]
+        );
+        assert!(
+            problem["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("urn:keyport:problem:"),
+            "{problem}"
+        );
+        assert_eq!(problem["field"].as_str(), field, "{problem}");
+    }
+    assert!(
+        app.double.keys().is_empty(),
+        "no refused request reached LiteLLM"
+    );
+    assert_eq!(
+        app.get(&token, "/api/v1/api-keys").await.1["items"],
+        json!([]),
+        "nothing recorded"
+    );
+}
+
+#[tokio::test]
+async fn a_second_live_key_with_the_same_name_is_a_conflict_on_name() {
+    let app = App::start().await;
+    let token = app.create_user("alice", false);
+    let sub = app.subscribe(&token, "gpt-4o-mini").await;
+    let body = json!({"name": "ci", "subscription_ids": [sub]});
+    assert_eq!(
+        app.post(&token, "/api/v1/api-keys", body.clone()).await.0,
+        201
+    );
+    let (status, problem) = app.post(&token, "/api/v1/api-keys", body).await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (409, Some("name")),
+        "{problem}"
+    );
+    assert_eq!(app.double.keys().len(), 1);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_wrong_methods_are_problems_and_ui_paths_never_reach_the_api() {
+    let app = App::start().await;
+    let token = app.create_user("alice", false);
+    let (status, body) = app.get(&token, "/api/v1/nothing-here").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("route-not-found"))
+    );
+    let response = app
+        .client
+        .put(app.url("/api/v1/api-keys"))
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = decode(response).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (405, Some("method-not-allowed")),
+        "{body}"
+    );
+    assert_eq!(
+        app.get(&token, "/api-keys/123").await.0,
+        200,
+        "a UI route is served by the UI"
+    );
+    assert_eq!(app.get(&token, "/api/v1/api-keys/not-a-uuid").await.0, 404);
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_health_endpoints_are_served() {
+    let app = App::start().await;
+    let doc: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/v1/api-keys"]["post"].is_object());
+    assert_eq!(
+        app.client
+            .get(app.url("/api/docs"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+}

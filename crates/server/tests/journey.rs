@@ -1,0 +1,201 @@
+//! The journey of the "Done when" of the foundation, against the real binary, a fresh database and the
+//! LiteLLM double: subscribe, create a key bound to the subscription, see it listed without its secret, use
+//! it, revoke it, and see LiteLLM reject it.
+
+mod common;
+
+use common::App;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_user_subscribes_creates_a_bound_key_uses_it_revokes_it_and_litellm_then_rejects_it() {
+    let app = App::start().await;
+    let token = app.create_user("alice", false);
+
+    let (status, models) = app.get(&token, "/api/v1/models").await;
+    assert_eq!(status, 200);
+    let ids: Vec<_> = models["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        ids.iter().any(|i| i == "gpt-4o-mini"),
+        "catalog synced at start: {ids:?}"
+    );
+
+    let sub = app.subscribe(&token, "gpt-4o-mini").await;
+    let (status, created) = app
+        .post(
+            &token,
+            "/api/v1/api-keys",
+            json!({"name": "my-first-key", "subscription_ids": [sub]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("sk-kp-"));
+    assert_eq!(created["key"]["status"], "active");
+    assert_eq!(created["key"]["models"], json!(["gpt-4o-mini"]));
+    assert_eq!(
+        created["litellm_base_url"],
+        app.double.base_url().trim_end_matches('/')
+    );
+    let key_id = created["key"]["id"].as_str().unwrap().to_owned();
+
+    let (status, listed) = app.get(&token, "/api/v1/api-keys").await;
+    assert_eq!(status, 200);
+    let key = &listed["items"][0];
+    assert_eq!(key["id"], key_id.as_str());
+    assert_eq!(key["prefix"], &secret[..12]);
+    assert_eq!(key["models"], json!(["gpt-4o-mini"]));
+    assert_eq!(key["status"], "active");
+    assert!(
+        !listed.to_string().contains(&secret[12..]),
+        "the list never carries the secret"
+    );
+
+    let (status, answer) = app.chat(&secret, "gpt-4o-mini").await;
+    assert_eq!(status, 200, "the key works on LiteLLM: {answer}");
+    let (status, answer) = app.chat(&secret, "claude-3-5-sonnet").await;
+    assert_eq!(
+        status, 403,
+        "the key is bound to its subscription's model only: {answer}"
+    );
+
+    let (status, revoked) = app
+        .delete(&token, &format!("/api/v1/api-keys/{key_id}"))
+        .await;
+    assert_eq!(status, 200, "{revoked}");
+    assert_eq!(revoked["status"], "revoked");
+    assert_eq!(revoked["revocation_pending"], false);
+
+    let (status, answer) = app.chat(&secret, "gpt-4o-mini").await;
+    assert_eq!(status, 401, "a revoked key stops working: {answer}");
+    assert!(app.double.keys().is_empty(), "nothing left in LiteLLM");
+}
+
+#[tokio::test]
+async fn another_user_sees_none_of_my_subscriptions_or_keys() {
+    let app = App::start().await;
+    let alice = app.create_user("alice", false);
+    let bob = app.create_user("bob", false);
+    let sub = app.subscribe(&alice, "gpt-4o-mini").await;
+    let (_, created) = app
+        .post(
+            &alice,
+            "/api/v1/api-keys",
+            json!({"name": "k", "subscription_ids": [sub]}),
+        )
+        .await;
+    let key_id = created["key"]["id"].as_str().unwrap();
+
+    assert_eq!(
+        app.get(&bob, &format!("/api/v1/api-keys/{key_id}")).await.0,
+        404
+    );
+    assert_eq!(
+        app.get(&bob, &format!("/api/v1/subscriptions/{sub}"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        app.delete(&bob, &format!("/api/v1/api-keys/{key_id}"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        app.post(
+            &bob,
+            &format!("/api/v1/subscriptions/{sub}/cancel"),
+            json!({})
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        app.get(&bob, "/api/v1/api-keys").await.1["items"],
+        json!([])
+    );
+    let (status, body) = app
+        .post(
+            &bob,
+            "/api/v1/api-keys",
+            json!({"name": "k", "subscription_ids": [sub]}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["field"], "subscription_ids[0]");
+    assert_eq!(
+        app.get(&alice, &format!("/api/v1/api-keys/{key_id}"))
+            .await
+            .0,
+        200,
+        "still alice's"
+    );
+}
+
+#[tokio::test]
+async fn model_ids_with_a_slash_are_reachable() {
+    let app = App::start().await;
+    let token = app.create_user("alice", false);
+    let (status, model) = app
+        .get(&token, "/api/v1/models/meta-llama/Llama-3.1-8B-Instruct")
+        .await;
+    assert_eq!(status, 200, "{model}");
+    assert_eq!(model["id"], "meta-llama/Llama-3.1-8B-Instruct");
+    assert_eq!(app.get(&token, "/api/v1/models/nope/nope").await.0, 404);
+}
+
+#[tokio::test]
+async fn cancelling_a_subscription_waits_for_its_keys_and_resubscribing_reuses_it() {
+    let app = App::start().await;
+    let token = app.create_user("alice", false);
+    let sub = app.subscribe(&token, "gpt-4o-mini").await;
+    let (_, created) = app
+        .post(
+            &token,
+            "/api/v1/api-keys",
+            json!({"name": "k", "subscription_ids": [sub]}),
+        )
+        .await;
+    let key_id = created["key"]["id"].as_str().unwrap();
+    let (status, body) = app
+        .post(
+            &token,
+            &format!("/api/v1/subscriptions/{sub}/cancel"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    app.delete(&token, &format!("/api/v1/api-keys/{key_id}"))
+        .await;
+    let (status, body) = app
+        .post(
+            &token,
+            &format!("/api/v1/subscriptions/{sub}/cancel"),
+            json!({}),
+        )
+        .await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("cancelled")));
+    let (status, body) = app
+        .post(
+            &token,
+            "/api/v1/api-keys",
+            json!({"name": "k2", "subscription_ids": [sub]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("subscription_ids[0]"))
+    );
+    assert_eq!(
+        app.subscribe(&token, "gpt-4o-mini").await,
+        sub,
+        "one subscription per user and model"
+    );
+}
