@@ -44,7 +44,7 @@ impl LimitsDto {
         let mut errors = Vec::new();
         let max_budget = self
             .max_budget
-            .map(Money::new)
+            .map(Money::budget)
             .transpose()
             .map_err(|e| errors.push(e.nested(parent)))
             .ok()

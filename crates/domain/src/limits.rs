@@ -16,18 +16,12 @@ impl Money {
     pub const ZERO: Money = Money(Decimal::ZERO);
     /// The largest amount keyport accepts (LiteLLM stores budgets as double precision).
     pub const MAX: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
-    /// Micro-dollars are the finest amount keyport stores.
+    /// Micro-dollars are the finest budget keyport accepts.
     pub const MAX_DECIMALS: u32 = 6;
 
     pub fn new(amount: Decimal) -> Result<Self, FieldError> {
         if amount.is_sign_negative() && !amount.is_zero() {
             return Err(FieldError::new("max_budget", "must not be negative"));
-        }
-        if amount.normalize().scale() > Self::MAX_DECIMALS {
-            return Err(FieldError::new(
-                "max_budget",
-                format!("use at most {} decimal places", Self::MAX_DECIMALS),
-            ));
         }
         if amount > Self::MAX {
             return Err(FieldError::new(
@@ -36,6 +30,18 @@ impl Money {
             ));
         }
         Ok(Self(amount.normalize()))
+    }
+
+    /// A budget someone sets: like [`Money::new`], and at most [`Money::MAX_DECIMALS`] decimal places (spend
+    /// that LiteLLM reports may be finer; a budget is not).
+    pub fn budget(amount: Decimal) -> Result<Self, FieldError> {
+        if amount.normalize().scale() > Self::MAX_DECIMALS {
+            return Err(FieldError::new(
+                "max_budget",
+                format!("use at most {} decimal places", Self::MAX_DECIMALS),
+            ));
+        }
+        Self::new(amount)
     }
 
     pub fn amount(self) -> Decimal {
@@ -337,9 +343,16 @@ mod tests {
         assert!(Money::new(Decimal::from(-1)).is_err());
         assert_eq!(money(0), Money::ZERO);
         assert!(Money::new(Decimal::from(2_000_000_000i64)).is_err());
-        assert!(Money::new("0.000001".parse().unwrap()).is_ok());
-        assert!(Money::new("0.0000001".parse().unwrap()).is_err());
-        assert_eq!(Money::new("1.500000".parse().unwrap()).unwrap().to_string(), "1.5");
+        assert!(Money::budget("0.000001".parse().unwrap()).is_ok());
+        assert!(Money::budget("0.0000001".parse().unwrap()).is_err());
+        assert!(
+            Money::new("0.0000001".parse().unwrap()).is_ok(),
+            "spend may be finer than a budget"
+        );
+        assert_eq!(
+            Money::new("1.500000".parse().unwrap()).unwrap().to_string(),
+            "1.5"
+        );
     }
 
     #[test]

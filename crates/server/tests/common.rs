@@ -1,6 +1,7 @@
 //! Black-box harness: a fresh database, the LiteLLM double, and the real `keyport` binary on a random port.
 
-#![allow(dead_code)]
+// Test support: a failure to set up is a test failure, so unwrap/expect/panic are the right tools here.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use keyport_testkit::double::{DoubleConfig, LiteLlmDouble};
 use keyport_testkit::TestDb;

@@ -1,6 +1,7 @@
 //! The journey of the "Done when" of the foundation, against the real binary, a fresh database and the
 //! LiteLLM double: subscribe, create a key bound to the subscription, see it listed without its secret, use
 //! it, revoke it, and see LiteLLM reject it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
 mod common;
 
