@@ -40,7 +40,7 @@ stop_all() {
   pids=() names=()
 }
 trap stop_all EXIT
-trap 'exit 130' INT
+trap 'exit 0' INT # Ctrl-C is how a run normally ends
 trap 'exit 143' TERM
 
 section "PostgreSQL"
