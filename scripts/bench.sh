@@ -136,7 +136,8 @@ after_rss=$(rss_kb VmRSS)
 
 section "summary"
 python3 - "$out" "$duration" "$idle_rss" "$peak_rss" "$after_rss" "$(nproc)" \
-  "$("$(psql_bin)" -X -At "$server" -c 'SHOW server_version')" "$(git describe --always --dirty 2>/dev/null || echo unknown)" <<'EOF' | tee "$out/summary.md"
+  "$("$(psql_bin)" -X -At "$server" -c "SELECT current_setting('server_version') || ' at ' ||
+    coalesce(host(inet_server_addr()), 'local socket') || ':' || current_setting('port') || ', fsync ' || current_setting('fsync')")" "$(git describe --always --dirty 2>/dev/null || echo unknown)" <<'EOF' | tee "$out/summary.md"
 import re, sys, time
 out, duration, idle, peak, after, cores, pg, rev = sys.argv[1:]
 
