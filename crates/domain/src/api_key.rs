@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// ```text
-/// provisioning ──► active ──► retiring ──► revoked
-///      │             │  └────────────────► revoked | expired
+/// provisioning ──► active ──► retiring ──► revoked | expired | lost
+///      │             └──────────────────► revoked | expired | lost
 ///      └──► failed   (a provisioning row the reconciler cleans up also ends as failed)
+/// lost ──► revoked
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -24,16 +25,19 @@ pub enum ApiKeyStatus {
     Expired,
     /// Never became usable; nothing of it remains in LiteLLM (or the reconciler removes it).
     Failed,
+    /// Was active, but LiteLLM no longer has it; it cannot be re-created without its secret.
+    Lost,
 }
 
 impl ApiKeyStatus {
-    pub const ALL: [ApiKeyStatus; 6] = [
+    pub const ALL: [ApiKeyStatus; 7] = [
         Self::Provisioning,
         Self::Active,
         Self::Retiring,
         Self::Revoked,
         Self::Expired,
         Self::Failed,
+        Self::Lost,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +48,7 @@ impl ApiKeyStatus {
             Self::Revoked => "revoked",
             Self::Expired => "expired",
             Self::Failed => "failed",
+            Self::Lost => "lost",
         }
     }
 
@@ -61,8 +66,9 @@ impl ApiKeyStatus {
         matches!(
             (self, next),
             (Provisioning, Active | Failed)
-                | (Active, Retiring | Revoked | Expired)
-                | (Retiring, Revoked | Expired)
+                | (Active, Retiring | Revoked | Expired | Lost)
+                | (Retiring, Revoked | Expired | Lost)
+                | (Lost, Revoked)
         )
     }
 }
@@ -116,6 +122,20 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// For a `retiring` key: when it stops working (it is deleted in LiteLLM then).
+    pub retire_at: Option<DateTime<Utc>>,
+    /// For a rotated key: the key that replaced it.
+    pub replaced_by: Option<ApiKeyId>,
+}
+
+/// A change to a key's settings (`PATCH /api-keys/{id}`); `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyUpdate {
+    pub name: Option<String>,
+    pub limits: Option<Limits>,
+    pub subscription_ids: Option<Vec<SubscriptionId>>,
+    /// `Some(None)` removes the expiry.
+    pub expires_at: Option<Option<DateTime<Utc>>>,
 }
 
 /// What a create inserts, before LiteLLM is asked.

@@ -8,6 +8,7 @@ pub mod api_key;
 pub mod audit;
 pub mod error;
 pub mod ids;
+pub mod job;
 pub mod limits;
 pub mod model;
 pub mod ports;

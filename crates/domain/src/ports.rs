@@ -5,10 +5,11 @@
 //! Store contract, common to every mutating method: the change and its audit event commit together in one
 //! transaction or not at all. `StoreError::Unavailable` means nothing was committed.
 
-use crate::api_key::{ApiKey, NewApiKey};
+use crate::api_key::{ApiKey, ApiKeyStatus, KeyUpdate, NewApiKey};
 use crate::audit::AuditEvent;
 use crate::error::{GatewayError, StoreError};
 use crate::ids::{AccessTokenId, ApiKeyId, ModelId, SubscriptionId, UserId};
+use crate::job::{Job, JobStatus, JobSummary};
 use crate::limits::{Limits, Money};
 use crate::model::{CatalogEntry, Model};
 use crate::secret::{KeyHash, KeyPrefix, KeySecret, RANDOM_BYTES};
@@ -138,8 +139,45 @@ pub trait SubscriptionStore: Send + Sync {
         at: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> Result<Subscription, StoreError>;
+    /// Like [`SubscriptionStore::change_subscription_status`], and in the same transaction applies the
+    /// effects on the keys bound to the subscription: the keys in `effects.revoke` become `revoked` (if
+    /// still `active` or `retiring`), and a `ConvergeKey` job is queued for every key in `effects.revoke`
+    /// and `effects.converge`, so that LiteLLM follows (a key's models are always those of its active
+    /// subscriptions).
+    #[allow(clippy::too_many_arguments)]
+    async fn change_subscription_status_cascading(
+        &self,
+        id: SubscriptionId,
+        from: SubscriptionStatus,
+        to: SubscriptionStatus,
+        reason: Option<String>,
+        effects: &KeyEffects,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<Subscription, StoreError> {
+        let _ = (id, from, to, reason, effects, at, audit);
+        Err(StoreError::Unexpected(
+            "not implemented by this store yet".into(),
+        ))
+    }
     /// How many live keys (provisioning, active, retiring) are bound to the subscription.
     async fn count_live_keys(&self, id: SubscriptionId) -> Result<u64, StoreError>;
+    /// The `active` and `retiring` keys bound to the subscription, with all their subscriptions and models.
+    async fn keys_bound_to(&self, id: SubscriptionId) -> Result<Vec<ApiKey>, StoreError> {
+        let _ = id;
+        Err(StoreError::Unexpected(
+            "not implemented by this store yet".into(),
+        ))
+    }
+}
+
+/// What a subscription change does to the keys bound to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyEffects {
+    /// Keys left without any model: revoked.
+    pub revoke: Vec<ApiKeyId>,
+    /// Keys whose models change: LiteLLM is updated.
+    pub converge: Vec<ApiKeyId>,
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -191,6 +229,100 @@ pub trait ApiKeyStore: Send + Sync {
     /// A user's keys, newest first, with their subscriptions and models.
     async fn list_keys(&self, user: UserId) -> Result<Vec<ApiKey>, StoreError>;
     async fn live_key_name_taken(&self, user: UserId, name: &str) -> Result<bool, StoreError>;
+
+    /// Applies a change to an `active` key (name, limits, subscription links, expiry) and queues a
+    /// `ConvergeKey` job, in one transaction. MUST answer `NotFound` when the key is not `active`, and
+    /// `Conflict { constraint: "api_keys_live_name" }` for a name another live key of the user holds.
+    async fn update_key(
+        &self,
+        id: ApiKeyId,
+        update: &KeyUpdate,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<ApiKey, StoreError> {
+        let _ = (id, update, at, audit);
+        Err(StoreError::Unexpected(
+            "not implemented by this store yet".into(),
+        ))
+    }
+    /// Ends a rotation in one transaction: the new key `provisioning → active` (synced at `at`), the old key
+    /// `active → retiring` with `retire_at` and `replaced_by`, and a `ConvergeKey` job for the old key due at
+    /// `retire_at`. MUST answer `NotFound` (changing nothing) when the new key is not `provisioning` or the
+    /// old one not `active`.
+    async fn complete_rotation(
+        &self,
+        new_key: ApiKeyId,
+        old_key: ApiKeyId,
+        retire_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<ApiKey, StoreError> {
+        let _ = (new_key, old_key, retire_at, at, audit);
+        Err(StoreError::Unexpected(
+            "not implemented by this store yet".into(),
+        ))
+    }
+    /// Moves a key from one of `from` to `to` (setting `revoked_at` for `revoked`, marking the LiteLLM side
+    /// pending) and queues a `ConvergeKey` job, in one transaction. MUST answer `NotFound` when the key is in
+    /// none of `from`.
+    async fn change_key_status(
+        &self,
+        id: ApiKeyId,
+        from: &[ApiKeyStatus],
+        to: ApiKeyStatus,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<ApiKey, StoreError> {
+        let _ = (id, from, to, at, audit);
+        Err(StoreError::Unexpected(
+            "not implemented by this store yet".into(),
+        ))
+    }
+    /// Marks every `active` or `retiring` key whose `expires_at` is at or before `now` as `expired`, with a
+    /// system audit event and a `ConvergeKey` job each, and answers their ids.
+    async fn expire_due_keys(&self, now: DateTime<Utc>) -> Result<Vec<ApiKeyId>, StoreError> {
+        let _ = now;
+        Err(StoreError::Unexpected(
+            "not implemented by this store yet".into(),
+        ))
+    }
+}
+
+/// The outbox. Enqueuing happens inside the stores' transactions (see the contracts above); these methods
+/// are the workers' side.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Claims up to `limit` due jobs — `pending` with `run_at <= now`, or `running` whose lease ended before
+    /// `now` (a worker died) — with `FOR UPDATE SKIP LOCKED`, so that concurrent workers never claim the same
+    /// job; each becomes `running` with a lease until `lease_until` and one more attempt.
+    async fn claim_jobs(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError>;
+    async fn complete_job(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Back to `pending`, due at `run_at`, keeping the error.
+    async fn retry_job(
+        &self,
+        id: i64,
+        error: &str,
+        run_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Gives up: `dead`, keeping the error.
+    async fn bury_job(&self, id: i64, error: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Queues a `ConvergeKey` job for the key, due at `run_at`, unless one is already pending for it (then
+    /// the earlier due time wins).
+    async fn enqueue_converge(
+        &self,
+        key: ApiKeyId,
+        run_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn job_summary(&self) -> Result<JobSummary, StoreError>;
+    /// Jobs in a status, most recently updated first.
+    async fn list_jobs(&self, status: JobStatus, limit: u32) -> Result<Vec<Job>, StoreError>;
 }
 
 /// What keyport asks LiteLLM to create: a virtual key with a secret keyport chose.
@@ -249,4 +381,49 @@ pub trait Gateway: Send + Sync {
     async fn delete_key(&self, hash: &KeyHash) -> Result<(), GatewayError>;
     /// The public models (`/model_group/info`).
     async fn model_catalog(&self) -> Result<Vec<CatalogEntry>, GatewayError>;
+    /// `/key/update` with the key's whole desired state (models, limits, expiry, blocked, metadata), so that
+    /// repeating it is harmless. `Err(NotFound)` when LiteLLM does not know the key.
+    async fn update_key(&self, request: &UpdateKey) -> Result<GatewayKey, GatewayError> {
+        let _ = request;
+        Err(GatewayError::Unexpected(
+            "not implemented by this gateway yet".into(),
+        ))
+    }
+    /// `/key/unblock`. `Err(NotFound)` when LiteLLM does not know the key.
+    async fn unblock_key(&self, hash: &KeyHash) -> Result<(), GatewayError> {
+        let _ = hash;
+        Err(GatewayError::Unexpected(
+            "not implemented by this gateway yet".into(),
+        ))
+    }
+    /// One page (1-based) of every key LiteLLM holds, as full objects (`/key/list?return_full_object=true`).
+    async fn list_keys(&self, page: u32, size: u32) -> Result<GatewayKeyPage, GatewayError> {
+        let _ = (page, size);
+        Err(GatewayError::Unexpected(
+            "not implemented by this gateway yet".into(),
+        ))
+    }
+}
+
+/// The whole desired state of a key in LiteLLM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateKey {
+    pub hash: KeyHash,
+    /// Never empty: LiteLLM reads `[]` as "every model"; a key without models is revoked instead.
+    pub models: Vec<ModelId>,
+    /// `None` fields mean unlimited; the adapter encodes that so that LiteLLM honours it.
+    pub limits: Limits,
+    /// Seconds from now until the key expires; `None` for never.
+    pub expires_in_seconds: Option<i64>,
+    pub blocked: bool,
+    /// The full metadata (LiteLLM replaces it whole).
+    pub metadata: serde_json::Value,
+}
+
+/// One page of LiteLLM's keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayKeyPage {
+    pub keys: Vec<GatewayKey>,
+    pub total_count: u64,
+    pub total_pages: u32,
 }

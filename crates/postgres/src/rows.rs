@@ -478,6 +478,9 @@ impl ApiKeyRow {
             synced_at: self.synced_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            // Columns added with the durable lifecycle's migration.
+            retire_at: None,
+            replaced_by: None,
             revoked_at: self.revoked_at,
         })
     }

@@ -111,5 +111,7 @@ pub fn api_key(user: UserId, status: ApiKeyStatus) -> ApiKey {
         created_at: now(),
         updated_at: now(),
         revoked_at: None,
+        retire_at: None,
+        replaced_by: None,
     }
 }

@@ -45,6 +45,8 @@ async fn an_inserted_key_is_provisioning_pending_and_bound_to_its_subscriptions(
             created_at: at(0),
             updated_at: at(0),
             revoked_at: None,
+            retire_at: None,
+            replaced_by: None,
         }
     );
     assert_eq!(audit_actions(&w.db, key.id).await, ["api_key.create"]);
