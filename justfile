@@ -44,6 +44,10 @@ openapi:
 double port="4000":
     scripts/double.sh "$1"
 
+# A real LiteLLM 1.108.7 without a database: the adapter's real-proxy tests (`just litellm serve` keeps one up)
+litellm command="test":
+    scripts/litellm.sh "$1"
+
 # Print the PostgreSQL server URL, starting a throwaway cluster in .dev/pg if none runs
 db:
     scripts/postgres.sh

@@ -4,6 +4,7 @@
 #   4. a PostgreSQL server (scripts/postgres.sh: DATABASE_URL, 127.0.0.1:5432, or a throwaway cluster)
 #   5. schema.rs matches the migrations (scripts/check-schema.sh; installs diesel_cli when missing)
 #   6. tests: cargo nextest over the workspace (installs it when missing; falls back to cargo test), doc tests
+#   7. the LiteLLM adapter against a real LiteLLM without a database (scripts/litellm.sh; SKIPPED if it cannot install)
 # Tests read the server URL from KEYPORT_TEST_DATABASE_URL or DATABASE_URL; both are exported here.
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
@@ -59,6 +60,7 @@ step "PostgreSQL" pg_server
 step "schema matches migrations" check_schema
 step "tests (nextest)" tests
 step "doc tests" doc_tests
+step "real LiteLLM (no database)" scripts/litellm.sh test
 # --- web UI: its tests join here once web-ui/ exists (a `step "web UI" ...` calling `just web-test`). ---
 
 section "summary"
