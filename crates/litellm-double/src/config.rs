@@ -9,7 +9,8 @@ pub enum VersionProfile {
     /// `status` and `total_spend`.
     #[default]
     V1_108,
-    /// 1.81: `/key/info` answers 404 for a deleted key and has neither `status` nor `total_spend`.
+    /// 1.81: `/key/info` answers 404 for a deleted key and has neither `status` nor `total_spend`;
+    /// `/key/update` ignores an explicit `null` for `tpm_limit`, `rpm_limit` and `budget_duration` (§8).
     V1_81,
 }
 

@@ -78,6 +78,11 @@ pub enum Failure {
     Unhandled,
     /// A body that is not JSON at all (a crash in middleware, a proxy in front).
     PlainText { status: u16, text: String },
+    /// Another failure, answered with extra response headers (e.g. `retry-after` on a 429).
+    WithHeaders {
+        failure: Box<Failure>,
+        headers: Vec<(&'static str, String)>,
+    },
 }
 
 impl Failure {
@@ -141,6 +146,14 @@ impl Failure {
         Self::Validation(items)
     }
 
+    /// The same failure, answered with these extra headers.
+    pub fn with_headers(self, headers: Vec<(&'static str, String)>) -> Self {
+        Self::WithHeaders {
+            failure: Box::new(self),
+            headers,
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
             Self::Proxy { status, .. }
@@ -149,6 +162,7 @@ impl Failure {
             | Self::PlainText { status, .. } => *status,
             Self::Validation(_) => 422,
             Self::Unhandled => 500,
+            Self::WithHeaders { failure, .. } => failure.status(),
         }
     }
 
@@ -202,6 +216,7 @@ impl Failure {
                     .to_owned()
             }
             Self::PlainText { text, .. } => return text.clone(),
+            Self::WithHeaders { failure, .. } => return failure.body(),
         };
         value.to_string()
     }
@@ -219,13 +234,19 @@ impl ResponseError for Failure {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let content_type = match self {
+        let (inner, headers) = match self {
+            Self::WithHeaders { failure, headers } => (failure.as_ref(), headers.as_slice()),
+            other => (other, &[][..]),
+        };
+        let content_type = match inner {
             Self::PlainText { .. } => "text/plain; charset=utf-8",
             _ => "application/json",
         };
-        HttpResponse::build(self.status_code())
-            .content_type(content_type)
-            .body(self.body())
+        let mut response = HttpResponse::build(self.status_code());
+        for (name, value) in headers {
+            response.insert_header((*name, value.as_str()));
+        }
+        response.content_type(content_type).body(self.body())
     }
 }
 

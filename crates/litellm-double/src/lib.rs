@@ -2,7 +2,7 @@
 //! tested against this HTTP server instead: it reproduces the admin API contract of LiteLLM 1.108.7 as
 //! written down in `litellm-api.md` (key hashing, custom keys, alias uniqueness, merge-patch updates, the
 //! archive of deleted keys, spend, catalog shapes and every error body byte for byte), enforces virtual
-//! keys on `/v1/chat/completions` like the proxy, and lets a test look inside (keys, spend logs, calls
+//! keys on `/v1/chat/completions` like the proxy (blocked, model, expiry, budget, rpm/tpm), and lets a test look inside (keys, spend logs, calls
 //! received) and make it fail on purpose ([`Fault`]). Start one per test with [`LiteLlmDouble::start`], or
 //! run the `litellm-double` binary for manual work and end-to-end tests.
 

@@ -161,8 +161,22 @@ pub struct Call {
     pub query: String,
 }
 
+/// A key's current rate-limit window: the proxy's limiter counts requests and tokens per key in fixed
+/// windows of [`RATE_WINDOW_SECONDS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateWindow {
+    pub started: DateTime<Utc>,
+    pub requests: i64,
+    pub tokens: i64,
+}
+
+/// The rate-limit window of LiteLLM's limiter (`window_size`, 60 s).
+pub const RATE_WINDOW_SECONDS: i64 = 60;
+
 pub(crate) struct Store {
     pub keys: HashMap<String, KeyRecord>,
+    /// Rate-limit windows by key hash.
+    pub rate_windows: HashMap<String, RateWindow>,
     pub deleted: Vec<DeletedKeyRecord>,
     pub spend_logs: Vec<SpendLogRow>,
     pub calls: Vec<Call>,
@@ -197,6 +211,26 @@ impl Store {
             .any(|k| k.alias.as_deref() == Some(alias) && Some(k.hash.as_str()) != except)
     }
 
+    /// The key's rate-limit window at `now`, a fresh one when the last has ended.
+    pub fn rate_window(&mut self, hash: &str, now: DateTime<Utc>) -> &mut RateWindow {
+        let window = self
+            .rate_windows
+            .entry(hash.to_owned())
+            .or_insert(RateWindow {
+                started: now,
+                requests: 0,
+                tokens: 0,
+            });
+        if now - window.started >= Duration::seconds(RATE_WINDOW_SECONDS) {
+            *window = RateWindow {
+                started: now,
+                requests: 0,
+                tokens: 0,
+            };
+        }
+        window
+    }
+
     pub fn deleted_by_hash(&self, hash: &str) -> Option<&DeletedKeyRecord> {
         self.deleted.iter().rev().find(|d| d.key.hash == hash)
     }
@@ -220,6 +254,7 @@ impl Shared {
             config,
             store: Mutex::new(Store {
                 keys: HashMap::new(),
+                rate_windows: HashMap::new(),
                 deleted: Vec::new(),
                 spend_logs: Vec::new(),
                 calls: Vec::new(),

@@ -189,3 +189,73 @@ async fn a_due_budget_reset_starts_a_new_window() {
     assert!(key.total_spend > key.spend, "total_spend keeps counting");
     assert!(key.budget_reset_at.unwrap() > chrono::Utc::now());
 }
+
+#[tokio::test]
+async fn rpm_and_tpm_limits_answer_429_within_the_window() {
+    let double = start().await;
+    let c = client(&double);
+    c.generate(json!({"key": KEY, "rpm_limit": 2})).await;
+    assert_eq!(c.chat(KEY, "gpt-4o-mini").await.status, 200);
+    assert_eq!(c.chat(KEY, "gpt-4o-mini").await.status, 200);
+    let a = c.chat(KEY, "gpt-4o-mini").await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    let error = &a.json()["error"];
+    assert_eq!(error["type"], "rate_limit_error");
+    assert_eq!(error["param"], serde_json::Value::Null);
+    assert_eq!(error["code"], "429");
+    let message = error["message"].as_str().unwrap();
+    let hash = sha256_hex(KEY);
+    assert!(
+        message.starts_with(&format!(
+            "Rate limit exceeded for api_key: {hash}. Limit type: requests. Current limit: 2, Remaining: 0. Limit resets at: "
+        )),
+        "{message}"
+    );
+    assert!(message.ends_with(" UTC"), "{message}");
+
+    let other = "sk-chat-test-key-1111111";
+    c.generate(json!({"key": other, "tpm_limit": 45})).await;
+    assert_eq!(c.chat(other, "gpt-4o-mini").await.status, 200);
+    assert_eq!(
+        c.chat(other, "gpt-4o-mini").await.status,
+        200,
+        "30 tokens used, under 45"
+    );
+    let a = c.chat(other, "gpt-4o-mini").await;
+    assert_eq!(a.status, 429);
+    assert!(
+        a.body.contains("Limit type: tokens. Current limit: 45"),
+        "{}",
+        a.body
+    );
+
+    let unlimited = "sk-chat-test-key-2222222";
+    c.generate(json!({"key": unlimited})).await;
+    for _ in 0..5 {
+        assert_eq!(c.chat(unlimited, "gpt-4o-mini").await.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn a_rate_limited_answer_carries_retry_after() {
+    let double = start().await;
+    let c = client(&double);
+    c.generate(json!({"key": KEY, "rpm_limit": 1})).await;
+    assert_eq!(c.chat(KEY, "gpt-4o-mini").await.status, 200);
+    let response = c
+        .http
+        .post(format!("{}/v1/chat/completions", c.base))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "gpt-4o-mini", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    assert_eq!(response.headers()["retry-after"], "60");
+    assert_eq!(response.headers()["rate_limit_type"], "requests");
+    assert!(response.headers()["reset_at"]
+        .to_str()
+        .unwrap()
+        .ends_with(" UTC"));
+    assert_eq!(response.headers()["content-type"], "application/json");
+}

@@ -538,3 +538,126 @@ async fn list_pages_hashes_newest_first_and_filters() {
         )
     );
 }
+
+#[tokio::test]
+async fn version_1_81_ignores_null_for_rate_limits_and_budget_duration_on_update() {
+    let double = LiteLlmDouble::start(DoubleConfig::demo().with_version(VersionProfile::V1_81))
+        .await
+        .unwrap();
+    let c = client(&double);
+    c.generate(json!({
+        "key": CUSTOM, "max_budget": 5, "budget_duration": "30d", "tpm_limit": 100, "rpm_limit": 10,
+    }))
+    .await;
+    let hash = sha256_hex(CUSTOM);
+    let a = c
+        .admin_post(
+            "/key/update",
+            json!({"key": hash, "max_budget": null, "budget_duration": null, "tpm_limit": null, "rpm_limit": null}),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let stored = double.key(&hash).unwrap();
+    assert_eq!(stored.max_budget, None, "max_budget: null still clears");
+    assert_eq!(
+        (stored.tpm_limit, stored.rpm_limit),
+        (Some(100), Some(10)),
+        "null ignored"
+    );
+    assert_eq!(stored.budget_duration.as_deref(), Some("30d"));
+    assert!(stored.budget_reset_at.is_some());
+    c.admin_post(
+        "/key/update",
+        json!({"key": hash, "tpm_limit": 2_147_483_647, "rpm_limit": 2_147_483_647}),
+    )
+    .await;
+    let stored = double.key(&hash).unwrap();
+    assert_eq!(
+        (stored.tpm_limit, stored.rpm_limit),
+        (Some(2_147_483_647), Some(2_147_483_647))
+    );
+
+    let latest = start().await;
+    let c = client(&latest);
+    c.generate(json!({"key": CUSTOM, "budget_duration": "30d", "tpm_limit": 100}))
+        .await;
+    c.admin_post(
+        "/key/update",
+        json!({"key": hash, "budget_duration": null, "tpm_limit": null}),
+    )
+    .await;
+    let stored = latest.key(&hash).unwrap();
+    assert_eq!(
+        (
+            stored.tpm_limit,
+            stored.budget_duration,
+            stored.budget_reset_at
+        ),
+        (None, None, None),
+        "1.108 clears on null"
+    );
+}
+
+#[tokio::test]
+async fn update_sets_blocked_and_expiry_explicitly_and_answers_the_row() {
+    let double = start().await;
+    let c = client(&double);
+    c.generate(json!({"key": CUSTOM, "duration": "1h"})).await;
+    let hash = sha256_hex(CUSTOM);
+    let a = c
+        .admin_post(
+            "/key/update",
+            json!({"key": hash, "blocked": true, "duration": "2h"}),
+        )
+        .await;
+    assert_eq!(a.json()["blocked"], true);
+    let stored = double.key(&hash).unwrap();
+    let left = (stored.expires.unwrap() - chrono::Utc::now()).num_seconds();
+    assert!((7190..=7200).contains(&left), "{left}");
+    let a = c
+        .admin_post(
+            "/key/update",
+            json!({"key": hash, "blocked": false, "duration": null}),
+        )
+        .await;
+    assert_eq!(a.json()["blocked"], false);
+    assert_eq!(a.json()["expires"], serde_json::Value::Null);
+    c.admin_post("/key/update", json!({"key": hash, "duration": "1h"}))
+        .await;
+    c.admin_post("/key/update", json!({"key": hash, "duration": "-1"}))
+        .await;
+    let stored = double.key(&hash).unwrap();
+    assert_eq!((stored.blocked, stored.expires), (Some(false), None));
+}
+
+#[tokio::test]
+async fn list_pages_full_objects_without_gaps_or_repeats() {
+    let double = start().await;
+    let c = client(&double);
+    for i in 0..25 {
+        c.generate(json!({"key_alias": format!("k{i:02}"), "models": ["gpt-4o-mini"]}))
+            .await;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for page in 1..=3 {
+        let a = c
+            .admin_get(&format!(
+                "/key/list?page={page}&size=10&return_full_object=true"
+            ))
+            .await
+            .json();
+        assert_eq!(
+            (a["total_count"].clone(), a["total_pages"].clone()),
+            (json!(25), json!(3))
+        );
+        let keys = a["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), if page == 3 { 5 } else { 10 });
+        for key in keys {
+            assert_eq!(key["models"], json!(["gpt-4o-mini"]));
+            assert!(seen.insert(key["token"].as_str().unwrap().to_owned()));
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    let beyond = c.admin_get("/key/list?page=4&size=10").await.json();
+    assert_eq!(beyond["keys"], json!([]));
+}

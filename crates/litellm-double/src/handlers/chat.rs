@@ -1,13 +1,15 @@
 //! `POST /v1/chat/completions`: enforces a virtual key the way the proxy does (§2.3, in the order of
-//! `validate_resolved_virtual_key`: unknown → blocked → model → expired → budget), then answers a mock
-//! completion of 10 prompt and 20 completion tokens, charges the key and writes a spend log row.
+//! `validate_resolved_virtual_key`: unknown → blocked → model → expired → budget, then the rate limiter's
+//! pre-call hook: `rpm_limit`/`tpm_limit`), then answers a mock completion of 10 prompt and 20 completion
+//! tokens, charges the key and writes a spend log row.
 
 use crate::auth::{self, Caller};
 use crate::errors::{Failure, Param};
 use crate::pyfmt;
-use crate::state::{hash_token, now_micros, Shared, SpendLogRow};
+use crate::state::{hash_token, now_micros, KeyRecord, Shared, SpendLogRow, RATE_WINDOW_SECONDS};
 use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 pub const PROMPT_TOKENS: u64 = 10;
@@ -71,6 +73,7 @@ pub async fn completions(
                     Param::Null,
                 ));
             }
+            admit(&shared, key, now)?;
             key.hash.clone()
         }
     };
@@ -99,6 +102,7 @@ pub async fn completions(
             key.last_active = Some(now);
             key_spend = key.spend;
             user = key.user_id.clone();
+            store.rate_window(&key_hash, now).tokens += (PROMPT_TOKENS + COMPLETION_TOKENS) as i64;
         }
         store.spend_logs.push(SpendLogRow {
             request_id: request_id.clone(),
@@ -145,4 +149,44 @@ pub async fn completions(
                 "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
             },
         })))
+}
+
+/// LiteLLM's rate limiter (`parallel_request_limiter_v3`, a pre-call hook, so it runs after the key
+/// checks): a key with an `rpm_limit` or a `tpm_limit` is refused with 429 once the requests (this one
+/// included) or the tokens already used in the current 60 s window go over the limit. An admitted request
+/// counts at once, its tokens when it ends.
+fn admit(shared: &Shared, key: &KeyRecord, now: DateTime<Utc>) -> Result<(), Failure> {
+    let mut store = shared.store();
+    let window = store.rate_window(&key.hash, now);
+    let over = match (key.rpm_limit, key.tpm_limit) {
+        (Some(limit), _) if window.requests + 1 > limit => Some(("requests", limit)),
+        (_, Some(limit)) if window.tokens >= limit => Some(("tokens", limit)),
+        _ => None,
+    };
+    if let Some((kind, limit)) = over {
+        return Err(rate_limited(&key.hash, kind, limit, now));
+    }
+    window.requests += 1;
+    Ok(())
+}
+
+/// `ProxyRateLimitError` as the chat route renders it: `rate_limit_error`, `param: null`, and the
+/// limiter's `retry-after`, `rate_limit_type` and `reset_at` headers.
+fn rate_limited(hash: &str, kind: &'static str, limit: i64, now: DateTime<Utc>) -> Failure {
+    let reset_at = (now + Duration::seconds(RATE_WINDOW_SECONDS))
+        .format("%Y-%m-%d %H:%M:%S UTC")
+        .to_string();
+    Failure::proxy(
+        429,
+        "rate_limit_error",
+        format!(
+            "Rate limit exceeded for api_key: {hash}. Limit type: {kind}. Current limit: {limit}, Remaining: 0. Limit resets at: {reset_at}"
+        ),
+        Param::Null,
+    )
+    .with_headers(vec![
+        ("retry-after", RATE_WINDOW_SECONDS.to_string()),
+        ("rate_limit_type", kind.to_owned()),
+        ("reset_at", reset_at),
+    ])
 }

@@ -1,8 +1,11 @@
 //! `POST /key/update` (§3.2): a merge patch on one key, identified by `key` (raw or hash) or, failing
 //! that, by a `key_alias` that names exactly one key. `metadata` replaces the stored object whole.
+//! 1.108.7 clears a column on an explicit `null`; the 1.81 profile ignores `null` for the fields in
+//! [`NULL_IGNORED_BY_1_81`] (litellm-api.md §8), so "unlimited" cannot be restored that way there.
 
 use super::{alias_taken, budget_duration_problem, max_budget_problem, row};
 use crate::auth::{self, ADMIN_USER_ID};
+use crate::config::VersionProfile;
 use crate::duration;
 use crate::errors::{DetailItem, Failure, Param};
 use crate::state::{hash_if_needed, now_micros, KeyRecord, Shared};
@@ -29,6 +32,10 @@ const FIELDS: &[(&str, Kind)] = &[
     ("blocked", Kind::Bool),
 ];
 
+/// Fields whose explicit `null` LiteLLM 1.81 ignores on update (the stored value stays), per the field
+/// notes of the portal that ran on it (§8).
+pub const NULL_IGNORED_BY_1_81: &[&str] = &["tpm_limit", "rpm_limit", "budget_duration"];
+
 fn set<T>(slot: &mut Option<T>, patch: Patch<T>) {
     match patch {
         Patch::Absent => {}
@@ -43,8 +50,15 @@ pub async fn handle(
     shared: Data<Shared>,
 ) -> Result<HttpResponse, Failure> {
     auth::require_admin(&req, &shared)?;
-    let map = validate::object_body(&body)?;
+    let mut map = validate::object_body(&body)?;
     validate::check(&map, FIELDS)?;
+    if shared.config.version == VersionProfile::V1_81 {
+        for field in NULL_IGNORED_BY_1_81 {
+            if map.get(*field).is_some_and(Value::is_null) {
+                map.remove(*field);
+            }
+        }
+    }
     let by_key = read(&map, "key", as_str).value();
     let alias = read(&map, "key_alias", as_str);
     if by_key.is_none() && !matches!(alias, Patch::Value(_)) {
