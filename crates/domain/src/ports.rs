@@ -383,26 +383,11 @@ pub trait Gateway: Send + Sync {
     async fn model_catalog(&self) -> Result<Vec<CatalogEntry>, GatewayError>;
     /// `/key/update` with the key's whole desired state (models, limits, expiry, blocked, metadata), so that
     /// repeating it is harmless. `Err(NotFound)` when LiteLLM does not know the key.
-    async fn update_key(&self, request: &UpdateKey) -> Result<GatewayKey, GatewayError> {
-        let _ = request;
-        Err(GatewayError::Unexpected(
-            "not implemented by this gateway yet".into(),
-        ))
-    }
+    async fn update_key(&self, request: &UpdateKey) -> Result<GatewayKey, GatewayError>;
     /// `/key/unblock`. `Err(NotFound)` when LiteLLM does not know the key.
-    async fn unblock_key(&self, hash: &KeyHash) -> Result<(), GatewayError> {
-        let _ = hash;
-        Err(GatewayError::Unexpected(
-            "not implemented by this gateway yet".into(),
-        ))
-    }
+    async fn unblock_key(&self, hash: &KeyHash) -> Result<(), GatewayError>;
     /// One page (1-based) of every key LiteLLM holds, as full objects (`/key/list?return_full_object=true`).
-    async fn list_keys(&self, page: u32, size: u32) -> Result<GatewayKeyPage, GatewayError> {
-        let _ = (page, size);
-        Err(GatewayError::Unexpected(
-            "not implemented by this gateway yet".into(),
-        ))
-    }
+    async fn list_keys(&self, page: u32, size: u32) -> Result<GatewayKeyPage, GatewayError>;
 }
 
 /// The whole desired state of a key in LiteLLM.

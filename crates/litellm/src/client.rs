@@ -3,24 +3,39 @@
 use crate::config::{LiteLlmConfig, MasterKey, RetryPolicy};
 use crate::problem;
 use crate::wire::{
-    self, DeleteKeys, GenerateKeyBody, KeyInfoAnswer, KeyRef, ModelGroupAnswer, WireKey,
+    self, DeleteKeys, GenerateKeyBody, KeyInfoAnswer, KeyListAnswer, KeyRef, ModelGroupAnswer,
+    UpdateKeyBody, WireKey,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keyport_domain::ids::ModelId;
-use keyport_domain::limits::Money;
+use keyport_domain::limits::{Money, MAX_RATE_LIMIT};
 use keyport_domain::model::CatalogEntry;
-use keyport_domain::ports::{Gateway, GatewayKey, GatewayKeyStatus, GenerateKey};
+use keyport_domain::ports::{
+    Gateway, GatewayKey, GatewayKeyPage, GatewayKeyStatus, GenerateKey, UpdateKey,
+};
 use keyport_domain::secret::KeyHash;
 use keyport_domain::GatewayError;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use rust_decimal::prelude::ToPrimitive;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use std::fmt;
 use std::future::Future;
 use std::time::Instant;
 use url::Url;
+
+/// What [`Gateway::update_key`] sends for an unlimited `tpm_limit`/`rpm_limit`: `2147483647` (`i32::MAX`,
+/// the largest value LiteLLM's 32-bit columns hold). `null` would clear the column on 1.108.7, but older
+/// releases ignore `null` for these fields on updates (litellm-api.md §8), so a limit once set could never
+/// be lifted there; this value is honoured by every release. It is never a real limit: keyport caps rate
+/// limits at [`MAX_RATE_LIMIT`] (`i32::MAX - 1`), and every rate above that reads back as unlimited
+/// (`None`).
+pub const UNLIMITED_RATE: u64 = MAX_RATE_LIMIT + 1;
+
+/// Largest page `/key/list` serves (`size` ≤ 100; more is a 422).
+pub const MAX_LIST_PAGE_SIZE: u32 = 100;
 
 /// LiteLLM's admin API client. Cheap to clone (one connection pool).
 #[derive(Clone)]
@@ -205,6 +220,107 @@ fn json_body(value: &impl serde::Serialize) -> Result<Vec<u8>, GatewayError> {
         .map_err(|e| GatewayError::Unexpected(format!("cannot encode a request: {e}")))
 }
 
+fn invalid(field: &str, message: impl Into<String>) -> GatewayError {
+    GatewayError::Invalid {
+        field: Some(field.to_owned()),
+        message: message.into(),
+    }
+}
+
+/// A rate limit as LiteLLM stores it: anything above [`MAX_RATE_LIMIT`] (notably [`UNLIMITED_RATE`]) is
+/// unlimited.
+fn rate(value: Option<u64>) -> Option<u64> {
+    value.filter(|v| *v <= MAX_RATE_LIMIT)
+}
+
+/// A rate limit to send on update: the limit, or [`UNLIMITED_RATE`].
+fn rate_to_send(value: Option<u64>, field: &str) -> Result<u64, GatewayError> {
+    match value {
+        None => Ok(UNLIMITED_RATE),
+        Some(v) if (1..=MAX_RATE_LIMIT).contains(&v) => Ok(v),
+        Some(_) => Err(invalid(
+            field,
+            format!("must be between 1 and {MAX_RATE_LIMIT}, or absent for unlimited"),
+        )),
+    }
+}
+
+/// `duration` on generate and update: `"<n>s"` from now, `None` for never.
+fn duration(expires_in_seconds: Option<i64>) -> Result<Option<String>, GatewayError> {
+    match expires_in_seconds {
+        Some(s) if s < 0 => Err(invalid("expires_in_seconds", "must not be negative")),
+        Some(s) => Ok(Some(format!("{s}s"))),
+        None => Ok(None),
+    }
+}
+
+fn no_empty_models(models: &[ModelId]) -> Result<(), GatewayError> {
+    if models.is_empty() {
+        return Err(invalid(
+            "models",
+            "a key needs at least one model: LiteLLM reads an empty list as every model",
+        ));
+    }
+    Ok(())
+}
+
+/// The body of `/key/update` for the key's whole desired state; see [`Gateway::update_key`] on
+/// [`LiteLlmClient`] for how each "unlimited" is written.
+fn update_body(request: &UpdateKey) -> Result<UpdateKeyBody<'_>, GatewayError> {
+    no_empty_models(&request.models)?;
+    let metadata = match &request.metadata {
+        Value::Object(_) => request.metadata.clone(),
+        Value::Null => Value::Object(serde_json::Map::new()),
+        _ => return Err(invalid("metadata", "must be a JSON object")),
+    };
+    let limits = &request.limits;
+    Ok(UpdateKeyBody {
+        key: request.hash.as_str(),
+        models: request.models.iter().map(ModelId::as_str).collect(),
+        max_budget: limits.max_budget.and_then(|m| m.amount().to_f64()),
+        budget_duration: limits.budget_duration.as_ref().map(ToString::to_string),
+        tpm_limit: rate_to_send(limits.tpm_limit, "tpm_limit")?,
+        rpm_limit: rate_to_send(limits.rpm_limit, "rpm_limit")?,
+        duration: duration(request.expires_in_seconds)?,
+        blocked: request.blocked,
+        metadata,
+    })
+}
+
+/// The fields of the desired state that LiteLLM's answer does not show (a release that ignored part of the
+/// update, e.g. `budget_duration: null` before 1.108).
+fn not_applied(request: &UpdateKey, key: &GatewayKey) -> Vec<&'static str> {
+    let limits = &request.limits;
+    let mut fields = Vec::new();
+    if !key
+        .models
+        .iter()
+        .map(String::as_str)
+        .eq(request.models.iter().map(ModelId::as_str))
+    {
+        fields.push("models");
+    }
+    if key.max_budget != limits.max_budget {
+        fields.push("max_budget");
+    }
+    if key.budget_duration != limits.budget_duration.as_ref().map(ToString::to_string) {
+        fields.push("budget_duration");
+    }
+    if key.tpm_limit != limits.tpm_limit {
+        fields.push("tpm_limit");
+    }
+    if key.rpm_limit != limits.rpm_limit {
+        fields.push("rpm_limit");
+    }
+    if (key.status == GatewayKeyStatus::Blocked) != request.blocked {
+        fields.push("blocked");
+    }
+    if request.expires_in_seconds.is_none() && key.expires_at.is_some() {
+        fields.push("expires");
+    }
+    fields
+}
+
 fn money(value: Option<f64>, field: &str) -> Result<Option<Money>, GatewayError> {
     value
         .map(|v| {
@@ -241,8 +357,8 @@ fn gateway_key(
         status,
         max_budget: money(row.max_budget, "max_budget")?,
         budget_duration: row.budget_duration,
-        tpm_limit: row.tpm_limit,
-        rpm_limit: row.rpm_limit,
+        tpm_limit: rate(row.tpm_limit),
+        rpm_limit: rate(row.rpm_limit),
         spend: money(row.spend, "spend")?,
         budget_reset_at: wire::opt_datetime(row.budget_reset_at.as_deref())?,
         expires_at,
@@ -278,24 +394,8 @@ fn catalog_entry(group: wire::WireModelGroup) -> Result<Option<CatalogEntry>, Ga
 #[async_trait]
 impl Gateway for LiteLlmClient {
     async fn generate_key(&self, request: &GenerateKey) -> Result<GatewayKey, GatewayError> {
-        if request.models.is_empty() {
-            return Err(GatewayError::Invalid {
-                field: Some("models".to_owned()),
-                message:
-                    "a key needs at least one model: LiteLLM reads an empty list as every model"
-                        .to_owned(),
-            });
-        }
-        let duration = match request.expires_in_seconds {
-            Some(s) if s < 0 => {
-                return Err(GatewayError::Invalid {
-                    field: Some("expires_in_seconds".to_owned()),
-                    message: "must not be negative".to_owned(),
-                })
-            }
-            Some(s) => Some(format!("{s}s")),
-            None => None,
-        };
+        no_empty_models(&request.models)?;
+        let duration = duration(request.expires_in_seconds)?;
         let limits = &request.limits;
         let body = GenerateKeyBody {
             key: request.secret.expose(),
@@ -372,6 +472,123 @@ impl Gateway for LiteLlmClient {
             success::<serde_json::Value>(path, answer).map(drop)
         })
         .await
+    }
+
+    /// Sends the key's **whole** desired state, so that repeating it is harmless (retried on `Unavailable`
+    /// like the other idempotent calls). `models` must not be empty (`Invalid` without a call: LiteLLM reads
+    /// `[]` as every model). Each field is sent explicitly, "unlimited" spelled the way LiteLLM honours on
+    /// update (litellm-api.md §3.2, §2.4, §8):
+    ///
+    /// - `max_budget`: the amount, or `null` — every release clears the column on `null`, and no number
+    ///   means "no budget".
+    /// - `budget_duration`: the window, or `null` — the only spelling of "no window" (any string sets
+    ///   one). 1.108.7 clears it and `budget_reset_at`; releases that ignore `null` here (§8) keep the old
+    ///   window, which is inert without a `max_budget` but would make a lifetime budget reset, so a warning
+    ///   is logged whenever the answer does not show what was sent.
+    /// - `tpm_limit`, `rpm_limit`: the limit, or [`UNLIMITED_RATE`] (`2147483647`), because releases
+    ///   before 1.108 ignore `null` on these (§8); read back, it is `None` again.
+    /// - `duration`: `"<n>s"` from now, or `null` for never (§2.4; `"-1"` also works on 1.108.7).
+    /// - `blocked`: `true` or `false`, always.
+    /// - `metadata`: the full object, which replaces the stored one (`null` sends `{}`).
+    ///
+    /// `NotFound` when LiteLLM does not know the key.
+    async fn update_key(&self, request: &UpdateKey) -> Result<GatewayKey, GatewayError> {
+        let path = "/key/update";
+        let body = json_body(&update_body(request)?)?;
+        let row: WireKey = self
+            .retrying(path, || async {
+                let answer = self
+                    .send(Method::POST, path, &[], Some(body.clone()))
+                    .await?;
+                success(path, answer)
+            })
+            .await?;
+        let key = gateway_key(request.hash.clone(), row, Utc::now())?;
+        let ignored = not_applied(request, &key);
+        if !ignored.is_empty() {
+            tracing::warn!(fields = ?ignored, "LiteLLM's answer to /key/update does not show every field sent (a release that ignores some of them?)");
+        }
+        Ok(key)
+    }
+
+    async fn unblock_key(&self, hash: &KeyHash) -> Result<(), GatewayError> {
+        let path = "/key/unblock";
+        let body = json_body(&KeyRef { key: hash.as_str() })?;
+        self.retrying(path, || async {
+            let answer = self
+                .send(Method::POST, path, &[], Some(body.clone()))
+                .await?;
+            success::<serde_json::Value>(path, answer).map(drop)
+        })
+        .await
+    }
+
+    /// `/key/list?page=&size=&return_full_object=true` (`page` ≥ 1, `size` 1..=100, else `Invalid` without
+    /// a call), retried like the other reads. Keys without a readable `token` cannot be keyport's and are
+    /// skipped with a warning; an answer of bare hashes (a release that ignores `return_full_object`) is
+    /// `Unexpected`, never an empty page.
+    async fn list_keys(&self, page: u32, size: u32) -> Result<GatewayKeyPage, GatewayError> {
+        if page == 0 {
+            return Err(invalid("page", "pages start at 1"));
+        }
+        if !(1..=MAX_LIST_PAGE_SIZE).contains(&size) {
+            return Err(invalid(
+                "size",
+                format!("must be between 1 and {MAX_LIST_PAGE_SIZE}"),
+            ));
+        }
+        let path = "/key/list";
+        let (page_text, size_text) = (page.to_string(), size.to_string());
+        let query = [
+            ("page", page_text.as_str()),
+            ("size", size_text.as_str()),
+            ("return_full_object", "true"),
+        ];
+        let answer: KeyListAnswer = self
+            .retrying(path, || async {
+                let answer = self.send(Method::GET, path, &query, None).await?;
+                success(path, answer)
+            })
+            .await?;
+        let total_count = answer.total_count.ok_or_else(|| {
+            GatewayError::Unexpected(format!("{path}: answer without total_count"))
+        })?;
+        let total_pages = answer
+            .total_pages
+            .unwrap_or_else(|| total_count.div_ceil(u64::from(size)));
+        let now = Utc::now();
+        let mut keys = Vec::with_capacity(answer.keys.len());
+        for entry in answer.keys {
+            match entry {
+                Value::Object(_) => {}
+                Value::String(_) => {
+                    return Err(GatewayError::Unexpected(format!(
+                        "{path}: answered key hashes instead of full objects"
+                    )))
+                }
+                _ => {
+                    tracing::warn!("skipping a /key/list entry that is not a key object");
+                    continue;
+                }
+            }
+            let row: WireKey = serde_json::from_value(entry).map_err(|e| {
+                GatewayError::Unexpected(format!(
+                    "{path}: undecodable key ({:?} error)",
+                    e.classify()
+                ))
+            })?;
+            let token = row.token.as_deref().map(|t| t.trim().to_ascii_lowercase());
+            let Some(hash) = token.and_then(|t| KeyHash::parse(&t).ok()) else {
+                tracing::warn!(alias = ?row.key_alias, "skipping a key LiteLLM lists without a readable token");
+                continue;
+            };
+            keys.push(gateway_key(hash, row, now)?);
+        }
+        Ok(GatewayKeyPage {
+            keys,
+            total_count,
+            total_pages: u32::try_from(total_pages).unwrap_or(u32::MAX),
+        })
     }
 
     async fn model_catalog(&self) -> Result<Vec<CatalogEntry>, GatewayError> {

@@ -38,8 +38,8 @@ impl fmt::Debug for MasterKey {
     }
 }
 
-/// Retries of idempotent calls (`key_info`, `block_key`, `delete_key`, `model_catalog`) after an
-/// `Unavailable` answer. `generate_key` is never retried.
+/// Retries of idempotent calls (`key_info`, `update_key`, `block_key`, `unblock_key`, `delete_key`,
+/// `list_keys`, `model_catalog`) after an `Unavailable` answer. `generate_key` is never retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt (0 disables retrying).

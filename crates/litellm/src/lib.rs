@@ -4,7 +4,8 @@
 //! keyport generated as a custom key, never asks for a key without models, reads LiteLLM's answers
 //! leniently, and classifies every failure (every error shape LiteLLM writes, timeouts, dropped connections)
 //! into a [`GatewayError`](keyport_domain::GatewayError) that tells the use cases whether a change certainly
-//! failed or may have happened. Idempotent calls are retried briefly; `/key/generate` never is. The master
+//! failed or may have happened. Idempotent calls (everything but `/key/generate`: updates carry the key's
+//! whole desired state) are retried briefly; `/key/generate` never is. The master
 //! key and secrets never reach a log line or a `Debug` output.
 
 mod client;
@@ -12,5 +13,5 @@ mod config;
 mod problem;
 mod wire;
 
-pub use client::LiteLlmClient;
+pub use client::{LiteLlmClient, MAX_LIST_PAGE_SIZE, UNLIMITED_RATE};
 pub use config::{LiteLlmConfig, MasterKey, RetryPolicy};

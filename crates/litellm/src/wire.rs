@@ -29,6 +29,22 @@ pub struct GenerateKeyBody<'a> {
     pub metadata: Option<&'a Value>,
 }
 
+/// The body of `/key/update`: the key's whole desired state. Every field is always sent, `null` included
+/// (a merge patch: an absent field would keep LiteLLM's value). How "unlimited" is written is decided in
+/// `client.rs` (`update_body`).
+#[derive(Debug, Serialize)]
+pub struct UpdateKeyBody<'a> {
+    pub key: &'a str,
+    pub models: Vec<&'a str>,
+    pub max_budget: Option<f64>,
+    pub budget_duration: Option<String>,
+    pub tpm_limit: u64,
+    pub rpm_limit: u64,
+    pub duration: Option<String>,
+    pub blocked: bool,
+    pub metadata: Value,
+}
+
 #[derive(Debug, Serialize)]
 pub struct KeyRef<'a> {
     pub key: &'a str,
@@ -70,6 +86,18 @@ pub struct WireKey {
 #[serde(default)]
 pub struct KeyInfoAnswer {
     pub info: Option<WireKey>,
+}
+
+/// `/key/list`'s answer. `keys` holds full objects with `return_full_object=true`, hashes otherwise.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct KeyListAnswer {
+    #[serde(deserialize_with = "lenient_values")]
+    pub keys: Vec<Value>,
+    #[serde(deserialize_with = "lenient_u64")]
+    pub total_count: Option<u64>,
+    #[serde(deserialize_with = "lenient_u64")]
+    pub total_pages: Option<u64>,
 }
 
 /// One entry of `/model_group/info`.
@@ -139,6 +167,13 @@ fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
             _ => None,
         },
         _ => None,
+    })
+}
+
+fn lenient_values<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(items) => items,
+        _ => Vec::new(),
     })
 }
 

@@ -5,7 +5,7 @@
 
 use keyport_domain::ids::{ModelId, UserId};
 use keyport_domain::limits::{BudgetDuration, Limits, Money};
-use keyport_domain::ports::{Gateway, GatewayKeyStatus, GenerateKey};
+use keyport_domain::ports::{Gateway, GatewayKey, GatewayKeyStatus, GenerateKey, UpdateKey};
 use keyport_domain::secret::{KeyHash, Secret, SecretKind, RANDOM_BYTES};
 use keyport_domain::GatewayError;
 use keyport_litellm::{LiteLlmClient, LiteLlmConfig, MasterKey};
@@ -155,4 +155,99 @@ async fn unknown_keys_are_absent_and_a_wrong_master_key_is_unauthorized() {
         wrong.key_info(&unknown).await.unwrap_err(),
         GatewayError::Unauthorized
     );
+}
+
+/// Pages through `/key/list` until the key shows up (a real LiteLLM may hold many keys).
+async fn listed(client: &LiteLlmClient, hash: &KeyHash) -> Option<GatewayKey> {
+    let mut page = 1;
+    loop {
+        let listed = client.list_keys(page, 100).await.unwrap();
+        if let Some(key) = listed.keys.into_iter().find(|k| &k.hash == hash) {
+            return Some(key);
+        }
+        if page >= listed.total_pages {
+            return None;
+        }
+        page += 1;
+    }
+}
+
+#[tokio::test]
+async fn a_key_is_updated_to_a_whole_state_back_to_unlimited_listed_and_unblocked() {
+    let target = target().await;
+    let client = target.client();
+    let model = some_model(&client).await;
+    let req = request(model.clone());
+    let hash = req.secret.hash();
+    client.generate_key(&req).await.unwrap();
+
+    let desired = UpdateKey {
+        hash: hash.clone(),
+        models: vec![model.clone()],
+        limits: Limits {
+            max_budget: Some(Money::new(Decimal::new(5, 0)).unwrap()),
+            budget_duration: Some(BudgetDuration::parse("7d").unwrap()),
+            tpm_limit: Some(500),
+            rpm_limit: Some(30),
+        },
+        expires_in_seconds: Some(7200),
+        blocked: true,
+        metadata: serde_json::json!({"keyport_contract_test": true, "step": "update"}),
+    };
+    let updated = client.update_key(&desired).await.unwrap();
+    assert_eq!(updated.hash, hash);
+    assert_eq!(updated.status, GatewayKeyStatus::Blocked);
+    assert_eq!(updated.models, [model.as_str()]);
+    assert_eq!(updated.max_budget, desired.limits.max_budget);
+    assert_eq!(updated.budget_duration.as_deref(), Some("7d"));
+    assert_eq!(
+        (updated.tpm_limit, updated.rpm_limit),
+        (Some(500), Some(30))
+    );
+    assert_eq!(updated.metadata["step"], "update");
+    let read = client.key_info(&hash).await.unwrap().unwrap();
+    assert_eq!(read.status, GatewayKeyStatus::Blocked);
+    assert_eq!((read.tpm_limit, read.rpm_limit), (Some(500), Some(30)));
+    assert!(read.expires_at.is_some());
+
+    let unlimited = UpdateKey {
+        limits: Limits::UNLIMITED,
+        expires_in_seconds: None,
+        blocked: false,
+        ..desired.clone()
+    };
+    let key = client.update_key(&unlimited).await.unwrap();
+    let again = client.update_key(&unlimited).await.unwrap();
+    assert_eq!(key, again, "repeating an update changes nothing");
+    let read = client.key_info(&hash).await.unwrap().unwrap();
+    for key in [&key, &read] {
+        assert_eq!(key.status, GatewayKeyStatus::Active);
+        assert_eq!(
+            (
+                key.max_budget,
+                key.budget_duration.as_deref(),
+                key.expires_at
+            ),
+            (None, None, None)
+        );
+        assert_eq!((key.tpm_limit, key.rpm_limit), (None, None));
+    }
+
+    client.block_key(&hash).await.unwrap();
+    client.unblock_key(&hash).await.unwrap();
+    let found = listed(&client, &hash).await.expect("the key is listed");
+    assert_eq!(found.alias.as_deref(), Some(req.alias.as_str()));
+    assert_eq!(found.models, [model.as_str()]);
+    assert_eq!(found.status, GatewayKeyStatus::Active);
+
+    client.delete_key(&hash).await.unwrap();
+    assert_eq!(
+        client.update_key(&unlimited).await.unwrap_err(),
+        GatewayError::NotFound
+    );
+    assert_eq!(
+        client.unblock_key(&hash).await.unwrap_err(),
+        GatewayError::NotFound
+    );
+    assert_eq!(listed(&client, &hash).await, None);
 }
