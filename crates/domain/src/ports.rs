@@ -141,9 +141,11 @@ pub trait SubscriptionStore: Send + Sync {
     ) -> Result<Subscription, StoreError>;
     /// Like [`SubscriptionStore::change_subscription_status`], and in the same transaction applies the
     /// effects on the keys bound to the subscription: the keys in `effects.revoke` become `revoked` (if
-    /// still `active` or `retiring`), and a `ConvergeKey` job is queued for every key in `effects.revoke`
-    /// and `effects.converge`, so that LiteLLM follows (a key's models are always those of its active
-    /// subscriptions).
+    /// still `active` or `retiring`, each with its own `api_key.revoke` audit event by the same actor), the
+    /// keys in `effects.converge` (if still `active` or `retiring`) are marked pending, and a `ConvergeKey`
+    /// job is queued for every key in `effects.revoke` and `effects.converge`, so that LiteLLM follows (a
+    /// key's models are always those of its active subscriptions). MUST answer `NotFound`, changing
+    /// nothing, when the subscription is no longer in status `from`.
     #[allow(clippy::too_many_arguments)]
     async fn change_subscription_status_cascading(
         &self,
@@ -154,21 +156,11 @@ pub trait SubscriptionStore: Send + Sync {
         effects: &KeyEffects,
         at: DateTime<Utc>,
         audit: &AuditEvent,
-    ) -> Result<Subscription, StoreError> {
-        let _ = (id, from, to, reason, effects, at, audit);
-        Err(StoreError::Unexpected(
-            "not implemented by this store yet".into(),
-        ))
-    }
+    ) -> Result<Subscription, StoreError>;
     /// How many live keys (provisioning, active, retiring) are bound to the subscription.
     async fn count_live_keys(&self, id: SubscriptionId) -> Result<u64, StoreError>;
     /// The `active` and `retiring` keys bound to the subscription, with all their subscriptions and models.
-    async fn keys_bound_to(&self, id: SubscriptionId) -> Result<Vec<ApiKey>, StoreError> {
-        let _ = id;
-        Err(StoreError::Unexpected(
-            "not implemented by this store yet".into(),
-        ))
-    }
+    async fn keys_bound_to(&self, id: SubscriptionId) -> Result<Vec<ApiKey>, StoreError>;
 }
 
 /// What a subscription change does to the keys bound to it.
@@ -208,8 +200,9 @@ pub trait ApiKeyStore: Send + Sync {
         at: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
-    /// `active | retiring → revoked`, with the LiteLLM side marked pending. MUST answer `NotFound` when the
-    /// key is in another status.
+    /// `active | retiring → revoked`, with the LiteLLM side marked pending, and queues a `ConvergeKey` job
+    /// (which deletes the key in LiteLLM), in one transaction. MUST answer `NotFound` when the key is in
+    /// another status.
     async fn revoke_key(
         &self,
         id: ApiKeyId,
@@ -230,25 +223,24 @@ pub trait ApiKeyStore: Send + Sync {
     async fn list_keys(&self, user: UserId) -> Result<Vec<ApiKey>, StoreError>;
     async fn live_key_name_taken(&self, user: UserId, name: &str) -> Result<bool, StoreError>;
 
-    /// Applies a change to an `active` key (name, limits, subscription links, expiry) and queues a
-    /// `ConvergeKey` job, in one transaction. MUST answer `NotFound` when the key is not `active`, and
-    /// `Conflict { constraint: "api_keys_live_name" }` for a name another live key of the user holds.
+    /// Applies a change to an `active` key (name, limits, expiry; the subscription links are replaced by
+    /// the given set), marks the LiteLLM side pending and queues a `ConvergeKey` job, in one transaction.
+    /// MUST answer `NotFound` when the key is not `active` (or a subscription is not the owner's), and
+    /// `Conflict { constraint: "api_keys_live_name" }` for a name another provisioning or active key of
+    /// the user holds.
     async fn update_key(
         &self,
         id: ApiKeyId,
         update: &KeyUpdate,
         at: DateTime<Utc>,
         audit: &AuditEvent,
-    ) -> Result<ApiKey, StoreError> {
-        let _ = (id, update, at, audit);
-        Err(StoreError::Unexpected(
-            "not implemented by this store yet".into(),
-        ))
-    }
-    /// Ends a rotation in one transaction: the new key `provisioning → active` (synced at `at`), the old key
-    /// `active → retiring` with `retire_at` and `replaced_by`, and a `ConvergeKey` job for the old key due at
-    /// `retire_at`. MUST answer `NotFound` (changing nothing) when the new key is not `provisioning` or the
-    /// old one not `active`.
+    ) -> Result<ApiKey, StoreError>;
+    /// Ends a rotation in one transaction: the old key `active → retiring` with `retire_at` and
+    /// `replaced_by`, which gives up its name (`api_keys_live_name` covers provisioning and active keys
+    /// only); the new key `provisioning → active` (synced at `at`) under the old key's name; and a
+    /// `ConvergeKey` job for the old key due at `retire_at`. Answers the new key. MUST answer `NotFound`
+    /// (changing nothing) when the new key is not `provisioning`, the old one not `active`, or they belong to
+    /// different users.
     async fn complete_rotation(
         &self,
         new_key: ApiKeyId,
@@ -256,15 +248,12 @@ pub trait ApiKeyStore: Send + Sync {
         retire_at: DateTime<Utc>,
         at: DateTime<Utc>,
         audit: &AuditEvent,
-    ) -> Result<ApiKey, StoreError> {
-        let _ = (new_key, old_key, retire_at, at, audit);
-        Err(StoreError::Unexpected(
-            "not implemented by this store yet".into(),
-        ))
-    }
-    /// Moves a key from one of `from` to `to` (setting `revoked_at` for `revoked`, marking the LiteLLM side
-    /// pending) and queues a `ConvergeKey` job, in one transaction. MUST answer `NotFound` when the key is in
-    /// none of `from`.
+    ) -> Result<ApiKey, StoreError>;
+    /// Moves a key from one of `from` to `to` (setting `revoked_at` for `revoked`, clearing `retire_at`,
+    /// marking the LiteLLM side pending) and queues a `ConvergeKey` job, in one transaction. MUST answer
+    /// `NotFound` when the key is in none of `from`. `to` may not be `retiring` (only
+    /// [`ApiKeyStore::complete_rotation`] sets a deadline), and every status in `from` must be able to
+    /// become `to` ([`ApiKeyStatus::can_become`]); otherwise `Unexpected`, changing nothing.
     async fn change_key_status(
         &self,
         id: ApiKeyId,
@@ -272,20 +261,10 @@ pub trait ApiKeyStore: Send + Sync {
         to: ApiKeyStatus,
         at: DateTime<Utc>,
         audit: &AuditEvent,
-    ) -> Result<ApiKey, StoreError> {
-        let _ = (id, from, to, at, audit);
-        Err(StoreError::Unexpected(
-            "not implemented by this store yet".into(),
-        ))
-    }
+    ) -> Result<ApiKey, StoreError>;
     /// Marks every `active` or `retiring` key whose `expires_at` is at or before `now` as `expired`, with a
     /// system audit event and a `ConvergeKey` job each, and answers their ids.
-    async fn expire_due_keys(&self, now: DateTime<Utc>) -> Result<Vec<ApiKeyId>, StoreError> {
-        let _ = now;
-        Err(StoreError::Unexpected(
-            "not implemented by this store yet".into(),
-        ))
-    }
+    async fn expire_due_keys(&self, now: DateTime<Utc>) -> Result<Vec<ApiKeyId>, StoreError>;
 }
 
 /// The outbox. Enqueuing happens inside the stores' transactions (see the contracts above); these methods

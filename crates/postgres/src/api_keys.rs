@@ -1,8 +1,12 @@
 //! `ApiKeyStore`. Listing a user's keys is on the hot path: two queries whatever the number of keys,
-//! pipelined on one connection so they cost one round trip.
+//! pipelined on one connection so they cost one round trip. Every change LiteLLM must follow queues a
+//! `ConvergeKey` job in its own transaction ([`crate::jobs::enqueue_converge`]).
 
 use crate::error::{diesel_error, Failure};
-use crate::rows::{live_key_statuses, ApiKeyRow, KeyLinkRow, NewApiKeyRow};
+use crate::jobs::enqueue_converge;
+use crate::rows::{
+    name_holding_statuses, ApiKeyRow, KeyLimitsChangeset, KeyLinkRow, LimitColumns, NewApiKeyRow,
+};
 use crate::schema::{api_key_subscriptions, api_keys, subscriptions};
 use crate::{audit, PgStore};
 use async_trait::async_trait;
@@ -11,7 +15,7 @@ use diesel::dsl::exists;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use keyport_domain::api_key::{ApiKey, ApiKeyStatus, NewApiKey, SyncState};
+use keyport_domain::api_key::{ApiKey, ApiKeyStatus, KeyUpdate, NewApiKey, SyncState};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::{ApiKeyId, UserId};
 use keyport_domain::ports::ApiKeyStore;
@@ -54,12 +58,14 @@ async fn links_of_key(
 }
 
 /// Moves the key from one of `from` to the state `set` describes, answering `NotFound` (and changing
-/// nothing) when the key is in another status; records the audit event; answers the key as it now is.
+/// nothing) when the key is in another status; queues a `ConvergeKey` job due at `converge_at` when given;
+/// records the audit event; answers the key as it now is.
 async fn transition<S>(
     store: &PgStore,
     id: ApiKeyId,
     from: &[ApiKeyStatus],
     set: S,
+    converge_at: Option<DateTime<Utc>>,
     audit: &AuditEvent,
 ) -> Result<ApiKey, StoreError>
 where
@@ -80,6 +86,9 @@ where
         .await
         .optional()?
         .ok_or(StoreError::NotFound)?;
+        if let Some(run_at) = converge_at {
+            enqueue_converge(conn, &[id.0], run_at, run_at).await?;
+        }
         let links = links_of_key(conn, id.0).await?;
         let key = row.into_api_key(&links)?;
         audit::record(conn, audit).await?;
@@ -142,6 +151,7 @@ impl ApiKeyStore for PgStore {
                 api_keys::last_sync_error.eq(None::<String>),
                 api_keys::updated_at.eq(at),
             ),
+            None,
             audit,
         )
         .await
@@ -167,6 +177,7 @@ impl ApiKeyStore for PgStore {
                 api_keys::last_sync_error.eq(reason),
                 api_keys::updated_at.eq(at),
             ),
+            None,
             audit,
         )
         .await
@@ -179,7 +190,7 @@ impl ApiKeyStore for PgStore {
         at: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> Result<ApiKey, StoreError> {
-        // LiteLLM still has the key until it is deleted there: pending.
+        // LiteLLM still has the key until the job deletes it there: pending.
         transition(
             self,
             id,
@@ -187,9 +198,11 @@ impl ApiKeyStore for PgStore {
             (
                 api_keys::status.eq(ApiKeyStatus::Revoked.as_str()),
                 api_keys::revoked_at.eq(at),
+                api_keys::retire_at.eq(None::<DateTime<Utc>>),
                 api_keys::sync_state.eq(SyncState::Pending.as_str()),
                 api_keys::updated_at.eq(at),
             ),
+            Some(at),
             audit,
         )
         .await
@@ -305,10 +318,222 @@ impl ApiKeyStore for PgStore {
             api_keys::table
                 .filter(api_keys::user_id.eq(user.0))
                 .filter(lower(api_keys::name).eq(lower(name)))
-                .filter(api_keys::status.eq_any(live_key_statuses())),
+                .filter(api_keys::status.eq_any(name_holding_statuses())),
         ))
         .get_result(&mut conn)
         .await
         .map_err(diesel_error)
+    }
+
+    async fn update_key(
+        &self,
+        id: ApiKeyId,
+        update: &KeyUpdate,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<ApiKey, StoreError> {
+        let limits = update
+            .limits
+            .as_ref()
+            .map(LimitColumns::from_limits)
+            .transpose()?
+            .map(KeyLimitsChangeset::from);
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, Failure, _>(async |conn| {
+            // LiteLLM does not have the change yet: pending, until the job (or an immediate attempt) has
+            // brought it in line.
+            let row = diesel::update(
+                api_keys::table
+                    .filter(api_keys::id.eq(id.0))
+                    .filter(api_keys::status.eq(ApiKeyStatus::Active.as_str())),
+            )
+            .set((
+                update.name.as_deref().map(|name| api_keys::name.eq(name)),
+                limits.as_ref(),
+                update
+                    .expires_at
+                    .map(|expiry| api_keys::expires_at.eq(expiry)),
+                api_keys::sync_state.eq(SyncState::Pending.as_str()),
+                api_keys::updated_at.eq(at),
+            ))
+            .returning(ApiKeyRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?
+            .ok_or(StoreError::NotFound)?;
+            if let Some(subscription_ids) = &update.subscription_ids {
+                let mut ids: Vec<Uuid> = subscription_ids.iter().map(|s| s.0).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let links: Vec<LinkRow> = ids
+                    .into_iter()
+                    .map(|subscription_id| LinkRow {
+                        api_key_id: row.id,
+                        subscription_id,
+                        user_id: row.user_id,
+                    })
+                    .collect();
+                diesel::delete(
+                    api_key_subscriptions::table.filter(api_key_subscriptions::api_key_id.eq(id.0)),
+                )
+                .execute(conn)
+                .await?;
+                if !links.is_empty() {
+                    diesel::insert_into(api_key_subscriptions::table)
+                        .values(&links)
+                        .execute(conn)
+                        .await?;
+                }
+            }
+            enqueue_converge(conn, &[id.0], at, at).await?;
+            let links = links_of_key(conn, id.0).await?;
+            let key = row.into_api_key(&links)?;
+            audit::record(conn, audit).await?;
+            Ok(key)
+        })
+        .await
+        .map_err(StoreError::from)
+    }
+
+    async fn complete_rotation(
+        &self,
+        new_key: ApiKeyId,
+        old_key: ApiKeyId,
+        retire_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<ApiKey, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, Failure, _>(async |conn| {
+            // The old key first: once retiring it no longer holds its name, which the new key takes.
+            // LiteLLM keeps the old key as it is until the deadline, when the job deletes it.
+            let (owner, name) = diesel::update(
+                api_keys::table
+                    .filter(api_keys::id.eq(old_key.0))
+                    .filter(api_keys::status.eq(ApiKeyStatus::Active.as_str())),
+            )
+            .set((
+                api_keys::status.eq(ApiKeyStatus::Retiring.as_str()),
+                api_keys::retire_at.eq(retire_at),
+                api_keys::replaced_by.eq(new_key.0),
+                api_keys::updated_at.eq(at),
+            ))
+            .returning((api_keys::user_id, api_keys::name))
+            .get_result::<(Uuid, String)>(conn)
+            .await
+            .optional()?
+            .ok_or(StoreError::NotFound)?;
+            let row = diesel::update(
+                api_keys::table
+                    .filter(api_keys::id.eq(new_key.0))
+                    .filter(api_keys::user_id.eq(owner))
+                    .filter(api_keys::status.eq(ApiKeyStatus::Provisioning.as_str())),
+            )
+            .set((
+                api_keys::status.eq(ApiKeyStatus::Active.as_str()),
+                api_keys::name.eq(&name),
+                api_keys::sync_state.eq(SyncState::Synced.as_str()),
+                api_keys::synced_at.eq(at),
+                api_keys::last_sync_error.eq(None::<String>),
+                api_keys::updated_at.eq(at),
+            ))
+            .returning(ApiKeyRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?
+            .ok_or(StoreError::NotFound)?;
+            enqueue_converge(conn, &[old_key.0], retire_at, at).await?;
+            let links = links_of_key(conn, new_key.0).await?;
+            let key = row.into_api_key(&links)?;
+            audit::record(conn, audit).await?;
+            Ok(key)
+        })
+        .await
+        .map_err(StoreError::from)
+    }
+
+    async fn change_key_status(
+        &self,
+        id: ApiKeyId,
+        from: &[ApiKeyStatus],
+        to: ApiKeyStatus,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<ApiKey, StoreError> {
+        if to == ApiKeyStatus::Retiring {
+            // A retiring key needs its deadline (`api_keys_retire_at_iff_retiring`).
+            return Err(StoreError::Unexpected(
+                "a key becomes retiring only by complete_rotation".to_owned(),
+            ));
+        }
+        if let Some(illegal) = from.iter().find(|status| !status.can_become(to)) {
+            return Err(StoreError::Unexpected(format!(
+                "a key cannot go from {} to {}",
+                illegal.as_str(),
+                to.as_str()
+            )));
+        }
+        // LiteLLM has yet to follow: pending. A key leaving `retiring` gives up its deadline.
+        transition(
+            self,
+            id,
+            from,
+            (
+                api_keys::status.eq(to.as_str()),
+                (to == ApiKeyStatus::Revoked).then_some(api_keys::revoked_at.eq(at)),
+                api_keys::retire_at.eq(None::<DateTime<Utc>>),
+                api_keys::sync_state.eq(SyncState::Pending.as_str()),
+                api_keys::updated_at.eq(at),
+            ),
+            Some(at),
+            audit,
+        )
+        .await
+    }
+
+    async fn expire_due_keys(&self, now: DateTime<Utc>) -> Result<Vec<ApiKeyId>, StoreError> {
+        let live = [
+            ApiKeyStatus::Active.as_str(),
+            ApiKeyStatus::Retiring.as_str(),
+        ];
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, Failure, _>(async |conn| {
+            // Locked in id order, so that concurrent passes (several replicas) neither deadlock nor expire a
+            // key twice: the second waits, then finds the key no longer active or retiring.
+            let due: Vec<(Uuid, String)> = api_keys::table
+                .filter(api_keys::status.eq_any(live))
+                .filter(api_keys::expires_at.le(now))
+                .order(api_keys::id)
+                .select((api_keys::id, api_keys::status))
+                .for_update()
+                .load(conn)
+                .await?;
+            if due.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ids: Vec<Uuid> = due.iter().map(|(id, _)| *id).collect();
+            diesel::update(api_keys::table.filter(api_keys::id.eq_any(&ids)))
+                .set((
+                    api_keys::status.eq(ApiKeyStatus::Expired.as_str()),
+                    api_keys::retire_at.eq(None::<DateTime<Utc>>),
+                    api_keys::sync_state.eq(SyncState::Pending.as_str()),
+                    api_keys::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+            enqueue_converge(conn, &ids, now, now).await?;
+            let events: Vec<AuditEvent> = due
+                .iter()
+                .map(|(id, status)| {
+                    AuditEvent::system("api_key.expire", "api_key", id, now)
+                        .with_before(serde_json::json!({ "status": status }))
+                        .with_after(serde_json::json!({ "status": ApiKeyStatus::Expired.as_str() }))
+                })
+                .collect();
+            audit::record_all(conn, &events).await?;
+            Ok(ids.into_iter().map(ApiKeyId::from).collect())
+        })
+        .await
+        .map_err(StoreError::from)
     }
 }

@@ -15,3 +15,21 @@ pub(crate) async fn record(
         .await
         .map(drop)
 }
+
+/// Audit rows per INSERT: well under PostgreSQL's 65,535 bind parameters at 9 per row.
+const CHUNK: usize = 1_000;
+
+/// Records many events (e.g. one per key a batch change touched).
+pub(crate) async fn record_all(
+    conn: &mut AsyncPgConnection,
+    events: &[AuditEvent],
+) -> Result<(), diesel::result::Error> {
+    for chunk in events.chunks(CHUNK) {
+        let rows: Vec<NewAuditRow<'_>> = chunk.iter().map(NewAuditRow::from).collect();
+        diesel::insert_into(audit_events::table)
+            .values(&rows)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}

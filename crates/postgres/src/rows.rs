@@ -3,14 +3,15 @@
 
 use crate::error::corrupt;
 use crate::schema::{
-    access_tokens, api_keys, audit_events, models, subscription_status_history, subscriptions,
-    users,
+    access_tokens, api_keys, audit_events, jobs, models, subscription_status_history,
+    subscriptions, users,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use keyport_domain::api_key::{ApiKey, ApiKeyStatus, NewApiKey, SyncState};
 use keyport_domain::audit::AuditEvent;
-use keyport_domain::ids::{ModelId, SubscriptionId};
+use keyport_domain::ids::{ApiKeyId, ModelId, SubscriptionId};
+use keyport_domain::job::{Job, JobKind, JobStatus};
 use keyport_domain::limits::{BudgetDuration, Limits, Money};
 use keyport_domain::model::{Availability, CatalogEntry, Model};
 use keyport_domain::ports::AccessToken;
@@ -419,6 +420,8 @@ pub(crate) struct ApiKeyRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub retire_at: Option<DateTime<Utc>>,
+    pub replaced_by: Option<Uuid>,
 }
 
 /// A key's binding to one subscription, with what the key's model list needs to know of it.
@@ -478,10 +481,9 @@ impl ApiKeyRow {
             synced_at: self.synced_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
-            // Columns added with the durable lifecycle's migration.
-            retire_at: None,
-            replaced_by: None,
             revoked_at: self.revoked_at,
+            retire_at: self.retire_at,
+            replaced_by: self.replaced_by.map(ApiKeyId::from),
         })
     }
 }
@@ -530,6 +532,61 @@ impl<'a> NewApiKeyRow<'a> {
     }
 }
 
+/// New limits for a key; every field is written, `None` as `NULL` (unlimited).
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = api_keys, treat_none_as_null = true)]
+pub(crate) struct KeyLimitsChangeset {
+    pub max_budget: Option<Decimal>,
+    pub budget_duration: Option<String>,
+    pub tpm_limit: Option<i64>,
+    pub rpm_limit: Option<i64>,
+}
+
+impl From<LimitColumns> for KeyLimitsChangeset {
+    fn from(value: LimitColumns) -> Self {
+        Self {
+            max_budget: value.max_budget,
+            budget_duration: value.budget_duration,
+            tpm_limit: value.tpm_limit,
+            rpm_limit: value.rpm_limit,
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------------- jobs
+
+#[derive(Debug, Queryable, QueryableByName, Selectable)]
+#[diesel(table_name = jobs, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct JobRow {
+    pub id: i64,
+    pub kind: String,
+    pub api_key_id: Option<Uuid>,
+    pub status: String,
+    pub attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = StoreError;
+    fn try_from(row: JobRow) -> Result<Self, StoreError> {
+        Ok(Job {
+            id: row.id,
+            kind: JobKind::parse(&row.kind).ok_or_else(|| corrupt("job kind", &row.kind))?,
+            api_key_id: row.api_key_id.map(ApiKeyId::from),
+            status: JobStatus::parse(&row.status)
+                .ok_or_else(|| corrupt("job status", &row.status))?,
+            attempts: u32::try_from(row.attempts).map_err(|e| corrupt("job attempts", e))?,
+            run_at: row.run_at,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
 // ---------------------------------------------------------------------------------------------- audit
 
 #[derive(Debug, Insertable)]
@@ -562,11 +619,20 @@ impl<'a> From<&'a AuditEvent> for NewAuditRow<'a> {
     }
 }
 
-/// The statuses in which a key holds its name and counts against its subscriptions.
+/// The statuses in which a key counts against its subscriptions (provisioning, active, retiring).
 pub(crate) fn live_key_statuses() -> Vec<&'static str> {
     ApiKeyStatus::ALL
         .into_iter()
         .filter(|s| s.is_live())
         .map(ApiKeyStatus::as_str)
         .collect()
+}
+
+/// The statuses in which a key holds its name among its owner's keys, as `api_keys_live_name` says: a
+/// retiring key gives its name up to the key that replaced it.
+pub(crate) fn name_holding_statuses() -> [&'static str; 2] {
+    [
+        ApiKeyStatus::Provisioning.as_str(),
+        ApiKeyStatus::Active.as_str(),
+    ]
 }

@@ -45,6 +45,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+        retire_at -> Nullable<Timestamptz>,
+        replaced_by -> Nullable<Uuid>,
     }
 }
 
@@ -60,6 +62,21 @@ diesel::table! {
         request_id -> Nullable<Text>,
         client_addr -> Nullable<Text>,
         at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Int8,
+        kind -> Text,
+        api_key_id -> Nullable<Uuid>,
+        status -> Text,
+        attempts -> Int4,
+        run_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -131,6 +148,7 @@ diesel::table! {
 
 diesel::joinable!(access_tokens -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(jobs -> api_keys (api_key_id));
 diesel::joinable!(subscription_status_history -> subscriptions (subscription_id));
 diesel::joinable!(subscription_status_history -> users (actor));
 diesel::joinable!(subscriptions -> models (model_id));
@@ -141,6 +159,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_key_subscriptions,
     api_keys,
     audit_events,
+    jobs,
     models,
     subscription_status_history,
     subscriptions,

@@ -261,7 +261,7 @@ async fn revoking_marks_an_active_or_retiring_key_revoked_with_litellm_pending()
     sql(
         &w.db,
         &format!(
-            "UPDATE api_keys SET status = 'retiring' WHERE id = '{}'",
+            "UPDATE api_keys SET status = 'retiring', retire_at = now() WHERE id = '{}'",
             retiring.id
         ),
     )

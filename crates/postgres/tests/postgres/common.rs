@@ -255,3 +255,74 @@ pub async fn history(
         .await
         .unwrap()
 }
+
+/// Inserts the key and activates it.
+pub async fn insert_active_key(store: &PgStore, key: &NewApiKey) {
+    insert_key(store, key).await;
+    store
+        .activate_key(key.id, at(1), &audit("api_key.activate", "api_key", key.id))
+        .await
+        .unwrap();
+}
+
+/// A key's jobs, oldest first: (status, run_at, attempts).
+pub async fn jobs_of(db: &TestDb, key: ApiKeyId) -> Vec<(String, DateTime<Utc>, i32)> {
+    use keyport_postgres::schema::jobs;
+    let mut conn = db.pool().get().await.unwrap();
+    jobs::table
+        .filter(jobs::api_key_id.eq(key.0))
+        .order(jobs::id)
+        .select((jobs::status, jobs::run_at, jobs::attempts))
+        .load(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// The pending jobs of a key: their due times.
+pub async fn pending_jobs_of(db: &TestDb, key: ApiKeyId) -> Vec<DateTime<Utc>> {
+    jobs_of(db, key)
+        .await
+        .into_iter()
+        .filter(|(status, _, _)| status == "pending")
+        .map(|(_, run_at, _)| run_at)
+        .collect()
+}
+
+/// The audit events recorded for a target, oldest first: (action, actor, before, after).
+pub async fn audit_events_of(
+    db: &TestDb,
+    target_id: impl ToString,
+) -> Vec<(
+    String,
+    Option<uuid::Uuid>,
+    Option<serde_json::Value>,
+    Option<serde_json::Value>,
+)> {
+    let mut conn = db.pool().get().await.unwrap();
+    audit_events::table
+        .filter(audit_events::target_id.eq(target_id.to_string()))
+        .order(audit_events::id)
+        .select((
+            audit_events::action,
+            audit_events::actor,
+            audit_events::before,
+            audit_events::after,
+        ))
+        .load(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// Makes an active key retiring (as a rotation would), due at `retire_at`, without a successor.
+pub async fn make_retiring(db: &TestDb, key: ApiKeyId, retire_at: DateTime<Utc>) {
+    let updated = sql(
+        db,
+        &format!(
+            "UPDATE api_keys SET status = 'retiring', retire_at = '{}' WHERE id = '{key}' AND status = 'active'",
+            retire_at.to_rfc3339()
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(updated, 1, "{key} should have been active");
+}

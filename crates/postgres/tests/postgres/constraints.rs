@@ -303,3 +303,184 @@ async fn the_history_outlives_the_admin_who_acted_and_the_audit_log_is_append_on
         );
     }
 }
+
+#[tokio::test]
+async fn retire_at_is_set_exactly_when_a_key_is_retiring() {
+    let w = world().await;
+    let key = new_key(w.user.id, "ci", &[w.subscription.id]);
+    insert_active_key(&w.store, &key).await;
+    for set in ["status = 'retiring'", "retire_at = now()"] {
+        assert_refused(
+            &w.db,
+            &format!("UPDATE api_keys SET {set} WHERE id = '{}'", key.id),
+            CheckViolation,
+            "api_keys_retire_at_iff_retiring",
+        )
+        .await;
+    }
+    make_retiring(&w.db, key.id, at(60)).await;
+    assert_refused(
+        &w.db,
+        &format!(
+            "UPDATE api_keys SET status = 'expired' WHERE id = '{}'",
+            key.id
+        ),
+        CheckViolation,
+        "api_keys_retire_at_iff_retiring",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_key_may_be_lost_but_not_replaced_by_itself_or_an_unknown_key() {
+    let w = world().await;
+    let key = new_key(w.user.id, "ci", &[w.subscription.id]);
+    insert_active_key(&w.store, &key).await;
+    sql(
+        &w.db,
+        &format!(
+            "UPDATE api_keys SET status = 'lost' WHERE id = '{}'",
+            key.id
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        keyport_domain::ports::ApiKeyStore::get_key(&w.store, key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        keyport_domain::api_key::ApiKeyStatus::Lost
+    );
+    assert_refused(
+        &w.db,
+        &format!(
+            "UPDATE api_keys SET replaced_by = id WHERE id = '{}'",
+            key.id
+        ),
+        CheckViolation,
+        "api_keys_not_replaced_by_itself",
+    )
+    .await;
+    assert_refused(
+        &w.db,
+        &format!(
+            "UPDATE api_keys SET replaced_by = gen_random_uuid() WHERE id = '{}'",
+            key.id
+        ),
+        ForeignKeyViolation,
+        "api_keys_replaced_by_fkey",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_key_has_at_most_one_pending_job_but_any_number_of_others() {
+    let w = world().await;
+    let key = new_key(w.user.id, "ci", &[w.subscription.id]);
+    insert_key(&w.store, &key).await;
+    let insert = |status: &str| {
+        let locked_until = if status == "running" { "now()" } else { "NULL" };
+        format!(
+            "INSERT INTO jobs (kind, api_key_id, status, run_at, locked_until) \
+             VALUES ('converge_key', '{}', '{status}', now(), {locked_until})",
+            key.id
+        )
+    };
+    for status in [
+        "pending", "running", "running", "done", "done", "dead", "dead",
+    ] {
+        assert_eq!(sql(&w.db, &insert(status)).await.unwrap(), 1, "{status}");
+    }
+    assert_refused(
+        &w.db,
+        &insert("pending"),
+        UniqueViolation,
+        "jobs_one_pending_per_key",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_job_kinds_and_statuses_negative_attempts_and_leases_outside_running_are_refused() {
+    let w = world().await;
+    let key = new_key(w.user.id, "ci", &[w.subscription.id]);
+    insert_key(&w.store, &key).await;
+    let cases = [
+        (
+            "'rotate_key', '{key}', 'pending', 0, NULL",
+            "jobs_kind_known",
+        ),
+        (
+            "'converge_key', NULL, 'pending', 0, NULL",
+            "jobs_converge_key_has_key",
+        ),
+        (
+            "'converge_key', '{key}', 'paused', 0, NULL",
+            "jobs_status_known",
+        ),
+        (
+            "'converge_key', '{key}', 'pending', -1, NULL",
+            "jobs_attempts_not_negative",
+        ),
+        (
+            "'converge_key', '{key}', 'pending', 0, now()",
+            "jobs_locked_until_iff_running",
+        ),
+        (
+            "'converge_key', '{key}', 'running', 1, NULL",
+            "jobs_locked_until_iff_running",
+        ),
+    ];
+    for (values, constraint) in cases {
+        assert_refused(
+            &w.db,
+            &format!(
+                "INSERT INTO jobs (kind, api_key_id, status, attempts, locked_until, run_at) \
+                 VALUES ({}, now())",
+                values.replace("{key}", &key.id.to_string())
+            ),
+            CheckViolation,
+            constraint,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_keys_jobs_go_with_it_and_its_successor_going_clears_replaced_by() {
+    let w = world().await;
+    let old = new_key(w.user.id, "ci", &[w.subscription.id]);
+    insert_active_key(&w.store, &old).await;
+    let new = new_key(w.user.id, "next", &[w.subscription.id]);
+    insert_key(&w.store, &new).await;
+    keyport_domain::ports::ApiKeyStore::complete_rotation(
+        &w.store,
+        new.id,
+        old.id,
+        at(60),
+        at(10),
+        &audit("api_key.rotate", "api_key", old.id),
+    )
+    .await
+    .unwrap();
+    keyport_domain::ports::JobStore::enqueue_converge(&w.store, new.id, at(10))
+        .await
+        .unwrap();
+
+    sql(
+        &w.db,
+        &format!("DELETE FROM api_keys WHERE id = '{}'", new.id),
+    )
+    .await
+    .unwrap();
+
+    assert!(jobs_of(&w.db, new.id).await.is_empty());
+    assert_eq!(jobs_of(&w.db, old.id).await.len(), 1);
+    let old = keyport_domain::ports::ApiKeyStore::get_key(&w.store, old.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.replaced_by, None);
+}

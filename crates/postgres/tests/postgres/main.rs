@@ -3,8 +3,11 @@
 
 mod access_tokens;
 mod api_keys;
+mod cascade;
 mod common;
 mod constraints;
+mod jobs;
+mod key_lifecycle;
 mod migrations;
 mod models;
 mod subscriptions;

@@ -40,3 +40,55 @@ async fn connecting_to_a_server_that_is_not_there_is_unavailable() {
         "{result:?}"
     );
 }
+
+#[tokio::test]
+async fn reverting_the_lifecycle_migration_refuses_while_a_key_is_lost_and_then_succeeds() {
+    use crate::common::*;
+    let w = world().await;
+    let key = new_key(w.user.id, "ci", &[w.subscription.id]);
+    insert_active_key(&w.store, &key).await;
+    sql(
+        &w.db,
+        &format!(
+            "UPDATE api_keys SET status = 'lost' WHERE id = '{}'",
+            key.id
+        ),
+    )
+    .await
+    .unwrap();
+    let revert_last = |url: String| {
+        tokio::task::spawn_blocking(move || {
+            use diesel::Connection;
+            let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url).unwrap();
+            conn.revert_last_migration(MIGRATIONS)
+                .map(|version| version.to_string())
+                .map_err(|e| e.to_string())
+        })
+    };
+
+    let refused = revert_last(w.db.url().to_owned()).await.unwrap();
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("lost")),
+        "{refused:?}"
+    );
+    assert!(
+        sql(&w.db, "SELECT 1 FROM jobs").await.is_ok(),
+        "nothing was reverted"
+    );
+
+    sql(
+        &w.db,
+        &format!(
+            "UPDATE api_keys SET status = 'revoked', revoked_at = now() WHERE id = '{}'",
+            key.id
+        ),
+    )
+    .await
+    .unwrap();
+    let reverted = revert_last(w.db.url().to_owned()).await.unwrap().unwrap();
+    assert_eq!(
+        reverted, "20261125000002",
+        "2026-11-25-000002_jobs_and_key_lifecycle"
+    );
+    assert!(sql(&w.db, "SELECT 1 FROM jobs").await.is_err());
+}

@@ -309,7 +309,7 @@ async fn count_live_keys_counts_provisioning_active_and_retiring_keys_only() {
             "retiring" => {
                 sql(
                     &w.db,
-                    &format!("UPDATE api_keys SET status = 'retiring' WHERE id = '{id}'"),
+                    &format!("UPDATE api_keys SET status = 'retiring', retire_at = now() WHERE id = '{id}'"),
                 )
                 .await
                 .unwrap();
