@@ -184,13 +184,66 @@ impl CreateApiKey {
     }
 }
 
+/// A change to a key: every field is optional; an absent field stays as it is. `expires_at: null` removes
+/// the expiry.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApiKey {
+    pub name: Option<String>,
+    /// The new limits, within the subscriptions' quotas; unset ones take the tightest quota.
+    pub limits: Option<LimitsDto>,
+    /// The new set of bound subscriptions (your active ones).
+    pub subscription_ids: Option<Vec<Uuid>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+impl UpdateApiKey {
+    pub fn into_request(
+        self,
+    ) -> Result<keyport_domain::usecases::UpdateKeyRequest, keyport_domain::Error> {
+        let limits = self
+            .limits
+            .map(|l| l.into_limits("limits"))
+            .transpose()
+            .map_err(keyport_domain::Error::Invalid)?;
+        Ok(keyport_domain::usecases::UpdateKeyRequest {
+            name: self.name,
+            limits,
+            subscription_ids: self
+                .subscription_ids
+                .map(|ids| ids.into_iter().map(SubscriptionId).collect()),
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+/// How to rotate a key.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateApiKey {
+    /// How long the old key keeps working beside the new one, in seconds (default 0: it stops at once).
+    #[serde(default)]
+    pub overlap_seconds: u32,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ApiKeyDto {
     pub id: Uuid,
     pub name: String,
     /// The start of the key, to recognise it (`sk-kp-AbC123`); the rest is never shown again.
     pub prefix: String,
-    /// provisioning, active, retiring, revoked, expired or failed.
+    /// provisioning, active, retiring, revoked, expired, failed or lost.
     pub status: String,
     /// The key is revoked but LiteLLM has not yet confirmed the deletion.
     pub revocation_pending: bool,
@@ -208,6 +261,10 @@ pub struct ApiKeyDto {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// For a `retiring` key: when it stops working.
+    pub retire_at: Option<DateTime<Utc>>,
+    /// For a rotated key: the key that replaced it.
+    pub replaced_by: Option<Uuid>,
 }
 
 impl From<&ApiKey> for ApiKeyDto {
@@ -231,6 +288,8 @@ impl From<&ApiKey> for ApiKeyDto {
             created_at: k.created_at,
             updated_at: k.updated_at,
             revoked_at: k.revoked_at,
+            retire_at: k.retire_at,
+            replaced_by: k.replaced_by.map(|id| id.0),
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct Services {
     pub list_keys: ListKeys,
     pub get_key: GetKey,
     pub revoke_key: RevokeKey,
+    pub rotate_key: RotateKey,
+    pub update_key: UpdateKey,
 }
 
 /// Settings the API shows or obeys.

@@ -56,7 +56,8 @@ impl ApiKeyStatus {
         Self::ALL.into_iter().find(|s| s.as_str() == value)
     }
 
-    /// Live keys hold their name: no other live key of the same user may share it.
+    /// Live keys count against their subscriptions (a subscription with live keys is in use). Names are held
+    /// by provisioning and active keys only: a retiring key hands its name to the key that replaced it.
     pub fn is_live(self) -> bool {
         matches!(self, Self::Provisioning | Self::Active | Self::Retiring)
     }

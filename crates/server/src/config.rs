@@ -99,6 +99,18 @@ pub struct ServeArgs {
     /// Longest lifetime of a self-service key in days (keys without an expiry get it); unset: no limit.
     #[arg(long, env = "KEYPORT_KEY_MAX_LIFETIME_DAYS")]
     pub key_max_lifetime_days: Option<u32>,
+    /// Longest overlap a rotation may ask for, in seconds (the old key keeps working that long).
+    #[arg(long, env = "KEYPORT_ROTATION_MAX_OVERLAP_SECS", default_value_t = 7 * 86_400)]
+    pub rotation_max_overlap_secs: u32,
+    /// Job worker tasks in this process (0 turns them off, e.g. for a replica that only serves HTTP).
+    #[arg(long, env = "KEYPORT_JOB_WORKERS", default_value_t = 2)]
+    pub job_workers: usize,
+    /// How often an idle job worker looks for due jobs, in milliseconds.
+    #[arg(long, env = "KEYPORT_JOB_POLL_MS", default_value_t = 1000)]
+    pub job_poll_ms: u64,
+    /// Attempts before a job is given up as dead.
+    #[arg(long, env = "KEYPORT_JOB_MAX_ATTEMPTS", default_value_t = 12)]
+    pub job_max_attempts: u32,
     /// Do not apply migrations at start.
     #[arg(long, env = "KEYPORT_NO_MIGRATE")]
     pub no_migrate: bool,

@@ -5,6 +5,7 @@ mod admin;
 mod config;
 mod serve;
 mod wiring;
+mod worker;
 
 use clap::Parser;
 use config::{Cli, Command, LogFormat, SyncWhat};

@@ -3,9 +3,11 @@
 
 use crate::config::{Common, ServeArgs};
 use crate::wiring::Wiring;
+use crate::worker;
 use actix_web::{web, HttpServer};
 use async_trait::async_trait;
 use keyport_api::{ApiConfig, ApiState, Readiness, ReadinessCheck};
+use keyport_domain::job::Backoff;
 use keyport_domain::limits::Limits;
 use keyport_domain::usecases::KeyPolicy;
 use std::time::Duration;
@@ -85,12 +87,25 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
         });
     }
 
+    if args.job_workers > 0 {
+        let backoff = Backoff {
+            max_attempts: args.job_max_attempts.max(1),
+            ..Backoff::default()
+        };
+        worker::spawn(
+            worker::run_jobs(&wiring, backoff),
+            args.job_workers,
+            Duration::from_millis(args.job_poll_ms.max(10)),
+        );
+    }
+
     let (litellm_url, _) = common.litellm()?;
     let policy = KeyPolicy {
         max_limits: Limits::UNLIMITED,
         max_lifetime: args
             .key_max_lifetime_days
             .map(|d| chrono::Duration::days(i64::from(d))),
+        max_rotation_overlap: chrono::Duration::seconds(i64::from(args.rotation_max_overlap_secs)),
     };
     let state = web::Data::new(ApiState {
         services: wiring.services(policy),

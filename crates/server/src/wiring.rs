@@ -69,14 +69,28 @@ impl Wiring {
         SyncCatalog::new(self.gateway.clone(), self.store.clone(), self.clock.clone())
     }
 
+    pub fn converge_key(&self) -> Arc<ConvergeKey> {
+        Arc::new(ConvergeKey::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.gateway.clone(),
+            self.clock.clone(),
+        ))
+    }
+
     pub fn services(&self, policy: KeyPolicy) -> keyport_api::Services {
         let store = &self.store;
+        let converge = self.converge_key();
         keyport_api::Services {
             authenticate: Authenticate::new(store.clone(), self.clock.clone()),
             list_models: ListModels::new(store.clone()),
             get_model: GetModel::new(store.clone()),
             subscribe: Subscribe::new(store.clone(), store.clone(), self.clock.clone()),
-            cancel_subscription: CancelSubscription::new(store.clone(), self.clock.clone()),
+            cancel_subscription: CancelSubscription::new(
+                store.clone(),
+                converge.clone(),
+                self.clock.clone(),
+            ),
             list_subscriptions: ListSubscriptions::new(store.clone()),
             get_subscription: GetSubscription::new(store.clone()),
             create_key: CreateKey::new(
@@ -85,11 +99,27 @@ impl Wiring {
                 self.gateway.clone(),
                 self.clock.clone(),
                 self.secrets.clone(),
-                policy,
+                policy.clone(),
             ),
             list_keys: ListKeys::new(store.clone()),
             get_key: GetKey::new(store.clone()),
-            revoke_key: RevokeKey::new(store.clone(), self.gateway.clone(), self.clock.clone()),
+            revoke_key: RevokeKey::new(store.clone(), converge.clone(), self.clock.clone()),
+            rotate_key: RotateKey::new(
+                store.clone(),
+                store.clone(),
+                self.gateway.clone(),
+                self.clock.clone(),
+                self.secrets.clone(),
+                policy.clone(),
+                converge.clone(),
+            ),
+            update_key: UpdateKey::new(
+                store.clone(),
+                store.clone(),
+                converge,
+                self.clock.clone(),
+                policy,
+            ),
         }
     }
 }

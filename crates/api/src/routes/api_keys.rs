@@ -1,9 +1,9 @@
-use crate::dto::{ApiKeyDto, CreateApiKey, CreatedApiKey, ItemList};
+use crate::dto::{ApiKeyDto, CreateApiKey, CreatedApiKey, ItemList, RotateApiKey, UpdateApiKey};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, JsonBody};
 use crate::ApiState;
 use actix_web::http::header::{CacheControl, CacheDirective};
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
 use keyport_domain::ids::ApiKeyId;
 use uuid::Uuid;
 
@@ -50,14 +50,87 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let request = body.into_request()?;
     let created = state.services.create_key.execute(&actor, request).await?;
-    Ok(HttpResponse::Created()
+    Ok(secret_response(&state, &created))
+}
+
+/// 201 with the new key and its secret, never cached.
+fn secret_response(
+    state: &ApiState,
+    created: &keyport_domain::usecases::CreatedKey,
+) -> HttpResponse {
+    HttpResponse::Created()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .insert_header(("Location", format!("/api/v1/api-keys/{}", created.key.id)))
         .json(CreatedApiKey {
             key: ApiKeyDto::from(&created.key),
             secret: created.secret.expose().to_owned(),
             litellm_base_url: state.config.litellm_public_url.clone(),
-        }))
+        })
+}
+
+/// Change a key's name, limits, subscriptions or expiry, under the same rules as creating it. LiteLLM is
+/// updated at once; if it cannot be reached, the change is kept and applied when it can
+/// (`sync_state: pending`).
+#[utoipa::path(
+    tag = "api-keys",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    request_body = UpdateApiKey,
+    responses(
+        (status = 200, body = ApiKeyDto),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is not active, or the name is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/api-keys/{id}")]
+pub async fn update(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+    id: web::Path<Uuid>,
+    JsonBody(body): JsonBody<UpdateApiKey>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.into_request()?;
+    let key = state
+        .services
+        .update_key
+        .execute(&actor, ApiKeyId(id.into_inner()), request)
+        .await?;
+    Ok(HttpResponse::Ok().json(ApiKeyDto::from(&key)))
+}
+
+/// Rotate a key: a new key with the same name, subscriptions, limits and expiry (its secret is in the
+/// answer, once); the old key keeps working for `overlap_seconds` (default 0), then is deleted.
+#[utoipa::path(
+    tag = "api-keys",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    request_body = RotateApiKey,
+    responses(
+        (status = 201, body = CreatedApiKey, headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is not active", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Overlap beyond the maximum", body = Problem, content_type = "application/problem+json"),
+        (status = 502, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api-keys/{id}/rotate")]
+pub async fn rotate(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+    id: web::Path<Uuid>,
+    JsonBody(body): JsonBody<RotateApiKey>,
+) -> Result<HttpResponse, ApiError> {
+    let overlap = chrono::Duration::seconds(i64::from(body.overlap_seconds));
+    let created = state
+        .services
+        .rotate_key
+        .execute(&actor, ApiKeyId(id.into_inner()), overlap)
+        .await?;
+    Ok(secret_response(&state, &created))
 }
 
 /// One of your keys.

@@ -22,6 +22,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(api_keys::list)
         .service(api_keys::create)
         .service(api_keys::get)
+        .service(api_keys::update)
+        .service(api_keys::rotate)
         .service(api_keys::revoke)
         .service(api_keys::revoke_post);
 }

@@ -1,25 +1,31 @@
 use crate::audit::AuditEvent;
 use crate::ids::SubscriptionId;
-use crate::ports::{Clock, SubscriptionStore};
+use crate::ports::{Clock, KeyEffects, SubscriptionStore};
 use crate::subscription::{Subscription, SubscriptionStatus};
+use crate::usecases::converge_key::ConvergeKey;
 use crate::user::Actor;
 use crate::{Error, StoreError};
 use std::sync::Arc;
 
-/// Cancel one of the caller's subscriptions (active or pending).
-///
-/// A key's models must always be within its active subscriptions, so a subscription that still backs
-/// live keys cannot be cancelled until those keys are revoked. (Removing the model from the bound keys
-/// automatically needs durable LiteLLM updates, which the job queue brings.)
+/// Cancel one of the caller's subscriptions (active or pending). Its model leaves every key bound to it: a
+/// key left with no model is revoked (LiteLLM reads `models: []` as "every model", so it is never sent
+/// that), the others are updated in LiteLLM. The cancellation, the revocations and the jobs for LiteLLM
+/// commit together; LiteLLM is then updated at once, and the jobs retry whatever did not go through.
 pub struct CancelSubscription {
     subscriptions: Arc<dyn SubscriptionStore>,
+    converge: Arc<ConvergeKey>,
     clock: Arc<dyn Clock>,
 }
 
 impl CancelSubscription {
-    pub fn new(subscriptions: Arc<dyn SubscriptionStore>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        subscriptions: Arc<dyn SubscriptionStore>,
+        converge: Arc<ConvergeKey>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             subscriptions,
+            converge,
             clock,
         }
     }
@@ -48,26 +54,30 @@ impl CancelSubscription {
                 ),
             });
         }
-        let live = self.subscriptions.count_live_keys(id).await?;
-        if live > 0 {
-            return Err(Error::Conflict {
-                field: None,
-                message: format!(
-                    "{live} live key(s) use this subscription; revoke them first, then cancel"
-                ),
-            });
+        let mut effects = KeyEffects::default();
+        for key in self.subscriptions.keys_bound_to(id).await? {
+            if key.models.iter().all(|m| *m == subscription.model_id) {
+                effects.revoke.push(key.id);
+            } else {
+                effects.converge.push(key.id);
+            }
         }
         let now = self.clock.now();
         let audit = AuditEvent::by(actor, "subscription.cancel", "subscription", id, now)
             .with_before(serde_json::json!({"status": subscription.status.as_str()}))
-            .with_after(serde_json::json!({"status": "cancelled"}));
-        self.subscriptions
-            .change_subscription_status(
+            .with_after(serde_json::json!({
+                "status": "cancelled",
+                "keys_revoked": effects.revoke,
+                "keys_updated": effects.converge,
+            }));
+        let cancelled = self
+            .subscriptions
+            .change_subscription_status_cascading(
                 id,
                 subscription.status,
                 SubscriptionStatus::Cancelled,
                 Some("cancelled by the user".into()),
-                None,
+                &effects,
                 now,
                 &audit,
             )
@@ -78,40 +88,70 @@ impl CancelSubscription {
                     message: "the subscription changed meanwhile; reload it and try again".into(),
                 },
                 other => other.into(),
-            })
+            })?;
+        for key in effects.revoke.iter().chain(&effects.converge) {
+            if let Err(error) = self.converge.execute(*key).await {
+                tracing::warn!(%key, %error, "LiteLLM not updated yet after a cancellation; the job will retry");
+            }
+        }
+        Ok(cancelled)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::MockSubscriptionStore;
+    use crate::api_key::{ApiKey, ApiKeyStatus};
+    use crate::ids::ModelId;
+    use crate::ports::{MockApiKeyStore, MockGateway, MockSubscriptionStore, MockUserStore};
     use crate::usecases::fixtures::*;
 
-    fn store_with(sub: Subscription, live_keys: u64) -> MockSubscriptionStore {
+    fn bound(models: &[&str]) -> ApiKey {
+        let mut key = api_key(alice().user_id, ApiKeyStatus::Active);
+        key.models = models.iter().map(|m| ModelId::parse(*m).unwrap()).collect();
+        key
+    }
+
+    /// A converge whose LiteLLM calls are all refused: cancelling must not depend on LiteLLM answering.
+    fn converge_offline() -> Arc<ConvergeKey> {
+        let mut keys = MockApiKeyStore::new();
+        keys.expect_get_key().returning(|_| Ok(None));
+        Arc::new(ConvergeKey::new(
+            Arc::new(keys),
+            Arc::new(MockUserStore::new()),
+            Arc::new(MockGateway::new()),
+            fixed_clock(),
+        ))
+    }
+
+    fn store_with(sub: Subscription, keys: Vec<ApiKey>) -> MockSubscriptionStore {
         let mut store = MockSubscriptionStore::new();
         store
             .expect_get_subscription()
             .returning(move |_| Ok(Some(sub.clone())));
         store
-            .expect_count_live_keys()
-            .returning(move |_| Ok(live_keys));
+            .expect_keys_bound_to()
+            .returning(move |_| Ok(keys.clone()));
         store
     }
 
     #[tokio::test]
-    async fn cancelling_an_unused_subscription_moves_it_to_cancelled() {
+    async fn cancelling_revokes_keys_left_without_a_model_and_updates_the_others_in_one_change() {
         let sub = subscription(alice().user_id, "gpt-4o-mini", SubscriptionStatus::Active);
         let id = sub.id;
-        let mut store = store_with(sub.clone(), 0);
+        let only_this = bound(&["gpt-4o-mini"]);
+        let also_other = bound(&["claude", "gpt-4o-mini"]);
+        let (revoke, converge) = (only_this.id, also_other.id);
+        let mut store = store_with(sub.clone(), vec![only_this, also_other]);
         store
-            .expect_change_subscription_status()
+            .expect_change_subscription_status_cascading()
             .times(1)
-            .withf(move |i, from, to, _, quota, _, a| {
+            .withf(move |i, from, to, _, effects, _, a| {
                 *i == id
                     && *from == SubscriptionStatus::Active
                     && *to == SubscriptionStatus::Cancelled
-                    && quota.is_none()
+                    && effects.revoke == vec![revoke]
+                    && effects.converge == vec![converge]
                     && a.action == "subscription.cancel"
             })
             .returning(move |_, _, to, _, _, _, _| {
@@ -119,7 +159,7 @@ mod tests {
                 s.status = to;
                 Ok(s)
             });
-        let out = CancelSubscription::new(Arc::new(store), fixed_clock())
+        let out = CancelSubscription::new(Arc::new(store), converge_offline(), fixed_clock())
             .execute(&alice(), id)
             .await
             .unwrap();
@@ -127,28 +167,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_subscription_backing_live_keys_is_not_cancelled() {
-        let sub = subscription(alice().user_id, "gpt-4o-mini", SubscriptionStatus::Active);
-        let id = sub.id;
-        let mut store = store_with(sub, 2);
-        store.expect_change_subscription_status().never();
-        let err = CancelSubscription::new(Arc::new(store), fixed_clock())
-            .execute(&alice(), id)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, Error::Conflict { ref message, .. } if message.contains("2 live key")),
-            "{err:?}"
-        );
-    }
-
-    #[tokio::test]
     async fn someone_elses_subscription_is_not_found() {
         let sub = subscription(bob().user_id, "gpt-4o-mini", SubscriptionStatus::Active);
         let id = sub.id;
-        let mut store = store_with(sub, 0);
-        store.expect_change_subscription_status().never();
-        let err = CancelSubscription::new(Arc::new(store), fixed_clock())
+        let mut store = store_with(sub, vec![]);
+        store.expect_change_subscription_status_cascading().never();
+        let err = CancelSubscription::new(Arc::new(store), converge_offline(), fixed_clock())
             .execute(&alice(), id)
             .await
             .unwrap_err();
@@ -164,9 +188,9 @@ mod tests {
     async fn a_rejected_subscription_cannot_be_cancelled() {
         let sub = subscription(alice().user_id, "gpt-4o-mini", SubscriptionStatus::Rejected);
         let id = sub.id;
-        let mut store = store_with(sub, 0);
-        store.expect_change_subscription_status().never();
-        let err = CancelSubscription::new(Arc::new(store), fixed_clock())
+        let mut store = store_with(sub, vec![]);
+        store.expect_change_subscription_status_cascading().never();
+        let err = CancelSubscription::new(Arc::new(store), converge_offline(), fixed_clock())
             .execute(&alice(), id)
             .await
             .unwrap_err();

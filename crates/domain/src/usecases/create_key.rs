@@ -1,27 +1,19 @@
 use crate::api_key::{litellm_alias, validate_key_name, ApiKey, NewApiKey};
 use crate::audit::AuditEvent;
-use crate::ids::{ApiKeyId, ModelId, SubscriptionId};
+use crate::ids::{ApiKeyId, SubscriptionId};
 use crate::limits::Limits;
-use crate::ports::{ApiKeyStore, Clock, Gateway, GenerateKey, SecretGenerator, SubscriptionStore};
+use crate::ports::{ApiKeyStore, Clock, Gateway, SecretGenerator, SubscriptionStore};
 use crate::secret::{KeySecret, Secret, SecretKind};
-use crate::subscription::{Subscription, SubscriptionStatus};
+use crate::subscription::Subscription;
+use crate::usecases::key_rules::{
+    active_subscriptions, effective_expiry, effective_limits, models_of, name_taken,
+    requested_subscriptions, KeyPolicy,
+};
+use crate::usecases::provision::{Finish, Provisioner};
 use crate::user::Actor;
-use crate::{Error, FieldError, GatewayError, StoreError};
-use chrono::{DateTime, Duration, Utc};
-use std::collections::BTreeSet;
+use crate::{Error, GatewayError};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
-
-/// The most subscriptions one key may be bound to.
-pub const MAX_SUBSCRIPTIONS_PER_KEY: usize = 50;
-
-/// What an administrator allows for self-service keys.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeyPolicy {
-    /// Caps applied on top of the subscriptions' quotas.
-    pub max_limits: Limits,
-    /// The longest a key may live; keys without an expiry get this one when set.
-    pub max_lifetime: Option<Duration>,
-}
 
 #[derive(Debug, Clone)]
 pub struct CreateKeyRequest {
@@ -48,10 +40,10 @@ pub struct CreatedKey {
 pub struct CreateKey {
     keys: Arc<dyn ApiKeyStore>,
     subscriptions: Arc<dyn SubscriptionStore>,
-    gateway: Arc<dyn Gateway>,
     clock: Arc<dyn Clock>,
     secrets: Arc<dyn SecretGenerator>,
     policy: KeyPolicy,
+    provisioner: Provisioner,
 }
 
 struct Validated {
@@ -59,12 +51,6 @@ struct Validated {
     subscriptions: Vec<Subscription>,
     limits: Limits,
     expires_at: Option<DateTime<Utc>>,
-}
-
-enum Outcome {
-    Created,
-    NotCreated(GatewayError),
-    Unknown(GatewayError),
 }
 
 impl CreateKey {
@@ -77,9 +63,13 @@ impl CreateKey {
         policy: KeyPolicy,
     ) -> Self {
         Self {
+            provisioner: Provisioner {
+                keys: keys.clone(),
+                gateway,
+                clock: clock.clone(),
+            },
             keys,
             subscriptions,
-            gateway,
             clock,
             secrets,
             policy,
@@ -99,13 +89,7 @@ impl CreateKey {
         let secret = Secret::from_random(SecretKind::ApiKey, &self.secrets.random_bytes());
         let hash = secret.hash();
         let id = ApiKeyId::new();
-        let models: Vec<ModelId> = valid
-            .subscriptions
-            .iter()
-            .map(|s| s.model_id.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let models = models_of(&valid.subscriptions);
         let subscription_ids: Vec<SubscriptionId> =
             valid.subscriptions.iter().map(|s| s.id).collect();
         let new_key = NewApiKey {
@@ -121,7 +105,6 @@ impl CreateKey {
             created_at: now,
         };
 
-        // Step 3: record the key before LiteLLM knows it, so that it can never exist unseen.
         let audit = AuditEvent::by(actor, "api_key.create", "api_key", id, now).with_after(
             serde_json::json!({
                 "name": valid.name,
@@ -130,81 +113,9 @@ impl CreateKey {
                 "models": models,
             }),
         );
-        self.keys
-            .insert_provisioning_key(&new_key, &audit)
+        self.provisioner
+            .provision(actor, new_key, secret, models, audit, Finish::Activate)
             .await
-            .map_err(|e| match e {
-                StoreError::Conflict { constraint } if constraint == "api_keys_live_name" => {
-                    name_taken(&valid.name)
-                }
-                other => other.into(),
-            })?;
-
-        // Step 4: create it in LiteLLM; an uncertain answer is checked, never retried blindly.
-        let request = GenerateKey {
-            secret: secret.clone(),
-            alias: new_key.litellm_alias.clone(),
-            user_id: actor.user_id,
-            models: models.clone(),
-            limits: valid.limits.clone(),
-            expires_in_seconds: valid.expires_at.map(|at| (at - now).num_seconds().max(1)),
-            metadata: serde_json::json!({
-                "managed_by": "keyport",
-                "keyport_key_id": id,
-                "keyport_user_id": actor.user_id,
-                "keyport_subscription_ids": subscription_ids,
-            }),
-        };
-        let outcome = match self.gateway.generate_key(&request).await {
-            Ok(_) => Outcome::Created,
-            Err(error) if error.is_uncertain() => match self.gateway.key_info(&hash).await {
-                Ok(Some(_)) => Outcome::Created,
-                Ok(None) => Outcome::NotCreated(error),
-                Err(_) => Outcome::Unknown(error),
-            },
-            Err(error) => Outcome::NotCreated(error),
-        };
-
-        match outcome {
-            // Step 5.
-            Outcome::Created => {
-                let audit =
-                    AuditEvent::by(actor, "api_key.activate", "api_key", id, self.clock.now());
-                match self.keys.activate_key(id, self.clock.now(), &audit).await {
-                    Ok(key) => Ok(CreatedKey { key, secret }),
-                    Err(store_error) => {
-                        // Step 6: nobody will ever see this secret, so the key must not stay usable. Try to
-                        // remove it now; whatever happens, the row stays `provisioning` for the reconciler.
-                        tracing::error!(key = %id, error = %store_error, "recording an active key failed after LiteLLM created it");
-                        if let Err(e) = self.gateway.delete_key(&hash).await {
-                            tracing::warn!(key = %id, error = %e, "could not delete the unrecorded key in LiteLLM; the reconciler will");
-                        }
-                        Err(store_error.into())
-                    }
-                }
-            }
-            // Step 6, certain failure.
-            Outcome::NotCreated(error) => {
-                let reason = error.to_string();
-                let audit = AuditEvent::by(actor, "api_key.fail", "api_key", id, self.clock.now())
-                    .with_after(serde_json::json!({"reason": reason}));
-                if let Err(e) = self
-                    .keys
-                    .fail_key(id, &reason, self.clock.now(), &audit)
-                    .await
-                {
-                    tracing::error!(key = %id, error = %e, "could not mark a key failed; the reconciler will");
-                }
-                Err(gateway_failure(error))
-            }
-            // Step 6, unknown outcome: leave it provisioning.
-            Outcome::Unknown(error) => {
-                tracing::warn!(key = %id, error = %error, "LiteLLM outcome unknown; key left provisioning for the reconciler");
-                Err(Error::GatewayUnavailable {
-                    detail: "LiteLLM did not answer; no key was issued, and anything LiteLLM may have created will be removed automatically. Try again in a moment.".into(),
-                })
-            }
-        }
     }
 
     async fn validate(
@@ -217,108 +128,17 @@ impl CreateKey {
         let name = validate_key_name(&request.name)
             .map_err(|e| errors.push(e))
             .ok();
-
-        let mut ids = Vec::new();
-        for id in request.subscription_ids {
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
-        if ids.is_empty() {
-            errors.push(FieldError::new(
-                "subscription_ids",
-                "choose at least one subscription",
-            ));
-        } else if ids.len() > MAX_SUBSCRIPTIONS_PER_KEY {
-            errors.push(FieldError::new(
-                "subscription_ids",
-                format!("a key may be bound to at most {MAX_SUBSCRIPTIONS_PER_KEY} subscriptions"),
-            ));
-        }
-        if let Err(e) = request.limits.validate() {
-            errors.extend(e.into_iter().map(|e| e.nested("limits")));
-        }
-        let expires_at = match (request.expires_at, self.policy.max_lifetime) {
-            (Some(at), _) if at <= now => {
-                errors.push(FieldError::new("expires_at", "must be in the future"));
-                None
-            }
-            (Some(at), Some(max)) if at > now + max => {
-                errors.push(FieldError::new(
-                    "expires_at",
-                    format!("keys may live at most {} days", max.num_days()),
-                ));
-                None
-            }
-            (Some(at), _) => Some(at),
-            (None, Some(max)) => Some(now + max),
-            (None, None) => None,
+        let ids = requested_subscriptions(request.subscription_ids, &mut errors);
+        let expires_at = effective_expiry(request.expires_at, &self.policy, now, &mut errors);
+        let subscriptions =
+            active_subscriptions(self.subscriptions.as_ref(), actor, &ids, &mut errors).await?;
+        let limits = if errors.is_empty() {
+            effective_limits(request.limits, &subscriptions, &self.policy, &mut errors)
+        } else {
+            request.limits
         };
-        if ids.is_empty() || ids.len() > MAX_SUBSCRIPTIONS_PER_KEY {
+        let (Some(name), true) = (name, errors.is_empty()) else {
             return Err(Error::Invalid(errors));
-        }
-
-        let found = self.subscriptions.get_subscriptions(&ids).await?;
-        let mut subscriptions = Vec::new();
-        for (index, id) in ids.iter().enumerate() {
-            let field = format!("subscription_ids[{index}]");
-            match found
-                .iter()
-                .find(|s| s.id == *id && s.user_id == actor.user_id)
-            {
-                None => errors.push(FieldError::new(
-                    field,
-                    format!("you have no subscription {id}"),
-                )),
-                Some(s) if s.status == SubscriptionStatus::Pending => errors.push(FieldError::new(
-                    field,
-                    format!(
-                        "your subscription to '{}' is waiting for approval",
-                        s.model_id
-                    ),
-                )),
-                Some(s) if s.status != SubscriptionStatus::Active => errors.push(FieldError::new(
-                    field,
-                    format!(
-                        "your subscription to '{}' is {}",
-                        s.model_id,
-                        s.status.as_str()
-                    ),
-                )),
-                Some(s) => subscriptions.push(s.clone()),
-            }
-        }
-
-        let limits = request.limits.or(&Limits::tightest(
-            subscriptions
-                .iter()
-                .map(|s| &s.quota)
-                .chain([&self.policy.max_limits]),
-        ));
-        if errors.is_empty() {
-            for s in &subscriptions {
-                let quota_name = format!("your subscription to '{}'", s.model_id);
-                errors.extend(
-                    limits
-                        .exceeding(&s.quota, &quota_name)
-                        .into_iter()
-                        .map(|e| e.nested("limits")),
-                );
-            }
-            errors.extend(
-                limits
-                    .exceeding(&self.policy.max_limits, "the administrator's maximum")
-                    .into_iter()
-                    .map(|e| e.nested("limits")),
-            );
-        }
-        if !errors.is_empty() {
-            return Err(Error::Invalid(errors));
-        }
-        let Some(name) = name else {
-            return Err(Error::Internal(
-                "a key name passed validation without a value".into(),
-            ));
         };
         if self.keys.live_key_name_taken(actor.user_id, &name).await? {
             return Err(name_taken(&name));
@@ -329,13 +149,6 @@ impl CreateKey {
             limits,
             expires_at,
         })
-    }
-}
-
-fn name_taken(name: &str) -> Error {
-    Error::Conflict {
-        field: Some("name".into()),
-        message: format!("you already have a key named '{name}'"),
     }
 }
 
@@ -360,9 +173,13 @@ pub(crate) fn gateway_failure(error: GatewayError) -> Error {
 mod tests {
     use super::*;
     use crate::api_key::ApiKeyStatus;
+    use crate::ids::ModelId;
     use crate::limits::BudgetDuration;
     use crate::ports::{MockApiKeyStore, MockGateway, MockSubscriptionStore};
+    use crate::subscription::SubscriptionStatus;
     use crate::usecases::fixtures::*;
+    use crate::StoreError;
+    use chrono::Duration;
     use std::sync::Mutex;
 
     /// The mocks of one test, with what the test asserts afterwards.
@@ -816,6 +633,7 @@ mod tests {
                 ..Limits::default()
             },
             max_lifetime: Some(Duration::days(90)),
+            ..KeyPolicy::default()
         };
         let inserted = expect_insert(&mut h.keys);
         h.gateway.expect_generate_key().times(1).returning(|g| {

@@ -3,27 +3,38 @@
 
 mod authenticate;
 mod cancel_subscription;
+mod converge_key;
 mod create_key;
 mod create_user;
 mod get_key;
+mod key_rules;
 mod list_keys;
 mod list_models;
 mod list_subscriptions;
+mod provision;
 mod revoke_key;
+mod rotate_key;
+mod run_jobs;
 mod subscribe;
 mod sync_catalog;
+mod update_key;
 
 pub use authenticate::Authenticate;
 pub use cancel_subscription::CancelSubscription;
-pub use create_key::{CreateKey, CreateKeyRequest, CreatedKey, KeyPolicy};
+pub use converge_key::{ConvergeKey, Converged};
+pub use create_key::{CreateKey, CreateKeyRequest, CreatedKey};
 pub use create_user::{CreateUser, CreateUserRequest, IssueAccessToken, IssuedToken};
 pub use get_key::GetKey;
+pub use key_rules::{KeyPolicy, MAX_SUBSCRIPTIONS_PER_KEY};
 pub use list_keys::ListKeys;
 pub use list_models::{GetModel, ListModels};
 pub use list_subscriptions::{GetSubscription, ListSubscriptions};
 pub use revoke_key::RevokeKey;
+pub use rotate_key::RotateKey;
+pub use run_jobs::{JobRunReport, RunJobs};
 pub use subscribe::Subscribe;
 pub use sync_catalog::{CatalogSyncReport, SyncCatalog};
+pub use update_key::{UpdateKey, UpdateKeyRequest};
 
 #[cfg(test)]
 pub(crate) mod fixtures;

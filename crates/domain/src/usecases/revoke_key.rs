@@ -1,31 +1,33 @@
 use crate::api_key::{ApiKey, ApiKeyStatus, SyncState};
 use crate::audit::AuditEvent;
 use crate::ids::ApiKeyId;
-use crate::ports::{ApiKeyStore, Clock, Gateway};
+use crate::ports::{ApiKeyStore, Clock};
+use crate::usecases::converge_key::ConvergeKey;
 use crate::usecases::get_key::owned_key;
+use crate::usecases::update_key::converge_now;
 use crate::user::Actor;
-use crate::{Error, GatewayError, StoreError};
+use crate::{Error, StoreError};
 use std::sync::Arc;
 
-/// Revoke a key: the row becomes `revoked` first (so keyport never again treats it as live), then LiteLLM
-/// deletes it. If LiteLLM cannot be reached the revocation stays pending (`sync_state = pending`, shown as
-/// "revocation pending") and is completed later; revoking again retries it. Revoking a revoked key whose
-/// deletion is done changes nothing.
+/// Revoke a key: the row becomes `revoked` and a job to delete it in LiteLLM is queued, in one transaction;
+/// then LiteLLM is asked at once. If LiteLLM cannot be reached the job retries until it is done, and the key
+/// shows `revocation pending` meanwhile. Revoking a revoked key retries a pending deletion, and changes
+/// nothing otherwise. A `lost` key (gone from LiteLLM already) can be revoked to put it away.
 pub struct RevokeKey {
     keys: Arc<dyn ApiKeyStore>,
-    gateway: Arc<dyn Gateway>,
+    converge: Arc<ConvergeKey>,
     clock: Arc<dyn Clock>,
 }
 
 impl RevokeKey {
     pub fn new(
         keys: Arc<dyn ApiKeyStore>,
-        gateway: Arc<dyn Gateway>,
+        converge: Arc<ConvergeKey>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             keys,
-            gateway,
+            converge,
             clock,
         }
     }
@@ -33,24 +35,34 @@ impl RevokeKey {
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, key = %id))]
     pub async fn execute(&self, actor: &Actor, id: ApiKeyId) -> Result<ApiKey, Error> {
         let key = owned_key(self.keys.as_ref(), actor, id).await?;
-        let mut key = match key.status {
+        let now = self.clock.now();
+        match key.status {
             ApiKeyStatus::Revoked if key.sync_state == SyncState::Synced => return Ok(key),
-            ApiKeyStatus::Revoked => key,
-            ApiKeyStatus::Active | ApiKeyStatus::Retiring => {
-                let now = self.clock.now();
+            ApiKeyStatus::Revoked => {}
+            ApiKeyStatus::Active | ApiKeyStatus::Retiring | ApiKeyStatus::Lost => {
                 let audit = AuditEvent::by(actor, "api_key.revoke", "api_key", id, now)
                     .with_before(serde_json::json!({"status": key.status.as_str()}))
                     .with_after(serde_json::json!({"status": "revoked"}));
-                self.keys
-                    .revoke_key(id, now, &audit)
-                    .await
-                    .map_err(|e| match e {
-                        StoreError::NotFound => Error::Conflict {
-                            field: None,
-                            message: "the key changed meanwhile; reload it and try again".into(),
-                        },
-                        other => other.into(),
-                    })?
+                let revoked = if key.status == ApiKeyStatus::Lost {
+                    self.keys
+                        .change_key_status(
+                            id,
+                            &[ApiKeyStatus::Lost],
+                            ApiKeyStatus::Revoked,
+                            now,
+                            &audit,
+                        )
+                        .await
+                } else {
+                    self.keys.revoke_key(id, now, &audit).await
+                };
+                revoked.map_err(|e| match e {
+                    StoreError::NotFound => Error::Conflict {
+                        field: None,
+                        message: "the key changed meanwhile; reload it and try again".into(),
+                    },
+                    other => other.into(),
+                })?;
             }
             other => {
                 return Err(Error::Conflict {
@@ -58,134 +70,118 @@ impl RevokeKey {
                     message: format!("a key that is {} cannot be revoked", other.as_str()),
                 })
             }
-        };
-
-        match self.gateway.delete_key(&key.hash).await {
-            Ok(()) | Err(GatewayError::NotFound) => {
-                let now = self.clock.now();
-                match self.keys.mark_key_synced(id, now).await {
-                    Ok(()) => {
-                        key.sync_state = SyncState::Synced;
-                        key.synced_at = Some(now);
-                        key.last_sync_error = None;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "key deleted in LiteLLM but not marked synced")
-                    }
-                }
-            }
-            Err(error) => {
-                tracing::warn!(error = %error, "revocation pending: LiteLLM did not delete the key");
-                let message = error.to_string();
-                if let Err(e) = self
-                    .keys
-                    .record_key_sync_error(id, &message, self.clock.now())
-                    .await
-                {
-                    tracing::warn!(error = %e, "could not record the pending revocation's error");
-                }
-                key.last_sync_error = Some(message);
-            }
         }
-        Ok(key)
+        converge_now(&self.converge, self.keys.as_ref(), id, self.clock.now()).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{MockApiKeyStore, MockGateway};
+    use crate::ports::{MockApiKeyStore, MockGateway, MockUserStore};
     use crate::usecases::fixtures::*;
+    use crate::GatewayError;
+    use std::sync::Mutex;
 
-    fn revoked(mut key: ApiKey) -> ApiKey {
-        key.status = ApiKeyStatus::Revoked;
-        key.sync_state = SyncState::Pending;
-        key.revoked_at = Some(now());
-        key
+    /// A key store holding one key, that revokes and marks it synced as the real one does.
+    fn store(key: ApiKey) -> (MockApiKeyStore, Arc<Mutex<ApiKey>>) {
+        let state = Arc::new(Mutex::new(key));
+        let mut keys = MockApiKeyStore::new();
+        let s = state.clone();
+        keys.expect_get_key()
+            .returning(move |_| Ok(Some(s.lock().unwrap().clone())));
+        let s = state.clone();
+        keys.expect_revoke_key().returning(move |_, at, audit| {
+            assert_eq!(audit.action, "api_key.revoke");
+            let mut k = s.lock().unwrap();
+            k.status = ApiKeyStatus::Revoked;
+            k.sync_state = SyncState::Pending;
+            k.revoked_at = Some(at);
+            Ok(k.clone())
+        });
+        let s = state.clone();
+        keys.expect_mark_key_synced().returning(move |_, _| {
+            s.lock().unwrap().sync_state = SyncState::Synced;
+            Ok(())
+        });
+        let s = state.clone();
+        keys.expect_record_key_sync_error()
+            .returning(move |_, e, _| {
+                s.lock().unwrap().last_sync_error = Some(e.to_owned());
+                Ok(())
+            });
+        (keys, state)
+    }
+
+    fn revoke(keys: MockApiKeyStore, gateway: MockGateway) -> RevokeKey {
+        let keys: Arc<dyn ApiKeyStore> = Arc::new(keys);
+        let converge = ConvergeKey::new(
+            keys.clone(),
+            Arc::new(MockUserStore::new()),
+            Arc::new(gateway),
+            fixed_clock(),
+        );
+        RevokeKey::new(keys, Arc::new(converge), fixed_clock())
     }
 
     #[tokio::test]
     async fn revoking_marks_the_key_revoked_then_deletes_it_in_litellm() {
         let key = api_key(alice().user_id, ApiKeyStatus::Active);
         let (id, hash) = (key.id, key.hash.clone());
-        let mut keys = MockApiKeyStore::new();
-        let k = key.clone();
-        keys.expect_get_key()
-            .returning(move |_| Ok(Some(k.clone())));
-        let k = key.clone();
-        keys.expect_revoke_key()
-            .times(1)
-            .withf(move |i, _, a| *i == id && a.action == "api_key.revoke")
-            .returning(move |_, _, _| Ok(revoked(k.clone())));
-        keys.expect_mark_key_synced()
-            .times(1)
-            .withf(move |i, _| *i == id)
-            .returning(|_, _| Ok(()));
+        let (keys, state) = store(key);
         let mut gateway = MockGateway::new();
         gateway
             .expect_delete_key()
             .times(1)
             .withf(move |h| *h == hash)
             .returning(|_| Ok(()));
-        let out = RevokeKey::new(Arc::new(keys), Arc::new(gateway), fixed_clock())
-            .execute(&alice(), id)
-            .await
-            .unwrap();
-        assert_eq!(out.status, ApiKeyStatus::Revoked);
-        assert_eq!(out.sync_state, SyncState::Synced);
+        let out = revoke(keys, gateway).execute(&alice(), id).await.unwrap();
+        assert_eq!(
+            (out.status, out.sync_state),
+            (ApiKeyStatus::Revoked, SyncState::Synced)
+        );
+        assert_eq!(state.lock().unwrap().status, ApiKeyStatus::Revoked);
     }
 
     #[tokio::test]
     async fn when_litellm_is_down_the_revocation_stays_pending_with_the_error() {
         let key = api_key(alice().user_id, ApiKeyStatus::Active);
         let id = key.id;
-        let mut keys = MockApiKeyStore::new();
-        let k = key.clone();
-        keys.expect_get_key()
-            .returning(move |_| Ok(Some(k.clone())));
-        let k = key.clone();
-        keys.expect_revoke_key()
-            .times(1)
-            .returning(move |_, _, _| Ok(revoked(k.clone())));
-        keys.expect_mark_key_synced().never();
-        keys.expect_record_key_sync_error()
-            .times(1)
-            .withf(|_, e, _| e.contains("unavailable"))
-            .returning(|_, _, _| Ok(()));
+        let (keys, _) = store(key);
         let mut gateway = MockGateway::new();
         gateway
             .expect_delete_key()
             .times(1)
             .returning(|_| Err(GatewayError::Unavailable("connection refused".into())));
-        let out = RevokeKey::new(Arc::new(keys), Arc::new(gateway), fixed_clock())
-            .execute(&alice(), id)
-            .await
-            .unwrap();
-        assert_eq!(out.status, ApiKeyStatus::Revoked);
-        assert_eq!(out.sync_state, SyncState::Pending);
-        assert!(out.last_sync_error.is_some());
+        let out = revoke(keys, gateway).execute(&alice(), id).await.unwrap();
+        assert_eq!(
+            (out.status, out.sync_state),
+            (ApiKeyStatus::Revoked, SyncState::Pending)
+        );
+        assert!(out.last_sync_error.unwrap().contains("connection refused"));
     }
 
     #[tokio::test]
     async fn revoking_again_retries_a_pending_deletion_and_a_key_already_gone_counts_as_deleted() {
-        let key = revoked(api_key(alice().user_id, ApiKeyStatus::Active));
+        let mut key = api_key(alice().user_id, ApiKeyStatus::Revoked);
+        key.sync_state = SyncState::Pending;
+        key.revoked_at = Some(now());
         let id = key.id;
-        let mut keys = MockApiKeyStore::new();
-        keys.expect_get_key()
-            .returning(move |_| Ok(Some(key.clone())));
-        keys.expect_revoke_key().never();
-        keys.expect_mark_key_synced()
-            .times(1)
-            .returning(|_, _| Ok(()));
+        let (mut keys, _) = store(key);
+        keys.checkpoint();
+        let (mut keys2, _) = {
+            let mut k = api_key(alice().user_id, ApiKeyStatus::Revoked);
+            k.id = id;
+            k.sync_state = SyncState::Pending;
+            store(k)
+        };
+        std::mem::swap(&mut keys, &mut keys2);
         let mut gateway = MockGateway::new();
         gateway
             .expect_delete_key()
             .times(1)
             .returning(|_| Err(GatewayError::NotFound));
-        let out = RevokeKey::new(Arc::new(keys), Arc::new(gateway), fixed_clock())
-            .execute(&alice(), id)
-            .await
-            .unwrap();
+        let out = revoke(keys, gateway).execute(&alice(), id).await.unwrap();
         assert_eq!(out.sync_state, SyncState::Synced);
     }
 
@@ -193,30 +189,25 @@ mod tests {
     async fn someone_elses_key_cannot_be_revoked_and_litellm_is_not_called() {
         let key = api_key(bob().user_id, ApiKeyStatus::Active);
         let id = key.id;
-        let mut keys = MockApiKeyStore::new();
-        keys.expect_get_key()
-            .returning(move |_| Ok(Some(key.clone())));
-        keys.expect_revoke_key().never();
+        let (keys, state) = store(key);
         let mut gateway = MockGateway::new();
         gateway.expect_delete_key().never();
-        let err = RevokeKey::new(Arc::new(keys), Arc::new(gateway), fixed_clock())
+        let err = revoke(keys, gateway)
             .execute(&alice(), id)
             .await
             .unwrap_err();
         assert_eq!(err, Error::NotFound { entity: "api key" });
+        assert_eq!(state.lock().unwrap().status, ApiKeyStatus::Active);
     }
 
     #[tokio::test]
     async fn a_failed_key_cannot_be_revoked() {
         let key = api_key(alice().user_id, ApiKeyStatus::Failed);
         let id = key.id;
-        let mut keys = MockApiKeyStore::new();
-        keys.expect_get_key()
-            .returning(move |_| Ok(Some(key.clone())));
-        keys.expect_revoke_key().never();
+        let (keys, _) = store(key);
         let mut gateway = MockGateway::new();
         gateway.expect_delete_key().never();
-        let err = RevokeKey::new(Arc::new(keys), Arc::new(gateway), fixed_clock())
+        let err = revoke(keys, gateway)
             .execute(&alice(), id)
             .await
             .unwrap_err();

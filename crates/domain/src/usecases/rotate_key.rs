@@ -1,0 +1,316 @@
+use crate::api_key::{litellm_alias, NewApiKey};
+use crate::audit::AuditEvent;
+use crate::ids::ApiKeyId;
+use crate::ports::{ApiKeyStore, Clock, Gateway, SecretGenerator, SubscriptionStore};
+use crate::secret::{Secret, SecretKind};
+use crate::subscription::SubscriptionStatus;
+use crate::usecases::converge_key::ConvergeKey;
+use crate::usecases::create_key::CreatedKey;
+use crate::usecases::get_key::owned_key;
+use crate::usecases::key_rules::{models_of, require_active, KeyPolicy};
+use crate::usecases::provision::{Finish, Provisioner};
+use crate::user::Actor;
+use crate::{Error, FieldError};
+use chrono::Duration;
+use std::sync::Arc;
+
+/// Rotate a key: a new key with the same name, subscriptions, limits and expiry, whose secret is returned
+/// once; the old key becomes `retiring` and keeps working for `overlap` (0 = it stops at once, the default),
+/// then is deleted in LiteLLM and becomes `revoked`. LiteLLM's open-source edition cannot regenerate keys,
+/// so this is a new key plus a scheduled deletion, both durable.
+pub struct RotateKey {
+    keys: Arc<dyn ApiKeyStore>,
+    subscriptions: Arc<dyn SubscriptionStore>,
+    clock: Arc<dyn Clock>,
+    secrets: Arc<dyn SecretGenerator>,
+    policy: KeyPolicy,
+    provisioner: Provisioner,
+    converge: Arc<ConvergeKey>,
+}
+
+impl RotateKey {
+    pub fn new(
+        keys: Arc<dyn ApiKeyStore>,
+        subscriptions: Arc<dyn SubscriptionStore>,
+        gateway: Arc<dyn Gateway>,
+        clock: Arc<dyn Clock>,
+        secrets: Arc<dyn SecretGenerator>,
+        policy: KeyPolicy,
+        converge: Arc<ConvergeKey>,
+    ) -> Self {
+        Self {
+            converge,
+            provisioner: Provisioner {
+                keys: keys.clone(),
+                gateway,
+                clock: clock.clone(),
+            },
+            keys,
+            subscriptions,
+            clock,
+            secrets,
+            policy,
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(user = %actor.user_id, key = %id))]
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        id: ApiKeyId,
+        overlap: Duration,
+    ) -> Result<CreatedKey, Error> {
+        if overlap < Duration::zero() || overlap > self.policy.max_rotation_overlap {
+            return Err(FieldError::new(
+                "overlap_seconds",
+                format!(
+                    "between 0 and {} seconds",
+                    self.policy.max_rotation_overlap.num_seconds()
+                ),
+            )
+            .into());
+        }
+        let old = owned_key(self.keys.as_ref(), actor, id).await?;
+        require_active(&old, "rotated")?;
+        let subscriptions: Vec<_> = self
+            .subscriptions
+            .get_subscriptions(&old.subscription_ids)
+            .await?
+            .into_iter()
+            .filter(|s| s.status == SubscriptionStatus::Active)
+            .collect();
+        if subscriptions.is_empty() {
+            return Err(Error::Conflict {
+                field: None,
+                message:
+                    "none of this key's subscriptions is active any more; create a new key instead"
+                        .into(),
+            });
+        }
+
+        let now = self.clock.now();
+        let secret = Secret::from_random(SecretKind::ApiKey, &self.secrets.random_bytes());
+        let new_id = ApiKeyId::new();
+        let new_key = NewApiKey {
+            id: new_id,
+            user_id: old.user_id,
+            // The replacing key is provisioned under a name of its own while the old key still holds the
+            // name; completing the rotation hands the name over in the same transaction that retires the
+            // old key.
+            name: format!("{} (rotation {})", old.name, &new_id.to_string()[..8]),
+            prefix: secret.prefix(),
+            hash: secret.hash(),
+            litellm_alias: litellm_alias(new_id),
+            limits: old.limits.clone(),
+            expires_at: old.expires_at.filter(|at| *at > now),
+            subscription_ids: subscriptions.iter().map(|s| s.id).collect(),
+            created_at: now,
+        };
+        let audit = AuditEvent::by(actor, "api_key.create", "api_key", new_id, now).with_after(
+            serde_json::json!({
+                "name": new_key.name,
+                "prefix": new_key.prefix.as_str(),
+                "rotates": id,
+            }),
+        );
+        let finish = Finish::Rotation {
+            old: id,
+            retire_at: now + overlap,
+        };
+        let created = self
+            .provisioner
+            .provision(
+                actor,
+                new_key,
+                secret,
+                models_of(&subscriptions),
+                audit,
+                finish,
+            )
+            .await?;
+        if overlap.is_zero() {
+            // Without overlap the old key stops now, not when the job gets to it.
+            if let Err(error) = self.converge.execute(id).await {
+                tracing::warn!(%error, "the replaced key is not deleted yet; its job will retry");
+            }
+        }
+        Ok(created)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api_key::{ApiKey, ApiKeyStatus};
+    use crate::ports::{
+        GatewayKey, GatewayKeyStatus, MockApiKeyStore, MockGateway, MockSubscriptionStore,
+    };
+    use crate::usecases::fixtures::*;
+
+    /// A converge that finds no key (the rotation's own effect on the old key is the store's business).
+    fn converge() -> Arc<ConvergeKey> {
+        let mut keys = MockApiKeyStore::new();
+        keys.expect_get_key().returning(|_| Ok(None));
+        Arc::new(ConvergeKey::new(
+            Arc::new(keys),
+            Arc::new(crate::ports::MockUserStore::new()),
+            Arc::new(MockGateway::new()),
+            fixed_clock(),
+        ))
+    }
+
+    fn policy() -> KeyPolicy {
+        KeyPolicy {
+            max_rotation_overlap: Duration::days(7),
+            ..KeyPolicy::default()
+        }
+    }
+
+    fn setup(
+        old: ApiKey,
+        sub_status: SubscriptionStatus,
+    ) -> (MockApiKeyStore, MockSubscriptionStore) {
+        let mut keys = MockApiKeyStore::new();
+        let k = old.clone();
+        keys.expect_get_key()
+            .returning(move |_| Ok(Some(k.clone())));
+        let mut subs = MockSubscriptionStore::new();
+        let sub_id = old.subscription_ids[0];
+        subs.expect_get_subscriptions().returning(move |_| {
+            let mut s = subscription(alice().user_id, "gpt-4o-mini", sub_status);
+            s.id = sub_id;
+            Ok(vec![s])
+        });
+        (keys, subs)
+    }
+
+    #[tokio::test]
+    async fn rotating_creates_a_same_named_key_and_retires_the_old_one_after_the_overlap() {
+        let old = api_key(alice().user_id, ApiKeyStatus::Active);
+        let (old_id, old_name, old_subs) = (old.id, old.name.clone(), old.subscription_ids.clone());
+        let (mut keys, subs) = setup(old.clone(), SubscriptionStatus::Active);
+        keys.expect_insert_provisioning_key()
+            .times(1)
+            .withf(move |k, _| {
+                k.name.starts_with(&format!("{old_name} (rotation "))
+                    && k.subscription_ids == old_subs
+                    && k.hash == expected_key_secret().hash()
+            })
+            .returning(|_, _| Ok(()));
+        keys.expect_complete_rotation()
+            .times(1)
+            .withf(move |_, o, retire_at, at, audit| {
+                *o == old_id
+                    && *retire_at == *at + Duration::hours(1)
+                    && audit.action == "api_key.rotate"
+            })
+            .returning(|new, _, _, _, _| {
+                let mut k = api_key(alice().user_id, ApiKeyStatus::Active);
+                k.id = new;
+                Ok(k)
+            });
+        keys.expect_activate_key().never();
+        let mut gateway = MockGateway::new();
+        gateway
+            .expect_generate_key()
+            .times(1)
+            .withf(|g| g.models.len() == 1)
+            .returning(|_| {
+                Ok(GatewayKey {
+                    hash: expected_key_secret().hash(),
+                    alias: None,
+                    user_id: None,
+                    models: vec![],
+                    status: GatewayKeyStatus::Active,
+                    max_budget: None,
+                    budget_duration: None,
+                    tpm_limit: None,
+                    rpm_limit: None,
+                    spend: None,
+                    budget_reset_at: None,
+                    expires_at: None,
+                    metadata: serde_json::Value::Null,
+                })
+            });
+        let uc = RotateKey::new(
+            Arc::new(keys),
+            Arc::new(subs),
+            Arc::new(gateway),
+            fixed_clock(),
+            fixed_secrets(),
+            policy(),
+            converge(),
+        );
+        let created = uc
+            .execute(&alice(), old_id, Duration::hours(1))
+            .await
+            .unwrap();
+        assert_ne!(created.key.id, old_id);
+        assert_eq!(created.secret.expose(), expected_key_secret().expose());
+    }
+
+    #[tokio::test]
+    async fn an_overlap_beyond_the_maximum_is_refused_before_anything_happens() {
+        let old = api_key(alice().user_id, ApiKeyStatus::Active);
+        let id = old.id;
+        let (mut keys, subs) = setup(old, SubscriptionStatus::Active);
+        keys.expect_insert_provisioning_key().never();
+        let uc = RotateKey::new(
+            Arc::new(keys),
+            Arc::new(subs),
+            Arc::new(MockGateway::new()),
+            fixed_clock(),
+            fixed_secrets(),
+            policy(),
+            converge(),
+        );
+        let err = uc
+            .execute(&alice(), id, Duration::days(8))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Invalid(ref f) if f[0].field == "overlap_seconds"));
+    }
+
+    #[tokio::test]
+    async fn only_an_active_key_with_an_active_subscription_can_be_rotated() {
+        let revoked = api_key(alice().user_id, ApiKeyStatus::Revoked);
+        let id = revoked.id;
+        let (mut keys, subs) = setup(revoked, SubscriptionStatus::Active);
+        keys.expect_insert_provisioning_key().never();
+        let uc = RotateKey::new(
+            Arc::new(keys),
+            Arc::new(subs),
+            Arc::new(MockGateway::new()),
+            fixed_clock(),
+            fixed_secrets(),
+            policy(),
+            converge(),
+        );
+        assert!(matches!(
+            uc.execute(&alice(), id, Duration::zero())
+                .await
+                .unwrap_err(),
+            Error::Conflict { .. }
+        ));
+
+        let active = api_key(alice().user_id, ApiKeyStatus::Active);
+        let id = active.id;
+        let (mut keys, subs) = setup(active, SubscriptionStatus::Cancelled);
+        keys.expect_insert_provisioning_key().never();
+        let uc = RotateKey::new(
+            Arc::new(keys),
+            Arc::new(subs),
+            Arc::new(MockGateway::new()),
+            fixed_clock(),
+            fixed_secrets(),
+            policy(),
+            converge(),
+        );
+        assert!(matches!(
+            uc.execute(&alice(), id, Duration::zero())
+                .await
+                .unwrap_err(),
+            Error::Conflict { .. }
+        ));
+    }
+}
