@@ -58,6 +58,13 @@ pub trait UserStore: Send + Sync {
     ) -> Result<(), StoreError>;
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// The users with these ids that exist, in one query.
+    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        let _ = ids;
+        Err(StoreError::Unexpected(
+            "not implemented by this store yet".into(),
+        ))
+    }
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -265,6 +272,73 @@ pub trait ApiKeyStore: Send + Sync {
     /// Marks every `active` or `retiring` key whose `expires_at` is at or before `now` as `expired`, with a
     /// system audit event and a `ConvergeKey` job each, and answers their ids.
     async fn expire_due_keys(&self, now: DateTime<Utc>) -> Result<Vec<ApiKeyId>, StoreError>;
+
+    /// The keys with these hashes (any owner, any status), for the reconciler; at most one query per call.
+    async fn keys_by_hashes(&self, hashes: &[KeyHash]) -> Result<Vec<ApiKey>, StoreError> {
+        let _ = hashes;
+        Err(StoreError::Unexpected(
+            "not implemented by this store yet".into(),
+        ))
+    }
+    /// Every key in one of `statuses` with an id greater than `after`, in id order, at most `limit`: the
+    /// reconciler pages through keyport's side with it.
+    async fn keys_after(
+        &self,
+        after: Option<ApiKeyId>,
+        statuses: &[ApiKeyStatus],
+        limit: u32,
+    ) -> Result<Vec<ApiKey>, StoreError> {
+        let _ = (after, statuses, limit);
+        Err(StoreError::Unexpected(
+            "not implemented by this store yet".into(),
+        ))
+    }
+    /// Records the spend LiteLLM reports for keys (and when its budget resets), read at `read_at`, in one
+    /// statement.
+    async fn record_spend(
+        &self,
+        readings: &[SpendReading],
+        read_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _ = (readings, read_at);
+        Err(StoreError::Unexpected(
+            "not implemented by this store yet".into(),
+        ))
+    }
+}
+
+/// A key's spend as LiteLLM reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpendReading {
+    pub key: ApiKeyId,
+    pub spend: Money,
+    pub budget_reset_at: Option<DateTime<Utc>>,
+}
+
+/// Audit events that belong to no other store's change (e.g. the reconciler deleting a LiteLLM key that no
+/// row knows).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    async fn append(&self, event: &AuditEvent) -> Result<(), StoreError>;
+}
+
+/// One leader among replicas for work that must not run twice at once (the reconciler).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Leadership: Send + Sync {
+    /// Tries to become the leader for `name` (a PostgreSQL advisory lock held on a dedicated connection);
+    /// `None` when another process is. Leadership ends when the guard is dropped.
+    async fn try_lead(&self, name: &str) -> Result<Option<LeaderGuard>, StoreError>;
+}
+
+/// Held while leading; dropping it ends the leadership.
+pub struct LeaderGuard(pub Box<dyn std::any::Any + Send + Sync>);
+
+impl std::fmt::Debug for LeaderGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LeaderGuard")
+    }
 }
 
 /// The outbox. Enqueuing happens inside the stores' transactions (see the contracts above); these methods
