@@ -12,6 +12,7 @@ mod list_keys;
 mod list_models;
 mod list_subscriptions;
 mod provision;
+mod reconcile;
 mod revoke_key;
 mod rotate_key;
 mod run_jobs;
@@ -29,6 +30,9 @@ pub use key_rules::{KeyPolicy, MAX_SUBSCRIPTIONS_PER_KEY};
 pub use list_keys::ListKeys;
 pub use list_models::{GetModel, ListModels};
 pub use list_subscriptions::{GetSubscription, ListSubscriptions};
+pub use reconcile::{
+    Finding, FindingKind, Reconcile, ReconcileOptions, ReconcileProgress, ReconcileReport,
+};
 pub use revoke_key::RevokeKey;
 pub use rotate_key::RotateKey;
 pub use run_jobs::{JobRunReport, RunJobs};
