@@ -117,6 +117,8 @@ pub struct ApiKey {
     pub models: Vec<ModelId>,
     pub spend: Option<Money>,
     pub spend_read_at: Option<DateTime<Utc>>,
+    /// When LiteLLM resets the key's budget next, as last read with the spend; `None` when unknown.
+    pub budget_reset_at: Option<DateTime<Utc>>,
     pub sync_state: SyncState,
     pub last_sync_error: Option<String>,
     pub synced_at: Option<DateTime<Utc>>,

@@ -422,6 +422,7 @@ pub(crate) struct ApiKeyRow {
     pub revoked_at: Option<DateTime<Utc>>,
     pub retire_at: Option<DateTime<Utc>>,
     pub replaced_by: Option<Uuid>,
+    pub budget_reset_at: Option<DateTime<Utc>>,
 }
 
 /// A key's binding to one subscription, with what the key's model list needs to know of it.
@@ -475,6 +476,7 @@ impl ApiKeyRow {
                 .map(|s| Money::new(s).map_err(|e| corrupt("spend", e)))
                 .transpose()?,
             spend_read_at: self.spend_read_at,
+            budget_reset_at: self.budget_reset_at,
             sync_state: SyncState::parse(&self.sync_state)
                 .ok_or_else(|| corrupt("sync state", &self.sync_state))?,
             last_sync_error: self.last_sync_error,

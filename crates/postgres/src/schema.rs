@@ -47,6 +47,7 @@ diesel::table! {
         revoked_at -> Nullable<Timestamptz>,
         retire_at -> Nullable<Timestamptz>,
         replaced_by -> Nullable<Uuid>,
+        budget_reset_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -105,6 +105,7 @@ pub fn api_key(user: UserId, status: ApiKeyStatus) -> ApiKey {
         models: vec![ModelId::parse("gpt-4o-mini").unwrap()],
         spend: None,
         spend_read_at: None,
+        budget_reset_at: None,
         sync_state: SyncState::Synced,
         last_sync_error: None,
         synced_at: Some(now()),

@@ -39,6 +39,7 @@ async fn an_inserted_key_is_provisioning_pending_and_bound_to_its_subscriptions(
             models: vec![second_model, w.model.clone()],
             spend: None,
             spend_read_at: None,
+            budget_reset_at: None,
             sync_state: SyncState::Pending,
             last_sync_error: None,
             synced_at: None,

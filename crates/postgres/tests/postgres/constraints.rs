@@ -484,3 +484,29 @@ async fn a_keys_jobs_go_with_it_and_its_successor_going_clears_replaced_by() {
         .unwrap();
     assert_eq!(old.replaced_by, None);
 }
+
+#[tokio::test]
+async fn a_budget_reset_is_only_known_with_a_spend_reading() {
+    let w = world().await;
+    let key = new_key(w.user.id, "ci", &[w.subscription.id]);
+    insert_key(&w.store, &key).await;
+    assert_refused(
+        &w.db,
+        &format!(
+            "UPDATE api_keys SET budget_reset_at = now() WHERE id = '{}'",
+            key.id
+        ),
+        CheckViolation,
+        "api_keys_budget_reset_read_with_spend",
+    )
+    .await;
+    sql(
+        &w.db,
+        &format!(
+            "UPDATE api_keys SET spend = 0, spend_read_at = now(), budget_reset_at = now() WHERE id = '{}'",
+            key.id
+        ),
+    )
+    .await
+    .unwrap();
+}

@@ -5,6 +5,9 @@ use keyport_domain::StoreError;
 use keyport_postgres::{connect, run_migrations, MIGRATIONS};
 use keyport_testkit::TestDb;
 
+/// The version of `2026-11-25-000002_jobs_and_key_lifecycle`.
+const LIFECYCLE: &str = "20261125000002";
+
 #[tokio::test]
 async fn migrating_a_migrated_database_applies_nothing() {
     let db = TestDb::new().await;
@@ -56,6 +59,22 @@ async fn reverting_the_lifecycle_migration_refuses_while_a_key_is_lost_and_then_
     )
     .await
     .unwrap();
+    // The migrations after it first, so that it is the last one applied.
+    let url = w.db.url().to_owned();
+    tokio::task::spawn_blocking(move || {
+        use diesel::Connection;
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url).unwrap();
+        while conn
+            .applied_migrations()
+            .unwrap()
+            .iter()
+            .any(|version| version.to_string().as_str() > LIFECYCLE)
+        {
+            conn.revert_last_migration(MIGRATIONS).unwrap();
+        }
+    })
+    .await
+    .unwrap();
     let revert_last = |url: String| {
         tokio::task::spawn_blocking(move || {
             use diesel::Connection;
@@ -87,7 +106,7 @@ async fn reverting_the_lifecycle_migration_refuses_while_a_key_is_lost_and_then_
     .unwrap();
     let reverted = revert_last(w.db.url().to_owned()).await.unwrap().unwrap();
     assert_eq!(
-        reverted, "20261125000002",
+        reverted, LIFECYCLE,
         "2026-11-25-000002_jobs_and_key_lifecycle"
     );
     assert!(sql(&w.db, "SELECT 1 FROM jobs").await.is_err());
