@@ -59,12 +59,7 @@ pub trait UserStore: Send + Sync {
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// The users with these ids that exist, in one query.
-    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
-        let _ = ids;
-        Err(StoreError::Unexpected(
-            "not implemented by this store yet".into(),
-        ))
-    }
+    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -273,38 +268,27 @@ pub trait ApiKeyStore: Send + Sync {
     /// system audit event and a `ConvergeKey` job each, and answers their ids.
     async fn expire_due_keys(&self, now: DateTime<Utc>) -> Result<Vec<ApiKeyId>, StoreError>;
 
-    /// The keys with these hashes (any owner, any status), for the reconciler; at most one query per call.
-    async fn keys_by_hashes(&self, hashes: &[KeyHash]) -> Result<Vec<ApiKey>, StoreError> {
-        let _ = hashes;
-        Err(StoreError::Unexpected(
-            "not implemented by this store yet".into(),
-        ))
-    }
-    /// Every key in one of `statuses` with an id greater than `after`, in id order, at most `limit`: the
-    /// reconciler pages through keyport's side with it.
+    /// The keys with these hashes (any owner, any status; unknown hashes are skipped), with their
+    /// subscriptions and models as [`ApiKeyStore::get_key`] has them, for the reconciler; in a constant
+    /// number of queries however many hashes.
+    async fn keys_by_hashes(&self, hashes: &[KeyHash]) -> Result<Vec<ApiKey>, StoreError>;
+    /// Every key in one of `statuses` with an id greater than `after` (from the first with `None`), in id
+    /// order, at most `limit`, with its subscriptions and models: the reconciler pages through keyport's
+    /// side with it, passing the last id of a page as the next `after`. Empty when `statuses` is.
     async fn keys_after(
         &self,
         after: Option<ApiKeyId>,
         statuses: &[ApiKeyStatus],
         limit: u32,
-    ) -> Result<Vec<ApiKey>, StoreError> {
-        let _ = (after, statuses, limit);
-        Err(StoreError::Unexpected(
-            "not implemented by this store yet".into(),
-        ))
-    }
+    ) -> Result<Vec<ApiKey>, StoreError>;
     /// Records the spend LiteLLM reports for keys (and when its budget resets), read at `read_at`, in one
-    /// statement.
+    /// statement. Readings for unknown keys are ignored, and so is a reading older than the one a key
+    /// already has; of several readings for one key the last counts. Does not touch `updated_at`.
     async fn record_spend(
         &self,
         readings: &[SpendReading],
         read_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let _ = (readings, read_at);
-        Err(StoreError::Unexpected(
-            "not implemented by this store yet".into(),
-        ))
-    }
+    ) -> Result<(), StoreError>;
 }
 
 /// A key's spend as LiteLLM reports it.

@@ -1,6 +1,8 @@
 //! `ApiKeyStore`. Listing a user's keys is on the hot path: two queries whatever the number of keys,
-//! pipelined on one connection so they cost one round trip. Every change LiteLLM must follow queues a
-//! `ConvergeKey` job in its own transaction ([`crate::jobs::enqueue_converge`]).
+//! pipelined on one connection so they cost one round trip. The reconciler's reads (`keys_by_hashes`,
+//! `keys_after`) likewise cost two queries whatever the number of keys, and its spend readings one
+//! statement per batch. Every change LiteLLM must follow queues a `ConvergeKey` job in its own transaction
+//! ([`crate::jobs::enqueue_converge`]).
 
 use crate::error::{diesel_error, Failure};
 use crate::jobs::enqueue_converge;
@@ -13,13 +15,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::dsl::exists;
 use diesel::prelude::*;
-use diesel::sql_types::Text;
+use diesel::sql_types::{Array, Nullable, Numeric, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use keyport_domain::api_key::{ApiKey, ApiKeyStatus, KeyUpdate, NewApiKey, SyncState};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::{ApiKeyId, UserId};
-use keyport_domain::ports::ApiKeyStore;
+use keyport_domain::ports::{ApiKeyStore, SpendReading};
+use keyport_domain::secret::KeyHash;
 use keyport_domain::StoreError;
+use rust_decimal::Decimal;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -56,6 +60,29 @@ async fn links_of_key(
         .load(conn)
         .await
 }
+
+/// The keys with their bindings: `links` are those of these keys (others are ignored), in the order to
+/// report them per key.
+fn with_links(keys: Vec<ApiKeyRow>, links: Vec<KeyLinkRow>) -> Result<Vec<ApiKey>, StoreError> {
+    let mut links_by_key: HashMap<Uuid, Vec<KeyLinkRow>> = HashMap::new();
+    for link in links {
+        links_by_key.entry(link.api_key_id).or_default().push(link);
+    }
+    keys.into_iter()
+        .map(|key| {
+            let links = links_by_key.remove(&key.id).unwrap_or_default();
+            key.into_api_key(&links)
+        })
+        .collect()
+}
+
+/// The statement behind [`ApiKeyStore::record_spend`]: one row per reading, matched by id (unknown ids
+/// match nothing); a key whose stored reading is newer than `$4` keeps it.
+const RECORD_SPEND: &str = "\
+    UPDATE api_keys AS k \
+    SET spend = r.spend, spend_read_at = $4, budget_reset_at = r.budget_reset_at \
+    FROM unnest($1::uuid[], $2::numeric[], $3::timestamptz[]) AS r (id, spend, budget_reset_at) \
+    WHERE k.id = r.id AND (k.spend_read_at IS NULL OR k.spend_read_at <= $4)";
 
 /// Moves the key from one of `from` to the state `set` describes, answering `NotFound` (and changing
 /// nothing) when the key is in another status; queues a `ConvergeKey` job due at `converge_at` when given;
@@ -300,16 +327,7 @@ impl ApiKeyStore for PgStore {
             ))
             .load::<KeyLinkRow>(&mut &*conn);
         let (keys, links) = tokio::try_join!(keys, links).map_err(diesel_error)?;
-        let mut links_by_key: HashMap<Uuid, Vec<KeyLinkRow>> = HashMap::new();
-        for link in links {
-            links_by_key.entry(link.api_key_id).or_default().push(link);
-        }
-        keys.into_iter()
-            .map(|key| {
-                let links = links_by_key.remove(&key.id).unwrap_or_default();
-                key.into_api_key(&links)
-            })
-            .collect()
+        with_links(keys, links)
     }
 
     async fn live_key_name_taken(&self, user: UserId, name: &str) -> Result<bool, StoreError> {
@@ -535,5 +553,116 @@ impl ApiKeyStore for PgStore {
         })
         .await
         .map_err(StoreError::from)
+    }
+
+    async fn keys_by_hashes(&self, hashes: &[KeyHash]) -> Result<Vec<ApiKey>, StoreError> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let hashes: Vec<&str> = hashes.iter().map(KeyHash::as_str).collect();
+        let conn = self.conn().await?;
+        // Both queries select by hash (a key's hash never changes), so they do not depend on each other and
+        // go out together: one round trip. `= ANY($1)` binds the hashes as one array, however many.
+        let keys = api_keys::table
+            .filter(api_keys::key_hash.eq_any(&hashes))
+            .order(api_keys::id)
+            .select(ApiKeyRow::as_select())
+            .load::<ApiKeyRow>(&mut &*conn);
+        let links = api_key_subscriptions::table
+            .inner_join(api_keys::table.on(api_keys::id.eq(api_key_subscriptions::api_key_id)))
+            .inner_join(
+                subscriptions::table
+                    .on(subscriptions::id.eq(api_key_subscriptions::subscription_id)),
+            )
+            .filter(api_keys::key_hash.eq_any(&hashes))
+            .order((api_key_subscriptions::api_key_id, subscriptions::model_id))
+            .select((
+                api_key_subscriptions::api_key_id,
+                api_key_subscriptions::subscription_id,
+                subscriptions::model_id,
+                subscriptions::status,
+            ))
+            .load::<KeyLinkRow>(&mut &*conn);
+        let (keys, links) = tokio::try_join!(keys, links).map_err(diesel_error)?;
+        with_links(keys, links)
+    }
+
+    async fn keys_after(
+        &self,
+        after: Option<ApiKeyId>,
+        statuses: &[ApiKeyStatus],
+        limit: u32,
+    ) -> Result<Vec<ApiKey>, StoreError> {
+        if statuses.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let statuses: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        let mut conn = self.conn().await?;
+        // The page on the primary key, then the links of exactly these keys: a key that changes status
+        // meanwhile still comes with all its links.
+        let mut page = api_keys::table
+            .filter(api_keys::status.eq_any(&statuses))
+            .order(api_keys::id)
+            .limit(i64::from(limit))
+            .select(ApiKeyRow::as_select())
+            .into_boxed();
+        if let Some(after) = after {
+            page = page.filter(api_keys::id.gt(after.0));
+        }
+        let keys: Vec<ApiKeyRow> = page.load(&mut conn).await.map_err(diesel_error)?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|key| key.id).collect();
+        let links = api_key_subscriptions::table
+            .inner_join(
+                subscriptions::table
+                    .on(subscriptions::id.eq(api_key_subscriptions::subscription_id)),
+            )
+            .filter(api_key_subscriptions::api_key_id.eq_any(&ids))
+            .order((api_key_subscriptions::api_key_id, subscriptions::model_id))
+            .select((
+                api_key_subscriptions::api_key_id,
+                api_key_subscriptions::subscription_id,
+                subscriptions::model_id,
+                subscriptions::status,
+            ))
+            .load::<KeyLinkRow>(&mut conn)
+            .await
+            .map_err(diesel_error)?;
+        with_links(keys, links)
+    }
+
+    async fn record_spend(
+        &self,
+        readings: &[SpendReading],
+        read_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        // One row per key (PostgreSQL would apply only one of several, arbitrarily): the last reading wins.
+        let mut by_key: HashMap<Uuid, &SpendReading> = HashMap::with_capacity(readings.len());
+        for reading in readings {
+            by_key.insert(reading.key.0, reading);
+        }
+        if by_key.is_empty() {
+            return Ok(());
+        }
+        let mut ids = Vec::with_capacity(by_key.len());
+        let mut spends: Vec<Decimal> = Vec::with_capacity(by_key.len());
+        let mut resets = Vec::with_capacity(by_key.len());
+        for (id, reading) in by_key {
+            ids.push(id);
+            spends.push(reading.spend.amount());
+            resets.push(reading.budget_reset_at);
+        }
+        let mut conn = self.conn().await?;
+        diesel::sql_query(RECORD_SPEND)
+            .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
+            .bind::<Array<Numeric>, _>(&spends)
+            .bind::<Array<Nullable<Timestamptz>>, _>(&resets)
+            .bind::<Timestamptz, _>(read_at)
+            .execute(&mut conn)
+            .await
+            .map(drop)
+            .map_err(diesel_error)
     }
 }

@@ -1,9 +1,23 @@
-//! Audit events, written by every mutating store method inside its own transaction.
+//! Audit events, written by every mutating store method inside its own transaction, and on their own for
+//! the events that belong to no store change ([`AuditLog`]).
 
+use crate::error::diesel_error;
 use crate::rows::NewAuditRow;
 use crate::schema::audit_events;
+use crate::PgStore;
+use async_trait::async_trait;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use keyport_domain::audit::AuditEvent;
+use keyport_domain::ports::AuditLog;
+use keyport_domain::StoreError;
+
+#[async_trait]
+impl AuditLog for PgStore {
+    async fn append(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        record(&mut conn, event).await.map_err(diesel_error)
+    }
+}
 
 pub(crate) async fn record(
     conn: &mut AsyncPgConnection,

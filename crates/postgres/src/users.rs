@@ -12,6 +12,7 @@ use keyport_domain::ids::UserId;
 use keyport_domain::ports::{AccessToken, UserStore};
 use keyport_domain::user::User;
 use keyport_domain::StoreError;
+use uuid::Uuid;
 
 #[async_trait]
 impl UserStore for PgStore {
@@ -65,5 +66,23 @@ impl UserStore for PgStore {
             .map_err(diesel_error)?
             .map(User::try_from)
             .transpose()
+    }
+
+    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+        let mut conn = self.conn().await?;
+        users::table
+            .filter(users::id.eq_any(&ids))
+            .order(users::id)
+            .select(UserRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(diesel_error)?
+            .into_iter()
+            .map(User::try_from)
+            .collect()
     }
 }

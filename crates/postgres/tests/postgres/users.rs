@@ -104,3 +104,24 @@ async fn a_user_whose_first_token_cannot_be_stored_is_not_stored_either() {
     assert_eq!(store.get_user(bob.id).await.unwrap(), None);
     assert!(audit_actions(&db, bob.id).await.is_empty());
 }
+
+#[tokio::test]
+async fn get_users_answers_the_known_users_among_the_ids() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let mut known = Vec::new();
+    for n in 0..5 {
+        known.push(insert_user(&store, &format!("user{n}")).await);
+    }
+    let mut ids: Vec<_> = known.iter().map(|u| u.id).collect();
+    ids.push(user("ghost").id);
+    ids.push(known[0].id);
+
+    let mut found = store.get_users(&ids).await.unwrap();
+
+    found.sort_by_key(|u| u.id.0);
+    known.sort_by_key(|u| u.id.0);
+    assert_eq!(found, known, "each known user once, the unknown id skipped");
+    assert!(store.get_users(&[]).await.unwrap().is_empty());
+    assert!(store.get_users(&[user("x").id]).await.unwrap().is_empty());
+}
