@@ -258,6 +258,8 @@ pub struct ApiKeyDto {
     #[schema(value_type = Option<String>)]
     pub spend: Option<Decimal>,
     pub spend_read_at: Option<DateTime<Utc>>,
+    /// When LiteLLM resets the key's budget next, as last read with the spend.
+    pub budget_reset_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -285,6 +287,7 @@ impl From<&ApiKey> for ApiKeyDto {
             expires_at: k.expires_at,
             spend: k.spend.map(Money::amount),
             spend_read_at: k.spend_read_at,
+            budget_reset_at: k.budget_reset_at,
             created_at: k.created_at,
             updated_at: k.updated_at,
             revoked_at: k.revoked_at,

@@ -70,6 +70,18 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations.
     Migrate,
+    /// Compare LiteLLM's keys with keyport's and heal every disagreement (keyport's record wins).
+    Reconcile {
+        /// Report what would be fixed, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Block orphans instead of deleting them.
+        #[arg(long, env = "KEYPORT_RECONCILE_QUARANTINE")]
+        quarantine: bool,
+        /// A provisioning key older than this many seconds is stale.
+        #[arg(long, default_value_t = 300)]
+        stale_after_secs: u32,
+    },
     /// Synchronise from LiteLLM.
     Sync {
         #[command(subcommand)]
@@ -102,6 +114,12 @@ pub struct ServeArgs {
     /// Longest overlap a rotation may ask for, in seconds (the old key keeps working that long).
     #[arg(long, env = "KEYPORT_ROTATION_MAX_OVERLAP_SECS", default_value_t = 7 * 86_400)]
     pub rotation_max_overlap_secs: u32,
+    /// Seconds between background reconcile passes (one replica at a time); 0 turns them off.
+    #[arg(long, env = "KEYPORT_RECONCILE_INTERVAL_SECS", default_value_t = 600)]
+    pub reconcile_interval_secs: u64,
+    /// Block orphans instead of deleting them in background passes.
+    #[arg(long, env = "KEYPORT_RECONCILE_QUARANTINE")]
+    pub reconcile_quarantine: bool,
     /// Job worker tasks in this process (0 turns them off, e.g. for a replica that only serves HTTP).
     #[arg(long, env = "KEYPORT_JOB_WORKERS", default_value_t = 2)]
     pub job_workers: usize,

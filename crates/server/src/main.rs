@@ -3,6 +3,7 @@
 
 mod admin;
 mod config;
+mod reconcile;
 mod serve;
 mod wiring;
 mod worker;
@@ -72,6 +73,22 @@ async fn run_command(common: config::Common, command: Command) -> anyhow::Result
             Ok(())
         }
         Command::Admin { command } => admin::run(&common, command).await,
+        Command::Reconcile {
+            dry_run,
+            quarantine,
+            stale_after_secs,
+        } => {
+            let wiring = wiring::Wiring::connect(&common).await?;
+            let options = keyport_domain::usecases::ReconcileOptions {
+                dry_run,
+                quarantine_orphans: quarantine,
+                stale_after: chrono::Duration::seconds(i64::from(stale_after_secs)),
+                ..Default::default()
+            };
+            let report = reconcile::run_once(&wiring, options).await?;
+            print!("{}", reconcile::summary(&report));
+            Ok(())
+        }
     }
 }
 

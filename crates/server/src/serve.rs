@@ -3,13 +3,14 @@
 
 use crate::config::{Common, ServeArgs};
 use crate::wiring::Wiring;
-use crate::worker;
+use crate::{reconcile, worker};
 use actix_web::{web, HttpServer};
 use async_trait::async_trait;
 use keyport_api::{ApiConfig, ApiState, Readiness, ReadinessCheck};
 use keyport_domain::job::Backoff;
 use keyport_domain::limits::Limits;
 use keyport_domain::usecases::KeyPolicy;
+use keyport_domain::usecases::ReconcileOptions;
 use std::time::Duration;
 
 pub fn run(common: Common, args: ServeArgs) -> anyhow::Result<()> {
@@ -96,6 +97,17 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
             worker::run_jobs(&wiring, backoff),
             args.job_workers,
             Duration::from_millis(args.job_poll_ms.max(10)),
+        );
+    }
+
+    if args.reconcile_interval_secs > 0 {
+        reconcile::spawn(
+            wiring.clone(),
+            Duration::from_secs(args.reconcile_interval_secs),
+            ReconcileOptions {
+                quarantine_orphans: args.reconcile_quarantine,
+                ..ReconcileOptions::default()
+            },
         );
     }
 

@@ -109,6 +109,35 @@ impl App {
         token
     }
 
+    /// Runs a `keyport` command against this app's database and LiteLLM; answers (success, stdout, stderr).
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let out = keyport(&self.db, &self.double)
+            .args(args)
+            .output()
+            .expect("keyport runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Calls one of LiteLLM's admin endpoints with the master key.
+    pub async fn litellm_admin(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .client
+            .post(format!("{}{}", self.double.base_url(), path))
+            .header(
+                AUTHORIZATION,
+                format!("Bearer {}", self.double.master_key()),
+            )
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        decode(r).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
