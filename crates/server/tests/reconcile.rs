@@ -9,7 +9,7 @@ use common::App;
 use keyport_testkit::double::{hash_token, DoubleConfig, Fault};
 use serde_json::json;
 
-fn row_of<'a>(table: &'a str, finding: &str) -> Vec<u64> {
+fn row_of(table: &str, finding: &str) -> Vec<u64> {
     let line = table
         .lines()
         .find(|l| l.starts_with(finding))
