@@ -322,3 +322,46 @@ pub struct PublicConfig {
     /// Whether the development login is enabled (never in production).
     pub dev_login: bool,
 }
+
+/// One job of the outbox.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobDto {
+    pub id: i64,
+    /// What it does, e.g. `converge_key`.
+    pub kind: String,
+    pub api_key_id: Option<Uuid>,
+    /// pending, running, done or dead.
+    pub status: String,
+    pub attempts: u32,
+    pub run_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&keyport_domain::job::Job> for JobDto {
+    fn from(j: &keyport_domain::job::Job) -> Self {
+        Self {
+            id: j.id,
+            kind: j.kind.as_str().to_owned(),
+            api_key_id: j.api_key_id.map(|k| k.0),
+            status: j.status.as_str().to_owned(),
+            attempts: j.attempts,
+            run_at: j.run_at,
+            last_error: j.last_error.clone(),
+            created_at: j.created_at,
+            updated_at: j.updated_at,
+        }
+    }
+}
+
+/// The queue's counts and the jobs asked for.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobList {
+    pub pending: u64,
+    pub running: u64,
+    pub dead: u64,
+    /// The earliest due time among pending jobs.
+    pub oldest_pending_at: Option<DateTime<Utc>>,
+    pub items: Vec<JobDto>,
+}

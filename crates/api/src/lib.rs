@@ -37,6 +37,7 @@ pub struct Services {
     pub revoke_key: RevokeKey,
     pub rotate_key: RotateKey,
     pub update_key: UpdateKey,
+    pub list_jobs: ListJobs,
 }
 
 /// Settings the API shows or obeys.

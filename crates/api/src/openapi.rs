@@ -20,6 +20,7 @@ use utoipa::OpenApi;
         (name = "subscriptions", description = "Your subscriptions to models"),
         (name = "api-keys", description = "Your LiteLLM keys, bound to subscriptions"),
         (name = "meta", description = "About this keyport"),
+        (name = "admin", description = "For administrators and auditors"),
     )
 )]
 struct ApiDoc;

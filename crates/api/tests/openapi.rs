@@ -30,6 +30,8 @@ fn openapi_document_lists_every_route_of_the_api() {
     for expected in [
         "/api/v1/config",
         "/api/v1/openapi.json",
+        "/api/v1/admin/jobs",
+        "/api/v1/api-keys/{id}/rotate",
         "/api/v1/models",
         "/api/v1/models/{id}",
         "/api/v1/subscriptions",

@@ -113,6 +113,7 @@ impl Wiring {
                 policy.clone(),
                 converge.clone(),
             ),
+            list_jobs: ListJobs::new(store.clone()),
             update_key: UpdateKey::new(
                 store.clone(),
                 store.clone(),

@@ -257,3 +257,44 @@ async fn a_revocation_litellm_refused_is_finished_by_the_worker_without_anyone_a
     assert!(app.double.keys().is_empty());
     assert_eq!(app.chat(&secret, "gpt-4o-mini").await.0, 401);
 }
+
+#[tokio::test]
+async fn a_job_that_keeps_failing_dies_and_administrators_see_it_with_its_error() {
+    let env = [
+        ("KEYPORT_JOB_POLL_MS", "100"),
+        ("KEYPORT_LITELLM_TIMEOUT_SECS", "1"),
+        ("KEYPORT_JOB_MAX_ATTEMPTS", "1"),
+    ];
+    let app = App::start_with_env(DoubleConfig::demo(), &env).await;
+    let token = app.create_user("alice", false);
+    let admin = app.create_user("root", true);
+    let sub = app.subscribe(&token, "gpt-4o-mini").await;
+    let (id, _) = create_key(
+        &app,
+        &token,
+        json!({"name": "ci", "subscription_ids": [sub]}),
+    )
+    .await;
+    app.double
+        .inject(Fault::Status(503).on("/key/delete").always());
+    app.delete(&token, &format!("/api/v1/api-keys/{id}")).await;
+    let died = eventually(Duration::from_secs(10), || async {
+        app.get(&admin, "/api/v1/admin/jobs?status=dead").await.1["dead"] == 1
+    })
+    .await;
+    assert!(died, "the job is dead after its only attempt");
+    let (status, jobs) = app.get(&admin, "/api/v1/admin/jobs?status=dead").await;
+    assert_eq!(status, 200);
+    assert_eq!(jobs["items"][0]["api_key_id"], id.as_str());
+    assert!(
+        jobs["items"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("unavailable"),
+        "{jobs}"
+    );
+    let (status, problem) = app.get(&token, "/api/v1/admin/jobs").await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("forbidden")));
+    let (status, problem) = app.get(&admin, "/api/v1/admin/jobs?status=nope").await;
+    assert_eq!((status, problem["field"].as_str()), (422, Some("status")));
+}

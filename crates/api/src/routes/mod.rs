@@ -1,6 +1,7 @@
 //! One module per resource, one handler per action. Handlers parse, call a use case and map the result;
 //! they hold no business rules.
 
+pub mod admin;
 pub mod api_keys;
 pub mod meta;
 pub mod models;
@@ -25,5 +26,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(api_keys::update)
         .service(api_keys::rotate)
         .service(api_keys::revoke)
-        .service(api_keys::revoke_post);
+        .service(api_keys::revoke_post)
+        .service(admin::jobs);
 }

@@ -1,0 +1,59 @@
+use crate::dto::{JobDto, JobList};
+use crate::error::{ApiError, Problem};
+use crate::extract::Authenticated;
+use crate::ApiState;
+use actix_web::{get, web, HttpResponse};
+use keyport_domain::job::JobStatus;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct JobQuery {
+    /// pending, running, done or dead (default dead).
+    pub status: Option<String>,
+    /// At most this many (default 100, at most 500).
+    pub limit: Option<u32>,
+}
+
+/// The job queue (outbox): counts by state, and the jobs in one state — dead ones with their last error.
+/// Administrators and auditors only.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(JobQuery),
+    responses(
+        (status = 200, body = JobList),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/admin/jobs")]
+pub async fn jobs(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+    query: web::Query<JobQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let status = match query.status.as_deref() {
+        None => JobStatus::Dead,
+        Some(s) => JobStatus::parse(s).ok_or_else(|| {
+            ApiError::validation(vec![keyport_domain::FieldError::new(
+                "status",
+                "one of pending, running, done, dead",
+            )])
+        })?,
+    };
+    let (summary, jobs) = state
+        .services
+        .list_jobs
+        .execute(&actor, status, query.limit.unwrap_or(100))
+        .await?;
+    Ok(HttpResponse::Ok().json(JobList {
+        pending: summary.pending,
+        running: summary.running,
+        dead: summary.dead,
+        oldest_pending_at: summary.oldest_pending_at,
+        items: jobs.iter().map(JobDto::from).collect(),
+    }))
+}
