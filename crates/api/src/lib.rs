@@ -63,11 +63,18 @@ pub trait Readiness: Send + Sync {
     async fn check(&self) -> Vec<ReadinessCheck>;
 }
 
+/// Renders the Prometheus text exposition for `/metrics`.
+#[async_trait]
+pub trait Metrics: Send + Sync {
+    async fn render(&self) -> String;
+}
+
 /// Everything the handlers reach through `web::Data`.
 pub struct ApiState {
     pub services: Services,
     pub config: ApiConfig,
     pub readiness: Arc<dyn Readiness>,
+    pub metrics: Arc<dyn Metrics>,
 }
 
 /// The whole HTTP application: `/api/v1/*`, `/api/v1/openapi.json`, `/api/docs`, `/healthz`, `/readyz`, and
@@ -113,6 +120,7 @@ pub fn app(
         ))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics))
         .default_service(web::to(move |req: HttpRequest| {
             fallback(req, routes.clone())
         }))
@@ -121,6 +129,12 @@ pub fn app(
 
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render().await)
 }
 
 async fn readyz(state: web::Data<ApiState>) -> HttpResponse {

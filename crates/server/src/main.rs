@@ -3,6 +3,7 @@
 
 mod admin;
 mod config;
+mod metrics;
 mod reconcile;
 mod serve;
 mod wiring;

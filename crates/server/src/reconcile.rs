@@ -2,6 +2,7 @@
 //! summary table; and the background reconciler of `keyport serve`, led by one replica at a time through a
 //! PostgreSQL advisory lock.
 
+use crate::metrics::Counters;
 use crate::wiring::Wiring;
 use indicatif::{ProgressBar, ProgressStyle};
 use keyport_domain::ports::Leadership;
@@ -137,7 +138,12 @@ pub fn summary(report: &ReconcileReport) -> String {
 }
 
 /// The background reconciler: every `interval`, the replica that wins the advisory lock runs a pass.
-pub fn spawn(wiring: Wiring, interval: Duration, options: ReconcileOptions) {
+pub fn spawn(
+    wiring: Wiring,
+    interval: Duration,
+    options: ReconcileOptions,
+    counters: Arc<Counters>,
+) {
     actix_web::rt::spawn(async move {
         let reconcile = Arc::new(reconciler(&wiring));
         let mut ticker = tokio::time::interval(interval);
@@ -154,7 +160,12 @@ pub fn spawn(wiring: Wiring, interval: Duration, options: ReconcileOptions) {
                     continue;
                 }
             };
-            match reconcile.execute(&options, &|_| {}).await {
+            let result = reconcile.execute(&options, &|_| {}).await;
+            match &result {
+                Ok(report) => counters.reconcile_pass(report),
+                Err(_) => counters.reconcile_failed(),
+            }
+            match result {
                 Ok(report) if !report.findings.is_empty() => tracing::warn!(
                     findings = report.findings.len(),
                     fixed = report.fixed(),

@@ -2,6 +2,7 @@
 //! in-flight requests finish). The catalog is re-synced periodically in the background.
 
 use crate::config::{Common, ServeArgs};
+use crate::metrics::{Counters, Prometheus};
 use crate::wiring::Wiring;
 use crate::{reconcile, worker};
 use actix_web::{web, HttpServer};
@@ -11,6 +12,7 @@ use keyport_domain::job::Backoff;
 use keyport_domain::limits::Limits;
 use keyport_domain::usecases::KeyPolicy;
 use keyport_domain::usecases::ReconcileOptions;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub fn run(common: Common, args: ServeArgs) -> anyhow::Result<()> {
@@ -88,6 +90,7 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
         });
     }
 
+    let counters = Arc::new(Counters::default());
     if args.job_workers > 0 {
         let backoff = Backoff {
             max_attempts: args.job_max_attempts.max(1),
@@ -97,6 +100,7 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
             worker::run_jobs(&wiring, backoff),
             args.job_workers,
             Duration::from_millis(args.job_poll_ms.max(10)),
+            counters.clone(),
         );
     }
 
@@ -108,6 +112,7 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
                 quarantine_orphans: args.reconcile_quarantine,
                 ..ReconcileOptions::default()
             },
+            counters.clone(),
         );
     }
 
@@ -128,8 +133,12 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
                 .clone()
                 .unwrap_or_else(|| litellm_url.as_str().trim_end_matches('/').to_owned()),
         },
-        readiness: std::sync::Arc::new(Dependencies {
+        readiness: Arc::new(Dependencies {
             wiring: wiring.clone(),
+        }),
+        metrics: Arc::new(Prometheus {
+            counters,
+            jobs: wiring.store.clone(),
         }),
     });
 

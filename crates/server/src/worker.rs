@@ -3,6 +3,7 @@
 //! `FOR UPDATE SKIP LOCKED`. A worker that dies mid-job leaves a lease that runs out, and the job is claimed
 //! again; every job is idempotent.
 
+use crate::metrics::Counters;
 use crate::wiring::Wiring;
 use keyport_domain::job::Backoff;
 use keyport_domain::usecases::RunJobs;
@@ -24,13 +25,15 @@ pub fn run_jobs(wiring: &Wiring, backoff: Backoff) -> Arc<RunJobs> {
 }
 
 /// Starts `count` worker tasks on the current (actix) runtime, each polling every `poll` when idle.
-pub fn spawn(jobs: Arc<RunJobs>, count: usize, poll: Duration) {
+pub fn spawn(jobs: Arc<RunJobs>, count: usize, poll: Duration, counters: Arc<Counters>) {
     for worker in 0..count {
         let jobs = jobs.clone();
+        let counters = counters.clone();
         actix_web::rt::spawn(async move {
             loop {
                 match jobs.run_once(BATCH).await {
                     Ok(report) => {
+                        counters.job_pass(&report);
                         if report.claimed > 0 || report.expired_keys > 0 {
                             tracing::debug!(worker, ?report, "job pass");
                         }

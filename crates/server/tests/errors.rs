@@ -230,6 +230,23 @@ async fn the_openapi_document_and_health_endpoints_are_served() {
             .status(),
         200
     );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("keyport_jobs{state=\"dead\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE keyport_reconcile_fixes_total counter"),
+        "{metrics}"
+    );
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
 }

@@ -191,3 +191,41 @@ async fn reconcile_lists_every_disagreement_in_a_dry_run_and_fixes_them_in_a_rea
         );
     }
 }
+
+#[tokio::test]
+async fn the_background_reconciler_removes_an_orphan_and_counts_the_fix() {
+    let app = App::start_with_env(
+        DoubleConfig::demo(),
+        &[("KEYPORT_RECONCILE_INTERVAL_SECS", "1")],
+    )
+    .await;
+    let orphan = "sk-kp-orphan1111111111111111111111111111111111";
+    let (status, _) = app
+        .litellm_admin("/key/generate", json!({"key": orphan, "models": ["gpt-4o-mini"], "metadata": {"managed_by": "keyport", "keyport_key_id": "gone"}}))
+        .await;
+    assert_eq!(status, 200);
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("keyport_reconcile_fixes_total{kind=\"orphan\"} 1") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        metrics.contains("keyport_reconcile_fixes_total{kind=\"orphan\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        app.double.key(&hash_token(orphan)).is_none(),
+        "the orphan is gone"
+    );
+}
