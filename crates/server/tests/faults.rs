@@ -154,3 +154,60 @@ async fn a_revocation_while_litellm_is_down_stays_pending_and_completes_when_ret
     assert!(app.double.keys().is_empty());
     assert_eq!(app.chat(&secret, "gpt-4o-mini").await.0, 401);
 }
+
+#[tokio::test]
+async fn latency_below_the_timeout_only_slows_creation_down() {
+    let (app, token, sub) = setup(&[("KEYPORT_LITELLM_TIMEOUT_SECS", "2")]).await;
+    app.double.inject(
+        Fault::Latency(Duration::from_millis(500))
+            .on("/key/generate")
+            .times(1),
+    );
+    let (status, created) = create(&app, &token, &sub).await;
+    assert_eq!(
+        (status, created["key"]["status"].as_str()),
+        (201, Some("active")),
+        "{created}"
+    );
+    assert_eq!(app.double.keys().len(), 1);
+}
+
+#[tokio::test]
+async fn a_dropped_connection_or_a_timeout_before_litellm_acted_ends_failed_after_checking_by_hash()
+{
+    for fault in [Fault::DropConnection, Fault::Timeout] {
+        let (app, token, sub) = setup(&[("KEYPORT_LITELLM_TIMEOUT_SECS", "1")]).await;
+        app.double.inject(fault.on("/key/generate").times(1));
+        let (status, problem) = create(&app, &token, &sub).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (503, Some("litellm-unavailable")),
+            "{problem}"
+        );
+        assert_eq!(only_key(&app, &token).await["status"], "failed");
+        assert!(app.double.keys().is_empty());
+        assert_eq!(
+            app.double.calls_to("/key/generate"),
+            1,
+            "never generated twice"
+        );
+        assert!(
+            app.double.calls_to("/key/info") >= 1,
+            "the outcome was checked by hash"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_lost_answer_after_a_dropped_connection_is_found_by_hash() {
+    let (app, token, sub) = setup(&[]).await;
+    app.double
+        .inject(Fault::CommitThenDrop.on("/key/generate").nth(1));
+    let (status, created) = create(&app, &token, &sub).await;
+    assert_eq!(
+        (status, created["key"]["status"].as_str()),
+        (201, Some("active")),
+        "{created}"
+    );
+    assert_eq!(app.double.calls_to("/key/generate"), 1);
+}
