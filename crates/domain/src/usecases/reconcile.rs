@@ -191,6 +191,11 @@ impl Reconcile {
                         | ApiKeyStatus::Expired
                         | ApiKeyStatus::Failed
                         | ApiKeyStatus::Lost => self.dead_present(row, options, &mut report).await,
+                        // Its last subscription went while it was being created: LiteLLM would read
+                        // `models: []` as every model, so the key is revoked instead (as a job would).
+                        ApiKeyStatus::Active | ApiKeyStatus::Retiring if row.models.is_empty() => {
+                            self.no_model_left(row, options, &mut report).await
+                        }
                         ApiKeyStatus::Active | ApiKeyStatus::Retiring => {
                             let blocked = suspended.contains(&row.user_id);
                             let differences = drift(row, remote, blocked, self.clock.now());
@@ -466,6 +471,39 @@ impl Reconcile {
         report.findings.push(finding);
     }
 
+    async fn no_model_left(
+        &self,
+        row: &ApiKey,
+        options: &ReconcileOptions,
+        report: &mut ReconcileReport,
+    ) {
+        let mut finding = Finding {
+            kind: FindingKind::Drift,
+            key_id: Some(row.id),
+            hash_prefix: prefix(&row.hash),
+            detail: format!(
+                "{} with no active subscription left: revoked",
+                row.status.as_str()
+            ),
+            fixed: false,
+        };
+        if !options.dry_run {
+            let now = self.clock.now();
+            // The status change queues the job that deletes the key in LiteLLM.
+            let event = AuditEvent::system("api_key.revoke", "api_key", row.id, now)
+                .with_before(serde_json::json!({"status": row.status.as_str()}))
+                .with_after(serde_json::json!({"status": "revoked", "reason": "no active subscription left"}));
+            finding.fixed = store_fix(
+                self.keys
+                    .change_key_status(row.id, &[row.status], ApiKeyStatus::Revoked, now, &event)
+                    .await
+                    .map(|_| ()),
+                &mut finding.detail,
+            );
+        }
+        report.findings.push(finding);
+    }
+
     async fn missing(
         &self,
         row: &ApiKey,
@@ -482,24 +520,34 @@ impl Reconcile {
                 return;
             }
         }
+        // A retiring key past its deadline was deleted by its retirement, which stopped before recording
+        // it (a crash, or this pass running in between): it is retired, not lost.
+        let now = self.clock.now();
+        let retired =
+            row.status == ApiKeyStatus::Retiring && row.retire_at.is_none_or(|at| at <= now);
+        let (to, action) = if retired {
+            (ApiKeyStatus::Revoked, "api_key.retire")
+        } else {
+            (ApiKeyStatus::Lost, "reconcile.lost")
+        };
         let mut finding = Finding {
             kind: FindingKind::Missing,
             key_id: Some(row.id),
             hash_prefix: prefix(&row.hash),
             detail: format!(
-                "{} in keyport, absent from LiteLLM: marked lost",
-                row.status.as_str()
+                "{} in keyport, absent from LiteLLM: marked {}",
+                row.status.as_str(),
+                to.as_str()
             ),
             fixed: false,
         };
         if !options.dry_run {
-            let now = self.clock.now();
-            let event = AuditEvent::system("reconcile.lost", "api_key", row.id, now)
+            let event = AuditEvent::system(action, "api_key", row.id, now)
                 .with_before(serde_json::json!({"status": row.status.as_str()}))
-                .with_after(serde_json::json!({"status": "lost"}));
+                .with_after(serde_json::json!({"status": to.as_str()}));
             finding.fixed = store_fix(
                 self.keys
-                    .change_key_status(row.id, &[row.status], ApiKeyStatus::Lost, now, &event)
+                    .change_key_status(row.id, &[row.status], to, now, &event)
                     .await
                     .map(|_| ()),
                 &mut finding.detail,
@@ -929,6 +977,116 @@ mod tests {
             .lock()
             .unwrap()
             .contains(&"audit reconcile.orphan_blocked".to_owned()));
+    }
+
+    /// A reconciler over one LiteLLM page and these rows, recording status changes; LiteLLM never has the
+    /// missing keys, and an update is a test failure.
+    fn single(
+        remote: Vec<GatewayKey>,
+        rows: Vec<ApiKey>,
+        calls: Arc<Mutex<Vec<String>>>,
+    ) -> Reconcile {
+        let mut gateway = MockGateway::new();
+        gateway.expect_list_keys().returning(move |_, _| {
+            Ok(GatewayKeyPage {
+                keys: remote.clone(),
+                total_count: 1,
+                total_pages: 1,
+            })
+        });
+        gateway.expect_update_key().never();
+        gateway.expect_key_info().returning(|_| Ok(None));
+        let mut keys = MockApiKeyStore::new();
+        let all = rows.clone();
+        keys.expect_keys_by_hashes().returning(move |hs| {
+            Ok(all
+                .iter()
+                .filter(|k| hs.contains(&k.hash))
+                .cloned()
+                .collect())
+        });
+        keys.expect_keys_after()
+            .returning(move |after, statuses, _| {
+                Ok(rows
+                    .iter()
+                    .filter(|k| after.is_none() && statuses.contains(&k.status))
+                    .cloned()
+                    .collect())
+            });
+        keys.expect_record_spend().returning(|_, _| Ok(()));
+        let c = calls.clone();
+        keys.expect_change_key_status()
+            .returning(move |id, from, to, _, audit| {
+                c.lock().unwrap().push(format!(
+                    "{} {id} from {:?} by {}",
+                    to.as_str(),
+                    from,
+                    audit.action
+                ));
+                Ok(api_key(alice().user_id, to))
+            });
+        let mut users = MockUserStore::new();
+        users.expect_get_users().returning(|_| Ok(vec![]));
+        Reconcile::new(
+            Arc::new(keys),
+            Arc::new(users),
+            Arc::new(MockAuditLog::new()),
+            Arc::new(gateway),
+            fixed_clock(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_live_key_left_without_models_is_revoked_never_sent_an_empty_model_list() {
+        // Created while its only subscription was being cancelled: LiteLLM holds the model, keyport none.
+        let mut row = key_with(1, ApiKeyStatus::Active, 60);
+        let remote = remote_of(&row);
+        row.models.clear();
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let report = single(vec![remote], vec![row.clone()], calls.clone())
+            .execute(&ReconcileOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(kinds(&report), [(FindingKind::Drift, true)]);
+        assert_eq!(
+            *calls.lock().unwrap(),
+            [format!(
+                "revoked {} from [Active] by api_key.revoke",
+                row.id
+            )]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retiring_key_past_its_deadline_that_litellm_no_longer_has_is_retired_not_lost() {
+        let mut past = key_with(1, ApiKeyStatus::Retiring, 60);
+        past.retire_at = Some(now() - Duration::minutes(1));
+        let mut before = key_with(2, ApiKeyStatus::Retiring, 60);
+        before.retire_at = Some(now() + Duration::minutes(1));
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let report = single(vec![], vec![past.clone(), before.clone()], calls.clone())
+            .execute(&ReconcileOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(
+            kinds(&report),
+            [(FindingKind::Missing, true), (FindingKind::Missing, true)]
+        );
+        let calls = calls.lock().unwrap();
+        assert!(
+            calls.contains(&format!(
+                "revoked {} from [Retiring] by api_key.retire",
+                past.id
+            )),
+            "{calls:?}"
+        );
+        assert!(
+            calls.contains(&format!(
+                "lost {} from [Retiring] by reconcile.lost",
+                before.id
+            )),
+            "a key that should still work is lost: {calls:?}"
+        );
     }
 
     #[test]
