@@ -213,7 +213,8 @@ pub trait ApiKeyStore: Send + Sync {
     ) -> Result<ApiKey, StoreError>;
     /// Records that LiteLLM now matches the row.
     async fn mark_key_synced(&self, id: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError>;
-    /// Records that LiteLLM could not be brought in line (the change stays pending).
+    /// Records why a pending change has not reached LiteLLM yet. A key that is no longer pending (a worker
+    /// synced it meanwhile) is left as it is. MUST answer `NotFound` only for an unknown key.
     async fn record_key_sync_error(
         &self,
         id: ApiKeyId,

@@ -117,7 +117,19 @@ where
             enqueue_converge(conn, &[id.0], run_at, run_at).await?;
         }
         let links = links_of_key(conn, id.0).await?;
-        let key = row.into_api_key(&links)?;
+        let mut key = row.into_api_key(&links)?;
+        // A key that goes live while one of its subscriptions stopped being active (cancelled while the key
+        // was being created) holds a model in LiteLLM that it may no longer use: LiteLLM must follow.
+        let live = matches!(key.status, ApiKeyStatus::Active | ApiKeyStatus::Retiring);
+        if live && converge_at.is_none() && links.iter().any(|l| l.subscription_status != "active")
+        {
+            diesel::update(api_keys::table.find(id.0))
+                .set(api_keys::sync_state.eq(SyncState::Pending.as_str()))
+                .execute(conn)
+                .await?;
+            key.sync_state = SyncState::Pending;
+            enqueue_converge(conn, &[id.0], audit.at, audit.at).await?;
+        }
         audit::record(conn, audit).await?;
         Ok(key)
     })
@@ -260,17 +272,28 @@ impl ApiKeyStore for PgStore {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        let updated = diesel::update(api_keys::table.find(id.0))
-            .set((
-                api_keys::sync_state.eq(SyncState::Pending.as_str()),
-                api_keys::last_sync_error.eq(error),
-                api_keys::updated_at.eq(at),
-            ))
-            .execute(&mut conn)
-            .await
-            .map_err(diesel_error)?;
+        // Only a change still pending records why it is: a worker that synced the key meanwhile wins, or the
+        // key would show a pending change that no job is left to clear.
+        let updated = diesel::update(
+            api_keys::table
+                .find(id.0)
+                .filter(api_keys::sync_state.eq(SyncState::Pending.as_str())),
+        )
+        .set((
+            api_keys::last_sync_error.eq(error),
+            api_keys::updated_at.eq(at),
+        ))
+        .execute(&mut conn)
+        .await
+        .map_err(diesel_error)?;
         if updated == 0 {
-            return Err(StoreError::NotFound);
+            let exists: bool = diesel::select(diesel::dsl::exists(api_keys::table.find(id.0)))
+                .get_result(&mut conn)
+                .await
+                .map_err(diesel_error)?;
+            if !exists {
+                return Err(StoreError::NotFound);
+            }
         }
         Ok(())
     }

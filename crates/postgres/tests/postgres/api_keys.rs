@@ -332,6 +332,21 @@ async fn sync_errors_are_recorded_and_cleared_by_a_successful_sync() {
         .unwrap();
 
     w.store
+        .record_key_sync_error(key.id, "too late", at(2))
+        .await
+        .unwrap();
+    let synced = w.store.get_key(key.id).await.unwrap().unwrap();
+    assert_eq!(
+        (synced.sync_state, synced.last_sync_error),
+        (SyncState::Synced, None),
+        "a key already synced (a worker got there first) keeps no error"
+    );
+
+    w.store
+        .revoke_key(key.id, at(2), &audit("api_key.revoke", "api_key", key.id))
+        .await
+        .unwrap();
+    w.store
         .record_key_sync_error(key.id, "LiteLLM timed out", at(2))
         .await
         .unwrap();

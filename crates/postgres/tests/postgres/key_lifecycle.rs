@@ -630,3 +630,59 @@ async fn expiring_touches_only_active_and_retiring_keys_at_or_past_their_expiry(
 
     assert!(w.store.expire_due_keys(at(100)).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_key_activated_after_its_subscription_was_cancelled_is_left_pending_with_a_job() {
+    use keyport_domain::subscription::SubscriptionStatus;
+    let w = world().await;
+    let key = new_key(w.user.id, "ci", &[w.subscription.id]);
+    insert_key(&w.store, &key).await;
+    w.store
+        .change_subscription_status(
+            w.subscription.id,
+            SubscriptionStatus::Active,
+            SubscriptionStatus::Cancelled,
+            None,
+            None,
+            at(1),
+            &audit("subscription.cancel", "subscription", w.subscription.id),
+        )
+        .await
+        .unwrap();
+
+    let active = w
+        .store
+        .activate_key(key.id, at(2), &audit("api_key.activate", "api_key", key.id))
+        .await
+        .unwrap();
+
+    assert_eq!(active.models, Vec::<keyport_domain::ids::ModelId>::new());
+    assert_eq!(
+        active.sync_state,
+        SyncState::Pending,
+        "LiteLLM still holds the cancelled model"
+    );
+    assert_eq!(
+        pending_jobs_of(&w.db, key.id).await.len(),
+        1,
+        "a job converges it"
+    );
+    assert_eq!(
+        w.store.get_key(key.id).await.unwrap().unwrap().sync_state,
+        SyncState::Pending
+    );
+}
+
+#[tokio::test]
+async fn activating_a_key_whose_subscriptions_are_all_active_queues_nothing() {
+    let w = world().await;
+    let key = new_key(w.user.id, "ci", &[w.subscription.id]);
+    insert_key(&w.store, &key).await;
+    let active = w
+        .store
+        .activate_key(key.id, at(2), &audit("api_key.activate", "api_key", key.id))
+        .await
+        .unwrap();
+    assert_eq!(active.sync_state, SyncState::Synced);
+    assert!(jobs_of(&w.db, key.id).await.is_empty());
+}

@@ -484,13 +484,11 @@ async fn stale_sync_error_after_a_worker_converged(flow: Flow) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: PgStore::record_key_sync_error turns a key synced by a job back to pending (revocation pending forever)"]
 async fn revoke_failing_at_once_while_a_worker_deletes_the_key_does_not_stay_pending() {
     stale_sync_error_after_a_worker_converged(Flow::Revoke).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: PgStore::record_key_sync_error turns a key synced by a job back to pending (change pending forever)"]
 async fn update_failing_at_once_while_a_worker_applies_it_does_not_stay_pending() {
     stale_sync_error_after_a_worker_converged(Flow::Update).await
 }
