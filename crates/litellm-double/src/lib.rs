@@ -1,10 +1,11 @@
 //! A LiteLLM test double. keyport cannot run a database-backed LiteLLM here, so its gateway adapter is
 //! tested against this HTTP server instead: it reproduces the admin API contract of LiteLLM 1.108.7 as
 //! written down in `litellm-api.md` (key hashing, custom keys, alias uniqueness, merge-patch updates, the
-//! archive of deleted keys, spend, catalog shapes and every error body byte for byte), enforces virtual
-//! keys on `/v1/chat/completions` like the proxy (blocked, model, expiry, budget, rpm/tpm), and lets a test look inside (keys, spend logs, calls
-//! received) and make it fail on purpose ([`Fault`]). Start one per test with [`LiteLlmDouble::start`], or
-//! run the `litellm-double` binary for manual work and end-to-end tests.
+//! archive of deleted keys, users, spend and paged spend logs, catalog shapes and every error body byte
+//! for byte), enforces virtual keys on `/v1/chat/completions` like the proxy (blocked, model, expiry,
+//! budget, rpm/tpm), and lets a test look inside (keys, users, spend logs, calls received) and make it
+//! fail on purpose ([`Fault`]). Start one per test with [`LiteLlmDouble::start`], or run the
+//! `litellm-double` binary for manual work and end-to-end tests.
 
 mod auth;
 mod config;
@@ -19,7 +20,9 @@ mod validate;
 pub use config::{DoubleConfig, ModelSpec, VersionProfile};
 pub use faults::{Fault, FaultRule, Occurrence, PathMatch};
 pub use handlers::chat::{COMPLETION_TOKENS, PROMPT_TOKENS};
-pub use state::{hash_token, Call, DeletedKeyRecord, KeyRecord, KeyStatus, SpendLogRow};
+pub use state::{
+    hash_token, Call, DeletedKeyRecord, KeyRecord, KeyStatus, SpendLogRow, UserRecord,
+};
 
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
@@ -145,6 +148,33 @@ impl LiteLlmDouble {
     /// Every spend log row, in order.
     pub fn spend_logs(&self) -> Vec<SpendLogRow> {
         self.shared.store().spend_logs.clone()
+    }
+
+    /// Adds a spend log row as if a call had written it (e.g. an old one, to test date filters); the keys
+    /// and users are not charged.
+    pub fn insert_spend_log(&self, row: SpendLogRow) {
+        self.shared.store().spend_logs.push(row);
+    }
+
+    /// Every user, by `user_id`.
+    pub fn users(&self) -> Vec<UserRecord> {
+        self.shared.store().users.values().cloned().collect()
+    }
+
+    /// The user with this id.
+    pub fn user(&self, user_id: &str) -> Option<UserRecord> {
+        self.shared.store().users.get(user_id).cloned()
+    }
+
+    /// Changes a stored user directly (to charge it, …); `false` when there is no such user.
+    pub fn update_user(&self, user_id: &str, change: impl FnOnce(&mut UserRecord)) -> bool {
+        match self.shared.store().users.get_mut(user_id) {
+            Some(user) => {
+                change(user);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Every request received, in order (including those a fault answered).

@@ -1,5 +1,6 @@
 //! The double's memory: live keys (LiteLLM_VerificationToken), the archive of deleted keys
-//! (LiteLLM_DeletedVerificationToken), spend logs, the calls received and the faults waiting to fire.
+//! (LiteLLM_DeletedVerificationToken), users (LiteLLM_UserTable), spend logs, the calls received and the
+//! faults waiting to fire.
 //! Everything sits behind one mutex that is never held across an `.await`.
 
 use crate::config::DoubleConfig;
@@ -123,6 +124,68 @@ impl KeyRecord {
     }
 }
 
+/// A user (`LiteLLM_UserTable`) as the double stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub user_id: String,
+    pub user_email: Option<String>,
+    pub user_alias: Option<String>,
+    pub user_role: Option<String>,
+    /// Model names the user may call; empty means every model (`no-default-models` none).
+    pub models: Vec<String>,
+    /// Spend in the current budget window (the user's keys add to it on every call).
+    pub spend: f64,
+    pub max_budget: Option<f64>,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<DateTime<Utc>>,
+    pub tpm_limit: Option<i64>,
+    pub rpm_limit: Option<i64>,
+    pub max_parallel_requests: Option<i64>,
+    pub metadata: serde_json::Value,
+    pub teams: Vec<String>,
+    pub sso_user_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl UserRecord {
+    /// A user with nothing set but its id (what an upsert inserts before applying the fields sent).
+    pub fn new(user_id: impl Into<String>, now: DateTime<Utc>) -> Self {
+        Self {
+            user_id: user_id.into(),
+            user_email: None,
+            user_alias: None,
+            user_role: None,
+            models: Vec::new(),
+            spend: 0.0,
+            max_budget: None,
+            budget_duration: None,
+            budget_reset_at: None,
+            tpm_limit: None,
+            rpm_limit: None,
+            max_parallel_requests: None,
+            metadata: serde_json::json!({}),
+            teams: Vec::new(),
+            sso_user_id: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Starts a new budget window when the reset time has passed, like [`KeyRecord::reset_budget_if_due`].
+    pub fn reset_budget_if_due(&mut self, now: DateTime<Utc>) {
+        let Some(reset_at) = self.budget_reset_at.filter(|at| *at <= now) else {
+            return;
+        };
+        self.spend = 0.0;
+        self.budget_reset_at = self
+            .budget_duration
+            .as_deref()
+            .and_then(|d| crate::duration::parse(d).ok())
+            .map(|span| span.next_reset(now.max(reset_at)));
+    }
+}
+
 /// A deleted key, as kept in the archive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeletedKeyRecord {
@@ -178,6 +241,8 @@ pub(crate) struct Store {
     /// Rate-limit windows by key hash.
     pub rate_windows: HashMap<String, RateWindow>,
     pub deleted: Vec<DeletedKeyRecord>,
+    /// Users by `user_id`.
+    pub users: BTreeMap<String, UserRecord>,
     pub spend_logs: Vec<SpendLogRow>,
     pub calls: Vec<Call>,
     pub faults: Vec<ArmedFault>,
@@ -197,11 +262,25 @@ impl Store {
         now
     }
 
-    /// Applies due budget resets to every live key.
+    /// Applies due budget resets to every live key and user.
     pub fn reset_due_budgets(&mut self, now: DateTime<Utc>) {
         for key in self.keys.values_mut() {
             key.reset_budget_if_due(now);
         }
+        for user in self.users.values_mut() {
+            user.reset_budget_if_due(now);
+        }
+    }
+
+    /// The user whose email is `email`, compared as LiteLLM's duplicate check does (trimmed,
+    /// case-insensitive).
+    pub fn user_by_email(&self, email: &str) -> Option<&UserRecord> {
+        let wanted = email.trim().to_lowercase();
+        self.users.values().find(|u| {
+            u.user_email
+                .as_deref()
+                .is_some_and(|e| e.trim().to_lowercase() == wanted)
+        })
     }
 
     /// Live keys whose alias is `alias`, other than `except`.
@@ -256,6 +335,7 @@ impl Shared {
                 keys: HashMap::new(),
                 rate_windows: HashMap::new(),
                 deleted: Vec::new(),
+                users: BTreeMap::new(),
                 spend_logs: Vec::new(),
                 calls: Vec::new(),
                 faults: Vec::new(),

@@ -1,7 +1,7 @@
 //! `POST /v1/chat/completions`: enforces a virtual key the way the proxy does (§2.3, in the order of
-//! `validate_resolved_virtual_key`: unknown → blocked → model → expired → budget, then the rate limiter's
-//! pre-call hook: `rpm_limit`/`tpm_limit`), then answers a mock completion of 10 prompt and 20 completion
-//! tokens, charges the key and writes a spend log row.
+//! `validate_resolved_virtual_key`: unknown → blocked → model → the key's user's budget → expired →
+//! budget, then the rate limiter's pre-call hook: `rpm_limit`/`tpm_limit`), then answers a mock completion
+//! of 10 prompt and 20 completion tokens, charges the key and its user and writes a spend log row.
 
 use crate::auth::{self, Caller};
 use crate::errors::{Failure, Param};
@@ -41,6 +41,31 @@ pub async fn completions(
                     Param::Field("model".to_owned()),
                 ));
             }
+            let priced = spec.is_none_or(|m| !m.is_free());
+            if let Some(user_id) = &key.user_id {
+                let user = {
+                    let mut store = shared.store();
+                    store.users.get_mut(user_id).map(|user| {
+                        user.reset_budget_if_due(now);
+                        user.clone()
+                    })
+                };
+                if let Some(user) = user {
+                    if let Some(max) = user.max_budget.filter(|max| priced && user.spend >= *max) {
+                        return Err(Failure::proxy(
+                            shared.config.budget_exceeded_status,
+                            "budget_exceeded",
+                            format!(
+                                "ExceededBudget: User={} over budget. Spend={}, Budget={}",
+                                user.user_id,
+                                pyfmt::float_repr(user.spend),
+                                pyfmt::float_repr(max)
+                            ),
+                            Param::Null,
+                        ));
+                    }
+                }
+            }
             if let Some(expires) = key.expires.filter(|at| *at < now) {
                 let tail: String = key
                     .hash
@@ -58,7 +83,6 @@ pub async fn completions(
                     Param::Field(format!("sk-...{tail}")),
                 ));
             }
-            let priced = spec.is_none_or(|m| !m.is_free());
             if let Some(max) = key.max_budget.filter(|max| priced && key.spend >= *max) {
                 return Err(Failure::proxy(
                     shared.config.budget_exceeded_status,
@@ -103,6 +127,9 @@ pub async fn completions(
             key_spend = key.spend;
             user = key.user_id.clone();
             store.rate_window(&key_hash, now).tokens += (PROMPT_TOKENS + COMPLETION_TOKENS) as i64;
+        }
+        if let Some(user) = user.as_ref().and_then(|id| store.users.get_mut(id)) {
+            user.spend += cost;
         }
         store.spend_logs.push(SpendLogRow {
             request_id: request_id.clone(),

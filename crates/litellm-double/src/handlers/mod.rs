@@ -4,9 +4,12 @@ pub mod chat;
 pub mod health;
 pub mod key;
 pub mod models;
+pub mod spend;
+pub mod user;
 
-use crate::errors::Failure;
+use crate::errors::{DetailItem, Failure};
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::Value;
 
 /// Registers every route the double serves; a known path with the wrong method answers 405.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -28,6 +31,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/key/delete", web::post().to(key::delete::handle)))
     .service(resource("/key/update", web::post().to(key::update::handle)))
     .service(resource("/key/list", web::get().to(key::list::handle)))
+    .service(resource("/user/new", web::post().to(user::new)))
+    .service(resource("/user/info", web::get().to(user::info)))
+    .service(resource("/user/update", web::post().to(user::update)))
+    .service(resource("/spend/logs/v2", web::get().to(spend::logs_v2)))
     .service(resource(
         "/model_group/info",
         web::get().to(models::model_group_info),
@@ -88,4 +95,64 @@ pub fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
         .into_iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v)
+}
+
+/// A bounded integer query parameter, with FastAPI's 422 items.
+pub fn int_param(
+    value: Option<&str>,
+    name: &str,
+    default: u64,
+    max: Option<u64>,
+    errors: &mut Vec<DetailItem>,
+) -> u64 {
+    let loc = || vec![Value::from("query"), Value::from(name)];
+    let Some(raw) = value else {
+        return default;
+    };
+    match raw.trim().parse::<i64>() {
+        Err(_) => {
+            errors.push(DetailItem::new(
+                "int_parsing",
+                loc(),
+                "Input should be a valid integer, unable to parse string as an integer",
+            ));
+            default
+        }
+        Ok(n) if n < 1 => {
+            errors.push(DetailItem::new(
+                "greater_than_equal",
+                loc(),
+                "Input should be greater than or equal to 1",
+            ));
+            default
+        }
+        Ok(n) if max.is_some_and(|m| n.unsigned_abs() > m) => {
+            errors.push(DetailItem::new(
+                "less_than_equal",
+                loc(),
+                format!(
+                    "Input should be less than or equal to {}",
+                    max.unwrap_or_default()
+                ),
+            ));
+            default
+        }
+        Ok(n) => n.unsigned_abs(),
+    }
+}
+
+/// An optional float query parameter, with FastAPI's 422 item when it is not a number.
+pub fn float_param(value: Option<&str>, name: &str, errors: &mut Vec<DetailItem>) -> Option<f64> {
+    let raw = value?;
+    match raw.trim().parse::<f64>() {
+        Ok(v) => Some(v),
+        Err(_) => {
+            errors.push(DetailItem::new(
+                "float_parsing",
+                vec![Value::from("query"), Value::from(name)],
+                "Input should be a valid number, unable to parse string as a number",
+            ));
+            None
+        }
+    }
 }

@@ -53,7 +53,7 @@ fn check_custom_key(key: &str) -> Result<(), Failure> {
 }
 
 /// `"sk-" + secrets.token_urlsafe(16)`: 22 url-safe characters.
-fn new_raw_key() -> String {
+pub fn new_raw_key() -> String {
     const URLSAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let bytes = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
     let chars: String = bytes

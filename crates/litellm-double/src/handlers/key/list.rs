@@ -2,8 +2,8 @@
 
 use super::row;
 use crate::auth;
-use crate::errors::{DetailItem, Failure};
-use crate::handlers::query_pairs;
+use crate::errors::Failure;
+use crate::handlers::{int_param, query_pairs};
 use crate::state::{now_micros, KeyRecord, KeyStatus, Shared};
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
@@ -18,50 +18,6 @@ const SORT_FIELDS: &[&str] = &[
     "token",
     "key_alias",
 ];
-
-/// A bounded integer query parameter, with FastAPI's 422 items.
-fn int_param(
-    value: Option<&str>,
-    name: &str,
-    default: u64,
-    max: Option<u64>,
-    errors: &mut Vec<DetailItem>,
-) -> u64 {
-    let loc = || vec![Value::from("query"), Value::from(name)];
-    let Some(raw) = value else {
-        return default;
-    };
-    match raw.trim().parse::<i64>() {
-        Err(_) => {
-            errors.push(DetailItem::new(
-                "int_parsing",
-                loc(),
-                "Input should be a valid integer, unable to parse string as an integer",
-            ));
-            default
-        }
-        Ok(n) if n < 1 => {
-            errors.push(DetailItem::new(
-                "greater_than_equal",
-                loc(),
-                "Input should be greater than or equal to 1",
-            ));
-            default
-        }
-        Ok(n) if max.is_some_and(|m| n.unsigned_abs() > m) => {
-            errors.push(DetailItem::new(
-                "less_than_equal",
-                loc(),
-                format!(
-                    "Input should be less than or equal to {}",
-                    max.unwrap_or_default()
-                ),
-            ));
-            default
-        }
-        Ok(n) => n.unsigned_abs(),
-    }
-}
 
 fn bad_query(text: &str) -> Failure {
     Failure::proxy(
