@@ -417,7 +417,8 @@ pub trait Gateway: Send + Sync {
     async fn block_key(&self, hash: &KeyHash) -> Result<(), GatewayError>;
     /// `/key/delete`. `Err(NotFound)` when LiteLLM does not know the key.
     async fn delete_key(&self, hash: &KeyHash) -> Result<(), GatewayError>;
-    /// The public models (`/model_group/info`).
+    /// The public models (`/model_group/info`): one entry per model group, the name a key's `models`
+    /// lists.
     async fn model_catalog(&self) -> Result<Vec<CatalogEntry>, GatewayError>;
     /// `/key/update` with the key's whole desired state (models, limits, expiry, blocked, metadata), so that
     /// repeating it is harmless. `Err(NotFound)` when LiteLLM does not know the key.
@@ -426,6 +427,121 @@ pub trait Gateway: Send + Sync {
     async fn unblock_key(&self, hash: &KeyHash) -> Result<(), GatewayError>;
     /// One page (1-based) of every key LiteLLM holds, as full objects (`/key/list?return_full_object=true`).
     async fn list_keys(&self, page: u32, size: u32) -> Result<GatewayKeyPage, GatewayError>;
+
+    // The user and spend calls below have default bodies (an `Unexpected` error) only so that gateways
+    // written before them (the invariants suite's `FaultyGateway`) still compile; `LiteLlmClient`
+    // implements every one. Remove the bodies once those gateways delegate the calls.
+
+    /// Makes sure LiteLLM has the user (`/user/new` without a key of its own and with every model
+    /// allowed), e.g. on login. Idempotent: a user that already exists is `Ok` and is left as it is (its
+    /// email and alias are not updated). `Err(Conflict { field: "user_email" })` when another LiteLLM user
+    /// has that email (compared case-insensitively); `Invalid` for a request LiteLLM refuses; like every
+    /// call, `Unavailable` when the outcome is unknown (then simply call again).
+    async fn ensure_user(&self, user: &GatewayUser) -> Result<(), GatewayError> {
+        let _ = user;
+        Err(not_implemented("ensure_user"))
+    }
+    /// `/user/info`: the user's spend, budget and keys; `Ok(None)` when LiteLLM does not know the user.
+    async fn user_info(&self, user_id: UserId) -> Result<Option<GatewayUserInfo>, GatewayError> {
+        let _ = user_id;
+        Err(not_implemented("user_info"))
+    }
+    /// `/user/update` with the user's whole desired budget and limits, so that repeating it is harmless.
+    /// LiteLLM **creates** a user it does not know (an upsert, without email or alias), so this never
+    /// answers `NotFound`; call [`Gateway::ensure_user`] first to create users properly. `Invalid`
+    /// without a call for a rate limit out of range.
+    async fn update_user(&self, update: &GatewayUserUpdate) -> Result<(), GatewayError> {
+        let _ = update;
+        Err(not_implemented("update_user"))
+    }
+    /// One page of LiteLLM's spend log (`/spend/logs/v2`), newest first. `Invalid` without a call for a
+    /// page below 1, a page size outside what the adapter allows, or `start` after `end`.
+    async fn spend_logs(&self, query: &SpendQuery) -> Result<SpendPage, GatewayError> {
+        let _ = query;
+        Err(not_implemented("spend_logs"))
+    }
+}
+
+/// What the default bodies of [`Gateway`]'s newer calls answer.
+fn not_implemented(call: &str) -> GatewayError {
+    GatewayError::Unexpected(format!("{call} is not implemented by this gateway"))
+}
+
+/// A user keyport asks LiteLLM to have (`/user/new`): LiteLLM's `user_id` is keyport's user id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayUser {
+    pub user_id: UserId,
+    pub email: Option<String>,
+    pub alias: Option<String>,
+}
+
+/// A user as LiteLLM reports it (`/user/info`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayUserInfo {
+    pub user_id: UserId,
+    pub email: Option<String>,
+    pub alias: Option<String>,
+    /// The models the user may call; empty means every model.
+    pub models: Vec<String>,
+    /// Spend in the current budget window (lifetime without a window), across all the user's keys.
+    pub spend: Money,
+    pub max_budget: Option<Money>,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<DateTime<Utc>>,
+    pub tpm_limit: Option<u64>,
+    pub rpm_limit: Option<u64>,
+    /// The hashes of the user's keys.
+    pub key_hashes: Vec<KeyHash>,
+}
+
+/// The whole desired budget and limits of a LiteLLM user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayUserUpdate {
+    pub user_id: UserId,
+    /// `None` fields mean unlimited; the adapter encodes that so that LiteLLM honours it.
+    pub limits: Limits,
+}
+
+/// Which spend-log rows to read (`/spend/logs/v2`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpendQuery {
+    /// Only this key's rows.
+    pub key_hash: Option<KeyHash>,
+    /// Only rows of keys owned by this user.
+    pub user_id: Option<UserId>,
+    /// Rows that started at or after `start` and at or before `end`. LiteLLM takes both to the second
+    /// (the adapter drops fractions) and compares its own timestamps, which have fractions, with them.
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// 1-based.
+    pub page: u32,
+    pub page_size: u32,
+}
+
+/// One LiteLLM spend-log row: one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpendLogEntry {
+    pub request_id: String,
+    /// The key that made the request; `None` when LiteLLM's `api_key` is not a key hash (e.g. empty).
+    pub key_hash: Option<KeyHash>,
+    /// The upstream model (`<provider>/<model>`), when LiteLLM records one.
+    pub model: Option<String>,
+    /// The public model name (keyport's model id), when LiteLLM records one.
+    pub model_group: Option<String>,
+    pub spend: Money,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+    pub started_at: DateTime<Utc>,
+}
+
+/// One page of spend-log rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpendPage {
+    pub entries: Vec<SpendLogEntry>,
+    /// Rows matching the query, over all pages.
+    pub total: u64,
+    pub total_pages: u32,
 }
 
 /// The whole desired state of a key in LiteLLM.

@@ -4,15 +4,17 @@ use crate::config::{LiteLlmConfig, MasterKey, RetryPolicy};
 use crate::problem;
 use crate::wire::{
     self, DeleteKeys, GenerateKeyBody, KeyInfoAnswer, KeyListAnswer, KeyRef, ModelGroupAnswer,
-    UpdateKeyBody, WireKey,
+    NewUserBody, SpendLogsAnswer, UpdateKeyBody, UpdateUserBody, UserInfoAnswer, UserUpdateAnswer,
+    WireKey, WireSpendLog, WireUser,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keyport_domain::ids::ModelId;
-use keyport_domain::limits::{Money, MAX_RATE_LIMIT};
+use keyport_domain::ids::{ModelId, UserId};
+use keyport_domain::limits::{Limits, Money, MAX_RATE_LIMIT};
 use keyport_domain::model::CatalogEntry;
 use keyport_domain::ports::{
-    Gateway, GatewayKey, GatewayKeyPage, GatewayKeyStatus, GenerateKey, UpdateKey,
+    Gateway, GatewayKey, GatewayKeyPage, GatewayKeyStatus, GatewayUser, GatewayUserInfo,
+    GatewayUserUpdate, GenerateKey, SpendLogEntry, SpendPage, SpendQuery, UpdateKey,
 };
 use keyport_domain::secret::KeyHash;
 use keyport_domain::GatewayError;
@@ -36,6 +38,13 @@ pub const UNLIMITED_RATE: u64 = MAX_RATE_LIMIT + 1;
 
 /// Largest page `/key/list` serves (`size` ≤ 100; more is a 422).
 pub const MAX_LIST_PAGE_SIZE: u32 = 100;
+
+/// Largest page [`Gateway::spend_logs`] asks `/spend/logs/v2` for. 1.108.7 serves up to 1000 rows a
+/// page, the route it grew out of (`/spend/logs/ui`) only 100 (a 422 above), so keyport stays at 100.
+pub const MAX_SPEND_PAGE_SIZE: u32 = 100;
+
+/// How `/spend/logs/v2` reads `start_date`/`end_date` (UTC, to the second).
+const SPEND_DATE_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
 /// LiteLLM's admin API client. Cheap to clone (one connection pool).
 #[derive(Clone)]
@@ -391,6 +400,98 @@ fn catalog_entry(group: wire::WireModelGroup) -> Result<Option<CatalogEntry>, Ga
     }))
 }
 
+/// A text that is there and not blank.
+fn given(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+/// A key hash as LiteLLM wrote it (`token`, spend logs' `api_key`), if it is one.
+fn key_hash(value: Option<&str>) -> Option<KeyHash> {
+    value.and_then(|t| KeyHash::parse(&t.trim().to_ascii_lowercase()).ok())
+}
+
+/// The budget fields of `/user/update` for the desired limits, "unlimited" spelled as
+/// [`Gateway::update_key`] on [`LiteLlmClient`] spells it.
+fn update_user_body(update: &GatewayUserUpdate) -> Result<UpdateUserBody, GatewayError> {
+    let limits = &update.limits;
+    Ok(UpdateUserBody {
+        user_id: update.user_id.to_string(),
+        max_budget: limits.max_budget.and_then(|m| m.amount().to_f64()),
+        budget_duration: limits.budget_duration.as_ref().map(ToString::to_string),
+        tpm_limit: rate_to_send(limits.tpm_limit, "tpm_limit")?,
+        rpm_limit: rate_to_send(limits.rpm_limit, "rpm_limit")?,
+    })
+}
+
+/// The limits LiteLLM's answer to `/user/update` does not show as sent.
+fn user_not_applied(limits: &Limits, row: &WireUser) -> Result<Vec<&'static str>, GatewayError> {
+    let mut fields = Vec::new();
+    if money(row.max_budget, "max_budget")? != limits.max_budget {
+        fields.push("max_budget");
+    }
+    if row.budget_duration != limits.budget_duration.as_ref().map(ToString::to_string) {
+        fields.push("budget_duration");
+    }
+    if rate(row.tpm_limit) != limits.tpm_limit {
+        fields.push("tpm_limit");
+    }
+    if rate(row.rpm_limit) != limits.rpm_limit {
+        fields.push("rpm_limit");
+    }
+    Ok(fields)
+}
+
+fn user_info(
+    user_id: UserId,
+    row: WireUser,
+    keys: Vec<Value>,
+) -> Result<GatewayUserInfo, GatewayError> {
+    let key_hashes = keys
+        .iter()
+        .filter_map(|key| {
+            let hash = key_hash(key.get("token").and_then(Value::as_str));
+            if hash.is_none() {
+                tracing::warn!("skipping a key /user/info lists without a readable token");
+            }
+            hash
+        })
+        .collect();
+    Ok(GatewayUserInfo {
+        user_id,
+        email: row.user_email,
+        alias: row.user_alias,
+        models: row.models,
+        spend: money(row.spend, "spend")?.unwrap_or(Money::ZERO),
+        max_budget: money(row.max_budget, "max_budget")?,
+        budget_duration: row.budget_duration,
+        budget_reset_at: wire::opt_datetime(row.budget_reset_at.as_deref())?,
+        tpm_limit: rate(row.tpm_limit),
+        rpm_limit: rate(row.rpm_limit),
+        key_hashes,
+    })
+}
+
+/// A spend-log row as the domain sees it; `None` (skipped, with a warning) without a request id or a
+/// start time.
+fn spend_entry(row: WireSpendLog) -> Result<Option<SpendLogEntry>, GatewayError> {
+    let (Some(request_id), Some(start_time)) = (row.request_id, row.start_time) else {
+        tracing::warn!("skipping a spend-log row without request_id or startTime");
+        return Ok(None);
+    };
+    let text = |value: Option<String>| value.filter(|v| !v.is_empty());
+    Ok(Some(SpendLogEntry {
+        request_id,
+        key_hash: key_hash(row.api_key.as_deref()),
+        model: text(row.model),
+        model_group: text(row.model_group),
+        spend: money(row.spend, "spend")?.unwrap_or(Money::ZERO),
+        prompt_tokens: row.prompt_tokens.unwrap_or(0),
+        completion_tokens: row.completion_tokens.unwrap_or(0),
+        total_tokens: row.total_tokens.unwrap_or(0),
+        started_at: wire::datetime(&start_time)?,
+    }))
+}
+
 #[async_trait]
 impl Gateway for LiteLlmClient {
     async fn generate_key(&self, request: &GenerateKey) -> Result<GatewayKey, GatewayError> {
@@ -591,6 +692,11 @@ impl Gateway for LiteLlmClient {
         })
     }
 
+    /// `/model_group/info`, retried like the other reads. `/model/info` is not needed: it describes each
+    /// *deployment* (≈ 8 KB each) with the same cost-map fields (context window, prices, provider,
+    /// `supports_*`) that `/model_group/info` already gives per model group, the unit keyport sells and
+    /// a key's `models` names; it has no description-like fields either, and it can keep serving a
+    /// deleted model for a while (litellm-api.md §8), which would resurrect models in a sync.
     async fn model_catalog(&self) -> Result<Vec<CatalogEntry>, GatewayError> {
         let path = "/model_group/info";
         let answer: ModelGroupAnswer = self
@@ -606,5 +712,153 @@ impl Gateway for LiteLlmClient {
             }
         }
         Ok(entries)
+    }
+
+    /// `/user/new` with `user_id`, `user_email`/`user_alias` when given (blank ones are left out),
+    /// `models: []` and `auto_create_key: false` (litellm-api.md §3.8, §8). LiteLLM's 409 "User with id …
+    /// already exists" is success, so the call is idempotent and retried like the reads; its 409 "User
+    /// with email … already exists" (another user holds the email) is `Conflict { field: "user_email" }`.
+    async fn ensure_user(&self, user: &GatewayUser) -> Result<(), GatewayError> {
+        let path = "/user/new";
+        let body = json_body(&NewUserBody {
+            user_id: user.user_id.to_string(),
+            user_email: given(user.email.as_deref()),
+            user_alias: given(user.alias.as_deref()),
+            models: [],
+            auto_create_key: false,
+        })?;
+        let outcome = self
+            .retrying(path, || async {
+                let answer = self
+                    .send(Method::POST, path, &[], Some(body.clone()))
+                    .await?;
+                success::<Value>(path, answer).map(drop)
+            })
+            .await;
+        match outcome {
+            Err(GatewayError::Conflict { field, .. }) if field == "user_id" => Ok(()),
+            other => other,
+        }
+    }
+
+    /// `/user/info?user_id=`, retried like the other reads. 404 (1.81 and later) is `Ok(None)`, and so is
+    /// an answer without a user row (older releases answer 200 for an unknown user). Keys listed without
+    /// a readable `token` are skipped with a warning.
+    async fn user_info(&self, user_id: UserId) -> Result<Option<GatewayUserInfo>, GatewayError> {
+        let path = "/user/info";
+        let id = user_id.to_string();
+        let answer: Result<UserInfoAnswer, GatewayError> = self
+            .retrying(path, || async {
+                let answer = self
+                    .send(Method::GET, path, &[("user_id", id.as_str())], None)
+                    .await?;
+                success(path, answer)
+            })
+            .await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(GatewayError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match answer.user_info {
+            Some(row) if row.user_id.is_some() => user_info(user_id, row, answer.keys).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Sends the user's **whole** desired budget and limits (retried like the other idempotent calls),
+    /// each field explicitly, "unlimited" spelled as on [`Gateway::update_key`]: `max_budget: null`,
+    /// `budget_duration: null`, `tpm_limit`/`rpm_limit` [`UNLIMITED_RATE`]. LiteLLM's `/user/update` drops
+    /// every `null` except `max_budget`'s (litellm-api.md §8, `_update_internal_user_params`), so the
+    /// rates need the number, and a budget window once set stays (harmless without a `max_budget`; with
+    /// one, the budget keeps resetting): a warning is logged whenever the answer does not show what was
+    /// sent. A rate outside 1..=[`MAX_RATE_LIMIT`] is `Invalid` without a call.
+    async fn update_user(&self, update: &GatewayUserUpdate) -> Result<(), GatewayError> {
+        let path = "/user/update";
+        let body = json_body(&update_user_body(update)?)?;
+        let answer: UserUpdateAnswer = self
+            .retrying(path, || async {
+                let answer = self
+                    .send(Method::POST, path, &[], Some(body.clone()))
+                    .await?;
+                success(path, answer)
+            })
+            .await?;
+        match answer.data {
+            Some(row) => {
+                let ignored = user_not_applied(&update.limits, &row)?;
+                if !ignored.is_empty() {
+                    tracing::warn!(fields = ?ignored, "LiteLLM's answer to /user/update does not show every field sent (it ignores null for some of them)");
+                }
+            }
+            None => tracing::warn!("LiteLLM answered /user/update without the user row"),
+        }
+        Ok(())
+    }
+
+    /// `/spend/logs/v2?start_date=&end_date=&page=&page_size=` plus `api_key` (the **hash**: v2 matches
+    /// it exactly) and `user_id` when given, retried like the other reads. The dates are sent as UTC
+    /// `YYYY-MM-DD HH:MM:SS` (fractions dropped); LiteLLM requires both. `page` ≥ 1, `page_size`
+    /// 1..=[`MAX_SPEND_PAGE_SIZE`] and `start` ≤ `end`, else `Invalid` without a call. Rows without a
+    /// request id or start time are skipped with a warning; an answer without `total` is `Unexpected`.
+    async fn spend_logs(&self, query: &SpendQuery) -> Result<SpendPage, GatewayError> {
+        if query.page == 0 {
+            return Err(invalid("page", "pages start at 1"));
+        }
+        if !(1..=MAX_SPEND_PAGE_SIZE).contains(&query.page_size) {
+            return Err(invalid(
+                "page_size",
+                format!("must be between 1 and {MAX_SPEND_PAGE_SIZE}"),
+            ));
+        }
+        if query.start > query.end {
+            return Err(invalid("start", "must not be after end"));
+        }
+        let path = "/spend/logs/v2";
+        let start = query.start.format(SPEND_DATE_FORMAT).to_string();
+        let end = query.end.format(SPEND_DATE_FORMAT).to_string();
+        let (page, page_size) = (query.page.to_string(), query.page_size.to_string());
+        let user = query.user_id.map(|u| u.to_string());
+        let mut params = vec![
+            ("start_date", start.as_str()),
+            ("end_date", end.as_str()),
+            ("page", page.as_str()),
+            ("page_size", page_size.as_str()),
+        ];
+        if let Some(hash) = &query.key_hash {
+            params.push(("api_key", hash.as_str()));
+        }
+        if let Some(user) = &user {
+            params.push(("user_id", user.as_str()));
+        }
+        let answer: SpendLogsAnswer = self
+            .retrying(path, || async {
+                let answer = self.send(Method::GET, path, &params, None).await?;
+                success(path, answer)
+            })
+            .await?;
+        let total = answer
+            .total
+            .ok_or_else(|| GatewayError::Unexpected(format!("{path}: answer without total")))?;
+        let total_pages = answer
+            .total_pages
+            .unwrap_or_else(|| total.div_ceil(u64::from(query.page_size)));
+        let mut entries = Vec::with_capacity(answer.data.len());
+        for value in answer.data {
+            let row: WireSpendLog = serde_json::from_value(value).map_err(|e| {
+                GatewayError::Unexpected(format!(
+                    "{path}: undecodable row ({:?} error)",
+                    e.classify()
+                ))
+            })?;
+            if let Some(entry) = spend_entry(row)? {
+                entries.push(entry);
+            }
+        }
+        Ok(SpendPage {
+            entries,
+            total,
+            total_pages: u32::try_from(total_pages).unwrap_or(u32::MAX),
+        })
     }
 }

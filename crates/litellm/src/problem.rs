@@ -145,6 +145,21 @@ pub fn clean_message(message: &str) -> String {
     out
 }
 
+/// The field a `/user/new` 409 is about (it names none in `param`): `User with id … already exists` →
+/// `user_id`, `User with email … already exists` → `user_email` (litellm-api.md §2.3).
+fn conflicting_user_field(message: &str) -> Option<&'static str> {
+    if !message.ends_with(" already exists") {
+        return None;
+    }
+    if message.starts_with("User with id ") {
+        Some("user_id")
+    } else if message.starts_with("User with email ") {
+        Some("user_email")
+    } else {
+        None
+    }
+}
+
 /// Classifies a non-success answer of a management call.
 pub fn classify(status: StatusCode, body: &[u8]) -> GatewayError {
     let problem = decode(body);
@@ -155,7 +170,10 @@ pub fn classify(status: StatusCode, body: &[u8]) -> GatewayError {
     match code {
         401 | 403 => GatewayError::Unauthorized,
         409 => GatewayError::Conflict {
-            field: problem.field.unwrap_or_else(|| "unknown".to_owned()),
+            field: problem
+                .field
+                .or_else(|| conflicting_user_field(&problem.message).map(str::to_owned))
+                .unwrap_or_else(|| "unknown".to_owned()),
             message: problem.message,
         },
         400 if problem.field.as_deref() == Some("key_alias")
@@ -165,6 +183,10 @@ pub fn classify(status: StatusCode, body: &[u8]) -> GatewayError {
                 field: "key_alias".to_owned(),
                 message: problem.message,
             }
+        }
+        // `/user/new` of a LiteLLM without its database (litellm-api.md §2.3): not the request's fault.
+        400 if problem.message.starts_with("DB not connected") => {
+            GatewayError::Unavailable(format!("LiteLLM answered {code}: {}", problem.message))
         }
         400 | 422 => GatewayError::Invalid {
             field: problem.field,
@@ -268,6 +290,21 @@ mod tests {
                 message: "max_budget must be a non-negative finite number. Received: -1.0".to_owned()
             }
         );
+        assert_eq!(
+            classify(status(409), br#"{"error":{"message":"{'error': 'User with email A@b.c already exists'}","type":"internal_server_error","param":null,"code":"409"}}"#),
+            GatewayError::Conflict {
+                field: "user_email".to_owned(),
+                message: "User with email A@b.c already exists".to_owned()
+            }
+        );
+        assert!(matches!(
+            classify(status(409), br#"{"error":{"message":"{'error': 'Team exists'}","type":"internal_server_error","param":null,"code":"409"}}"#),
+            GatewayError::Conflict { field, .. } if field == "unknown"
+        ));
+        assert!(matches!(
+            classify(status(400), br#"{"error":{"message":"DB not connected. See https://docs.litellm.ai/docs/proxy/virtual_keys","type":"internal_server_error","param":null,"code":"400"}}"#),
+            GatewayError::Unavailable(m) if m.contains("DB not connected")
+        ));
         assert!(matches!(
             classify(status(302), b""),
             GatewayError::Unexpected(_)

@@ -55,6 +55,102 @@ pub struct DeleteKeys<'a> {
     pub keys: [&'a str; 1],
 }
 
+/// The body of `/user/new`: a user without a key of its own (`auto_create_key: false`) and with every
+/// model allowed (`models: []`; some releases give a user created without `models` the list
+/// `["no-default-models"]`, which blocks all of its keys: litellm-api.md §8).
+#[derive(Debug, Serialize)]
+pub struct NewUserBody<'a> {
+    pub user_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_alias: Option<&'a str>,
+    pub models: [&'a str; 0],
+    pub auto_create_key: bool,
+}
+
+/// The body of `/user/update`: the user's whole desired budget and limits, every field sent. How
+/// "unlimited" is written is decided in `client.rs` (`Gateway::update_user`).
+#[derive(Debug, Serialize)]
+pub struct UpdateUserBody {
+    pub user_id: String,
+    pub max_budget: Option<f64>,
+    pub budget_duration: Option<String>,
+    pub tpm_limit: u64,
+    pub rpm_limit: u64,
+}
+
+/// A user row as `/user/info` (`user_info`) and `/user/update` (`data`) write it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WireUser {
+    pub user_id: Option<String>,
+    pub user_email: Option<String>,
+    pub user_alias: Option<String>,
+    #[serde(deserialize_with = "lenient_strings")]
+    pub models: Vec<String>,
+    #[serde(deserialize_with = "lenient_f64")]
+    pub spend: Option<f64>,
+    #[serde(deserialize_with = "lenient_f64")]
+    pub max_budget: Option<f64>,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<String>,
+    #[serde(deserialize_with = "lenient_u64")]
+    pub tpm_limit: Option<u64>,
+    #[serde(deserialize_with = "lenient_u64")]
+    pub rpm_limit: Option<u64>,
+}
+
+/// `/user/info`'s answer. `keys` are full key rows (with `token`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UserInfoAnswer {
+    #[serde(deserialize_with = "lenient_object")]
+    pub user_info: Option<WireUser>,
+    #[serde(deserialize_with = "lenient_values")]
+    pub keys: Vec<Value>,
+}
+
+/// `/user/update`'s answer: `{"user_id", "data": <row>}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UserUpdateAnswer {
+    #[serde(deserialize_with = "lenient_object")]
+    pub data: Option<WireUser>,
+}
+
+/// One row of `/spend/logs/v2` (`LiteLLM_SpendLogs` columns).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WireSpendLog {
+    pub request_id: Option<String>,
+    pub api_key: Option<String>,
+    pub model: Option<String>,
+    pub model_group: Option<String>,
+    #[serde(deserialize_with = "lenient_f64")]
+    pub spend: Option<f64>,
+    #[serde(deserialize_with = "lenient_u64")]
+    pub prompt_tokens: Option<u64>,
+    #[serde(deserialize_with = "lenient_u64")]
+    pub completion_tokens: Option<u64>,
+    #[serde(deserialize_with = "lenient_u64")]
+    pub total_tokens: Option<u64>,
+    #[serde(rename = "startTime")]
+    pub start_time: Option<String>,
+}
+
+/// `/spend/logs/v2`'s answer.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SpendLogsAnswer {
+    #[serde(deserialize_with = "lenient_values")]
+    pub data: Vec<Value>,
+    #[serde(deserialize_with = "lenient_u64")]
+    pub total: Option<u64>,
+    #[serde(deserialize_with = "lenient_u64")]
+    pub total_pages: Option<u64>,
+}
+
 /// A key row as `/key/generate`, `/key/info` (`info`), `/key/list` and `/key/update` write it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -166,6 +262,16 @@ fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
             "false" => Some(false),
             _ => None,
         },
+        _ => None,
+    })
+}
+
+/// An object read as `T`; `null` or anything else as `None`.
+fn lenient_object<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        value @ Value::Object(_) => serde_json::from_value(value).ok(),
         _ => None,
     })
 }

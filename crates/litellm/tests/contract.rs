@@ -1,11 +1,16 @@
 //! The portable part of the adapter's suite: it only talks HTTP, so it runs against a real database-backed
 //! LiteLLM when `LITELLM_URL` and `LITELLM_MASTER_KEY` are set, and against a fresh double otherwise.
-//! Keys it creates have unique aliases (`keyport-contract-…`) and are deleted at the end.
+//! Keys it creates have unique aliases (`keyport-contract-…`) and are deleted at the end; users it creates
+//! have emails `keyport-contract-…@example.invalid` and are removed at the end with `/user/delete` (a route
+//! keyport itself does not use; best effort, the double does not serve it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use keyport_domain::ids::{ModelId, UserId};
 use keyport_domain::limits::{BudgetDuration, Limits, Money};
-use keyport_domain::ports::{Gateway, GatewayKey, GatewayKeyStatus, GenerateKey, UpdateKey};
+use keyport_domain::ports::{
+    Gateway, GatewayKey, GatewayKeyStatus, GatewayUser, GatewayUserUpdate, GenerateKey, SpendQuery,
+    UpdateKey,
+};
 use keyport_domain::secret::{KeyHash, Secret, SecretKind, RANDOM_BYTES};
 use keyport_domain::GatewayError;
 use keyport_litellm::{LiteLlmClient, LiteLlmConfig, MasterKey};
@@ -40,6 +45,17 @@ async fn target() -> Target {
 }
 
 impl Target {
+    /// Removes users the suite created, best effort (`/user/delete` is not part of the adapter).
+    async fn delete_users(&self, ids: &[UserId]) {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let _ = reqwest::Client::new()
+            .post(format!("{}/user/delete", self.url.trim_end_matches('/')))
+            .bearer_auth(&self.master_key)
+            .json(&serde_json::json!({ "user_ids": ids }))
+            .send()
+            .await;
+    }
+
     fn client(&self) -> LiteLlmClient {
         LiteLlmClient::new(LiteLlmConfig::new(
             self.url.parse().unwrap(),
@@ -250,4 +266,127 @@ async fn a_key_is_updated_to_a_whole_state_back_to_unlimited_listed_and_unblocke
         GatewayError::NotFound
     );
     assert_eq!(listed(&client, &hash).await, None);
+}
+
+fn contract_user() -> GatewayUser {
+    let id = UserId::new();
+    GatewayUser {
+        user_id: id,
+        email: Some(format!("keyport-contract-{id}@example.invalid")),
+        alias: Some("keyport contract test".to_owned()),
+    }
+}
+
+#[tokio::test]
+async fn a_user_is_ensured_read_limited_and_lifted_back_to_unlimited() {
+    let target = target().await;
+    let client = target.client();
+    let user = contract_user();
+    client.ensure_user(&user).await.unwrap();
+    client
+        .ensure_user(&user)
+        .await
+        .expect("a user that exists is fine");
+
+    let info = client.user_info(user.user_id).await.unwrap().unwrap();
+    assert_eq!(info.user_id, user.user_id);
+    assert_eq!(info.email, user.email);
+    assert_eq!(info.alias, user.alias);
+    assert_eq!(info.models, Vec::<String>::new(), "every model");
+    assert_eq!(info.max_budget, None);
+    assert!(info.key_hashes.is_empty(), "no key created with the user");
+
+    let limits = Limits {
+        max_budget: Some(Money::new(Decimal::new(25, 1)).unwrap()),
+        budget_duration: Some(BudgetDuration::parse("1mo").unwrap()),
+        tpm_limit: Some(10_000),
+        rpm_limit: Some(100),
+    };
+    client
+        .update_user(&GatewayUserUpdate {
+            user_id: user.user_id,
+            limits: limits.clone(),
+        })
+        .await
+        .unwrap();
+    let model = some_model(&client).await;
+    let key = GenerateKey {
+        user_id: user.user_id,
+        ..request(model)
+    };
+    client.generate_key(&key).await.unwrap();
+    let info = client.user_info(user.user_id).await.unwrap().unwrap();
+    assert_eq!(info.max_budget, limits.max_budget);
+    assert_eq!(info.budget_duration.as_deref(), Some("1mo"));
+    assert!(info.budget_reset_at.is_some());
+    assert_eq!((info.tpm_limit, info.rpm_limit), (Some(10_000), Some(100)));
+    assert_eq!(info.key_hashes, [key.secret.hash()]);
+
+    client
+        .update_user(&GatewayUserUpdate {
+            user_id: user.user_id,
+            limits: Limits::UNLIMITED,
+        })
+        .await
+        .unwrap();
+    let info = client.user_info(user.user_id).await.unwrap().unwrap();
+    assert_eq!(
+        (info.max_budget, info.tpm_limit, info.rpm_limit),
+        (None, None, None)
+    );
+
+    client.delete_key(&key.secret.hash()).await.unwrap();
+    target.delete_users(&[user.user_id]).await;
+}
+
+#[tokio::test]
+async fn an_email_another_user_holds_is_a_conflict_and_unknown_users_are_absent() {
+    let target = target().await;
+    let client = target.client();
+    let first = contract_user();
+    client.ensure_user(&first).await.unwrap();
+    let second = GatewayUser {
+        email: first.email.as_deref().map(str::to_uppercase),
+        ..contract_user()
+    };
+    let err = client.ensure_user(&second).await.unwrap_err();
+    assert!(
+        matches!(&err, GatewayError::Conflict { field, .. } if field == "user_email"),
+        "{err:?}"
+    );
+    assert_eq!(client.user_info(second.user_id).await.unwrap(), None);
+    target.delete_users(&[first.user_id, second.user_id]).await;
+}
+
+#[tokio::test]
+async fn spend_logs_answer_pages_and_nothing_for_a_key_without_calls() {
+    let target = target().await;
+    let client = target.client();
+    let now = chrono::Utc::now();
+    let window = SpendQuery {
+        key_hash: None,
+        user_id: None,
+        start: now - chrono::Duration::days(1),
+        end: now + chrono::Duration::minutes(5),
+        page: 1,
+        page_size: 5,
+    };
+    let page = client.spend_logs(&window).await.unwrap();
+    assert!(page.entries.len() <= 5);
+    assert_eq!(u64::from(page.total_pages), page.total.div_ceil(5));
+    assert!(page
+        .entries
+        .windows(2)
+        .all(|w| w[0].started_at >= w[1].started_at));
+
+    let quiet = client
+        .spend_logs(&SpendQuery {
+            key_hash: Some(KeyHash::of(&fresh_secret())),
+            user_id: Some(UserId::new()),
+            ..window
+        })
+        .await
+        .unwrap();
+    assert_eq!((quiet.total, quiet.total_pages), (0, 0));
+    assert!(quiet.entries.is_empty());
 }

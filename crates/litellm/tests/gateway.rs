@@ -447,7 +447,7 @@ async fn every_error_shape_litellm_writes_is_classified() {
                 r#"{"error":{"message":"{'error': 'User with id u1 already exists'}","type":"internal_server_error","param":null,"code":"409"}}"#,
             ),
             GatewayError::Conflict {
-                field: "unknown".to_owned(),
+                field: "user_id".to_owned(),
                 message: "User with id u1 already exists".to_owned(),
             },
         ),
