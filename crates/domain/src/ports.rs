@@ -437,34 +437,17 @@ pub trait Gateway: Send + Sync {
     /// email and alias are not updated). `Err(Conflict { field: "user_email" })` when another LiteLLM user
     /// has that email (compared case-insensitively); `Invalid` for a request LiteLLM refuses; like every
     /// call, `Unavailable` when the outcome is unknown (then simply call again).
-    async fn ensure_user(&self, user: &GatewayUser) -> Result<(), GatewayError> {
-        let _ = user;
-        Err(not_implemented("ensure_user"))
-    }
+    async fn ensure_user(&self, user: &GatewayUser) -> Result<(), GatewayError>;
     /// `/user/info`: the user's spend, budget and keys; `Ok(None)` when LiteLLM does not know the user.
-    async fn user_info(&self, user_id: UserId) -> Result<Option<GatewayUserInfo>, GatewayError> {
-        let _ = user_id;
-        Err(not_implemented("user_info"))
-    }
+    async fn user_info(&self, user_id: UserId) -> Result<Option<GatewayUserInfo>, GatewayError>;
     /// `/user/update` with the user's whole desired budget and limits, so that repeating it is harmless.
     /// LiteLLM **creates** a user it does not know (an upsert, without email or alias), so this never
     /// answers `NotFound`; call [`Gateway::ensure_user`] first to create users properly. `Invalid`
     /// without a call for a rate limit out of range.
-    async fn update_user(&self, update: &GatewayUserUpdate) -> Result<(), GatewayError> {
-        let _ = update;
-        Err(not_implemented("update_user"))
-    }
+    async fn update_user(&self, update: &GatewayUserUpdate) -> Result<(), GatewayError>;
     /// One page of LiteLLM's spend log (`/spend/logs/v2`), newest first. `Invalid` without a call for a
     /// page below 1, a page size outside what the adapter allows, or `start` after `end`.
-    async fn spend_logs(&self, query: &SpendQuery) -> Result<SpendPage, GatewayError> {
-        let _ = query;
-        Err(not_implemented("spend_logs"))
-    }
-}
-
-/// What the default bodies of [`Gateway`]'s newer calls answer.
-fn not_implemented(call: &str) -> GatewayError {
-    GatewayError::Unexpected(format!("{call} is not implemented by this gateway"))
+    async fn spend_logs(&self, query: &SpendQuery) -> Result<SpendPage, GatewayError>;
 }
 
 /// A user keyport asks LiteLLM to have (`/user/new`): LiteLLM's `user_id` is keyport's user id.

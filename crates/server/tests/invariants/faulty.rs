@@ -14,8 +14,8 @@ use keyport_domain::limits::Limits;
 use keyport_domain::model::{CatalogEntry, Model};
 use keyport_domain::ports::{
     AccessToken, ApiKeyStore, AuditLog, CatalogChanges, Gateway, GatewayKey, GatewayKeyPage,
-    GenerateKey, JobStore, KeyEffects, ModelStore, SpendReading, SubscriptionStore, UpdateKey,
-    UserStore,
+    GatewayUser, GatewayUserInfo, GatewayUserUpdate, GenerateKey, JobStore, KeyEffects, ModelStore,
+    SpendPage, SpendQuery, SpendReading, SubscriptionStore, UpdateKey, UserStore,
 };
 use keyport_domain::secret::KeyHash;
 use keyport_domain::subscription::{Subscription, SubscriptionStatus};
@@ -631,5 +631,21 @@ impl Gateway for FaultyGateway {
     async fn list_keys(&self, page: u32, size: u32) -> Result<GatewayKeyPage, GatewayError> {
         let call = self.inner.list_keys(page, size);
         self.ctl.gateway("list_keys", call).await
+    }
+    async fn ensure_user(&self, user: &GatewayUser) -> Result<(), GatewayError> {
+        let call = self.inner.ensure_user(user);
+        self.ctl.gateway("ensure_user", call).await
+    }
+    async fn user_info(&self, user_id: UserId) -> Result<Option<GatewayUserInfo>, GatewayError> {
+        let call = self.inner.user_info(user_id);
+        self.ctl.gateway("user_info", call).await
+    }
+    async fn update_user(&self, update: &GatewayUserUpdate) -> Result<(), GatewayError> {
+        let call = self.inner.update_user(update);
+        self.ctl.gateway("update_user", call).await
+    }
+    async fn spend_logs(&self, query: &SpendQuery) -> Result<SpendPage, GatewayError> {
+        let call = self.inner.spend_logs(query);
+        self.ctl.gateway("spend_logs", call).await
     }
 }
