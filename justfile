@@ -36,6 +36,10 @@ check-schema:
 bench:
     scripts/bench.sh
 
+# Benchmark one reconcile pass over 100,000 keys against the seeded LiteLLM double (release build, ~2 min)
+bench-reconcile:
+    scripts/bench-reconcile.sh
+
 # Regenerate docs/openapi.json from the API's OpenAPI snapshot test
 openapi:
     UPDATE_OPENAPI=1 cargo test -p keyport-api openapi

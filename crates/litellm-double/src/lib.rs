@@ -14,12 +14,14 @@ mod errors;
 mod faults;
 mod handlers;
 mod pyfmt;
+mod seed;
 mod state;
 mod validate;
 
 pub use config::{DoubleConfig, ModelSpec, VersionProfile};
 pub use faults::{Fault, FaultRule, Occurrence, PathMatch};
 pub use handlers::chat::{COMPLETION_TOKENS, PROMPT_TOKENS};
+pub use seed::SeedKey;
 pub use state::{
     hash_token, Call, DeletedKeyRecord, KeyRecord, KeyStatus, SpendLogRow, UserRecord,
 };
@@ -190,6 +192,22 @@ impl LiteLlmDouble {
             .iter()
             .filter(|c| c.path == path)
             .count()
+    }
+
+    /// Preloads keys without HTTP calls, as if `/key/generate` had stored each [`SeedKey`]: all of them or,
+    /// on the first invalid key or taken hash or alias, none. Answers how many were stored. Requests wait
+    /// meanwhile (the store is locked), so seed before traffic.
+    pub fn seed_keys(&self, keys: impl IntoIterator<Item = SeedKey>) -> anyhow::Result<usize> {
+        seed::seed(&mut self.shared.store(), keys.into_iter().map(Ok))
+    }
+
+    /// [`LiteLlmDouble::seed_keys`] from JSON lines, one [`SeedKey`] object per line (blank lines skipped):
+    /// what `litellm-double --seed-keys FILE` loads.
+    pub fn seed_keys_from_json_lines(
+        &self,
+        reader: impl std::io::BufRead,
+    ) -> anyhow::Result<usize> {
+        seed::seed(&mut self.shared.store(), seed::json_lines(reader))
     }
 
     /// Arms a fault: `double.inject(Fault::Status(503).on("/key/info").times(2))`.

@@ -1,5 +1,6 @@
 //! `litellm-double`: the LiteLLM test double as a standalone server, for manual work and end-to-end tests.
 
+use anyhow::Context;
 use clap::Parser;
 use keyport_litellm_double::{DoubleConfig, LiteLlmDouble, VersionProfile};
 
@@ -21,6 +22,10 @@ struct Args {
     litellm_version: String,
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Preload the keys of this JSON lines file (one `SeedKey` object per line: `key_hash` or `key`,
+    /// `alias`, `user_id`, `models`, `metadata`, limits, …) before announcing the address.
+    #[arg(long, value_name = "FILE")]
+    seed_keys: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -46,6 +51,19 @@ async fn main() -> anyhow::Result<()> {
     config.port = Some(args.port);
     config.workers = args.workers;
     let double = LiteLlmDouble::start(config).await?;
+    if let Some(path) = &args.seed_keys {
+        let started = std::time::Instant::now();
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let seeded = double
+            .seed_keys_from_json_lines(std::io::BufReader::new(file))
+            .with_context(|| format!("seeding keys from {}", path.display()))?;
+        eprintln!(
+            "seeded {seeded} keys from {} in {} ms",
+            path.display(),
+            started.elapsed().as_millis()
+        );
+    }
     println!("listening on {}", double.base_url());
     tokio::signal::ctrl_c().await?;
     eprintln!("shutting down");
