@@ -243,10 +243,10 @@ python3 - "$out" "$keys" "$litellm_keys" "$seed_sql_s" "$export_s" "${double_see
   "$seeded_rss" "$double_peak" "$(nproc)" "$(getconf CLK_TCK)" \
   "$("$psql" -X -At "$server" -c "SELECT current_setting('server_version') || ' at ' ||
     coalesce(host(inet_server_addr()), 'local socket') || ':' || current_setting('port') || ', fsync ' ||
-    current_setting('fsync')")" "$(git describe --always --dirty 2>/dev/null || echo unknown)" <<'EOF' | tee "$out/summary.md"
+    current_setting('fsync')")" "$(git describe --always --dirty 2>/dev/null || echo unknown)" "$order" <<'EOF' | tee "$out/summary.md"
 import collections, json, re, sys, time
 (out, keys, litellm_keys, seed_sql, export, double_seed_ms, empty_rss, seeded_rss, double_peak, cores, tck,
- pg, rev) = sys.argv[1:]
+ pg, rev, order) = sys.argv[1:]
 keys, litellm_keys, tck = int(keys), int(litellm_keys), int(tck)
 KINDS = ["orphan", "stale provisioning", "dead key present", "drift", "missing"]
 
@@ -289,8 +289,8 @@ print(f"""
 
 Machine: {cores} cores ({cpu}), {mem:,} MB RAM; the double, PostgreSQL and keyport on the same machine;
 PostgreSQL {pg}.
-Command: `just bench-reconcile` ({keys:,} active keys; release build; `keyport reconcile` with its defaults:
-LiteLLM pages of 100, keyport rows in batches of 1,000).
+Command: `just bench-reconcile` ({keys:,} active keys, disagreements {order}; release build; `keyport reconcile`
+with its defaults: LiteLLM pages of 100, keyport rows in batches of 1,000).
 
 Seeding: keyport's rows by SQL in {seed_sql} s, exported as {litellm_keys:,} JSON lines in {export} s, loaded by
 `litellm-double --seed-keys` in {double_seed_ms} ms; the double holds them in {mb(int(seeded_rss) - int(empty_rss))}
