@@ -120,6 +120,13 @@ pub struct Reconcile {
     clock: Arc<dyn Clock>,
 }
 
+/// A fix that deletes or blocks in LiteLLM, run after the listing.
+enum Deferred {
+    Orphan(GatewayKey),
+    Stale(ApiKey),
+    Dead(ApiKey),
+}
+
 /// Rows of keyport's side per query.
 const ROWS_PER_BATCH: u32 = 1000;
 /// Differences in expiry below this are LiteLLM turning a duration into a time, not drift.
@@ -155,6 +162,9 @@ impl Reconcile {
             ..ReconcileReport::default()
         };
         let mut seen: HashSet<KeyHash> = HashSet::new();
+        // LiteLLM pages by offset: deleting keys while paging would shift unread keys onto pages already
+        // read, and the pass would skip them. Deletions wait until the listing is done.
+        let mut deferred: Vec<Deferred> = Vec::new();
 
         let mut page = 1;
         loop {
@@ -179,18 +189,17 @@ impl Reconcile {
             for remote in &listed.keys {
                 seen.insert(remote.hash.clone());
                 match rows.get(&remote.hash) {
-                    None if is_keyports(remote) => self.orphan(remote, options, &mut report).await,
+                    None if is_keyports(remote) => deferred.push(Deferred::Orphan(remote.clone())),
                     None => {}
                     Some(row) => match row.status {
                         ApiKeyStatus::Provisioning if row.created_at < stale_before => {
-                            self.stale_provisioning(row, true, options, &mut report)
-                                .await
+                            deferred.push(Deferred::Stale(row.clone()))
                         }
                         ApiKeyStatus::Provisioning => {}
                         ApiKeyStatus::Revoked
                         | ApiKeyStatus::Expired
                         | ApiKeyStatus::Failed
-                        | ApiKeyStatus::Lost => self.dead_present(row, options, &mut report).await,
+                        | ApiKeyStatus::Lost => deferred.push(Deferred::Dead(row.clone())),
                         // Its last subscription went while it was being created: LiteLLM would read
                         // `models: []` as every model, so the key is revoked instead (as a job would).
                         ApiKeyStatus::Active | ApiKeyStatus::Retiring if row.models.is_empty() => {
@@ -228,6 +237,17 @@ impl Reconcile {
             page += 1;
         }
 
+        for item in deferred {
+            match item {
+                Deferred::Orphan(remote) => self.orphan(&remote, options, &mut report).await,
+                Deferred::Stale(row) => {
+                    self.stale_provisioning(&row, true, options, &mut report)
+                        .await
+                }
+                Deferred::Dead(row) => self.dead_present(&row, options, &mut report).await,
+            }
+        }
+
         let mut after = None;
         loop {
             let rows = self
@@ -249,8 +269,17 @@ impl Reconcile {
                 }
                 match row.status {
                     ApiKeyStatus::Provisioning if row.created_at < stale_before => {
-                        self.stale_provisioning(row, false, options, &mut report)
-                            .await
+                        // Not seen while paging, but paging can miss a key: ask by hash before failing it.
+                        report.litellm_calls += 1;
+                        match self.gateway.key_info(&row.hash).await {
+                            Ok(found) => {
+                                self.stale_provisioning(row, found.is_some(), options, &mut report)
+                                    .await
+                            }
+                            Err(error) => {
+                                tracing::warn!(key = %row.id, %error, "could not check a stale key; left for the next pass")
+                            }
+                        }
                     }
                     ApiKeyStatus::Active | ApiKeyStatus::Retiring => {
                         self.missing(row, options, &mut report).await
@@ -960,12 +989,7 @@ mod tests {
         });
         gateway.expect_block_key().times(1).returning(|_| Ok(()));
         gateway.expect_delete_key().never();
-        gateway.expect_key_info().returning(|_| {
-            Ok(Some(remote_of(&api_key(
-                alice().user_id,
-                ApiKeyStatus::Active,
-            ))))
-        });
+        gateway.expect_key_info().returning(|_| Ok(None));
         rec.gateway = Arc::new(gateway);
         let options = ReconcileOptions {
             quarantine_orphans: true,
@@ -1109,5 +1133,48 @@ mod tests {
         remote.expires_at = row.expires_at;
         remote.tpm_limit = None;
         assert!(drift(&row, &remote, false, now())[0].starts_with("tpm_limit"));
+    }
+
+    #[tokio::test]
+    async fn deletions_wait_until_every_page_is_read_so_that_offset_paging_skips_nothing() {
+        let w = world();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut rec = mocks(&w, Arc::new(Mutex::new(Vec::new())));
+        let mut gateway = MockGateway::new();
+        let (orphan, in_sync) = (w.orphan.clone(), remote_of(&w.in_sync));
+        let o = order.clone();
+        gateway
+            .expect_list_keys()
+            .times(2)
+            .returning(move |page, _| {
+                o.lock().unwrap().push(format!("list {page}"));
+                let keys = if page == 1 {
+                    vec![orphan.clone()]
+                } else {
+                    vec![in_sync.clone()]
+                };
+                Ok(GatewayKeyPage {
+                    keys,
+                    total_count: 2,
+                    total_pages: 2,
+                })
+            });
+        let o = order.clone();
+        gateway.expect_delete_key().returning(move |_| {
+            o.lock().unwrap().push("delete".to_owned());
+            Ok(())
+        });
+        gateway.expect_key_info().returning(|_| Ok(None));
+        gateway
+            .expect_update_key()
+            .returning(|u| Ok(remote_of_hash(&u.hash)));
+        rec.gateway = Arc::new(gateway);
+        rec.execute(&ReconcileOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        let order = order.lock().unwrap().clone();
+        let last_list = order.iter().rposition(|c| c.starts_with("list")).unwrap();
+        let first_delete = order.iter().position(|c| c == "delete").unwrap();
+        assert!(first_delete > last_list, "{order:?}");
     }
 }
