@@ -96,7 +96,7 @@ pub struct DoubleConfig {
 impl Default for DoubleConfig {
     fn default() -> Self {
         Self {
-            master_key: "sk-double-master-key-0000".to_owned(),
+            master_key: "sk-double-master".to_owned(),
             models: Vec::new(),
             version: VersionProfile::V1_108,
             budget_exceeded_status: 422,

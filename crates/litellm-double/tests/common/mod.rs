@@ -4,7 +4,7 @@
 use keyport_litellm_double::{DoubleConfig, LiteLlmDouble};
 use serde_json::Value;
 
-pub const MASTER: &str = "sk-double-master-key-0000";
+pub const MASTER: &str = "sk-double-master";
 
 pub async fn start() -> LiteLlmDouble {
     LiteLlmDouble::start(DoubleConfig::demo()).await.unwrap()
