@@ -14,7 +14,7 @@ use crate::limits::{Limits, Money};
 use crate::model::{CatalogEntry, Model};
 use crate::secret::{KeyHash, KeyPrefix, KeySecret, RANDOM_BYTES};
 use crate::subscription::{Subscription, SubscriptionStatus};
-use crate::user::User;
+use crate::user::{User, UserStatus};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -60,6 +60,16 @@ pub trait UserStore: Send + Sync {
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// The users with these ids that exist, in one query.
     async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError>;
+    /// Sets a user's status and queues a `ConvergeKey` job for each of their active and retiring keys (a
+    /// suspended owner's keys are blocked in LiteLLM, a reactivated one's unblocked), in one transaction.
+    /// MUST answer `NotFound` for an unknown user.
+    async fn change_user_status(
+        &self,
+        id: UserId,
+        status: UserStatus,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<User, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

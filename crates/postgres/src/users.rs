@@ -1,16 +1,19 @@
 //! `UserStore`.
 
 use crate::error::{diesel_error, Failure};
+use crate::jobs::enqueue_converge;
 use crate::rows::{AccessTokenRow, NewUserRow, UserRow};
-use crate::schema::{access_tokens, users};
+use crate::schema::{access_tokens, api_keys, users};
 use crate::{audit, PgStore};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use keyport_domain::api_key::{ApiKeyStatus, SyncState};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::UserId;
 use keyport_domain::ports::{AccessToken, UserStore};
-use keyport_domain::user::User;
+use keyport_domain::user::{User, UserStatus};
 use keyport_domain::StoreError;
 use uuid::Uuid;
 
@@ -84,5 +87,44 @@ impl UserStore for PgStore {
             .into_iter()
             .map(User::try_from)
             .collect()
+    }
+
+    async fn change_user_status(
+        &self,
+        id: UserId,
+        status: UserStatus,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<User, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, Failure, _>(async |conn| {
+            let row = diesel::update(users::table.find(id.0))
+                .set((users::status.eq(status.as_str()), users::updated_at.eq(at)))
+                .returning(UserRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?
+                .ok_or(StoreError::NotFound)?;
+            let keys: Vec<Uuid> = api_keys::table
+                .filter(api_keys::user_id.eq(id.0))
+                .filter(api_keys::status.eq_any([
+                    ApiKeyStatus::Active.as_str(),
+                    ApiKeyStatus::Retiring.as_str(),
+                ]))
+                .select(api_keys::id)
+                .load(conn)
+                .await?;
+            if !keys.is_empty() {
+                diesel::update(api_keys::table.filter(api_keys::id.eq_any(&keys)))
+                    .set(api_keys::sync_state.eq(SyncState::Pending.as_str()))
+                    .execute(conn)
+                    .await?;
+                enqueue_converge(conn, &keys, at, at).await?;
+            }
+            audit::record(conn, audit).await?;
+            Ok(User::try_from(row)?)
+        })
+        .await
+        .map_err(StoreError::from)
     }
 }

@@ -3,7 +3,8 @@
 
 use crate::config::{AdminCommand, Common};
 use crate::wiring::{OsSecrets, SystemClock, Wiring};
-use keyport_domain::usecases::{CreateUser, CreateUserRequest, IssueAccessToken};
+use keyport_domain::usecases::{CreateUser, CreateUserRequest, IssueAccessToken, SetUserStatus};
+use keyport_domain::user::UserStatus;
 use keyport_domain::Error;
 use std::sync::Arc;
 
@@ -13,6 +14,18 @@ pub async fn run(common: &Common, command: AdminCommand) -> anyhow::Result<()> {
     let secrets = Arc::new(OsSecrets);
     let create_user = CreateUser::new(store.clone(), clock.clone(), secrets.clone());
     match command {
+        AdminCommand::SuspendUser { name } => {
+            let user = SetUserStatus::new(store.clone(), clock)
+                .execute(None, &name, UserStatus::Suspended)
+                .await?;
+            eprintln!("suspended '{}': their tokens stop working; their keys are being blocked in LiteLLM", user.username);
+        }
+        AdminCommand::ReactivateUser { name } => {
+            let user = SetUserStatus::new(store.clone(), clock)
+                .execute(None, &name, UserStatus::Active)
+                .await?;
+            eprintln!("reactivated '{}': their tokens work again; their keys are being unblocked in LiteLLM", user.username);
+        }
         AdminCommand::CreateUser { name, admin, email } => {
             let (user, issued) = create_user
                 .execute(CreateUserRequest {

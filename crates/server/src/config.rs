@@ -151,6 +151,10 @@ pub enum AdminCommand {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Suspend a user: their tokens stop working and their keys are blocked in LiteLLM.
+    SuspendUser { name: String },
+    /// Reactivate a suspended user: their tokens work again and their keys are unblocked.
+    ReactivateUser { name: String },
     /// Issue a new personal access token for a user (only the token goes to stdout).
     CreateToken {
         name: String,

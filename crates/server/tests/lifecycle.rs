@@ -298,3 +298,45 @@ async fn a_job_that_keeps_failing_dies_and_administrators_see_it_with_its_error(
     let (status, problem) = app.get(&admin, "/api/v1/admin/jobs?status=nope").await;
     assert_eq!((status, problem["field"].as_str()), (422, Some("status")));
 }
+
+#[tokio::test]
+async fn suspending_a_user_blocks_their_keys_and_reactivating_unblocks_them() {
+    let (app, token, sub) = setup().await;
+    let (_, secret) = create_key(
+        &app,
+        &token,
+        json!({"name": "ci", "subscription_ids": [sub]}),
+    )
+    .await;
+    assert_eq!(app.chat(&secret, "gpt-4o-mini").await.0, 200);
+
+    let (ok, _, stderr) = app.cli(&["admin", "suspend-user", "alice"]);
+    assert!(ok, "{stderr}");
+    let blocked = eventually(Duration::from_secs(10), || async {
+        app.chat(&secret, "gpt-4o-mini").await.0 == 401
+    })
+    .await;
+    assert!(
+        blocked,
+        "the worker blocks the suspended user's key in LiteLLM"
+    );
+    assert_eq!(app.double.keys()[0].blocked, Some(true));
+    assert_eq!(
+        app.get(&token, "/api/v1/api-keys").await.0,
+        401,
+        "a suspended user's token stops working"
+    );
+
+    let (ok, _, stderr) = app.cli(&["admin", "reactivate-user", "alice"]);
+    assert!(ok, "{stderr}");
+    let unblocked = eventually(Duration::from_secs(10), || async {
+        app.chat(&secret, "gpt-4o-mini").await.0 == 200
+    })
+    .await;
+    assert!(unblocked, "the worker unblocks the key");
+    let (status, keys) = app.get(&token, "/api/v1/api-keys").await;
+    assert_eq!(
+        (status, keys["items"][0]["status"].as_str()),
+        (200, Some("active"))
+    );
+}

@@ -17,6 +17,7 @@ mod reconcile;
 mod revoke_key;
 mod rotate_key;
 mod run_jobs;
+mod set_user_status;
 mod subscribe;
 mod sync_catalog;
 mod update_key;
@@ -38,6 +39,7 @@ pub use reconcile::{
 pub use revoke_key::RevokeKey;
 pub use rotate_key::RotateKey;
 pub use run_jobs::{JobRunReport, RunJobs};
+pub use set_user_status::SetUserStatus;
 pub use subscribe::Subscribe;
 pub use sync_catalog::{CatalogSyncReport, SyncCatalog};
 pub use update_key::{UpdateKey, UpdateKeyRequest};

@@ -125,3 +125,48 @@ async fn get_users_answers_the_known_users_among_the_ids() {
     assert!(store.get_users(&[]).await.unwrap().is_empty());
     assert!(store.get_users(&[user("x").id]).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn changing_a_users_status_queues_a_job_for_each_live_key_in_the_same_transaction() {
+    use keyport_domain::api_key::SyncState;
+    use keyport_domain::ports::ApiKeyStore;
+    use keyport_domain::user::UserStatus;
+    let w = world().await;
+    let live = new_key(w.user.id, "live", &[w.subscription.id]);
+    insert_active_key(&w.store, &live).await;
+    let provisioning = new_key(w.user.id, "new", &[w.subscription.id]);
+    insert_key(&w.store, &provisioning).await;
+
+    let suspended = w
+        .store
+        .change_user_status(
+            w.user.id,
+            UserStatus::Suspended,
+            at(5),
+            &audit("user.suspend", "user", w.user.id),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(suspended.status, UserStatus::Suspended);
+    assert_eq!(pending_jobs_of(&w.db, live.id).await, [at(5)]);
+    assert!(
+        jobs_of(&w.db, provisioning.id).await.is_empty(),
+        "only live keys are converged"
+    );
+    assert_eq!(
+        w.store.get_key(live.id).await.unwrap().unwrap().sync_state,
+        SyncState::Pending
+    );
+    assert_eq!(
+        w.store
+            .change_user_status(
+                keyport_domain::ids::UserId::new(),
+                UserStatus::Active,
+                at(6),
+                &audit("user.reactivate", "user", w.user.id)
+            )
+            .await,
+        Err(keyport_domain::StoreError::NotFound)
+    );
+}

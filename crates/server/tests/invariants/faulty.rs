@@ -317,6 +317,16 @@ impl UserStore for FaultyStore {
     async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
         self.ctl.store("get_users", self.inner.get_users(ids)).await
     }
+    async fn change_user_status(
+        &self,
+        id: UserId,
+        status: keyport_domain::user::UserStatus,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<User, StoreError> {
+        let call = self.inner.change_user_status(id, status, at, audit);
+        self.ctl.store("change_user_status", call).await
+    }
 }
 
 #[async_trait]

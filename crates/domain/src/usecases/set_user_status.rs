@@ -1,0 +1,124 @@
+use crate::audit::AuditEvent;
+use crate::ports::{Clock, UserStore};
+use crate::user::{Actor, User, UserStatus};
+use crate::{Error, StoreError};
+use std::sync::Arc;
+
+/// Suspend or reactivate a user. The status change and a job for each of the user's live keys commit
+/// together; the jobs block the keys in LiteLLM (suspended) or unblock them (reactivated). The user's access
+/// tokens stop (or start again) authenticating at once.
+pub struct SetUserStatus {
+    users: Arc<dyn UserStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SetUserStatus {
+    pub fn new(users: Arc<dyn UserStore>, clock: Arc<dyn Clock>) -> Self {
+        Self { users, clock }
+    }
+
+    /// `actor` is `None` for the command line (an operator on the server).
+    pub async fn execute(
+        &self,
+        actor: Option<&Actor>,
+        username: &str,
+        status: UserStatus,
+    ) -> Result<User, Error> {
+        if let Some(actor) = actor {
+            if !actor.is_admin() {
+                return Err(Error::Forbidden(
+                    "only administrators suspend or reactivate users".into(),
+                ));
+            }
+        }
+        let user = self
+            .users
+            .find_user_by_username(username.trim())
+            .await?
+            .ok_or(Error::NotFound { entity: "user" })?;
+        if user.status == status {
+            return Ok(user);
+        }
+        let now = self.clock.now();
+        let action = match status {
+            UserStatus::Suspended => "user.suspend",
+            UserStatus::Active => "user.reactivate",
+        };
+        let audit = match actor {
+            Some(actor) => AuditEvent::by(actor, action, "user", user.id, now),
+            None => AuditEvent::system(action, "user", user.id, now),
+        }
+        .with_before(serde_json::json!({"status": user.status.as_str()}))
+        .with_after(serde_json::json!({"status": status.as_str()}));
+        self.users
+            .change_user_status(user.id, status, now, &audit)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => Error::NotFound { entity: "user" },
+                other => other.into(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::MockUserStore;
+    use crate::usecases::fixtures::*;
+    use crate::user::Role;
+
+    fn alice_user(status: UserStatus) -> User {
+        User {
+            id: alice().user_id,
+            username: "alice".into(),
+            email: None,
+            display_name: None,
+            roles: vec![Role::User],
+            status,
+            created_at: now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn suspending_changes_the_status_with_an_audit_event_and_a_user_cannot_do_it() {
+        let mut users = MockUserStore::new();
+        users
+            .expect_find_user_by_username()
+            .returning(|_| Ok(Some(alice_user(UserStatus::Active))));
+        users
+            .expect_change_user_status()
+            .times(1)
+            .withf(|id, status, _, audit| {
+                *id == alice().user_id
+                    && *status == UserStatus::Suspended
+                    && audit.action == "user.suspend"
+            })
+            .returning(|_, status, _, _| Ok(alice_user(status)));
+        let uc = SetUserStatus::new(Arc::new(users), fixed_clock());
+        assert!(matches!(
+            uc.execute(Some(&bob()), "alice", UserStatus::Suspended)
+                .await
+                .unwrap_err(),
+            Error::Forbidden(_)
+        ));
+        let user = uc
+            .execute(None, "alice", UserStatus::Suspended)
+            .await
+            .unwrap();
+        assert_eq!(user.status, UserStatus::Suspended);
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_status_writes_nothing() {
+        let mut users = MockUserStore::new();
+        users
+            .expect_find_user_by_username()
+            .returning(|_| Ok(Some(alice_user(UserStatus::Active))));
+        users.expect_change_user_status().never();
+        let user = SetUserStatus::new(Arc::new(users), fixed_clock())
+            .execute(None, "alice", UserStatus::Active)
+            .await
+            .unwrap();
+        assert_eq!(user.status, UserStatus::Active);
+    }
+}
