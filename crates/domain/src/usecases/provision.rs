@@ -110,7 +110,7 @@ impl Provisioner {
                         }
                         StoreError::NotFound => Error::Conflict {
                             field: None,
-                            message: "the key being replaced changed meanwhile; nothing was issued"
+                            message: "the key, or the key it replaces, changed meanwhile; nothing was issued"
                                 .into(),
                         },
                         other => other.into(),
