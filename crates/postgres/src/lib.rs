@@ -1,7 +1,7 @@
 //! keyport's PostgreSQL adapter: the one place that knows SQL. [`PgStore`] implements every store port of
-//! `keyport-domain` (users, access tokens, models, subscriptions, API keys, jobs, the audit log, and
-//! leadership among replicas as an advisory lock) over a pool of diesel-async connections, so no blocking
-//! database call ever runs on an actix worker thread. The schema is owned by the versioned migrations in
+//! `keyport-domain` (users, access tokens, models, subscriptions, API keys, jobs, the audit log and its hash
+//! chain, and leadership among replicas as an advisory lock) over a pool of diesel-async connections, so no
+//! blocking database call ever runs on an actix worker thread. The schema is owned by the versioned migrations in
 //! `migrations/` at the workspace root, embedded here and applied by [`run_migrations`]; `schema.rs` is generated from them by diesel and checked by `scripts/check-schema.sh`.
 //! Each mutating method commits its change and its audit event in one transaction; database constraints
 //! (named in the migrations) are what makes illegal states impossible, and their violations come back as the
@@ -11,6 +11,7 @@
 mod access_tokens;
 mod api_keys;
 mod audit;
+mod audit_chain;
 mod error;
 mod jobs;
 mod leadership;

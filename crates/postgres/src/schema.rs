@@ -1,5 +1,11 @@
 // @generated automatically by Diesel CLI.
 
+pub mod sql_types {
+    #[derive(diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "xid8", schema = "pg_catalog"))]
+    pub struct Xid8;
+}
+
 diesel::table! {
     access_tokens (id) {
         id -> Uuid,
@@ -52,6 +58,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_chain (seq) {
+        seq -> Int8,
+        event_id -> Int8,
+        prev_hash -> Nullable<Text>,
+        hash -> Text,
+        sealed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
     audit_events (id) {
         id -> Int8,
         actor -> Nullable<Uuid>,
@@ -63,6 +82,7 @@ diesel::table! {
         request_id -> Nullable<Text>,
         client_addr -> Nullable<Text>,
         at -> Timestamptz,
+        tx -> Xid8,
     }
 }
 
@@ -149,6 +169,7 @@ diesel::table! {
 
 diesel::joinable!(access_tokens -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(audit_chain -> audit_events (event_id));
 diesel::joinable!(jobs -> api_keys (api_key_id));
 diesel::joinable!(subscription_status_history -> subscriptions (subscription_id));
 diesel::joinable!(subscription_status_history -> users (actor));
@@ -159,6 +180,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_tokens,
     api_key_subscriptions,
     api_keys,
+    audit_chain,
     audit_events,
     jobs,
     models,

@@ -17,10 +17,12 @@ mod reconcile;
 mod revoke_key;
 mod rotate_key;
 mod run_jobs;
+mod seal_audit;
 mod set_user_status;
 mod subscribe;
 mod sync_catalog;
 mod update_key;
+mod verify_audit;
 
 pub use authenticate::Authenticate;
 pub use cancel_subscription::CancelSubscription;
@@ -39,10 +41,14 @@ pub use reconcile::{
 pub use revoke_key::RevokeKey;
 pub use rotate_key::RotateKey;
 pub use run_jobs::{JobRunReport, RunJobs};
+pub use seal_audit::{SealAudit, SealReport, SEAL_BATCH};
 pub use set_user_status::SetUserStatus;
 pub use subscribe::Subscribe;
 pub use sync_catalog::{CatalogSyncReport, SyncCatalog};
 pub use update_key::{UpdateKey, UpdateKeyRequest};
+pub use verify_audit::{
+    AuditProblem, AuditReport, ProblemKind, VerifyAudit, VerifyOptions, VerifyProgress, VERIFY_RANGE,
+};
 
 #[cfg(test)]
 pub(crate) mod fixtures;

@@ -3,6 +3,7 @@
 
 mod access_tokens;
 mod api_keys;
+mod audit_chain;
 mod cascade;
 mod common;
 mod constraints;
