@@ -9,6 +9,9 @@
 //! outbox, `jobs`) in the same transaction.
 
 mod access_tokens;
+mod admin_approvals;
+mod admin_keys;
+mod admin_users;
 mod api_keys;
 mod audit;
 mod audit_chain;
@@ -18,10 +21,12 @@ mod leadership;
 mod migrations;
 mod models;
 mod rows;
+mod settings;
 pub mod schema;
 mod store;
 mod subscriptions;
 mod users;
 
 pub use migrations::{run_migrations, MIGRATIONS, MIGRATIONS_FINGERPRINT};
+pub use settings::CachedSettings;
 pub use store::{connect, PgPool, PgStore};

@@ -125,6 +125,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    self_service_settings (id) {
+        id -> Bool,
+        subscription_max_budget -> Nullable<Numeric>,
+        subscription_budget_duration -> Nullable<Text>,
+        subscription_tpm_limit -> Nullable<Int8>,
+        subscription_rpm_limit -> Nullable<Int8>,
+        key_default_max_budget -> Nullable<Numeric>,
+        key_default_budget_duration -> Nullable<Text>,
+        key_default_tpm_limit -> Nullable<Int8>,
+        key_default_rpm_limit -> Nullable<Int8>,
+        key_max_max_budget -> Nullable<Numeric>,
+        key_max_budget_duration -> Nullable<Text>,
+        key_max_tpm_limit -> Nullable<Int8>,
+        key_max_rpm_limit -> Nullable<Int8>,
+        key_default_lifetime_days -> Nullable<Int4>,
+        key_max_lifetime_days -> Nullable<Int4>,
+        updated_at -> Timestamptz,
+        updated_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
     subscription_status_history (id) {
         id -> Int8,
         subscription_id -> Uuid,
@@ -171,6 +193,7 @@ diesel::joinable!(access_tokens -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(audit_chain -> audit_events (event_id));
 diesel::joinable!(jobs -> api_keys (api_key_id));
+diesel::joinable!(self_service_settings -> users (updated_by));
 diesel::joinable!(subscription_status_history -> subscriptions (subscription_id));
 diesel::joinable!(subscription_status_history -> users (actor));
 diesel::joinable!(subscriptions -> models (model_id));
@@ -184,6 +207,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     jobs,
     models,
+    self_service_settings,
     subscription_status_history,
     subscriptions,
     users,

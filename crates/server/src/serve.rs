@@ -122,6 +122,7 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
         max_lifetime: args
             .key_max_lifetime_days
             .map(|d| chrono::Duration::days(i64::from(d))),
+        default_lifetime: None,
         max_rotation_overlap: chrono::Duration::seconds(i64::from(args.rotation_max_overlap_secs)),
     };
     let state = web::Data::new(ApiState {

@@ -7,7 +7,7 @@ use crate::secret::{KeySecret, Secret, SecretKind};
 use crate::subscription::Subscription;
 use crate::usecases::key_rules::{
     active_subscriptions, effective_expiry, effective_limits, models_of, name_taken,
-    requested_subscriptions, KeyPolicy,
+    requested_subscriptions, PolicySource,
 };
 use crate::usecases::provision::{Finish, Provisioner};
 use crate::user::Actor;
@@ -42,7 +42,7 @@ pub struct CreateKey {
     subscriptions: Arc<dyn SubscriptionStore>,
     clock: Arc<dyn Clock>,
     secrets: Arc<dyn SecretGenerator>,
-    policy: KeyPolicy,
+    policy: PolicySource,
     provisioner: Provisioner,
 }
 
@@ -60,7 +60,7 @@ impl CreateKey {
         gateway: Arc<dyn Gateway>,
         clock: Arc<dyn Clock>,
         secrets: Arc<dyn SecretGenerator>,
-        policy: KeyPolicy,
+        policy: impl Into<PolicySource>,
     ) -> Self {
         Self {
             provisioner: Provisioner {
@@ -72,7 +72,7 @@ impl CreateKey {
             subscriptions,
             clock,
             secrets,
-            policy,
+            policy: policy.into(),
         }
     }
 
@@ -124,16 +124,17 @@ impl CreateKey {
         request: CreateKeyRequest,
         now: DateTime<Utc>,
     ) -> Result<Validated, Error> {
+        let policy = self.policy.policy().await?;
         let mut errors = Vec::new();
         let name = validate_key_name(&request.name)
             .map_err(|e| errors.push(e))
             .ok();
         let ids = requested_subscriptions(request.subscription_ids, &mut errors);
-        let expires_at = effective_expiry(request.expires_at, &self.policy, now, &mut errors);
+        let expires_at = effective_expiry(request.expires_at, &policy, now, &mut errors);
         let subscriptions =
             active_subscriptions(self.subscriptions.as_ref(), actor, &ids, &mut errors).await?;
         let limits = if errors.is_empty() {
-            effective_limits(request.limits, &subscriptions, &self.policy, &mut errors)
+            effective_limits(request.limits, &subscriptions, &policy, &mut errors)
         } else {
             request.limits
         };
@@ -178,6 +179,7 @@ mod tests {
     use crate::ports::{MockApiKeyStore, MockGateway, MockSubscriptionStore};
     use crate::subscription::SubscriptionStatus;
     use crate::usecases::fixtures::*;
+    use crate::usecases::key_rules::KeyPolicy;
     use crate::StoreError;
     use chrono::Duration;
     use std::sync::Mutex;
@@ -655,5 +657,60 @@ mod tests {
             "the tighter admin maximum wins over the quota"
         );
         assert_eq!(stored.expires_at, Some(now() + Duration::days(90)));
+    }
+
+    #[tokio::test]
+    async fn the_settings_in_force_give_the_default_lifetime_and_cap_the_limits() {
+        use crate::admin::{MockSettingsStore, SelfServiceSettings, SettingsSource};
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let inserted = expect_insert(&mut h.keys);
+        h.gateway.expect_generate_key().times(1).returning(|g| {
+            assert_eq!(g.expires_in_seconds, Some(30 * 86_400));
+            Ok(gateway_key())
+        });
+        let slot = inserted.clone();
+        h.keys
+            .expect_activate_key()
+            .returning(move |_, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
+        let mut settings = MockSettingsStore::new();
+        settings.expect_get_settings().returning(|| {
+            Ok(Some(SelfServiceSettings {
+                key_max_limits: Limits {
+                    rpm_limit: Some(5),
+                    ..Limits::default()
+                },
+                key_default_lifetime_days: Some(30),
+                key_max_lifetime_days: Some(90),
+                ..SelfServiceSettings::default()
+            }))
+        });
+        let source = PolicySource::Settings {
+            settings: SettingsSource::new(Arc::new(settings), SelfServiceSettings::default()),
+            max_rotation_overlap: Duration::days(1),
+        };
+        let uc = CreateKey::new(
+            Arc::new(h.keys),
+            Arc::new(h.subscriptions),
+            Arc::new(h.gateway),
+            fixed_clock(),
+            fixed_secrets(),
+            source,
+        );
+        let mut over = request("ci", &[&sub]);
+        over.limits.rpm_limit = Some(6);
+        let err = uc.execute(&alice(), over).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid(e) if e[0].field == "limits.rpm_limit"),
+            "{err:?}"
+        );
+        uc.execute(&alice(), request("ci", &[&sub])).await.unwrap();
+        let stored = inserted.lock().unwrap().clone().unwrap();
+        assert_eq!(
+            stored.limits.rpm_limit,
+            Some(5),
+            "the stored maximum applies"
+        );
+        assert_eq!(stored.expires_at, Some(now() + Duration::days(30)));
     }
 }

@@ -1,5 +1,6 @@
 //! The rules a key's settings must follow, shared by creating, rotating and updating keys.
 
+use crate::admin::SettingsSource;
 use crate::api_key::ApiKey;
 use crate::ids::{ModelId, SubscriptionId};
 use crate::limits::Limits;
@@ -18,10 +19,62 @@ pub const MAX_SUBSCRIPTIONS_PER_KEY: usize = 50;
 pub struct KeyPolicy {
     /// Caps applied on top of the subscriptions' quotas.
     pub max_limits: Limits,
-    /// The longest a key may live; keys without an expiry get this one when set.
+    /// The longest a key may live; keys without an expiry get this one when set (and no default is).
     pub max_lifetime: Option<Duration>,
+    /// The lifetime of a key created without an expiry.
+    pub default_lifetime: Option<Duration>,
     /// The longest a rotated key may keep working beside its replacement.
     pub max_rotation_overlap: Duration,
+}
+
+/// Where the key policy comes from: fixed (tests, tools), or the administrator's self-service settings,
+/// read each time a key is created, changed or rotated (the settings store may cache them briefly).
+#[derive(Debug, Clone)]
+pub enum PolicySource {
+    Fixed(KeyPolicy),
+    Settings {
+        settings: SettingsSource,
+        /// Not an administrator's setting: the server's configuration.
+        max_rotation_overlap: Duration,
+    },
+}
+
+impl From<KeyPolicy> for PolicySource {
+    fn from(policy: KeyPolicy) -> Self {
+        Self::Fixed(policy)
+    }
+}
+
+impl PolicySource {
+    /// The longest overlap a rotation may ask for (the server's configuration, never a stored setting).
+    pub fn max_rotation_overlap(&self) -> Duration {
+        match self {
+            Self::Fixed(policy) => policy.max_rotation_overlap,
+            Self::Settings {
+                max_rotation_overlap,
+                ..
+            } => *max_rotation_overlap,
+        }
+    }
+
+    /// The policy in force now.
+    pub async fn policy(&self) -> Result<KeyPolicy, Error> {
+        match self {
+            Self::Fixed(policy) => Ok(policy.clone()),
+            Self::Settings {
+                settings,
+                max_rotation_overlap,
+            } => {
+                let current = settings.current().await?;
+                Ok(KeyPolicy {
+                    max_limits: current.key_max_limits.clone(),
+                    max_lifetime: current.key_max_lifetime(),
+                    default_lifetime: current.key_default_lifetime(),
+                    max_rotation_overlap: *max_rotation_overlap,
+                })
+            }
+        }
+    }
 }
 
 /// Deduplicates the requested ids, keeping their order, and checks their number.
@@ -141,8 +194,8 @@ pub(crate) fn check_within_quotas(
     );
 }
 
-/// The key's expiry: in the future, within the policy's maximum lifetime (which also applies to keys that
-/// ask for none).
+/// The key's expiry: in the future, within the policy's maximum lifetime. A key that asks for none gets the
+/// default lifetime, or else the maximum.
 pub(crate) fn effective_expiry(
     requested: Option<DateTime<Utc>>,
     policy: &KeyPolicy,
@@ -162,8 +215,13 @@ pub(crate) fn effective_expiry(
             None
         }
         (Some(at), _) => Some(at),
-        (None, Some(max)) => Some(now + max),
-        (None, None) => None,
+        (None, max) => {
+            let lifetime = match (policy.default_lifetime, max) {
+                (Some(default), Some(max)) => Some(default.min(max)),
+                (default, max) => default.or(max),
+            };
+            lifetime.map(|l| now + l)
+        }
     }
 }
 

@@ -1,6 +1,15 @@
 //! The use cases, one per file. Each is a plain struct holding the ports it needs as `Arc<dyn …>`, with
 //! an `execute` method; the API and the CLI call them and hold no business rules of their own.
 
+mod admin_change_roles;
+mod admin_decide_subscriptions;
+mod admin_grant_subscription;
+mod admin_keys;
+mod admin_set_user_status;
+mod admin_settings;
+mod admin_subscriptions;
+mod admin_update_model;
+mod admin_users;
 mod authenticate;
 mod cancel_subscription;
 mod converge_key;
@@ -24,13 +33,26 @@ mod sync_catalog;
 mod update_key;
 mod verify_audit;
 
+pub use admin_change_roles::ChangeUserRoles;
+pub use admin_decide_subscriptions::{
+    DecideSubscriptions, Decision, DecisionOutcome, MAX_DECISION_BATCH, MAX_REASON_LEN,
+};
+pub use admin_grant_subscription::{GrantSubscription, GrantSubscriptionRequest};
+pub use admin_keys::{AdminRevokeKey, ListAllKeys, ListAllKeysRequest};
+pub use admin_set_user_status::SetUserStatusById;
+pub use admin_settings::{ReadSettings, SaveSettings};
+pub use admin_subscriptions::{
+    ListAllSubscriptions, ListAllSubscriptionsRequest, SubscriptionHistory,
+};
+pub use admin_update_model::UpdateModel;
+pub use admin_users::{GetUser, ListUsers, ListUsersRequest};
 pub use authenticate::Authenticate;
 pub use cancel_subscription::CancelSubscription;
 pub use converge_key::{ConvergeKey, Converged};
 pub use create_key::{CreateKey, CreateKeyRequest, CreatedKey};
 pub use create_user::{CreateUser, CreateUserRequest, IssueAccessToken, IssuedToken};
 pub use get_key::GetKey;
-pub use key_rules::{KeyPolicy, MAX_SUBSCRIPTIONS_PER_KEY};
+pub use key_rules::{KeyPolicy, PolicySource, MAX_SUBSCRIPTIONS_PER_KEY};
 pub use list_jobs::{ListJobs, MAX_JOBS_LISTED};
 pub use list_keys::ListKeys;
 pub use list_models::{GetModel, ListModels};

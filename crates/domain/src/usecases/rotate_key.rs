@@ -7,7 +7,7 @@ use crate::subscription::SubscriptionStatus;
 use crate::usecases::converge_key::ConvergeKey;
 use crate::usecases::create_key::CreatedKey;
 use crate::usecases::get_key::owned_key;
-use crate::usecases::key_rules::{models_of, require_active, KeyPolicy};
+use crate::usecases::key_rules::{models_of, require_active, PolicySource};
 use crate::usecases::provision::{Finish, Provisioner};
 use crate::user::Actor;
 use crate::{Error, FieldError};
@@ -23,7 +23,7 @@ pub struct RotateKey {
     subscriptions: Arc<dyn SubscriptionStore>,
     clock: Arc<dyn Clock>,
     secrets: Arc<dyn SecretGenerator>,
-    policy: KeyPolicy,
+    policy: PolicySource,
     provisioner: Provisioner,
     converge: Arc<ConvergeKey>,
 }
@@ -35,7 +35,7 @@ impl RotateKey {
         gateway: Arc<dyn Gateway>,
         clock: Arc<dyn Clock>,
         secrets: Arc<dyn SecretGenerator>,
-        policy: KeyPolicy,
+        policy: impl Into<PolicySource>,
         converge: Arc<ConvergeKey>,
     ) -> Self {
         Self {
@@ -49,7 +49,7 @@ impl RotateKey {
             subscriptions,
             clock,
             secrets,
-            policy,
+            policy: policy.into(),
         }
     }
 
@@ -60,13 +60,11 @@ impl RotateKey {
         id: ApiKeyId,
         overlap: Duration,
     ) -> Result<CreatedKey, Error> {
-        if overlap < Duration::zero() || overlap > self.policy.max_rotation_overlap {
+        let max_overlap = self.policy.max_rotation_overlap();
+        if overlap < Duration::zero() || overlap > max_overlap {
             return Err(FieldError::new(
                 "overlap_seconds",
-                format!(
-                    "between 0 and {} seconds",
-                    self.policy.max_rotation_overlap.num_seconds()
-                ),
+                format!("between 0 and {} seconds", max_overlap.num_seconds()),
             )
             .into());
         }
@@ -146,6 +144,7 @@ mod tests {
         GatewayKey, GatewayKeyStatus, MockApiKeyStore, MockGateway, MockSubscriptionStore,
     };
     use crate::usecases::fixtures::*;
+    use crate::usecases::key_rules::KeyPolicy;
 
     /// A converge that finds no key (the rotation's own effect on the old key is the store's business).
     fn converge() -> Arc<ConvergeKey> {

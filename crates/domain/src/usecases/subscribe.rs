@@ -1,3 +1,4 @@
+use crate::admin::SettingsSource;
 use crate::audit::AuditEvent;
 use crate::ids::{ModelId, SubscriptionId};
 use crate::ports::{Clock, ModelStore, SubscriptionStore};
@@ -8,11 +9,13 @@ use std::sync::Arc;
 
 /// Subscribe the caller to a model. Open models give an `active` subscription at once; restricted models a
 /// `pending` one that an admin approves. A cancelled or rejected subscription is requested again in place
-/// (one subscription per user and model), with the model's current default quota.
+/// (one subscription per user and model), with the model's current default quota — capped by the
+/// administrator's maximum for self-service subscriptions when the use case has the settings.
 pub struct Subscribe {
     models: Arc<dyn ModelStore>,
     subscriptions: Arc<dyn SubscriptionStore>,
     clock: Arc<dyn Clock>,
+    settings: Option<SettingsSource>,
 }
 
 impl Subscribe {
@@ -25,7 +28,14 @@ impl Subscribe {
             models,
             subscriptions,
             clock,
+            settings: None,
         }
+    }
+
+    /// Caps the quota of new subscriptions with the self-service settings in force.
+    pub fn with_settings(mut self, settings: SettingsSource) -> Self {
+        self.settings = Some(settings);
+        self
     }
 
     pub async fn execute(&self, actor: &Actor, model_id: &str) -> Result<Subscription, Error> {
@@ -48,6 +58,13 @@ impl Subscribe {
             SubscriptionStatus::Active
         };
         let now = self.clock.now();
+        let quota = match &self.settings {
+            Some(settings) => settings
+                .current()
+                .await?
+                .cap_subscription_quota(&model.default_quota),
+            None => model.default_quota.clone(),
+        };
 
         if let Some(existing) = self
             .subscriptions
@@ -79,7 +96,7 @@ impl Subscribe {
                     existing.status,
                     status,
                     None,
-                    Some(model.default_quota.clone()),
+                    Some(quota),
                     now,
                     &audit,
                 )
@@ -99,7 +116,7 @@ impl Subscribe {
             model_id: model_id.clone(),
             status,
             status_reason: None,
-            quota: model.default_quota.clone(),
+            quota,
             created_at: now,
             updated_at: now,
         };
@@ -281,5 +298,43 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Conflict { .. }));
+    }
+
+    #[tokio::test]
+    async fn the_quota_is_the_model_default_capped_by_the_settings() {
+        use crate::admin::{MockSettingsStore, SelfServiceSettings, SettingsSource};
+        let mut models = MockModelStore::new();
+        models
+            .expect_get_model()
+            .returning(|_| Ok(Some(model("gpt-4o-mini", false))));
+        let mut subs = MockSubscriptionStore::new();
+        subs.expect_find_subscription().returning(|_, _| Ok(None));
+        subs.expect_insert_subscription()
+            .times(1)
+            .withf(|s, _| s.quota.rpm_limit == Some(7) && s.quota.max_budget == Some(money(10)))
+            .returning(|_, _| Ok(()));
+        let mut settings = MockSettingsStore::new();
+        settings.expect_get_settings().returning(|| {
+            Ok(Some(SelfServiceSettings {
+                subscription_max_quota: crate::limits::Limits {
+                    rpm_limit: Some(7),
+                    ..crate::limits::Limits::default()
+                },
+                ..SelfServiceSettings::default()
+            }))
+        });
+        let sub = use_case(models, subs)
+            .with_settings(SettingsSource::new(
+                Arc::new(settings),
+                SelfServiceSettings::default(),
+            ))
+            .execute(&alice(), "gpt-4o-mini")
+            .await
+            .unwrap();
+        assert_eq!(
+            sub.quota.rpm_limit,
+            Some(7),
+            "the default 60 is above the cap"
+        );
     }
 }

@@ -8,7 +8,7 @@ use crate::usecases::converge_key::ConvergeKey;
 use crate::usecases::get_key::owned_key;
 use crate::usecases::key_rules::{
     active_subscriptions, check_within_quotas, effective_expiry, effective_limits, name_taken,
-    requested_subscriptions, require_active, KeyPolicy,
+    requested_subscriptions, require_active, PolicySource,
 };
 use crate::user::Actor;
 use crate::{Error, StoreError};
@@ -35,7 +35,7 @@ pub struct UpdateKey {
     subscriptions: Arc<dyn SubscriptionStore>,
     converge: Arc<ConvergeKey>,
     clock: Arc<dyn Clock>,
-    policy: KeyPolicy,
+    policy: PolicySource,
 }
 
 impl UpdateKey {
@@ -44,14 +44,14 @@ impl UpdateKey {
         subscriptions: Arc<dyn SubscriptionStore>,
         converge: Arc<ConvergeKey>,
         clock: Arc<dyn Clock>,
-        policy: KeyPolicy,
+        policy: impl Into<PolicySource>,
     ) -> Self {
         Self {
             keys,
             subscriptions,
             converge,
             clock,
-            policy,
+            policy: policy.into(),
         }
     }
 
@@ -65,6 +65,7 @@ impl UpdateKey {
         let key = owned_key(self.keys.as_ref(), actor, id).await?;
         require_active(&key, "changed")?;
         let now = self.clock.now();
+        let policy = self.policy.policy().await?;
         let mut errors = Vec::new();
 
         let name = request
@@ -92,20 +93,20 @@ impl UpdateKey {
             Some(limits) if errors.is_empty() => Some(effective_limits(
                 limits,
                 &subscriptions,
-                &self.policy,
+                &policy,
                 &mut errors,
             )),
             Some(limits) => Some(limits),
             None => {
                 if request.subscription_ids.is_some() && errors.is_empty() {
-                    check_within_quotas(&key.limits, &subscriptions, &self.policy, &mut errors);
+                    check_within_quotas(&key.limits, &subscriptions, &policy, &mut errors);
                 }
                 None
             }
         };
         let expires_at = request
             .expires_at
-            .map(|at| effective_expiry(at, &self.policy, now, &mut errors));
+            .map(|at| effective_expiry(at, &policy, now, &mut errors));
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }

@@ -1,0 +1,2 @@
+DROP INDEX subscriptions_pending;
+DROP TABLE self_service_settings;
