@@ -61,5 +61,18 @@ db-stop:
     scripts/postgres.sh stop
 
 # --- web UI (web-ui/) -----------------------------------------------------------------------------------------
-# Recipes for the browser app go here once web-ui/ exists: web-install, web-dev, web-build, web-test.
-# `just test` (scripts/test.sh) then runs `just web-test` as one more step.
+# Install the web UI's npm packages (npm ci) when node_modules is missing or out of date
+web-install:
+    scripts/web.sh install
+
+# Build the web UI into web-ui/dist (API types generated from docs/openapi.json first); keyport serves it at /
+web-build:
+    scripts/web.sh build
+
+# Vite's dev server with hot reload, proxying /api to a running keyport (KEYPORT_URL, default 127.0.0.1:8080)
+web-dev:
+    scripts/web.sh dev
+
+# The web UI's tests: Vitest component tests, then the end-to-end journey in Chromium against a real keyport
+web-test:
+    scripts/web.sh test

@@ -25,6 +25,8 @@ run_dir="$KEYPORT_ROOT/.dev/run"
 mkdir -p "$run_dir"
 
 section "build"
+# The web UI first: the server serves web-ui/dist at / (a debug build reads it from disk at run time).
+"$KEYPORT_ROOT/scripts/web.sh" build || warn "the web UI did not build; / shows a placeholder page"
 cargo build -p keyport-server -p keyport-litellm-double --bins
 bin="$(target_dir)/debug"
 keyport="$bin/keyport"
@@ -80,6 +82,8 @@ if [[ -z "${KEYPORT_BIND:-}" ]]; then
   if port_is_free 8080; then KEYPORT_BIND=127.0.0.1:8080; else KEYPORT_BIND="127.0.0.1:$(free_port)"; fi
 fi
 export KEYPORT_BIND
+# A local run signs in with the development login (the UI shows a banner); KEYPORT_DEV_LOGIN=false turns it off.
+export KEYPORT_DEV_LOGIN="${KEYPORT_DEV_LOGIN:-true}"
 "$keyport" serve >"$run_dir/keyport.log" 2>&1 &
 pid=$!
 pids+=("$pid") names+=(keyport)
@@ -131,7 +135,7 @@ fi
 section "keyport is running"
 cat <<EOF
 
-  Portal:     $portal          (API docs: $portal/api/docs)
+  Portal:     $portal          (web UI; API docs: $portal/api/docs)
   LiteLLM:    $KEYPORT_PUBLIC_LITELLM_URL
   Admin user: demo
   Token:      $token

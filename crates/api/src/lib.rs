@@ -9,6 +9,8 @@ pub mod extract;
 mod middleware;
 pub mod openapi;
 pub mod routes;
+#[path = "web.rs"] // `web` is actix-web's module here
+mod web_ui;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -78,8 +80,8 @@ pub struct ApiState {
 }
 
 /// The whole HTTP application: `/api/v1/*`, `/api/v1/openapi.json`, `/api/docs`, `/healthz`, `/readyz`, and
-/// a fallback that answers problem+json for unknown API paths (and, for now, a short page elsewhere; the
-/// web UI takes that place).
+/// a fallback that answers problem+json for unknown API paths and serves the web app (`web.rs`, with the SPA
+/// fallback) everywhere else.
 pub fn app(
     state: web::Data<ApiState>,
 ) -> App<
@@ -210,11 +212,5 @@ async fn fallback(req: HttpRequest, routes: Arc<RouteTable>) -> Result<HttpRespo
         }
         return Err(ApiError::route_not_found(path));
     }
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(
-            "<!doctype html><title>keyport</title><h1>keyport is running</h1>\
-         <p>The REST API is at <code>/api/v1</code>; its interactive documentation is at \
-         <a href=\"/api/docs\">/api/docs</a>.</p>",
-        ))
+    web_ui::serve(&req, &web_ui::Embedded)
 }

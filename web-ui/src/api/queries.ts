@@ -1,0 +1,133 @@
+// TanStack Query hooks over the typed client: one key per resource, invalidated by the mutations.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, unwrap, type CreateApiKey, type UpdateApiKey } from "./client";
+import { fetchMe } from "./auth";
+
+export const keys = {
+  config: ["config"] as const,
+  me: ["me"] as const,
+  models: ["models"] as const,
+  model: (id: string) => ["models", id] as const,
+  subscriptions: ["subscriptions"] as const,
+  apiKeys: ["api-keys"] as const,
+  jobs: (status: string) => ["admin", "jobs", status] as const,
+};
+
+export function useConfig() {
+  return useQuery({
+    queryKey: keys.config,
+    queryFn: () => unwrap(api.GET("/api/v1/config")),
+    staleTime: 5 * 60_000,
+  });
+}
+
+export function useMe() {
+  return useQuery({ queryKey: keys.me, queryFn: fetchMe, staleTime: 60_000, retry: false });
+}
+
+export function useModels() {
+  return useQuery({
+    queryKey: keys.models,
+    queryFn: async () => (await unwrap(api.GET("/api/v1/models"))).items,
+  });
+}
+
+export function useModel(id: string) {
+  return useQuery({
+    queryKey: keys.model(id),
+    queryFn: () => unwrap(api.GET("/api/v1/models/{id}", { params: { path: { id } } })),
+  });
+}
+
+export function useSubscriptions() {
+  return useQuery({
+    queryKey: keys.subscriptions,
+    queryFn: async () => (await unwrap(api.GET("/api/v1/subscriptions"))).items,
+  });
+}
+
+export function useApiKeys() {
+  return useQuery({
+    queryKey: keys.apiKeys,
+    queryFn: async () => (await unwrap(api.GET("/api/v1/api-keys"))).items,
+    // A revocation LiteLLM has not confirmed yet, or a change not yet applied, settles by itself: look again.
+    refetchInterval: (query) =>
+      query.state.data?.some(
+        (k) => k.revocation_pending || k.status === "provisioning" || k.sync_state === "pending",
+      )
+        ? 5_000
+        : false,
+  });
+}
+
+export function useSubscribe() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (modelId: string) =>
+      unwrap(api.POST("/api/v1/subscriptions", { body: { model_id: modelId } })),
+    onSuccess: () => client.invalidateQueries({ queryKey: keys.subscriptions }),
+  });
+}
+
+export function useCancelSubscription() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (id: string) =>
+      unwrap(api.POST("/api/v1/subscriptions/{id}/cancel", { params: { path: { id } } })),
+    onSuccess: () => client.invalidateQueries({ queryKey: keys.subscriptions }),
+  });
+}
+
+export function useCreateKey() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: CreateApiKey) => unwrap(api.POST("/api/v1/api-keys", { body })),
+    gcTime: 0, // the answer holds the secret: keep it nowhere once the dialog is gone
+    onSuccess: () => client.invalidateQueries({ queryKey: keys.apiKeys }),
+  });
+}
+
+export function useRotateKey() {
+  const client = useQueryClient();
+  return useMutation({
+    gcTime: 0, // the answer holds the secret
+    mutationFn: ({ id, overlapSeconds }: { id: string; overlapSeconds: number }) =>
+      unwrap(
+        api.POST("/api/v1/api-keys/{id}/rotate", {
+          params: { path: { id } },
+          body: { overlap_seconds: overlapSeconds },
+        }),
+      ),
+    onSuccess: () => client.invalidateQueries({ queryKey: keys.apiKeys }),
+  });
+}
+
+export function useUpdateKey() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ id, body }: { id: string; body: UpdateApiKey }) =>
+      unwrap(api.PATCH("/api/v1/api-keys/{id}", { params: { path: { id } }, body })),
+    onSuccess: () => client.invalidateQueries({ queryKey: keys.apiKeys }),
+  });
+}
+
+export function useRevokeKey() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (id: string) =>
+      unwrap(api.POST("/api/v1/api-keys/{id}/revoke", { params: { path: { id } } })),
+    onSuccess: () => client.invalidateQueries({ queryKey: keys.apiKeys }),
+  });
+}
+
+export function useJobs(status: string) {
+  return useQuery({
+    queryKey: keys.jobs(status),
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/v1/admin/jobs", {
+          params: { query: { status, limit: 100 } },
+        }),
+      ),
+  });
+}

@@ -1,0 +1,201 @@
+// My API keys: prefix, models, status, spend against budget, expiry; create, rotate, edit limits, revoke.
+import { useState } from "react";
+import { Button, Content, Label, LabelGroup, PageSection, Title, Tooltip } from "@patternfly/react-core";
+import { ActionsColumn, Table, Tbody, Td, Th, Thead, Tr, type IAction } from "@patternfly/react-table";
+import type { ApiKey, CreatedApiKey, PublicConfig } from "../api/client";
+import { useApiKeys, useRevokeKey, useSubscriptions } from "../api/queries";
+import { ConfirmModal } from "../components/ConfirmModal";
+import { Empty, Loading, ProblemView } from "../components/States";
+import { SpendBar } from "../components/SpendBar";
+import { formatDate, formatDateTime, formatDuration } from "../format";
+import { CreateKeyModal } from "./keys/CreateKeyModal";
+import { EditKeyModal } from "./keys/EditKeyModal";
+import { RotateKeyModal } from "./keys/RotateKeyModal";
+import { SecretModal } from "./keys/SecretModal";
+
+type Dialog =
+  | { kind: "create" }
+  | { kind: "secret"; created: CreatedApiKey; title: string }
+  | { kind: "rotate"; key: ApiKey }
+  | { kind: "edit"; key: ApiKey }
+  | { kind: "revoke"; key: ApiKey }
+  | null;
+
+const STATUS_COLOR: Record<string, "green" | "orange" | "grey" | "red" | "blue"> = {
+  active: "green",
+  provisioning: "blue",
+  retiring: "orange",
+  revoked: "grey",
+  expired: "grey",
+  failed: "red",
+  lost: "red",
+};
+
+export function KeyStatus({ apiKey }: { apiKey: ApiKey }) {
+  return (
+    <LabelGroup numLabels={3}>
+      <Label color={STATUS_COLOR[apiKey.status] ?? "blue"}>{apiKey.status}</Label>
+      {apiKey.revocation_pending && (
+        <Tooltip content="keyport revoked the key; LiteLLM has not confirmed yet. keyport keeps trying.">
+          <Label color="orange" tabIndex={0}>
+            revocation pending
+          </Label>
+        </Tooltip>
+      )}
+      {apiKey.status === "retiring" && apiKey.retire_at && (
+        <Label color="orange">stops {formatDateTime(apiKey.retire_at)}</Label>
+      )}
+      {!apiKey.revocation_pending && apiKey.sync_state === "pending" && apiKey.status !== "revoked" && (
+        <Tooltip content={apiKey.last_sync_error ?? "A change is waiting to reach LiteLLM."}>
+          <Label color="blue" tabIndex={0}>
+            sync pending
+          </Label>
+        </Tooltip>
+      )}
+    </LabelGroup>
+  );
+}
+
+const LIVE = new Set(["active", "retiring", "provisioning"]);
+
+export function KeysPage({ config }: { config: PublicConfig }) {
+  const apiKeys = useApiKeys();
+  const subscriptions = useSubscriptions();
+  const revoke = useRevokeKey();
+  const [dialog, setDialog] = useState<Dialog>(null);
+  const close = () => setDialog(null);
+
+  const actions = (key: ApiKey): IAction[] => {
+    const items: IAction[] = [];
+    if (key.status === "active") {
+      items.push({ title: "Rotate", onClick: () => setDialog({ kind: "rotate", key }) });
+      items.push({ title: "Edit limits", onClick: () => setDialog({ kind: "edit", key }) });
+    }
+    if (LIVE.has(key.status) || key.revocation_pending) {
+      items.push({
+        title: key.revocation_pending ? "Retry revocation" : "Revoke",
+        onClick: () => {
+          revoke.reset();
+          setDialog({ kind: "revoke", key });
+        },
+      });
+    }
+    return items;
+  };
+
+  return (
+    <>
+      <PageSection>
+        <Title headingLevel="h1">API keys</Title>
+        <Content component="p">
+          Keys for LiteLLM at <code>{config.litellm_base_url}</code>, bound to your subscriptions. keyport shows a
+          key's secret once, when it is created or rotated.
+        </Content>
+        <Button
+          variant="primary"
+          onClick={() => setDialog({ kind: "create" })}
+          isDisabled={subscriptions.isPending}
+        >
+          Create API key
+        </Button>
+      </PageSection>
+      <PageSection>
+        {apiKeys.isPending ? (
+          <Loading what="your keys" />
+        ) : apiKeys.isError ? (
+          <ProblemView error={apiKeys.error} what="your keys" onRetry={() => apiKeys.refetch()} />
+        ) : apiKeys.data.length === 0 ? (
+          <Empty title="No API keys yet">Create a key to call your subscribed models through LiteLLM.</Empty>
+        ) : (
+          <Table aria-label="API keys" variant="compact">
+            <Thead>
+              <Tr>
+                <Th>Name</Th>
+                <Th>Key</Th>
+                <Th>Models</Th>
+                <Th>Status</Th>
+                <Th>Spend</Th>
+                <Th>Expires</Th>
+                <Th>Created</Th>
+                <Th screenReaderText="Actions" />
+              </Tr>
+            </Thead>
+            <Tbody>
+              {apiKeys.data.map((key) => {
+                const items = actions(key);
+                return (
+                  <Tr key={key.id} data-testid={`key-${key.name}`}>
+                    <Td dataLabel="Name">{key.name}</Td>
+                    <Td dataLabel="Key">
+                      <code className="kp-nowrap">{key.prefix}…</code>
+                    </Td>
+                    <Td dataLabel="Models">
+                      <LabelGroup>
+                        {key.models.map((m) => (
+                          <Label key={m} isCompact>
+                            {m}
+                          </Label>
+                        ))}
+                      </LabelGroup>
+                    </Td>
+                    <Td dataLabel="Status">
+                      <KeyStatus apiKey={key} />
+                    </Td>
+                    <Td dataLabel="Spend">
+                      <SpendBar spend={key.spend} budget={key.limits.max_budget} label={`Spend of ${key.name}`} />
+                      {key.limits.budget_duration && key.limits.max_budget && (
+                        <small>
+                          per {formatDuration(key.limits.budget_duration)}
+                          {key.budget_reset_at && <>, resets {formatDateTime(key.budget_reset_at)}</>}
+                        </small>
+                      )}
+                    </Td>
+                    <Td dataLabel="Expires">{key.expires_at ? formatDate(key.expires_at) : "never"}</Td>
+                    <Td dataLabel="Created">{formatDateTime(key.created_at)}</Td>
+                    <Td isActionCell>
+                      {items.length > 0 && (
+                        <ActionsColumn items={items} popperProps={{ position: "right" }} rowData={{ name: key.name }} aria-label={`Actions for ${key.name}`} />
+                      )}
+                    </Td>
+                  </Tr>
+                );
+              })}
+            </Tbody>
+          </Table>
+        )}
+      </PageSection>
+
+      {dialog?.kind === "create" && (
+        <CreateKeyModal
+          subscriptions={subscriptions.data ?? []}
+          onClose={close}
+          onCreated={(created) => setDialog({ kind: "secret", created, title: "Your new API key" })}
+        />
+      )}
+      {dialog?.kind === "secret" && <SecretModal created={dialog.created} title={dialog.title} onClose={close} />}
+      {dialog?.kind === "rotate" && (
+        <RotateKeyModal
+          apiKey={dialog.key}
+          onClose={close}
+          onRotated={(created) => setDialog({ kind: "secret", created, title: `The new key for ${dialog.key.name}` })}
+        />
+      )}
+      {dialog?.kind === "edit" && (
+        <EditKeyModal apiKey={dialog.key} subscriptions={subscriptions.data ?? []} onClose={close} />
+      )}
+      {dialog?.kind === "revoke" && (
+        <ConfirmModal
+          title={`Revoke ${dialog.key.name}?`}
+          confirm="Revoke"
+          busy={revoke.isPending}
+          error={revoke.error}
+          onClose={close}
+          onConfirm={() => revoke.mutate(dialog.key.id, { onSuccess: close })}
+        >
+          The key <code>{dialog.key.prefix}…</code> stops working at once, for every client that uses it. This cannot
+          be undone.
+        </ConfirmModal>
+      )}
+    </>
+  );
+}

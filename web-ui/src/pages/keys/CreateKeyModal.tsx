@@ -1,0 +1,238 @@
+// Create a key: a name, one or more active subscriptions, limits prefilled from their quotas, an optional
+// expiry. Everything is checked before sending; the server's field errors land on their fields.
+import { useMemo, useState, type FormEvent } from "react";
+import { Link } from "react-router";
+import {
+  Button,
+  Checkbox,
+  Form,
+  FormGroup,
+  FormHelperText,
+  HelperText,
+  HelperTextItem,
+  Modal,
+  ModalBody,
+  ModalFooter,
+  ModalHeader,
+  TextInput,
+} from "@patternfly/react-core";
+import type { CreatedApiKey, Subscription } from "../../api/client";
+import { ApiProblem, asProblem } from "../../api/problem";
+import { useCreateKey } from "../../api/queries";
+import { ProblemAlert } from "../../components/States";
+import { formatBudget } from "../../format";
+import { LimitsFields } from "./LimitsFields";
+import {
+  inputToLimits,
+  limitFieldOf,
+  limitsToInput,
+  tightestQuota,
+  validateLimits,
+  type LimitField,
+  type LimitsInput,
+} from "./limits";
+
+type Errors = Partial<Record<"name" | "subscriptions" | "expires" | LimitField, string>>;
+
+/** The end of the chosen day in the user's zone, as the API's RFC 3339 time. */
+export function endOfDay(date: string): string | null {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return null;
+  const d = new Date(`${date}T23:59:59`);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+export function validateName(name: string): string | undefined {
+  const trimmed = name.trim();
+  if (!trimmed) return "Give the key a name.";
+  if ([...trimmed].length > 64) return "At most 64 characters.";
+  return undefined;
+}
+
+export function validateExpiry(date: string, now = new Date()): string | undefined {
+  if (!date) return undefined;
+  const iso = endOfDay(date);
+  if (!iso) return "Pick a date.";
+  if (new Date(iso) <= now) return "Pick a day in the future.";
+  return undefined;
+}
+
+/** Puts the server's field errors on the form's fields; what names no field stays in the alert. */
+export function serverFieldErrors(problem: ApiProblem): Errors {
+  const errors: Errors = {};
+  for (const { field, message } of problem.errors) {
+    if (field === "name") errors.name = message;
+    else if (field.startsWith("subscription_ids")) errors.subscriptions = message;
+    else if (field === "expires_at") errors.expires = message;
+    else {
+      const limit = limitFieldOf(field);
+      if (limit) errors[limit] = message;
+    }
+  }
+  return errors;
+}
+
+export function CreateKeyModal({
+  subscriptions,
+  onClose,
+  onCreated,
+}: {
+  subscriptions: Subscription[];
+  onClose: () => void;
+  onCreated: (created: CreatedApiKey) => void;
+}) {
+  const create = useCreateKey();
+  const active = useMemo(() => subscriptions.filter((s) => s.status === "active"), [subscriptions]);
+  const [name, setName] = useState("");
+  const [chosen, setChosen] = useState<string[]>(active.length === 1 && active[0] ? [active[0].id] : []);
+  const [limits, setLimits] = useState<LimitsInput>(() =>
+    limitsToInput(tightestQuota(active.filter((s) => chosen.includes(s.id)))),
+  );
+  const [touched, setTouched] = useState<Set<LimitField>>(new Set());
+  const [expires, setExpires] = useState("");
+  const [errors, setErrors] = useState<Errors>({});
+
+  const cap = tightestQuota(active.filter((s) => chosen.includes(s.id)));
+
+  function choose(id: string, on: boolean) {
+    const next = on ? [...chosen, id] : chosen.filter((c) => c !== id);
+    setChosen(next);
+    // Untouched limits follow the quota of what is chosen; what the user typed stays.
+    const defaults = limitsToInput(tightestQuota(active.filter((s) => next.includes(s.id))));
+    setLimits((current) => {
+      const updated = { ...current };
+      for (const field of Object.keys(defaults) as LimitField[]) {
+        if (!touched.has(field)) updated[field] = defaults[field];
+      }
+      return updated;
+    });
+    setErrors((e) => ({ ...e, subscriptions: undefined }));
+  }
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    const found: Errors = {
+      name: validateName(name),
+      subscriptions: chosen.length === 0 ? "Choose at least one subscription." : undefined,
+      expires: validateExpiry(expires),
+      ...validateLimits(limits, cap),
+    };
+    const clean = Object.fromEntries(Object.entries(found).filter(([, v]) => v)) as Errors;
+    setErrors(clean);
+    if (Object.keys(clean).length > 0) return;
+    create.mutate(
+      {
+        name: name.trim(),
+        subscription_ids: chosen,
+        limits: inputToLimits(limits),
+        expires_at: expires ? endOfDay(expires) : null,
+      },
+      {
+        onSuccess: (created) => onCreated(created),
+        onError: (e) => setErrors(serverFieldErrors(asProblem(e))),
+      },
+    );
+  }
+
+  const fieldError = (id: string, message: string | undefined) =>
+    message ? (
+      <FormHelperText>
+        <HelperText>
+          <HelperTextItem variant="error" id={`${id}-error`}>
+            {message}
+          </HelperTextItem>
+        </HelperText>
+      </FormHelperText>
+    ) : null;
+
+  return (
+    <Modal isOpen variant="medium" onClose={onClose} aria-labelledby="create-key-title">
+      <ModalHeader title="Create an API key" labelId="create-key-title" />
+      <ModalBody>
+        {active.length === 0 ? (
+          <p>
+            A key needs at least one active subscription, and you have none yet.{" "}
+            <Link to="/models" onClick={onClose}>
+              Subscribe to a model
+            </Link>{" "}
+            first.
+          </p>
+        ) : (
+          <Form id="create-key-form" onSubmit={submit} noValidate>
+            <FormGroup label="Name" isRequired fieldId="key-name">
+              <TextInput
+                id="key-name"
+                isRequired
+                value={name}
+                onChange={(_e, v) => setName(v)}
+                validated={errors.name ? "error" : "default"}
+                aria-invalid={!!errors.name}
+                aria-describedby={errors.name ? "key-name-error" : undefined}
+                placeholder="ci-pipeline"
+              />
+              {fieldError("key-name", errors.name)}
+            </FormGroup>
+            <FormGroup
+              label="Subscriptions"
+              isRequired
+              role="group"
+              fieldId="key-subscriptions"
+              isStack
+              aria-describedby={errors.subscriptions ? "key-subscriptions-error" : undefined}
+            >
+              {active.map((s) => (
+                <Checkbox
+                  key={s.id}
+                  id={`sub-${s.id}`}
+                  label={s.model_id}
+                  description={`Quota: ${formatBudget(s.quota)}`}
+                  isChecked={chosen.includes(s.id)}
+                  onChange={(_e, on) => choose(s.id, on)}
+                />
+              ))}
+              {fieldError("key-subscriptions", errors.subscriptions)}
+            </FormGroup>
+            <LimitsFields
+              idPrefix="key"
+              value={limits}
+              cap={cap}
+              errors={errors}
+              onChange={(field, v) => {
+                setTouched((t) => new Set(t).add(field));
+                setLimits((l) => ({ ...l, [field]: v }));
+              }}
+            />
+            <FormGroup label="Expires (end of the day, your time)" fieldId="key-expires">
+              <TextInput
+                id="key-expires"
+                type="date"
+                value={expires}
+                onChange={(_e, v) => setExpires(v)}
+                validated={errors.expires ? "error" : "default"}
+                aria-invalid={!!errors.expires}
+                aria-describedby={errors.expires ? "key-expires-error" : undefined}
+              />
+              {fieldError("key-expires", errors.expires)}
+            </FormGroup>
+            <ProblemAlert error={create.error} title="The key was not created" />
+          </Form>
+        )}
+      </ModalBody>
+      <ModalFooter>
+        {active.length > 0 && (
+          <Button
+            type="submit"
+            form="create-key-form"
+            variant="primary"
+            isLoading={create.isPending}
+            isDisabled={create.isPending}
+          >
+            Create key
+          </Button>
+        )}
+        <Button variant="link" onClick={onClose}>
+          Cancel
+        </Button>
+      </ModalFooter>
+    </Modal>
+  );
+}

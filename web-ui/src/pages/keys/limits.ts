@@ -1,0 +1,88 @@
+// The limits part of the key forms: prefilled from the quotas of the chosen subscriptions (what the server
+// would take for an unset limit) and checked against them before anything is sent.
+import type { Limits, Subscription } from "../../api/client";
+
+export interface LimitsInput {
+  max_budget: string;
+  budget_duration: string;
+  tpm_limit: string;
+  rpm_limit: string;
+}
+
+export type LimitField = keyof LimitsInput;
+export const LIMIT_FIELDS: LimitField[] = ["max_budget", "budget_duration", "tpm_limit", "rpm_limit"];
+
+const MONEY = /^\d+(\.\d{1,6})?$/;
+const INTEGER = /^\d+$/;
+const DURATION = /^[1-9]\d*(s|m|h|d|w|mo)$/;
+
+function minOf(values: (number | null | undefined)[]): number | null {
+  const set = values.filter((v): v is number => v !== null && v !== undefined && Number.isFinite(v));
+  return set.length ? Math.min(...set) : null;
+}
+
+/** The tightest quota of the subscriptions: the most a key bound to all of them may have. */
+export function tightestQuota(subscriptions: Subscription[]): Limits {
+  const budgets = subscriptions.map((s) => (s.quota.max_budget ? Number(s.quota.max_budget) : null));
+  const maxBudget = minOf(budgets);
+  const withBudget = subscriptions.find(
+    (s) => s.quota.max_budget !== null && s.quota.max_budget !== undefined && Number(s.quota.max_budget) === maxBudget,
+  );
+  return {
+    max_budget: withBudget?.quota.max_budget ?? null,
+    budget_duration: withBudget?.quota.budget_duration ?? null,
+    tpm_limit: minOf(subscriptions.map((s) => s.quota.tpm_limit)),
+    rpm_limit: minOf(subscriptions.map((s) => s.quota.rpm_limit)),
+  };
+}
+
+export function limitsToInput(limits: Limits | null | undefined): LimitsInput {
+  return {
+    max_budget: limits?.max_budget ?? "",
+    budget_duration: limits?.budget_duration ?? "",
+    tpm_limit: limits?.tpm_limit === null || limits?.tpm_limit === undefined ? "" : String(limits.tpm_limit),
+    rpm_limit: limits?.rpm_limit === null || limits?.rpm_limit === undefined ? "" : String(limits.rpm_limit),
+  };
+}
+
+/** Field errors of the limits against the cap (the tightest quota); empty when they may be sent. */
+export function validateLimits(input: LimitsInput, cap: Limits): Partial<Record<LimitField, string>> {
+  const errors: Partial<Record<LimitField, string>> = {};
+  const budget = input.max_budget.trim();
+  if (budget) {
+    if (!MONEY.test(budget)) errors.max_budget = "Enter an amount in USD, like 10 or 12.50.";
+    else if (cap.max_budget && Number(budget) > Number(cap.max_budget))
+      errors.max_budget = `At most ${cap.max_budget} USD (the subscriptions' quota).`;
+  }
+  const duration = input.budget_duration.trim();
+  if (duration && !DURATION.test(duration))
+    errors.budget_duration = "A number and a unit: s, m, h, d, w or mo (for example 30d).";
+  if (duration && !budget) errors.budget_duration = "A budget window needs a budget.";
+  for (const field of ["tpm_limit", "rpm_limit"] as const) {
+    const value = input[field].trim();
+    if (!value) continue;
+    const max = cap[field];
+    if (!INTEGER.test(value)) errors[field] = "Enter a whole number (0 or more).";
+    else if (max !== null && max !== undefined && Number(value) > max)
+      errors[field] = `At most ${max} (the subscriptions' quota).`;
+  }
+  return errors;
+}
+
+/** The limits as the API takes them; an empty field is null (the server takes the tightest quota). */
+export function inputToLimits(input: LimitsInput): Limits {
+  const text = (v: string) => (v.trim() === "" ? null : v.trim());
+  const int = (v: string) => (v.trim() === "" ? null : Number(v.trim()));
+  return {
+    max_budget: text(input.max_budget),
+    budget_duration: text(input.budget_duration),
+    tpm_limit: int(input.tpm_limit),
+    rpm_limit: int(input.rpm_limit),
+  };
+}
+
+/** The limit field a server field path names (`limits.max_budget` → `max_budget`). */
+export function limitFieldOf(path: string): LimitField | undefined {
+  const name = path.startsWith("limits.") ? path.slice("limits.".length) : "";
+  return (LIMIT_FIELDS as string[]).includes(name) ? (name as LimitField) : undefined;
+}
