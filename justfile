@@ -32,6 +32,14 @@ check-schema:
     ensure_diesel
     DATABASE_URL="$(scripts/postgres.sh)" scripts/check-schema.sh
 
+# Regenerate crates/postgres/src/schema.rs from migrations/
+schema:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    source scripts/lib.sh
+    ensure_diesel
+    DATABASE_URL="$(scripts/postgres.sh)" scripts/check-schema.sh --write
+
 # Benchmark list/create key throughput and memory against DESIGN §9 (release build, wrk, ~1 min)
 bench:
     scripts/bench.sh

@@ -5,8 +5,13 @@
 # showing the diff, when they differ. Works from any directory.
 #
 #   scripts/check-schema.sh            # check
-#   DATABASE_URL=postgres://…/scratch diesel database reset --no-default-migration   # regenerates schema.rs
+#   scripts/check-schema.sh --write    # regenerate schema.rs from the migrations
 set -euo pipefail
+
+write=false
+if [[ "${1:-}" == "--write" ]]; then
+    write=true
+fi
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 config="$root/diesel.toml"
@@ -58,11 +63,17 @@ DATABASE_URL="$scratch_url" "$diesel" database setup --no-default-migration --co
 }
 DATABASE_URL="$scratch_url" "$diesel" print-schema --config-file "$config" >"$workdir/schema.rs"
 
+if [[ "$write" == true ]]; then
+    cp "$workdir/schema.rs" "$committed"
+    echo "check-schema: wrote crates/postgres/src/schema.rs"
+    exit 0
+fi
+
 if diff -u --label "committed: crates/postgres/src/schema.rs" --label "generated from migrations/" \
     "$committed" "$workdir/schema.rs"; then
     echo "check-schema: crates/postgres/src/schema.rs matches the migrations"
 else
     echo "check-schema: crates/postgres/src/schema.rs differs from the migrations; regenerate it with" >&2
-    echo "  DATABASE_URL=<scratch database> diesel database reset --no-default-migration --config-file $config" >&2
+    echo "  scripts/check-schema.sh --write   (or: just schema)" >&2
     exit 1
 fi

@@ -46,6 +46,8 @@ pub struct ApiError {
     pub title: &'static str,
     pub detail: String,
     pub errors: Vec<FieldProblem>,
+    /// Seconds to wait before trying again (`Retry-After`), for 429 and 503 answers.
+    pub retry_after: Option<u64>,
 }
 
 impl fmt::Display for ApiError {
@@ -67,7 +69,13 @@ impl ApiError {
             title,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -113,7 +121,7 @@ impl ApiError {
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
             "Authentication required",
-            "send a valid personal access token as 'Authorization: Bearer kp_pat_…'",
+            "sign in, or send a valid personal access token as 'Authorization: Bearer kp_pat_…'",
         )
     }
 
@@ -153,6 +161,9 @@ impl ResponseError for ApiError {
         response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
     }

@@ -2,9 +2,10 @@
 //! caller.
 
 use crate::error::ApiError;
-use crate::ApiState;
+use crate::authz::Caller;
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
+use futures::future::{ready, Ready};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures::future::LocalBoxFuture;
 use futures::StreamExt;
@@ -134,36 +135,36 @@ fn missing_field(message: &str) -> Option<String> {
     quoted(message, "missing field ")
 }
 
-/// The authenticated caller of an API request.
+/// The authenticated caller of an API request, as the authorization middleware ([`crate::authz`])
+/// attached it: a handler taking this runs only for callers its route's rule admits.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Actor);
 
 impl FromRequest for Authenticated {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+    type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<ApiState>>().cloned();
-        let token = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|v| v.trim().to_owned());
-        let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-        let client_addr = req.peer_addr().map(|a| a.ip().to_string());
-        Box::pin(async move {
-            let (Some(state), Some(token)) = (state, token) else {
-                return Err(ApiError::unauthenticated());
-            };
-            let mut actor = state.services.authenticate.execute(&token).await?;
-            actor.request_id = request_id;
-            actor.client_addr = client_addr;
-            Ok(Authenticated(actor))
-        })
+        ready(
+            req.extensions()
+                .get::<Caller>()
+                .map(|c| Authenticated(c.actor.clone()))
+                .ok_or_else(ApiError::unauthenticated),
+        )
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or_else(ApiError::unauthenticated),
+        )
     }
 }
 

@@ -3,10 +3,13 @@
 //! only parse, call a use case from `keyport-domain` and map the answer; the server crate builds the
 //! [`Services`] from concrete adapters and mounts [`app`].
 
+pub mod authz;
+pub mod cookies;
 pub mod dto;
 pub mod error;
 pub mod extract;
 mod middleware;
+pub mod ratelimit;
 pub mod openapi;
 pub mod routes;
 #[path = "web.rs"] // `web` is actix-web's module here
@@ -40,6 +43,24 @@ pub struct Services {
     pub rotate_key: RotateKey,
     pub update_key: UpdateKey,
     pub list_jobs: ListJobs,
+    pub list_users: ListUsers,
+    pub get_user: GetUser,
+    pub change_user_roles: ChangeUserRoles,
+    pub set_user_status: SetUserStatusById,
+    pub list_all_keys: ListAllKeys,
+    pub admin_revoke_key: AdminRevokeKey,
+    pub list_all_subscriptions: ListAllSubscriptions,
+    pub subscription_history: SubscriptionHistory,
+    pub grant_subscription: GrantSubscription,
+    pub decide_subscriptions: DecideSubscriptions,
+    pub update_model: UpdateModel,
+    pub read_settings: ReadSettings,
+    pub save_settings: SaveSettings,
+    pub list_audit: ListAudit,
+    pub authenticate_session: AuthenticateSession,
+    pub end_session: EndSession,
+    pub dev_login: DevLogin,
+    pub access_tokens: ManageAccessTokens,
 }
 
 /// Settings the API shows or obeys.
@@ -48,6 +69,10 @@ pub struct ApiConfig {
     pub version: String,
     /// LiteLLM's base URL as clients should use it (shown with new keys).
     pub litellm_public_url: String,
+    /// Whether the development login is on (shown in `/api/v1/config` and on the login page).
+    pub dev_login: bool,
+    /// Whether the session cookies carry `Secure` (off only when explicitly serving plain-HTTP localhost).
+    pub secure_cookies: bool,
 }
 
 /// One dependency checked by `/readyz`.
@@ -77,6 +102,17 @@ pub struct ApiState {
     pub config: ApiConfig,
     pub readiness: Arc<dyn Readiness>,
     pub metrics: Arc<dyn Metrics>,
+    /// Per-address limits on logins and failed authentications.
+    pub limits: ratelimit::Limits,
+}
+
+impl ApiState {
+    /// Where to send the browser after ending `session`, to end the identity provider's session too: the
+    /// provider's end-session URL for OIDC sessions, none otherwise.
+    pub fn logout_url(&self, session: &keyport_domain::session::Session) -> Option<String> {
+        let _ = session;
+        None
+    }
 }
 
 /// The whole HTTP application: `/api/v1/*`, `/api/v1/openapi.json`, `/api/docs`, `/healthz`, `/readyz`, and
@@ -126,6 +162,7 @@ pub fn app(
         .default_service(web::to(move |req: HttpRequest| {
             fallback(req, routes.clone())
         }))
+        .wrap(actix_web::middleware::from_fn(authz::authorize))
         .wrap(actix_web::middleware::from_fn(middleware::request_context))
 }
 

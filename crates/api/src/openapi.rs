@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document. Paths come from the handlers as they are registered (utoipa-actix-web), so
 //! the document cannot miss a route; `docs/openapi.json` is its committed snapshot, compared by a test.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as Document;
 use utoipa::OpenApi;
 
@@ -20,6 +20,8 @@ use utoipa::OpenApi;
         (name = "subscriptions", description = "Your subscriptions to models"),
         (name = "api-keys", description = "Your LiteLLM keys, bound to subscriptions"),
         (name = "meta", description = "About this keyport"),
+        (name = "session", description = "Signing in and out, and who you are"),
+        (name = "access-tokens", description = "Your personal access tokens for this API"),
         (name = "admin", description = "For administrators and auditors"),
     )
 )]
@@ -42,6 +44,13 @@ pub fn finish(mut document: Document) -> Document {
                 .description(Some("A personal access token (`kp_pat_…`)"))
                 .build(),
         ),
+    );
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            crate::cookies::SESSION_COOKIE,
+            "A browser session (set by the login); changes also need the `X-CSRF-Token` header",
+        ))),
     );
     document
 }

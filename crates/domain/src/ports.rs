@@ -14,7 +14,7 @@ use crate::limits::{Limits, Money};
 use crate::model::{CatalogEntry, Model};
 use crate::secret::{KeyHash, KeyPrefix, KeySecret, RANDOM_BYTES};
 use crate::subscription::{Subscription, SubscriptionStatus};
-use crate::user::{User, UserStatus};
+use crate::user::{Role, User, UserStatus};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -70,6 +70,15 @@ pub trait UserStore: Send + Sync {
         at: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> Result<User, StoreError>;
+    /// Replaces a user's roles (stored normalised: see [`crate::user::normalize_roles`]). MUST answer
+    /// `NotFound` for an unknown user.
+    async fn set_user_roles(
+        &self,
+        id: UserId,
+        roles: &[Role],
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<User, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -87,6 +96,16 @@ pub trait AccessTokenStore: Send + Sync {
         hash: &KeyHash,
         now: DateTime<Utc>,
     ) -> Result<Option<(AccessToken, User)>, StoreError>;
+    /// A user's tokens (revoked ones included), newest first.
+    async fn list_access_tokens(&self, user: UserId) -> Result<Vec<AccessToken>, StoreError>;
+    /// Revokes one of the user's tokens. MUST answer `NotFound` when the user has no such live token.
+    async fn revoke_access_token(
+        &self,
+        id: AccessTokenId,
+        user: UserId,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<AccessToken, StoreError>;
 }
 
 /// What a catalog sync changes, applied in one transaction.

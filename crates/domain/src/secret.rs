@@ -30,6 +30,10 @@ pub enum SecretKind {
     ApiKey,
     /// A personal access token for keyport's REST API (`kp_pat_…`).
     AccessToken,
+    /// A browser session's id, the value of the session cookie (`kp_sess_…`).
+    Session,
+    /// The `state` of one OIDC login, sent through the identity provider and back (`kp_state_…`).
+    LoginState,
 }
 
 impl SecretKind {
@@ -37,6 +41,8 @@ impl SecretKind {
         match self {
             Self::ApiKey => "sk-kp-",
             Self::AccessToken => "kp_pat_",
+            Self::Session => "kp_sess_",
+            Self::LoginState => "kp_state_",
         }
     }
 
@@ -110,6 +116,16 @@ impl Secret {
 
     pub fn hash(&self) -> KeyHash {
         KeyHash::of(self)
+    }
+
+    /// A value derived from this secret for one purpose (`label`), e.g. a session's CSRF token: hex
+    /// SHA-256 of `label:secret`. Knowing it reveals nothing of the secret nor of its [`KeyHash`].
+    pub fn derive(&self, label: &str) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(label.as_bytes());
+        hasher.update(b":");
+        hasher.update(self.value.as_bytes());
+        hex::encode(hasher.finalize())
     }
 
     pub fn prefix(&self) -> KeyPrefix {

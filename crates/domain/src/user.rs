@@ -71,6 +71,26 @@ impl User {
     pub fn is_admin(&self) -> bool {
         self.roles.contains(&Role::Admin)
     }
+
+    pub fn is_auditor(&self) -> bool {
+        self.roles.contains(&Role::Auditor)
+    }
+
+    /// Whether the user may see what administrators see (admins and auditors; auditors only read).
+    pub fn can_oversee(&self) -> bool {
+        self.is_admin() || self.is_auditor()
+    }
+}
+
+/// A set of roles as stored: `user` always first, then `admin` and `auditor` when held, without repeats.
+pub fn normalize_roles(roles: &[Role]) -> Vec<Role> {
+    let mut out = vec![Role::User];
+    for role in [Role::Admin, Role::Auditor] {
+        if roles.contains(&role) {
+            out.push(role);
+        }
+    }
+    out
 }
 
 /// A username: 1 to 64 characters of letters, digits, `.`, `_`, `-` and `@`.
@@ -114,5 +134,14 @@ impl Actor {
 
     pub fn is_admin(&self) -> bool {
         self.roles.contains(&Role::Admin)
+    }
+
+    pub fn is_auditor(&self) -> bool {
+        self.roles.contains(&Role::Auditor)
+    }
+
+    /// Whether the actor may see what administrators see (admins and auditors; auditors only read).
+    pub fn can_oversee(&self) -> bool {
+        self.is_admin() || self.is_auditor()
     }
 }

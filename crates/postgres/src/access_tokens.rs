@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ports::{AccessToken, AccessTokenStore};
+use keyport_domain::ids::{AccessTokenId, UserId};
 use keyport_domain::secret::KeyHash;
 use keyport_domain::user::User;
 use keyport_domain::StoreError;
@@ -87,5 +88,47 @@ impl AccessTokenStore for PgStore {
             }
         }
         Ok(Some((token, user)))
+    }
+
+    async fn list_access_tokens(&self, user: UserId) -> Result<Vec<AccessToken>, StoreError> {
+        let mut conn = self.conn().await?;
+        access_tokens::table
+            .filter(access_tokens::user_id.eq(user.0))
+            .order((access_tokens::created_at.desc(), access_tokens::id.desc()))
+            .select(AccessTokenRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(diesel_error)?
+            .into_iter()
+            .map(AccessToken::try_from)
+            .collect()
+    }
+
+    async fn revoke_access_token(
+        &self,
+        id: AccessTokenId,
+        user: UserId,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<AccessToken, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, Failure, _>(async |conn| {
+            let row = diesel::update(
+                access_tokens::table
+                    .find(id.0)
+                    .filter(access_tokens::user_id.eq(user.0))
+                    .filter(access_tokens::revoked_at.is_null()),
+            )
+            .set(access_tokens::revoked_at.eq(at))
+            .returning(AccessTokenRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?
+            .ok_or(StoreError::NotFound)?;
+            audit::record(conn, audit).await?;
+            Ok(AccessToken::try_from(row)?)
+        })
+        .await
+        .map_err(StoreError::from)
     }
 }

@@ -22,6 +22,7 @@ mod migrations;
 mod models;
 mod rows;
 mod settings;
+mod sessions;
 pub mod schema;
 mod store;
 mod subscriptions;

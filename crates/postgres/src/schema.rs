@@ -102,6 +102,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_states (state_hash) {
+        state_hash -> Text,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        return_to -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     models (id) {
         id -> Text,
         provider -> Nullable<Text>,
@@ -143,6 +154,21 @@ diesel::table! {
         key_max_lifetime_days -> Nullable<Int4>,
         updated_at -> Timestamptz,
         updated_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> Uuid,
+        origin -> Text,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
+        client_addr -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        id_token_hint -> Nullable<Text>,
     }
 }
 
@@ -194,6 +220,7 @@ diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(audit_chain -> audit_events (event_id));
 diesel::joinable!(jobs -> api_keys (api_key_id));
 diesel::joinable!(self_service_settings -> users (updated_by));
+diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(subscription_status_history -> subscriptions (subscription_id));
 diesel::joinable!(subscription_status_history -> users (actor));
 diesel::joinable!(subscriptions -> models (model_id));
@@ -206,8 +233,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_chain,
     audit_events,
     jobs,
+    login_states,
     models,
     self_service_settings,
+    sessions,
     subscription_status_history,
     subscriptions,
     users,

@@ -13,7 +13,7 @@ use keyport_domain::api_key::{ApiKeyStatus, SyncState};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::UserId;
 use keyport_domain::ports::{AccessToken, UserStore};
-use keyport_domain::user::{User, UserStatus};
+use keyport_domain::user::{normalize_roles, Role, User, UserStatus};
 use keyport_domain::StoreError;
 use uuid::Uuid;
 
@@ -121,6 +121,33 @@ impl UserStore for PgStore {
                     .await?;
                 enqueue_converge(conn, &keys, at, at).await?;
             }
+            audit::record(conn, audit).await?;
+            Ok(User::try_from(row)?)
+        })
+        .await
+        .map_err(StoreError::from)
+    }
+
+    async fn set_user_roles(
+        &self,
+        id: UserId,
+        roles: &[Role],
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<User, StoreError> {
+        let roles: Vec<String> = normalize_roles(roles)
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect();
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, Failure, _>(async |conn| {
+            let row = diesel::update(users::table.find(id.0))
+                .set((users::roles.eq(&roles), users::updated_at.eq(at)))
+                .returning(UserRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?
+                .ok_or(StoreError::NotFound)?;
             audit::record(conn, audit).await?;
             Ok(User::try_from(row)?)
         })

@@ -92,6 +92,22 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Seal what can be sealed, then check the whole hash chain against the events as stored: exit code 0
+    /// when intact, 1 when anything was changed or deleted. Prints the head to record elsewhere.
+    Verify {
+        /// A head recorded earlier (`<seq>:<hash>`, as verify prints it): the chain must still hold it.
+        #[arg(long)]
+        expect_head: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -108,9 +124,14 @@ pub struct ServeArgs {
     /// Seconds between catalog syncs (0 turns the periodic sync off).
     #[arg(long, env = "KEYPORT_SYNC_INTERVAL_SECS", default_value_t = 300)]
     pub sync_interval_secs: u64,
-    /// Longest lifetime of a self-service key in days (keys without an expiry get it); unset: no limit.
+    /// Longest lifetime of a self-service key in days (keys without an expiry get it when no default is set);
+    /// unset: no limit. Initial value: once an administrator saves the self-service settings, those apply.
     #[arg(long, env = "KEYPORT_KEY_MAX_LIFETIME_DAYS")]
     pub key_max_lifetime_days: Option<u32>,
+    /// Lifetime in days of a self-service key created without an expiry; unset: none (or the maximum).
+    /// Initial value, like the maximum.
+    #[arg(long, env = "KEYPORT_KEY_DEFAULT_LIFETIME_DAYS")]
+    pub key_default_lifetime_days: Option<u32>,
     /// Longest overlap a rotation may ask for, in seconds (the old key keeps working that long).
     #[arg(long, env = "KEYPORT_ROTATION_MAX_OVERLAP_SECS", default_value_t = 7 * 86_400)]
     pub rotation_max_overlap_secs: u32,
@@ -132,6 +153,85 @@ pub struct ServeArgs {
     /// Do not apply migrations at start.
     #[arg(long, env = "KEYPORT_NO_MIGRATE")]
     pub no_migrate: bool,
+    /// How often committed audit events are sealed into the hash chain, in milliseconds (one replica at a
+    /// time seals; 0 turns sealing off in this process).
+    #[arg(long, env = "KEYPORT_AUDIT_SEAL_INTERVAL_MS", default_value_t = 1000)]
+    pub audit_seal_interval_ms: u64,
+    /// `production` (the default: cookies always Secure, no development login) or `development`.
+    #[arg(long, env = "KEYPORT_PROFILE", value_enum, default_value_t = Profile::Production)]
+    pub profile: Profile,
+    /// The URL people reach keyport at, e.g. https://keyport.example.org (the OIDC redirect URI is built
+    /// from it); default: http://<bind address>.
+    #[arg(long, env = "KEYPORT_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+    /// Allow signing in as any user and role without an identity provider. Development only: refused by
+    /// the production profile.
+    #[arg(long, env = "KEYPORT_DEV_LOGIN")]
+    pub dev_login: bool,
+    /// A browser session unused this many minutes ends.
+    #[arg(long, env = "KEYPORT_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    pub session_idle_minutes: u32,
+    /// A browser session ends this many hours after sign-in, however busy.
+    #[arg(long, env = "KEYPORT_SESSION_MAX_HOURS", default_value_t = 12)]
+    pub session_max_hours: u32,
+    /// Calls to the login endpoints allowed per client address and minute (0: unlimited).
+    #[arg(long, env = "KEYPORT_LOGIN_RATE_PER_MINUTE", default_value_t = 30)]
+    pub login_rate_per_minute: u32,
+    /// Failed authentications allowed per client address and minute before it must wait (0: unlimited).
+    #[arg(long, env = "KEYPORT_AUTH_FAILURES_PER_MINUTE", default_value_t = 60)]
+    pub auth_failures_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Profile {
+    Production,
+    Development,
+}
+
+impl ServeArgs {
+    /// The public URL, defaulting to the bind address over plain HTTP.
+    pub fn public_url(&self) -> anyhow::Result<url::Url> {
+        match &self.public_url {
+            Some(url) if matches!(url.scheme(), "http" | "https") => Ok(url.clone()),
+            Some(_) => anyhow::bail!("KEYPORT_PUBLIC_URL must be http or https"),
+            None => url::Url::parse(&format!("http://{}", self.bind)).map_err(|e| {
+                anyhow::anyhow!("cannot build the public URL from the bind address: {e}")
+            }),
+        }
+    }
+
+    /// Whether the session cookies carry `Secure`: always, except in the development profile when the
+    /// public URL is plain HTTP on a loopback host.
+    pub fn secure_cookies(&self) -> anyhow::Result<bool> {
+        let url = self.public_url()?;
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        Ok(!(self.profile == Profile::Development && url.scheme() == "http" && loopback))
+    }
+
+    /// Checks the settings that only make sense together.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.dev_login && self.profile == Profile::Production {
+            anyhow::bail!(
+                "KEYPORT_DEV_LOGIN=true is refused by the production profile; set KEYPORT_PROFILE=development for a demo or a development machine"
+            );
+        }
+        if self.session_idle_minutes == 0 || self.session_max_hours == 0 {
+            anyhow::bail!("session timeouts must be at least 1");
+        }
+        self.secure_cookies().map(|_| ())
+    }
+
+    pub fn session_policy(&self) -> keyport_domain::session::SessionPolicy {
+        keyport_domain::session::SessionPolicy {
+            idle: chrono::TimeDelta::minutes(i64::from(self.session_idle_minutes)),
+            absolute: chrono::TimeDelta::hours(i64::from(self.session_max_hours)),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +316,60 @@ mod tests {
             cli.common.litellm_master_key.unwrap().expose(),
             "sk-master-secret"
         );
+    }
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let mut argv = vec!["keyport", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::parse_from(argv).command {
+            Command::Serve(args) => args,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_production_profile_refuses_the_development_login() {
+        // The environment of the test run must not decide this test.
+        if std::env::var_os("KEYPORT_PROFILE").is_some()
+            || std::env::var_os("KEYPORT_DEV_LOGIN").is_some()
+        {
+            return;
+        }
+        let err = serve_args(&["--dev-login"]).validate().unwrap_err();
+        assert!(err.to_string().contains("production profile"), "{err}");
+        assert!(serve_args(&["--dev-login", "--profile", "development"])
+            .validate()
+            .is_ok());
+        assert!(serve_args(&[]).validate().is_ok());
+    }
+
+    #[test]
+    fn cookies_are_secure_except_for_development_on_plain_loopback() {
+        if std::env::var_os("KEYPORT_PROFILE").is_some()
+            || std::env::var_os("KEYPORT_PUBLIC_URL").is_some()
+        {
+            return;
+        }
+        assert!(serve_args(&[]).secure_cookies().unwrap());
+        assert!(!serve_args(&["--profile", "development"])
+            .secure_cookies()
+            .unwrap());
+        assert!(serve_args(&[
+            "--profile",
+            "development",
+            "--public-url",
+            "http://portal.example.org"
+        ])
+        .secure_cookies()
+        .unwrap());
+        assert!(serve_args(&[
+            "--profile",
+            "development",
+            "--public-url",
+            "https://localhost:8443"
+        ])
+        .secure_cookies()
+        .unwrap());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::config::{Common, ServeArgs};
 use crate::metrics::{Counters, Prometheus};
 use crate::wiring::Wiring;
-use crate::{reconcile, worker};
+use crate::{audit, reconcile, worker};
 use actix_web::{web, HttpServer};
 use async_trait::async_trait;
 use keyport_api::{ApiConfig, ApiState, Readiness, ReadinessCheck};
@@ -44,6 +44,12 @@ impl Readiness for Dependencies {
 }
 
 async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
+    args.validate()?;
+    if args.dev_login {
+        tracing::warn!(
+            "the DEVELOPMENT LOGIN is on (KEYPORT_DEV_LOGIN=true): anyone who can reach this server can sign in as any user, admin included; never use it in production"
+        );
+    }
     let database_url = common.database_url()?.to_owned();
     if !args.no_migrate {
         keyport_postgres::run_migrations(&database_url).await?;
@@ -116,32 +122,71 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
 
+    if args.audit_seal_interval_ms > 0 {
+        audit::spawn(
+            wiring.store.clone(),
+            Duration::from_millis(args.audit_seal_interval_ms),
+            counters.clone(),
+        );
+    }
+
     let (litellm_url, _) = common.litellm()?;
     let policy = KeyPolicy {
         max_limits: Limits::UNLIMITED,
         max_lifetime: args
             .key_max_lifetime_days
             .map(|d| chrono::Duration::days(i64::from(d))),
-        default_lifetime: None,
+        default_lifetime: args
+            .key_default_lifetime_days
+            .map(|d| chrono::Duration::days(i64::from(d))),
         max_rotation_overlap: chrono::Duration::seconds(i64::from(args.rotation_max_overlap_secs)),
     };
+    if let Err(errors) = crate::wiring::initial_settings(&policy).validate() {
+        let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::bail!("the key lifetime flags are invalid: {}", errors.join("; "));
+    }
     let state = web::Data::new(ApiState {
-        services: wiring.services(policy),
+        services: wiring.services(policy, args.session_policy(), args.dev_login),
         config: ApiConfig {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             litellm_public_url: args
                 .public_litellm_url
                 .clone()
                 .unwrap_or_else(|| litellm_url.as_str().trim_end_matches('/').to_owned()),
+            dev_login: args.dev_login,
+            secure_cookies: args.secure_cookies()?,
         },
         readiness: Arc::new(Dependencies {
             wiring: wiring.clone(),
         }),
         metrics: Arc::new(Prometheus {
-            counters,
+            counters: counters.clone(),
             jobs: wiring.store.clone(),
+            audit: wiring.store.clone(),
         }),
+        limits: keyport_api::ratelimit::Limits::new(
+            args.login_rate_per_minute,
+            args.auth_failures_per_minute,
+        ),
     });
+
+    // Ended and expired sessions and logins in progress are deleted every few minutes.
+    {
+        let store = wiring.store.clone();
+        let idle = args.session_policy().idle;
+        actix_web::rt::spawn(async move {
+            use keyport_domain::session::SessionStore;
+            let mut ticker = tokio::time::interval(Duration::from_secs(300));
+            loop {
+                ticker.tick().await;
+                match store.purge_expired(chrono::Utc::now(), idle).await {
+                    Ok(0) => {}
+                    Ok(gone) => tracing::debug!(gone, "expired sessions purged"),
+                    Err(error) => tracing::warn!(%error, "purging expired sessions failed"),
+                }
+            }
+        });
+    }
 
     let mut server = HttpServer::new(move || keyport_api::app(state.clone())).shutdown_timeout(20);
     if let Some(workers) = args.workers {

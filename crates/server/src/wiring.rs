@@ -4,11 +4,14 @@
 use crate::config::Common;
 use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
+use keyport_domain::admin::{SelfServiceSettings, SettingsSource};
+use keyport_domain::limits::Limits;
 use keyport_domain::ports::{Clock, SecretGenerator};
 use keyport_domain::secret::RANDOM_BYTES;
+use keyport_domain::session::SessionPolicy;
 use keyport_domain::usecases::*;
 use keyport_litellm::{LiteLlmClient, LiteLlmConfig};
-use keyport_postgres::PgStore;
+use keyport_postgres::{CachedSettings, PgStore};
 use rand::RngCore;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,14 +81,37 @@ impl Wiring {
         ))
     }
 
-    pub fn services(&self, policy: KeyPolicy) -> keyport_api::Services {
+    pub fn services(
+        &self,
+        policy: KeyPolicy,
+        sessions: SessionPolicy,
+        dev_login: bool,
+    ) -> keyport_api::Services {
         let store = &self.store;
         let converge = self.converge_key();
+        let start_session = Arc::new(StartSession::new(
+            store.clone(),
+            self.clock.clone(),
+            self.secrets.clone(),
+            sessions,
+        ));
+        // The administrator's self-service settings, cached briefly (saving through this process applies at
+        // once, other replicas follow within the cache's lifetime); until saved, the server's flags are the
+        // initial values.
+        let settings = SettingsSource::new(
+            Arc::new(CachedSettings::new(store.as_ref().clone(), SETTINGS_TTL)),
+            initial_settings(&policy),
+        );
+        let key_policy = PolicySource::Settings {
+            settings: settings.clone(),
+            max_rotation_overlap: policy.max_rotation_overlap,
+        };
         keyport_api::Services {
             authenticate: Authenticate::new(store.clone(), self.clock.clone()),
             list_models: ListModels::new(store.clone()),
             get_model: GetModel::new(store.clone()),
-            subscribe: Subscribe::new(store.clone(), store.clone(), self.clock.clone()),
+            subscribe: Subscribe::new(store.clone(), store.clone(), self.clock.clone())
+                .with_settings(settings.clone()),
             cancel_subscription: CancelSubscription::new(
                 store.clone(),
                 converge.clone(),
@@ -99,7 +125,7 @@ impl Wiring {
                 self.gateway.clone(),
                 self.clock.clone(),
                 self.secrets.clone(),
-                policy.clone(),
+                key_policy.clone(),
             ),
             list_keys: ListKeys::new(store.clone()),
             get_key: GetKey::new(store.clone()),
@@ -110,17 +136,74 @@ impl Wiring {
                 self.gateway.clone(),
                 self.clock.clone(),
                 self.secrets.clone(),
-                policy.clone(),
+                key_policy.clone(),
                 converge.clone(),
             ),
             list_jobs: ListJobs::new(store.clone()),
+            list_users: ListUsers::new(store.clone()),
+            get_user: GetUser::new(store.clone()),
+            change_user_roles: ChangeUserRoles::new(store.clone(), self.clock.clone()),
+            set_user_status: SetUserStatusById::new(store.clone(), self.clock.clone()),
+            list_all_keys: ListAllKeys::new(store.clone()),
+            admin_revoke_key: AdminRevokeKey::new(Arc::new(RevokeKey::new(
+                store.clone(),
+                converge.clone(),
+                self.clock.clone(),
+            ))),
+            list_all_subscriptions: ListAllSubscriptions::new(store.clone()),
+            subscription_history: SubscriptionHistory::new(store.clone()),
+            grant_subscription: GrantSubscription::new(
+                store.clone(),
+                store.clone(),
+                store.clone(),
+                settings.clone(),
+                self.clock.clone(),
+            ),
+            decide_subscriptions: DecideSubscriptions::new(store.clone(), self.clock.clone()),
+            update_model: UpdateModel::new(store.clone(), store.clone(), self.clock.clone()),
+            read_settings: ReadSettings::new(settings.clone()),
+            save_settings: SaveSettings::new(settings, self.clock.clone()),
+            list_audit: ListAudit::new(store.clone()),
+            authenticate_session: AuthenticateSession::new(
+                store.clone(),
+                self.clock.clone(),
+                sessions,
+            ),
+            end_session: EndSession::new(store.clone(), self.clock.clone()),
+            dev_login: DevLogin::new(
+                dev_login,
+                store.clone(),
+                self.clock.clone(),
+                start_session.clone(),
+            ),
+            access_tokens: ManageAccessTokens::new(
+                store.clone(),
+                self.clock.clone(),
+                self.secrets.clone(),
+            ),
             update_key: UpdateKey::new(
                 store.clone(),
                 store.clone(),
                 converge,
                 self.clock.clone(),
-                policy,
+                key_policy,
             ),
         }
+    }
+}
+
+/// How long a process keeps the self-service settings before reading them again.
+const SETTINGS_TTL: Duration = Duration::from_secs(5);
+
+/// The self-service settings the server's flags give (`KEYPORT_KEY_MAX_LIFETIME_DAYS`,
+/// `KEYPORT_KEY_DEFAULT_LIFETIME_DAYS`), in force until an administrator saves some.
+pub fn initial_settings(policy: &KeyPolicy) -> SelfServiceSettings {
+    let days = |d: Option<chrono::Duration>| d.and_then(|d| u32::try_from(d.num_days()).ok());
+    SelfServiceSettings {
+        subscription_max_quota: Limits::UNLIMITED,
+        key_default_limits: Limits::UNLIMITED,
+        key_max_limits: policy.max_limits.clone(),
+        key_default_lifetime_days: days(policy.default_lifetime),
+        key_max_lifetime_days: days(policy.max_lifetime),
     }
 }

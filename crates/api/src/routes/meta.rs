@@ -13,7 +13,7 @@ pub async fn config(state: web::Data<ApiState>) -> HttpResponse {
     HttpResponse::Ok().json(PublicConfig {
         version: state.config.version.clone(),
         litellm_base_url: state.config.litellm_public_url.clone(),
-        dev_login: false,
+        dev_login: state.config.dev_login,
     })
 }
 

@@ -1,10 +1,19 @@
 //! One module per resource, one handler per action. Handlers parse, call a use case and map the result;
 //! they hold no business rules.
 
+pub mod access_tokens;
 pub mod admin;
+pub mod admin_dto;
+pub mod admin_keys;
+pub mod admin_models;
+pub mod admin_settings;
+pub mod admin_subscriptions;
+pub mod admin_users;
 pub mod api_keys;
+pub mod audit;
 pub mod meta;
 pub mod models;
+pub mod session;
 pub mod subscriptions;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -14,6 +23,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(meta::config)
         .service(meta::openapi_json)
+        .service(session::me)
+        .service(session::dev_login)
+        .service(session::logout)
+        .service(access_tokens::list)
+        .service(access_tokens::create)
+        .service(access_tokens::revoke)
         .service(models::list)
         .service(models::get)
         .service(subscriptions::list)
@@ -27,5 +42,22 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(api_keys::rotate)
         .service(api_keys::revoke)
         .service(api_keys::revoke_post)
-        .service(admin::jobs);
+        .service(admin::jobs)
+        .service(admin_users::list)
+        .service(admin_users::get)
+        .service(admin_users::update)
+        .service(admin_users::suspend)
+        .service(admin_users::reactivate)
+        .service(admin_keys::list)
+        .service(admin_keys::revoke)
+        .service(admin_subscriptions::list)
+        .service(admin_subscriptions::grant)
+        .service(admin_subscriptions::approve)
+        .service(admin_subscriptions::reject)
+        .service(admin_subscriptions::history)
+        .service(admin_models::update)
+        .service(admin_settings::get)
+        .service(admin_settings::put)
+        .service(admin_settings::self_service)
+        .service(audit::list);
 }

@@ -1,6 +1,6 @@
 use crate::ports::{AccessTokenStore, Clock};
 use crate::secret::{Secret, SecretKind};
-use crate::user::{Actor, UserStatus};
+use crate::user::{Actor, User, UserStatus};
 use crate::Error;
 use std::sync::Arc;
 
@@ -17,7 +17,8 @@ impl Authenticate {
         Self { tokens, clock }
     }
 
-    pub async fn execute(&self, presented: &str) -> Result<Actor, Error> {
+    /// The caller, their user record and the token's scopes.
+    pub async fn execute(&self, presented: &str) -> Result<(Actor, User, Vec<String>), Error> {
         let secret = Secret::parse(SecretKind::AccessToken, presented)
             .map_err(|_| Error::Unauthenticated)?;
         let hash = secret.hash();
@@ -29,12 +30,13 @@ impl Authenticate {
         if !token.hash.ct_eq(&hash) || user.status != UserStatus::Active {
             return Err(Error::Unauthenticated);
         }
-        Ok(Actor {
+        let actor = Actor {
             user_id: user.id,
-            roles: user.roles,
+            roles: user.roles.clone(),
             request_id: None,
             client_addr: None,
-        })
+        };
+        Ok((actor, user, token.scopes))
     }
 }
 
@@ -44,7 +46,7 @@ mod tests {
     use crate::ids::{AccessTokenId, UserId};
     use crate::ports::{AccessToken, MockAccessTokenStore};
     use crate::usecases::fixtures::*;
-    use crate::user::{Role, User};
+    use crate::user::Role;
 
     fn token_secret() -> Secret {
         Secret::from_random(SecretKind::AccessToken, &[9; crate::secret::RANDOM_BYTES])
@@ -86,11 +88,13 @@ mod tests {
             .times(1)
             .withf(move |h, at| *h == hash && *at == now())
             .returning(|_, _| Ok(Some(stored(alice().user_id, UserStatus::Active))));
-        let actor = Authenticate::new(Arc::new(store), fixed_clock())
+        let (actor, user, scopes) = Authenticate::new(Arc::new(store), fixed_clock())
             .execute(token_secret().expose())
             .await
             .unwrap();
         assert_eq!(actor.user_id, alice().user_id);
+        assert_eq!(user.username, "alice");
+        assert_eq!(scopes, ["read", "write"]);
         assert!(actor.is_admin());
     }
 

@@ -13,5 +13,6 @@ mod leadership;
 mod migrations;
 mod models;
 mod reconciler;
+mod sessions;
 mod subscriptions;
 mod users;

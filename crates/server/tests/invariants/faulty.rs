@@ -327,6 +327,16 @@ impl UserStore for FaultyStore {
         let call = self.inner.change_user_status(id, status, at, audit);
         self.ctl.store("change_user_status", call).await
     }
+    async fn set_user_roles(
+        &self,
+        id: UserId,
+        roles: &[keyport_domain::user::Role],
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<User, StoreError> {
+        let call = self.inner.set_user_roles(id, roles, at, audit);
+        self.ctl.store("set_user_roles", call).await
+    }
 }
 
 #[async_trait]

@@ -1,0 +1,166 @@
+//! Your personal access tokens for the REST API.
+
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, JsonBody};
+use crate::ApiState;
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use keyport_domain::ids::AccessTokenId;
+use keyport_domain::ports::AccessToken;
+use keyport_domain::usecases::CreateTokenRequest;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A personal access token as listed: never its secret.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccessTokenDto {
+    pub id: Uuid,
+    pub name: String,
+    /// The first characters of the token, to recognise it.
+    pub prefix: String,
+    /// `read` (safe requests) and/or `write` (every request).
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// `active`, `expired` or `revoked`.
+    pub status: String,
+}
+
+impl AccessTokenDto {
+    fn of(t: &AccessToken, now: DateTime<Utc>) -> Self {
+        let status = if t.revoked_at.is_some() {
+            "revoked"
+        } else if t.expires_at.is_some_and(|e| e <= now) {
+            "expired"
+        } else {
+            "active"
+        };
+        Self {
+            id: t.id.0,
+            name: t.name.clone(),
+            prefix: t.prefix.as_str().to_owned(),
+            scopes: t.scopes.clone(),
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+            created_at: t.created_at,
+            revoked_at: t.revoked_at,
+            status: status.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccessTokenList {
+    pub items: Vec<AccessTokenDto>,
+}
+
+/// A new token.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccessToken {
+    /// 1 to 64 characters, e.g. what uses it.
+    pub name: String,
+    /// `read` and/or `write`.
+    pub scopes: Vec<String>,
+    /// Days until it expires (1 to 366); null or absent for a token that does not expire.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// A token just made: the only time its secret is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedAccessToken {
+    #[serde(flatten)]
+    pub token: AccessTokenDto,
+    /// The token, `kp_pat_…`: shown once, keyport keeps only its hash.
+    pub secret: String,
+}
+
+/// Your personal access tokens, newest first (revoked and expired ones included). Never a secret.
+#[utoipa::path(
+    tag = "access-tokens",
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, body = AccessTokenList),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/access-tokens")]
+pub async fn list(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let tokens = state.services.access_tokens.list(&actor).await?;
+    let now = Utc::now();
+    Ok(HttpResponse::Ok().json(AccessTokenList {
+        items: tokens.iter().map(|t| AccessTokenDto::of(t, now)).collect(),
+    }))
+}
+
+/// Create a personal access token for the REST API (`Authorization: Bearer kp_pat_…`). The answer carries
+/// the secret, once.
+#[utoipa::path(
+    tag = "access-tokens",
+    security(("bearer" = []), ("session" = [])),
+    request_body = CreateAccessToken,
+    responses(
+        (status = 201, body = CreatedAccessToken, headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Too many live tokens", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/access-tokens")]
+pub async fn create(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+    JsonBody(body): JsonBody<CreateAccessToken>,
+) -> Result<HttpResponse, ApiError> {
+    let issued = state
+        .services
+        .access_tokens
+        .create(
+            &actor,
+            CreateTokenRequest {
+                name: body.name,
+                scopes: body.scopes,
+                expires_in_days: body.expires_in_days,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .json(CreatedAccessToken {
+            token: AccessTokenDto::of(&issued.token, issued.token.created_at),
+            secret: issued.secret.expose().to_owned(),
+        }))
+}
+
+/// Revoke one of your tokens; it stops working at once.
+#[utoipa::path(
+    tag = "access-tokens",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = Uuid, Path, description = "The token's id")),
+    responses(
+        (status = 200, body = AccessTokenDto),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such live token of yours", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/access-tokens/{id}/revoke")]
+pub async fn revoke(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let token = state
+        .services
+        .access_tokens
+        .revoke(&actor, AccessTokenId(id.into_inner()))
+        .await?;
+    Ok(HttpResponse::Ok().json(AccessTokenDto::of(&token, Utc::now())))
+}

@@ -1,0 +1,233 @@
+//! Personal access tokens, managed by their owner: create (shown once), list, revoke.
+
+use crate::audit::AuditEvent;
+use crate::ids::{AccessTokenId, UserId};
+use crate::ports::{AccessToken, AccessTokenStore, Clock, SecretGenerator};
+use crate::secret::{Secret, SecretKind};
+use crate::usecases::IssuedToken;
+use crate::user::Actor;
+use crate::{Error, FieldError, StoreError};
+use chrono::TimeDelta;
+use std::sync::Arc;
+
+/// What a token may do: `read` allows safe requests (GET), `write` allows every request.
+pub const SCOPES: [&str; 2] = ["read", "write"];
+/// The longest a token may live, in days.
+pub const MAX_TOKEN_DAYS: u32 = 366;
+/// How many live tokens one user may hold.
+pub const MAX_LIVE_TOKENS: usize = 50;
+
+#[derive(Debug, Clone)]
+pub struct CreateTokenRequest {
+    pub name: String,
+    pub scopes: Vec<String>,
+    /// Days until it expires; `None` for a token that does not expire.
+    pub expires_in_days: Option<u32>,
+}
+
+pub struct ManageAccessTokens {
+    tokens: Arc<dyn AccessTokenStore>,
+    clock: Arc<dyn Clock>,
+    secrets: Arc<dyn SecretGenerator>,
+}
+
+impl ManageAccessTokens {
+    pub fn new(
+        tokens: Arc<dyn AccessTokenStore>,
+        clock: Arc<dyn Clock>,
+        secrets: Arc<dyn SecretGenerator>,
+    ) -> Self {
+        Self {
+            tokens,
+            clock,
+            secrets,
+        }
+    }
+
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        request: CreateTokenRequest,
+    ) -> Result<IssuedToken, Error> {
+        let mut errors = Vec::new();
+        let name = request.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 64 {
+            errors.push(FieldError::new("name", "1 to 64 characters"));
+        }
+        let mut scopes: Vec<String> = Vec::new();
+        for (i, scope) in request.scopes.iter().enumerate() {
+            if !SCOPES.contains(&scope.as_str()) {
+                errors.push(FieldError::new(
+                    format!("scopes[{i}]"),
+                    "one of 'read', 'write'",
+                ));
+            } else if !scopes.contains(scope) {
+                scopes.push(scope.clone());
+            }
+        }
+        if request.scopes.is_empty() {
+            errors.push(FieldError::new("scopes", "choose 'read', 'write' or both"));
+        }
+        if let Some(days) = request.expires_in_days {
+            if days == 0 || days > MAX_TOKEN_DAYS {
+                errors.push(FieldError::new(
+                    "expires_in_days",
+                    format!("1 to {MAX_TOKEN_DAYS} days, or null for no expiry"),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        let now = self.clock.now();
+        let live = self
+            .tokens
+            .list_access_tokens(actor.user_id)
+            .await?
+            .iter()
+            .filter(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now))
+            .count();
+        if live >= MAX_LIVE_TOKENS {
+            return Err(Error::Conflict {
+                field: None,
+                message: format!(
+                    "you already hold {MAX_LIVE_TOKENS} live tokens; revoke one first"
+                ),
+            });
+        }
+        let secret = Secret::from_random(SecretKind::AccessToken, &self.secrets.random_bytes());
+        let token = AccessToken {
+            id: AccessTokenId::new(),
+            user_id: actor.user_id,
+            name,
+            prefix: secret.prefix(),
+            hash: secret.hash(),
+            scopes,
+            expires_at: request
+                .expires_in_days
+                .map(|d| now + TimeDelta::days(i64::from(d))),
+            last_used_at: None,
+            created_at: now,
+            revoked_at: None,
+        };
+        let audit = AuditEvent::by(actor, "access_token.create", "access_token", token.id, now)
+            .with_after(serde_json::json!({
+                "name": token.name,
+                "prefix": token.prefix.as_str(),
+                "scopes": token.scopes,
+                "expires_at": token.expires_at,
+            }));
+        self.tokens.insert_access_token(&token, &audit).await?;
+        Ok(IssuedToken { token, secret })
+    }
+
+    pub async fn list(&self, actor: &Actor) -> Result<Vec<AccessToken>, Error> {
+        Ok(self.tokens.list_access_tokens(actor.user_id).await?)
+    }
+
+    /// Revokes one of the caller's own tokens; someone else's is "not found".
+    pub async fn revoke(&self, actor: &Actor, id: AccessTokenId) -> Result<AccessToken, Error> {
+        self.revoke_for(actor, actor.user_id, id).await
+    }
+
+    async fn revoke_for(
+        &self,
+        actor: &Actor,
+        owner: UserId,
+        id: AccessTokenId,
+    ) -> Result<AccessToken, Error> {
+        let now = self.clock.now();
+        let audit = AuditEvent::by(actor, "access_token.revoke", "access_token", id, now)
+            .with_after(serde_json::json!({"revoked_at": now}));
+        self.tokens
+            .revoke_access_token(id, owner, now, &audit)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => Error::NotFound {
+                    entity: "access token",
+                },
+                other => other.into(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::MockAccessTokenStore;
+    use crate::usecases::fixtures::*;
+
+    fn request(scopes: &[&str], days: Option<u32>) -> CreateTokenRequest {
+        CreateTokenRequest {
+            name: " ci ".into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            expires_in_days: days,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_is_created_with_its_scopes_and_expiry_and_only_its_hash_stored() {
+        let mut store = MockAccessTokenStore::new();
+        let secret = Secret::from_random(SecretKind::AccessToken, &RANDOM);
+        let plaintext = secret.expose().to_owned();
+        store.expect_list_access_tokens().returning(|_| Ok(vec![]));
+        store
+            .expect_insert_access_token()
+            .times(1)
+            .withf(move |t, audit| {
+                t.name == "ci"
+                    && t.scopes == ["read"]
+                    && t.expires_at == Some(now() + TimeDelta::days(30))
+                    && t.user_id == alice().user_id
+                    && audit.action == "access_token.create"
+                    && t.hash == secret.hash()
+                    && !format!("{t:?}{audit:?}").contains(&plaintext)
+            })
+            .returning(|_, _| Ok(()));
+        let uc = ManageAccessTokens::new(Arc::new(store), fixed_clock(), fixed_secrets());
+        let issued = uc
+            .create(&alice(), request(&["read", "read"], Some(30)))
+            .await
+            .unwrap();
+        assert_eq!(issued.token.hash, issued.secret.hash());
+        assert!(issued.secret.expose().starts_with("kp_pat_"));
+    }
+
+    #[tokio::test]
+    async fn bad_names_scopes_and_expiries_name_their_fields() {
+        let mut store = MockAccessTokenStore::new();
+        store.expect_insert_access_token().never();
+        let uc = ManageAccessTokens::new(Arc::new(store), fixed_clock(), fixed_secrets());
+        let mut bad = request(&["read", "admin"], Some(0));
+        bad.name = "  ".into();
+        let Error::Invalid(errors) = uc.create(&alice(), bad).await.unwrap_err() else {
+            panic!("expected invalid");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "scopes[1]", "expires_in_days"]);
+        let Error::Invalid(errors) = uc.create(&alice(), request(&[], None)).await.unwrap_err()
+        else {
+            panic!("expected invalid");
+        };
+        assert_eq!(errors[0].field, "scopes");
+    }
+
+    #[tokio::test]
+    async fn revoking_someone_elses_token_is_not_found() {
+        let mut store = MockAccessTokenStore::new();
+        let bob_id = bob().user_id;
+        store
+            .expect_revoke_access_token()
+            .times(1)
+            .withf(move |_, owner, _, audit| *owner == bob_id && audit.actor == Some(bob_id))
+            .returning(|_, _, _, _| Err(StoreError::NotFound));
+        let uc = ManageAccessTokens::new(Arc::new(store), fixed_clock(), fixed_secrets());
+        let err = uc.revoke(&bob(), AccessTokenId::new()).await.unwrap_err();
+        assert_eq!(
+            err,
+            Error::NotFound {
+                entity: "access token"
+            }
+        );
+    }
+}
