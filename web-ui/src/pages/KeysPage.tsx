@@ -1,6 +1,7 @@
 // My API keys: prefix, models, status, spend against budget, expiry; create, rotate, edit limits, revoke.
 import { useState } from "react";
-import { Button, Content, Label, LabelGroup, PageSection, Title, Tooltip } from "@patternfly/react-core";
+import { Button, Content, Label, LabelGroup, MenuToggle, PageSection, Title, Tooltip } from "@patternfly/react-core";
+import { EllipsisVIcon } from "@patternfly/react-icons";
 import { ActionsColumn, Table, Tbody, Td, Th, Thead, Tr, type IAction } from "@patternfly/react-table";
 import type { ApiKey, CreatedApiKey, PublicConfig } from "../api/client";
 import { useApiKeys, useRevokeKey, useSubscriptions } from "../api/queries";
@@ -154,7 +155,21 @@ export function KeysPage({ config }: { config: PublicConfig }) {
                     <Td dataLabel="Created">{formatDateTime(key.created_at)}</Td>
                     <Td isActionCell>
                       {items.length > 0 && (
-                        <ActionsColumn items={items} popperProps={{ position: "right" }} rowData={{ name: key.name }} aria-label={`Actions for ${key.name}`} />
+                        <ActionsColumn
+                          items={items}
+                          popperProps={{ position: "right" }}
+                          actionsToggle={({ onToggle, isOpen, isDisabled, toggleRef }) => (
+                            <MenuToggle
+                              ref={toggleRef}
+                              onClick={onToggle}
+                              isExpanded={isOpen}
+                              isDisabled={isDisabled}
+                              variant="plain"
+                              aria-label={`Actions for ${key.name}`}
+                              icon={<EllipsisVIcon />}
+                            />
+                          )}
+                        />
                       )}
                     </Td>
                   </Tr>

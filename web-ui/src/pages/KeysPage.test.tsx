@@ -1,0 +1,156 @@
+import { describe, expect, it } from "vitest";
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { KeysPage } from "./KeysPage";
+import { setCsrfToken } from "../api/client";
+import { apiKey, config, fakeApi, problem, renderPage, seriousViolations, subscription } from "../test/render";
+
+const SECRET = "sk-kp-SECRETsecretSECRETsecretSECRETse12ab34";
+
+function keysApi(over: Record<string, unknown> = {}) {
+  return fakeApi({
+    "GET /api/v1/api-keys": { body: { items: [] } },
+    "GET /api/v1/subscriptions": {
+      body: {
+        items: [
+          subscription(),
+          subscription({ id: "00000000-0000-7000-8000-000000000002", model_id: "claude-3-haiku", status: "pending" }),
+        ],
+      },
+    },
+    ...over,
+  });
+}
+
+describe("the keys page", () => {
+  it("shows loading, then the empty state", async () => {
+    keysApi();
+    renderPage(<KeysPage config={config} />);
+    expect(screen.getByLabelText("Loading your keys")).toBeInTheDocument();
+    expect(await screen.findByText("No API keys yet")).toBeInTheDocument();
+  });
+
+  it("shows the server's problem detail when the list fails", async () => {
+    keysApi({ "GET /api/v1/api-keys": problem(503, "unavailable", "the database is not answering") });
+    renderPage(<KeysPage config={config} />);
+    expect(await screen.findByText("the database is not answering")).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Try again" })).toBeInTheDocument();
+  });
+
+  it("lists keys with prefix, models, spend against budget, and a pending revocation", async () => {
+    keysApi({
+      "GET /api/v1/api-keys": {
+        body: { items: [apiKey(), apiKey({ id: "k2", name: "old", status: "revoked", revocation_pending: true })] },
+      },
+    });
+    renderPage(<KeysPage config={config} />);
+    const row = await screen.findByTestId("key-ci-pipeline");
+    expect(within(row).getByText("sk-kp-AbC123…")).toBeInTheDocument();
+    expect(within(row).getByText("gpt-4o-mini")).toBeInTheDocument();
+    expect(within(row).getByText("$1.25 of $5.00")).toBeInTheDocument();
+    expect(within(screen.getByTestId("key-old")).getByText("revocation pending")).toBeInTheDocument();
+    expect(await seriousViolations()).toEqual([]);
+  });
+
+  it("validates the create form before sending anything", async () => {
+    const calls = keysApi();
+    const user = userEvent.setup();
+    renderPage(<KeysPage config={config} />);
+    await screen.findByText("No API keys yet");
+    await user.click(screen.getByRole("button", { name: "Create API key" }));
+    const dialog = await screen.findByRole("dialog");
+    // Only active subscriptions can back a key: the pending one is not offered.
+    expect(within(dialog).queryByLabelText(/claude-3-haiku/)).toBeNull();
+    // One active subscription: chosen already, limits prefilled from its quota.
+    expect(within(dialog).getByLabelText("gpt-4o-mini")).toBeChecked();
+    expect(within(dialog).getByLabelText("Budget (USD)")).toHaveValue("10.00");
+    expect(within(dialog).getByLabelText("Budget window")).toHaveValue("30d");
+    await user.click(within(dialog).getByLabelText("gpt-4o-mini"));
+    await user.clear(within(dialog).getByLabelText("Budget (USD)"));
+    await user.type(within(dialog).getByLabelText("Budget (USD)"), "25");
+    await user.click(within(dialog).getByRole("button", { name: "Create key" }));
+    expect(within(dialog).getByText("Give the key a name.")).toBeInTheDocument();
+    expect(within(dialog).getByText("Choose at least one subscription.")).toBeInTheDocument();
+    expect(calls.filter((c) => c.method === "POST")).toEqual([]);
+    // With the subscription chosen again, its quota caps the budget the user typed.
+    await user.click(within(dialog).getByLabelText("gpt-4o-mini"));
+    await user.type(within(dialog).getByLabelText(/^Name/), "ci");
+    await user.click(within(dialog).getByRole("button", { name: "Create key" }));
+    expect(within(dialog).getByText("At most 10.00 USD (the subscriptions' quota).")).toBeInTheDocument();
+    expect(calls.filter((c) => c.method === "POST")).toEqual([]);
+    expect(await seriousViolations()).toEqual([]);
+  });
+
+  it("shows the server's field errors on their fields", async () => {
+    keysApi({
+      "POST /api/v1/api-keys": problem(409, "conflict", "a live key is already named ci", [
+        { field: "name", message: "a live key is already named ci" },
+      ]),
+    });
+    const user = userEvent.setup();
+    renderPage(<KeysPage config={config} />);
+    await screen.findByText("No API keys yet");
+    await user.click(screen.getByRole("button", { name: "Create API key" }));
+    const dialog = await screen.findByRole("dialog");
+    await user.type(within(dialog).getByLabelText(/^Name/), "ci");
+    await user.click(within(dialog).getByRole("button", { name: "Create key" }));
+    const name = within(dialog).getByLabelText(/^Name/);
+    await waitFor(() => expect(name).toHaveAttribute("aria-invalid", "true"));
+    expect(within(dialog).getAllByText("a live key is already named ci").length).toBeGreaterThan(0);
+  });
+
+  it("creates a key, shows its secret once with examples, and forgets it when closed", async () => {
+    setCsrfToken("csrf-1");
+    const calls = keysApi({
+      "POST /api/v1/api-keys": {
+        status: 201,
+        body: { key: apiKey({ name: "ci" }), secret: SECRET, litellm_base_url: "http://litellm.test/" },
+      },
+    });
+    const user = userEvent.setup();
+    renderPage(<KeysPage config={config} />);
+    await screen.findByText("No API keys yet");
+    await user.click(screen.getByRole("button", { name: "Create API key" }));
+    const dialog = await screen.findByRole("dialog");
+    await user.type(within(dialog).getByLabelText(/^Name/), "ci");
+    await user.click(within(dialog).getByRole("button", { name: "Create key" }));
+
+    const secret = await screen.findByRole("dialog", { name: "Your new API key" });
+    expect(within(secret).getByLabelText("The new key")).toHaveValue(SECRET);
+    expect(within(secret).getByText(/curl http:\/\/litellm.test\/v1\/chat\/completions/)).toHaveTextContent(
+      `Bearer ${SECRET}`,
+    );
+    const post = calls.find((c) => c.method === "POST");
+    expect(post?.body).toMatchObject({
+      name: "ci",
+      subscription_ids: ["00000000-0000-7000-8000-000000000001"],
+      limits: { max_budget: "10.00", budget_duration: "30d", tpm_limit: 10000, rpm_limit: 60 },
+      expires_at: null,
+    });
+    expect(post?.headers.get("X-CSRF-Token")).toBe("csrf-1");
+    expect(await seriousViolations()).toEqual([]);
+
+    await user.click(within(secret).getByRole("button", { name: "I have stored the key" }));
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+    expect(document.body.innerHTML).not.toContain(SECRET);
+    setCsrfToken(null);
+  });
+
+  it("revokes a key only after confirmation", async () => {
+    const calls = keysApi({
+      "GET /api/v1/api-keys": { body: { items: [apiKey()] } },
+      "POST /api/v1/api-keys/00000000-0000-7000-8000-0000000000a1/revoke": {
+        body: apiKey({ status: "revoked", revocation_pending: true }),
+      },
+    });
+    const user = userEvent.setup();
+    renderPage(<KeysPage config={config} />);
+    await user.click(await screen.findByRole("button", { name: "Actions for ci-pipeline" }));
+    await user.click(await screen.findByRole("menuitem", { name: "Revoke" }));
+    const dialog = await screen.findByRole("dialog", { name: /Revoke ci-pipeline\?/ });
+    expect(calls.some((c) => c.path.endsWith("/revoke"))).toBe(false);
+    await user.click(within(dialog).getByRole("button", { name: "Revoke" }));
+    await waitFor(() => expect(calls.some((c) => c.method === "POST" && c.path.endsWith("/revoke"))).toBe(true));
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+  });
+});

@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { inputToLimits, limitsToInput, tightestQuota, validateLimits } from "./limits";
+import { subscription } from "../../test/render";
+import type { Subscription } from "../../api/client";
+
+const sub = (quota: Record<string, unknown>) => subscription({ quota }) as unknown as Subscription;
+
+describe("key limits", () => {
+  it("the tightest quota of several subscriptions caps every limit", () => {
+    const cap = tightestQuota([
+      sub({ max_budget: "10.00", budget_duration: "30d", tpm_limit: 5000, rpm_limit: null }),
+      sub({ max_budget: "4.00", budget_duration: "7d", tpm_limit: null, rpm_limit: 30 }),
+    ]);
+    expect(cap).toEqual({ max_budget: "4.00", budget_duration: "7d", tpm_limit: 5000, rpm_limit: 30 });
+  });
+
+  it("unlimited quotas leave the limits unset", () => {
+    expect(tightestQuota([sub({})])).toEqual({
+      max_budget: null,
+      budget_duration: null,
+      tpm_limit: null,
+      rpm_limit: null,
+    });
+  });
+
+  it("refuses what the quota does not allow, and malformed values", () => {
+    const cap = { max_budget: "10.00", budget_duration: "30d", tpm_limit: 1000, rpm_limit: 10 };
+    const errors = validateLimits(
+      { max_budget: "12", budget_duration: "forever", tpm_limit: "1.5", rpm_limit: "11" },
+      cap,
+    );
+    expect(Object.keys(errors).sort()).toEqual(["budget_duration", "max_budget", "rpm_limit", "tpm_limit"]);
+    expect(validateLimits(limitsToInput(cap), cap)).toEqual({});
+  });
+
+  it("empty fields are sent as null (the server takes the quota)", () => {
+    expect(inputToLimits({ max_budget: "", budget_duration: "", tpm_limit: " ", rpm_limit: "5" })).toEqual({
+      max_budget: null,
+      budget_duration: null,
+      tpm_limit: null,
+      rpm_limit: 5,
+    });
+  });
+});
