@@ -83,7 +83,10 @@ if [[ -z "${KEYPORT_BIND:-}" ]]; then
 fi
 export KEYPORT_BIND
 # A local run signs in with the development login (the UI shows a banner); KEYPORT_DEV_LOGIN=false turns it off.
+# The development profile allows it (the production profile, keyport's default, refuses to start with it) and
+# lets the session cookie work over plain-HTTP localhost.
 export KEYPORT_DEV_LOGIN="${KEYPORT_DEV_LOGIN:-true}"
+export KEYPORT_PROFILE="${KEYPORT_PROFILE:-development}"
 "$keyport" serve >"$run_dir/keyport.log" 2>&1 &
 pid=$!
 pids+=("$pid") names+=(keyport)
@@ -136,6 +139,7 @@ section "keyport is running"
 cat <<EOF
 
   Portal:     $portal          (web UI; API docs: $portal/api/docs)
+  Sign in:    development login: any username; role "admin" for the admin console, "user" for a plain user
   LiteLLM:    $KEYPORT_PUBLIC_LITELLM_URL
   Admin user: demo
   Token:      $token
