@@ -1,7 +1,9 @@
 //! The `keyport` binary: parses the configuration, wires the adapters into the use cases and runs the
-//! command (serve, migrate, sync, admin). It is the only place that knows every concrete type.
+//! command (serve, migrate, sync, reconcile, admin, audit). It is the only place that knows every concrete
+//! type.
 
 mod admin;
+mod audit;
 mod config;
 mod metrics;
 mod reconcile;
@@ -74,6 +76,21 @@ async fn run_command(common: config::Common, command: Command) -> anyhow::Result
             Ok(())
         }
         Command::Admin { command } => admin::run(&common, command).await,
+        Command::Audit {
+            command: config::AuditCommand::Verify { expect_head },
+        } => {
+            let store = wiring::Wiring::connect_store(&common).await?;
+            let report = audit::verify(store, expect_head.as_deref()).await?;
+            print!("{}", audit::summary(&report));
+            if report.intact() {
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "the audit chain is not intact: {} problems",
+                    report.problems.len()
+                )
+            }
+        }
         Command::Reconcile {
             dry_run,
             quarantine,

@@ -1,7 +1,9 @@
 //! Prometheus metrics at `/metrics`: counters the background work increments (reconciler findings and
-//! fixes by kind, job outcomes, catalog syncs) and gauges read at scrape time (the job queue).
+//! fixes by kind, job outcomes, catalog syncs, audit sealing) and gauges read at scrape time (the job queue,
+//! unsealed audit events).
 
 use async_trait::async_trait;
+use keyport_domain::audit::AuditTrail;
 use keyport_domain::ports::JobStore;
 use keyport_domain::usecases::{FindingKind, JobRunReport, ReconcileReport};
 use std::fmt::Write;
@@ -27,6 +29,8 @@ pub struct Counters {
     jobs_retried: AtomicU64,
     jobs_dead: AtomicU64,
     keys_expired: AtomicU64,
+    audit_sealed: AtomicU64,
+    audit_seal_failures: AtomicU64,
 }
 
 impl Counters {
@@ -48,6 +52,14 @@ impl Counters {
         self.reconcile_failures.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn audit_sealed(&self, events: u64) {
+        self.audit_sealed.fetch_add(events, Ordering::Relaxed);
+    }
+
+    pub fn audit_seal_failed(&self) {
+        self.audit_seal_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn job_pass(&self, report: &JobRunReport) {
         self.jobs_done
             .fetch_add(report.done as u64, Ordering::Relaxed);
@@ -63,6 +75,7 @@ impl Counters {
 pub struct Prometheus {
     pub counters: Arc<Counters>,
     pub jobs: Arc<dyn JobStore>,
+    pub audit: Arc<dyn AuditTrail>,
 }
 
 fn counter(out: &mut String, name: &str, help: &str, value: u64) {
@@ -144,6 +157,28 @@ impl keyport_api::Metrics for Prometheus {
                 }
             }
             Err(error) => tracing::warn!(%error, "job queue not readable for /metrics"),
+        }
+        counter(
+            &mut out,
+            "keyport_audit_sealed_total",
+            "Audit events this process sealed into the hash chain.",
+            c.audit_sealed.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "keyport_audit_seal_failures_total",
+            "Sealing runs of this process that failed.",
+            c.audit_seal_failures.load(Ordering::Relaxed),
+        );
+        // Counted from the chain's head along an index: cheap while sealing keeps up.
+        match self.audit.seal_backlog().await {
+            Ok(unsealed) => {
+                let _ = writeln!(
+                    out,
+                    "# HELP keyport_audit_unsealed_events Committed audit events not sealed into the hash chain yet.\n# TYPE keyport_audit_unsealed_events gauge\nkeyport_audit_unsealed_events {unsealed}"
+                );
+            }
+            Err(error) => tracing::warn!(%error, "audit backlog not readable for /metrics"),
         }
         out
     }
