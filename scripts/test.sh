@@ -5,6 +5,7 @@
 #   5. schema.rs matches the migrations (scripts/check-schema.sh; installs diesel_cli when missing)
 #   6. tests: cargo nextest over the workspace (installs it when missing; falls back to cargo test), doc tests
 #   7. the LiteLLM adapter against a real LiteLLM without a database (scripts/litellm.sh; SKIPPED if it cannot install)
+#   8. the web UI: Vitest component tests, then the end-to-end journey in Chromium (`just web-test`)
 # Tests read the server URL from KEYPORT_TEST_DATABASE_URL or DATABASE_URL; both are exported here.
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
@@ -61,7 +62,7 @@ step "schema matches migrations" check_schema
 step "tests (nextest)" tests
 step "doc tests" doc_tests
 step "real LiteLLM (no database)" scripts/litellm.sh test
-# --- web UI: its tests join here once web-ui/ exists (a `step "web UI" ...` calling `just web-test`). ---
+step "web UI (Vitest + end-to-end in Chromium)" just web-test
 
 section "summary"
 printf '%s\n' "${results[@]}" >&2

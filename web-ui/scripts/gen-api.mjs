@@ -1,6 +1,6 @@
 // Generates src/api/schema.d.ts from the server's OpenAPI document (../docs/openapi.json, which a Rust test
 // keeps equal to what the code produces). The server reuses operation ids across resources (`list`, `get`,
-// `create`), which would collapse into one entry of `operations`, so each id is prefixed with its tag first.
+// `create`), which would collapse into one entry of `operations`, so each is renamed after its method and path.
 import { readFile, writeFile } from "node:fs/promises";
 import openapiTS, { astToString } from "openapi-typescript";
 
@@ -8,14 +8,11 @@ const source = new URL("../../docs/openapi.json", import.meta.url);
 const target = new URL("../src/api/schema.d.ts", import.meta.url);
 
 const document = JSON.parse(await readFile(source, "utf8"));
-const seen = new Set();
-for (const item of Object.values(document.paths ?? {})) {
-  for (const operation of Object.values(item)) {
+// The client reaches operations by path and method, so their names only need to be unique: make them so.
+for (const [route, item] of Object.entries(document.paths ?? {})) {
+  for (const [method, operation] of Object.entries(item)) {
     if (!operation || typeof operation !== "object" || !("responses" in operation)) continue;
-    const tag = operation.tags?.[0];
-    if (operation.operationId && tag) operation.operationId = `${tag}_${operation.operationId}`;
-    if (seen.has(operation.operationId)) throw new Error(`duplicate operationId ${operation.operationId}`);
-    seen.add(operation.operationId);
+    operation.operationId = `${method}${route.replace(/[^A-Za-z0-9]+/g, "_")}`;
   }
 }
 const ast = await openapiTS(document, { alphabetize: false });
