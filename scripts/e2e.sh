@@ -20,7 +20,8 @@ case "${1:-}" in
   *) die "usage: $0 [--docs]" ;;
 esac
 
-run_dir="$KEYPORT_ROOT/.dev/e2e"
+# One folder per run: two runs at once (two `just test`s) must not read each other's logs.
+run_dir="$KEYPORT_ROOT/.dev/e2e/run-$$"
 mkdir -p "$run_dir"
 
 section "e2e: build"
@@ -78,5 +79,9 @@ section "e2e: journey in Chromium"
 status=0
 (cd web-ui && KEYPORT_URL="$KEYPORT_URL" LITELLM_URL="$LITELLM_URL" E2E_DOCS_IMAGES="${docs:+$KEYPORT_ROOT/docs/images}" \
   node e2e/journey.mjs) || status=$?
-if ((status != 0)); then warn "the journey failed: screenshots in web-ui/test-results/, logs in $run_dir"; fi
+if ((status != 0)); then
+  warn "the journey failed: screenshots in web-ui/test-results/, logs in $run_dir"
+else
+  rm -rf "$run_dir"
+fi
 exit "$status"

@@ -1,30 +1,17 @@
-// Personal access tokens (for scripts and CI calling keyport's API). These paths are part of issue 5's auth
-// contract; until they are in docs/openapi.json their types are written here.
+// Personal access tokens (for scripts and CI calling keyport's API).
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { request } from "./client";
+import { api, unwrap, type Schemas } from "./client";
 
-export interface AccessToken {
-  id: string;
-  name: string;
-  prefix: string;
-  scopes?: string[];
-  expires_at?: string | null;
-  last_used_at?: string | null;
-  created_at: string;
-  revoked_at?: string | null;
-}
-
-export interface CreatedAccessToken {
-  token: AccessToken;
-  secret: string;
-}
+export type AccessToken = Schemas["AccessTokenDto"];
+export type CreatedAccessToken = Schemas["CreatedAccessToken"];
+export type CreateAccessToken = Schemas["CreateAccessToken"];
 
 const KEY = ["access-tokens"] as const;
 
 export function useAccessTokens() {
   return useQuery({
     queryKey: KEY,
-    queryFn: async () => (await request<{ items: AccessToken[] }>("GET", "/api/v1/access-tokens")).items,
+    queryFn: async () => (await unwrap(api.GET("/api/v1/access-tokens"))).items,
   });
 }
 
@@ -32,8 +19,7 @@ export function useCreateAccessToken() {
   const client = useQueryClient();
   return useMutation({
     gcTime: 0, // the answer holds the secret
-    mutationFn: (body: { name: string; expires_at: string | null }) =>
-      request<CreatedAccessToken>("POST", "/api/v1/access-tokens", body),
+    mutationFn: (body: CreateAccessToken) => unwrap(api.POST("/api/v1/access-tokens", { body })),
     onSuccess: () => client.invalidateQueries({ queryKey: KEY }),
   });
 }
@@ -41,7 +27,8 @@ export function useCreateAccessToken() {
 export function useRevokeAccessToken() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (id: string) => request<AccessToken>("POST", `/api/v1/access-tokens/${encodeURIComponent(id)}/revoke`),
+    mutationFn: (id: string) =>
+      unwrap(api.POST("/api/v1/access-tokens/{id}/revoke", { params: { path: { id } } })),
     onSuccess: () => client.invalidateQueries({ queryKey: KEY }),
   });
 }

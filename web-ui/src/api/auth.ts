@@ -1,31 +1,16 @@
-// Sessions: who is signed in (/me), the development login, logout. These paths are the auth contract of
-// issue 5; until they are in docs/openapi.json their types are written here (see README in web-ui/).
-import { request, setCsrfToken } from "./client";
+// Sessions: who is signed in (/me), the development login, logout, and the single sign-on link.
+import { api, setCsrfToken, unwrap, type Schemas } from "./client";
 import { ApiProblem } from "./problem";
 
 export type Role = "user" | "admin" | "auditor";
-
-export interface MeUser {
-  id: string;
-  username: string;
-  email?: string | null;
-  display_name?: string | null;
-  roles: Role[];
-  status: string;
-}
-
-export interface Me {
-  user: MeUser;
-  csrf_token: string;
-  auth: "session" | "token";
-  session_expires_at?: string | null;
-}
+export type Me = Schemas["Me"];
+export type MeUser = Schemas["MeUser"];
 
 /** Who is signed in, or null when nobody is (401). */
 export async function fetchMe(): Promise<Me | null> {
   try {
-    const me = await request<Me>("GET", "/api/v1/me");
-    setCsrfToken(me.csrf_token);
+    const me = await unwrap(api.GET("/api/v1/me"));
+    setCsrfToken(me.csrf_token ?? null);
     return me;
   } catch (e) {
     if (e instanceof ApiProblem && e.status === 401) {
@@ -37,18 +22,19 @@ export async function fetchMe(): Promise<Me | null> {
 }
 
 export async function devLogin(username: string, role: Role): Promise<Me> {
-  const me = await request<Me>("POST", "/api/v1/auth/dev-login", { username, role });
-  setCsrfToken(me.csrf_token);
+  const me = await unwrap(api.POST("/api/v1/auth/dev-login", { body: { username, role } }));
+  setCsrfToken(me.csrf_token ?? null);
   return me;
 }
 
+/** Ends the session; answers where to go to end the identity provider's session too, if anywhere. */
 export async function logout(): Promise<string | null> {
-  const answer = await request<{ logout_url?: string | null }>("POST", "/api/v1/auth/logout");
+  const answer = await unwrap(api.POST("/api/v1/auth/logout"));
   setCsrfToken(null);
   return answer?.logout_url ?? null;
 }
 
-/** The link that starts single sign-on and comes back to `returnTo`. */
+/** The link that starts single sign-on and comes back to `returnTo` (issue 5: /api/v1/auth/login). */
 export function ssoLoginUrl(returnTo: string): string {
   return `/api/v1/auth/login?return_to=${encodeURIComponent(returnTo)}`;
 }

@@ -14,6 +14,7 @@ export type Limits = Schemas["LimitsDto"];
 export type PublicConfig = Schemas["PublicConfig"];
 export type CreateApiKey = Schemas["CreateApiKey"];
 export type UpdateApiKey = Schemas["UpdateApiKey"];
+export type SelfServiceSettings = Schemas["SettingsDto"];
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const CSRF_COOKIE = "keyport_csrf";

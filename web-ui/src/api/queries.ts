@@ -25,6 +25,15 @@ export function useMe() {
   return useQuery({ queryKey: keys.me, queryFn: fetchMe, staleTime: 60_000, retry: false });
 }
 
+/** The administrator's defaults and maximums for self-service keys (what the key forms prefill and cap). */
+export function useSelfServiceSettings() {
+  return useQuery({
+    queryKey: ["settings", "self-service"],
+    queryFn: () => unwrap(api.GET("/api/v1/settings/self-service")),
+    staleTime: 60_000,
+  });
+}
+
 export function useModels() {
   return useQuery({
     queryKey: keys.models,

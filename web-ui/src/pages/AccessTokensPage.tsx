@@ -3,6 +3,7 @@ import { useState, type FormEvent } from "react";
 import {
   Alert,
   Button,
+  Checkbox,
   ClipboardCopy,
   Content,
   Form,
@@ -31,30 +32,57 @@ import { asProblem } from "../api/problem";
 import { ConfirmModal } from "../components/ConfirmModal";
 import { Empty, Loading, ProblemAlert, ProblemView } from "../components/States";
 import { formatDate, formatDateTime } from "../format";
-import { endOfDay, validateExpiry, validateName } from "./keys/CreateKeyModal";
+import { validateName } from "./keys/CreateKeyModal";
+
+const SCOPES = [
+  { scope: "read", label: "read: safe requests (GET)" },
+  { scope: "write", label: "write: every request" },
+];
 
 function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreated: (t: CreatedAccessToken) => void }) {
   const create = useCreateAccessToken();
   const [name, setName] = useState("");
-  const [expires, setExpires] = useState("");
-  const [errors, setErrors] = useState<{ name?: string; expires?: string }>({});
+  const [scopes, setScopes] = useState<string[]>(["read"]);
+  const [days, setDays] = useState("90");
+  const [errors, setErrors] = useState<{ name?: string; scopes?: string; days?: string }>({});
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    const found = { name: validateName(name), expires: validateExpiry(expires) };
+    const trimmed = days.trim();
+    const found = {
+      name: validateName(name),
+      scopes: scopes.length === 0 ? "Choose at least one scope." : undefined,
+      days:
+        trimmed && !(/^\d+$/.test(trimmed) && Number(trimmed) >= 1 && Number(trimmed) <= 366)
+          ? "A number of days from 1 to 366, or empty for no expiry."
+          : undefined,
+    };
     setErrors(found);
-    if (found.name || found.expires) return;
+    if (found.name || found.scopes || found.days) return;
     create.mutate(
-      { name: name.trim(), expires_at: expires ? endOfDay(expires) : null },
+      { name: name.trim(), scopes, expires_in_days: trimmed ? Number(trimmed) : null },
       {
         onSuccess: onCreated,
         onError: (e) => {
           const p = asProblem(e);
-          setErrors({ name: p.fieldError("name"), expires: p.fieldError("expires_at") });
+          setErrors({
+            name: p.fieldError("name"),
+            scopes: p.fieldError("scopes"),
+            days: p.fieldError("expires_in_days"),
+          });
         },
       },
     );
   }
+
+  const helper = (message: string | undefined) =>
+    message ? (
+      <FormHelperText>
+        <HelperText>
+          <HelperTextItem variant="error">{message}</HelperTextItem>
+        </HelperText>
+      </FormHelperText>
+    ) : null;
 
   return (
     <Modal isOpen variant="small" onClose={onClose} aria-labelledby="create-token-title">
@@ -70,30 +98,30 @@ function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreat
               validated={errors.name ? "error" : "default"}
               aria-invalid={!!errors.name}
             />
-            {errors.name && (
-              <FormHelperText>
-                <HelperText>
-                  <HelperTextItem variant="error">{errors.name}</HelperTextItem>
-                </HelperText>
-              </FormHelperText>
-            )}
+            {helper(errors.name)}
           </FormGroup>
-          <FormGroup label="Expires (end of the day, your time)" fieldId="token-expires">
+          <FormGroup label="Scopes" isRequired role="group" fieldId="token-scopes" isStack>
+            {SCOPES.map(({ scope, label }) => (
+              <Checkbox
+                key={scope}
+                id={`token-scope-${scope}`}
+                label={label}
+                isChecked={scopes.includes(scope)}
+                onChange={(_e, on) => setScopes((s) => (on ? [...s, scope] : s.filter((x) => x !== scope)))}
+              />
+            ))}
+            {helper(errors.scopes)}
+          </FormGroup>
+          <FormGroup label="Expires after (days)" fieldId="token-days">
             <TextInput
-              id="token-expires"
-              type="date"
-              value={expires}
-              onChange={(_e, v) => setExpires(v)}
-              validated={errors.expires ? "error" : "default"}
-              aria-invalid={!!errors.expires}
+              id="token-days"
+              inputMode="numeric"
+              value={days}
+              onChange={(_e, v) => setDays(v)}
+              validated={errors.days ? "error" : "default"}
+              aria-invalid={!!errors.days}
             />
-            {errors.expires && (
-              <FormHelperText>
-                <HelperText>
-                  <HelperTextItem variant="error">{errors.expires}</HelperTextItem>
-                </HelperText>
-              </FormHelperText>
-            )}
+            {helper(errors.days)}
           </FormGroup>
           <ProblemAlert error={create.error} title="The token was not created" />
         </Form>
@@ -140,6 +168,7 @@ export function AccessTokensPage() {
               <Tr>
                 <Th>Name</Th>
                 <Th>Token</Th>
+                <Th>Scopes</Th>
                 <Th>Last used</Th>
                 <Th>Expires</Th>
                 <Th>Created</Th>
@@ -151,13 +180,15 @@ export function AccessTokensPage() {
                 <Tr key={t.id}>
                   <Td dataLabel="Name">{t.name}</Td>
                   <Td dataLabel="Token">
-                    <code>{t.prefix}…</code> {t.revoked_at && <Label color="grey">revoked</Label>}
+                    <code>{t.prefix}…</code>{" "}
+                    {t.status !== "active" && <Label color="grey">{t.status}</Label>}
                   </Td>
+                  <Td dataLabel="Scopes">{t.scopes.join(", ")}</Td>
                   <Td dataLabel="Last used">{t.last_used_at ? formatDateTime(t.last_used_at) : "never"}</Td>
                   <Td dataLabel="Expires">{t.expires_at ? formatDate(t.expires_at) : "never"}</Td>
                   <Td dataLabel="Created">{formatDateTime(t.created_at)}</Td>
                   <Td isActionCell>
-                    {!t.revoked_at && (
+                    {t.status === "active" && (
                       <Button
                         variant="secondary"
                         isDanger
@@ -189,7 +220,7 @@ export function AccessTokensPage() {
       )}
       {created && (
         <Modal isOpen variant="small" onClose={() => setCreated(null)} aria-labelledby="token-secret-title">
-          <ModalHeader title={`Token ${created.token.name}`} labelId="token-secret-title" />
+          <ModalHeader title={`Token ${created.name}`} labelId="token-secret-title" />
           <ModalBody>
             <Alert variant="warning" isInline title="Copy the token now: it is shown only this once" />
             <ClipboardCopy isReadOnly hoverTip="Copy the token" clickTip="Copied" textAriaLabel="The new token">

@@ -18,6 +18,7 @@ function keysApi(over: Record<string, unknown> = {}) {
         ],
       },
     },
+    "GET /api/v1/settings/self-service": { body: {} },
     ...over,
   });
 }
@@ -76,9 +77,37 @@ describe("the keys page", () => {
     await user.click(within(dialog).getByLabelText("gpt-4o-mini"));
     await user.type(within(dialog).getByLabelText(/^Name/), "ci");
     await user.click(within(dialog).getByRole("button", { name: "Create key" }));
-    expect(within(dialog).getByText("At most 10.00 USD (the subscriptions' quota).")).toBeInTheDocument();
+    expect(within(dialog).getByText("At most 10.00 USD (quota and maximum of your keys).")).toBeInTheDocument();
     expect(calls.filter((c) => c.method === "POST")).toEqual([]);
     expect(await seriousViolations()).toEqual([]);
+  });
+
+  it("prefills the administrator's key defaults and caps at the maximums", async () => {
+    const calls = keysApi({
+      "GET /api/v1/settings/self-service": {
+        body: {
+          key_default_limits: { max_budget: "2.00", budget_duration: "7d", tpm_limit: null, rpm_limit: null },
+          key_max_limits: { max_budget: null, budget_duration: null, tpm_limit: 5000, rpm_limit: null },
+          key_max_lifetime_days: 30,
+        },
+      },
+    });
+    const user = userEvent.setup();
+    renderPage(<KeysPage config={config} />);
+    await screen.findByText("No API keys yet");
+    await user.click(screen.getByRole("button", { name: "Create API key" }));
+    const dialog = await screen.findByRole("dialog");
+    expect(within(dialog).getByLabelText("Budget (USD)")).toHaveValue("2.00");
+    expect(within(dialog).getByLabelText("Budget window")).toHaveValue("7d");
+    // tokens/min: the quota allows 10000, the administrator's maximum 5000.
+    expect(within(dialog).getByLabelText("Tokens per minute")).toHaveValue("5000");
+    expect(within(dialog).getByLabelText("Requests per minute")).toHaveValue("60");
+    await user.clear(within(dialog).getByLabelText("Tokens per minute"));
+    await user.type(within(dialog).getByLabelText("Tokens per minute"), "6000");
+    await user.type(within(dialog).getByLabelText(/^Name/), "ci");
+    await user.click(within(dialog).getByRole("button", { name: "Create key" }));
+    expect(within(dialog).getByText("At most 5000 (quota and maximum of your keys).")).toBeInTheDocument();
+    expect(calls.filter((c) => c.method === "POST")).toEqual([]);
   });
 
   it("shows the server's field errors on their fields", async () => {

@@ -4,7 +4,7 @@ import { Button, Content, Label, LabelGroup, MenuToggle, PageSection, Title, Too
 import { EllipsisVIcon } from "@patternfly/react-icons";
 import { ActionsColumn, Table, Tbody, Td, Th, Thead, Tr, type IAction } from "@patternfly/react-table";
 import type { ApiKey, CreatedApiKey, PublicConfig } from "../api/client";
-import { useApiKeys, useRevokeKey, useSubscriptions } from "../api/queries";
+import { useApiKeys, useRevokeKey, useSelfServiceSettings, useSubscriptions } from "../api/queries";
 import { ConfirmModal } from "../components/ConfirmModal";
 import { Empty, Loading, ProblemView } from "../components/States";
 import { SpendBar } from "../components/SpendBar";
@@ -62,6 +62,7 @@ const LIVE = new Set(["active", "retiring", "provisioning"]);
 export function KeysPage({ config }: { config: PublicConfig }) {
   const apiKeys = useApiKeys();
   const subscriptions = useSubscriptions();
+  const settings = useSelfServiceSettings();
   const revoke = useRevokeKey();
   const [dialog, setDialog] = useState<Dialog>(null);
   const close = () => setDialog(null);
@@ -95,7 +96,7 @@ export function KeysPage({ config }: { config: PublicConfig }) {
         <Button
           variant="primary"
           onClick={() => setDialog({ kind: "create" })}
-          isDisabled={subscriptions.isPending}
+          isDisabled={subscriptions.isPending || settings.isPending}
         >
           Create API key
         </Button>
@@ -183,6 +184,7 @@ export function KeysPage({ config }: { config: PublicConfig }) {
       {dialog?.kind === "create" && (
         <CreateKeyModal
           subscriptions={subscriptions.data ?? []}
+          settings={settings.data}
           onClose={close}
           onCreated={(created) => setDialog({ kind: "secret", created, title: "Your new API key" })}
         />
@@ -196,7 +198,12 @@ export function KeysPage({ config }: { config: PublicConfig }) {
         />
       )}
       {dialog?.kind === "edit" && (
-        <EditKeyModal apiKey={dialog.key} subscriptions={subscriptions.data ?? []} onClose={close} />
+        <EditKeyModal
+          apiKey={dialog.key}
+          subscriptions={subscriptions.data ?? []}
+          settings={settings.data}
+          onClose={close}
+        />
       )}
       {dialog?.kind === "revoke" && (
         <ConfirmModal

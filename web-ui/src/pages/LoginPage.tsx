@@ -29,6 +29,7 @@ import { ApiProblem } from "../api/problem";
 import { DevLoginBanner } from "../components/Layout";
 import { ProblemAlert } from "../components/States";
 
+// `oidc_enabled` comes with issue 5's single sign-on; until the server says so, no SSO button.
 type LoginConfig = PublicConfig & { oidc_enabled?: boolean };
 
 const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
@@ -50,7 +51,7 @@ export function LoginPage({ config }: { config: LoginConfig }) {
                 <Content component="p">
                   Browse the model catalog, subscribe to models and manage your API keys for LiteLLM.
                 </Content>
-                {config.oidc_enabled !== false && (
+                {config.oidc_enabled === true && (
                   <Button
                     component="a"
                     href={ssoLoginUrl(returnTo)}
@@ -63,11 +64,11 @@ export function LoginPage({ config }: { config: LoginConfig }) {
                 )}
                 {config.dev_login && (
                   <>
-                    {config.oidc_enabled !== false && <Divider style={{ margin: "1.5rem 0" }} />}
+                    {config.oidc_enabled === true && <Divider style={{ margin: "1.5rem 0" }} />}
                     <DevLoginForm />
                   </>
                 )}
-                {config.oidc_enabled === false && !config.dev_login && (
+                {!config.oidc_enabled && !config.dev_login && (
                   <Content component="p">No way to sign in is configured on this keyport.</Content>
                 )}
               </CardBody>

@@ -16,7 +16,7 @@ import {
   ModalHeader,
   TextInput,
 } from "@patternfly/react-core";
-import type { CreatedApiKey, Subscription } from "../../api/client";
+import type { CreatedApiKey, SelfServiceSettings, Subscription } from "../../api/client";
 import { ApiProblem, asProblem } from "../../api/problem";
 import { useCreateKey } from "../../api/queries";
 import { ProblemAlert } from "../../components/States";
@@ -26,7 +26,9 @@ import {
   inputToLimits,
   limitFieldOf,
   limitsToInput,
+  prefill,
   tightestQuota,
+  tighter,
   validateLimits,
   type LimitField,
   type LimitsInput,
@@ -48,12 +50,19 @@ export function validateName(name: string): string | undefined {
   return undefined;
 }
 
-export function validateExpiry(date: string, now = new Date()): string | undefined {
+export function validateExpiry(date: string, maxDays?: number | null, now = new Date()): string | undefined {
   if (!date) return undefined;
   const iso = endOfDay(date);
   if (!iso) return "Pick a date.";
   if (new Date(iso) <= now) return "Pick a day in the future.";
+  if (maxDays && new Date(iso).getTime() > now.getTime() + (maxDays + 1) * 86_400_000)
+    return `At most ${maxDays} days from today (the administrator's maximum).`;
   return undefined;
+}
+
+/** The cap of a key bound to `subscriptions`: their tightest quota, and the administrator's maximum. */
+export function keyCap(subscriptions: Subscription[], settings: SelfServiceSettings | undefined) {
+  return tighter(tightestQuota(subscriptions), settings?.key_max_limits);
 }
 
 /** Puts the server's field errors on the form's fields; what names no field stays in the alert. */
@@ -73,10 +82,12 @@ export function serverFieldErrors(problem: ApiProblem): Errors {
 
 export function CreateKeyModal({
   subscriptions,
+  settings,
   onClose,
   onCreated,
 }: {
   subscriptions: Subscription[];
+  settings?: SelfServiceSettings;
   onClose: () => void;
   onCreated: (created: CreatedApiKey) => void;
 }) {
@@ -84,20 +95,26 @@ export function CreateKeyModal({
   const active = useMemo(() => subscriptions.filter((s) => s.status === "active"), [subscriptions]);
   const [name, setName] = useState("");
   const [chosen, setChosen] = useState<string[]>(active.length === 1 && active[0] ? [active[0].id] : []);
-  const [limits, setLimits] = useState<LimitsInput>(() =>
-    limitsToInput(tightestQuota(active.filter((s) => chosen.includes(s.id)))),
-  );
+  const startWith = (ids: string[]) => {
+    const chosenSubs = active.filter((s) => ids.includes(s.id));
+    return limitsToInput(prefill(keyCap(chosenSubs, settings), settings?.key_default_limits));
+  };
+  const [limits, setLimits] = useState<LimitsInput>(() => startWith(chosen));
   const [touched, setTouched] = useState<Set<LimitField>>(new Set());
   const [expires, setExpires] = useState("");
   const [errors, setErrors] = useState<Errors>({});
 
-  const cap = tightestQuota(active.filter((s) => chosen.includes(s.id)));
+  const cap = keyCap(
+    active.filter((s) => chosen.includes(s.id)),
+    settings,
+  );
+  const maxDays = settings?.key_max_lifetime_days ?? null;
 
   function choose(id: string, on: boolean) {
     const next = on ? [...chosen, id] : chosen.filter((c) => c !== id);
     setChosen(next);
     // Untouched limits follow the quota of what is chosen; what the user typed stays.
-    const defaults = limitsToInput(tightestQuota(active.filter((s) => next.includes(s.id))));
+    const defaults = startWith(next);
     setLimits((current) => {
       const updated = { ...current };
       for (const field of Object.keys(defaults) as LimitField[]) {
@@ -113,7 +130,7 @@ export function CreateKeyModal({
     const found: Errors = {
       name: validateName(name),
       subscriptions: chosen.length === 0 ? "Choose at least one subscription." : undefined,
-      expires: validateExpiry(expires),
+      expires: validateExpiry(expires, maxDays),
       ...validateLimits(limits, cap),
     };
     const clean = Object.fromEntries(Object.entries(found).filter(([, v]) => v)) as Errors;
@@ -202,6 +219,18 @@ export function CreateKeyModal({
               }}
             />
             <FormGroup label="Expires (end of the day, your time)" fieldId="key-expires">
+              {!errors.expires && (maxDays || settings?.key_default_lifetime_days) && (
+                <FormHelperText>
+                  <HelperText>
+                    <HelperTextItem>
+                      {settings?.key_default_lifetime_days
+                        ? `Empty: ${settings.key_default_lifetime_days} days. `
+                        : ""}
+                      {maxDays ? `At most ${maxDays} days.` : ""}
+                    </HelperTextItem>
+                  </HelperText>
+                </FormHelperText>
+              )}
               <TextInput
                 id="key-expires"
                 type="date"

@@ -14,13 +14,13 @@ import {
   ModalHeader,
   TextInput,
 } from "@patternfly/react-core";
-import type { ApiKey, Subscription } from "../../api/client";
+import type { ApiKey, SelfServiceSettings, Subscription } from "../../api/client";
 import { asProblem } from "../../api/problem";
 import { useUpdateKey } from "../../api/queries";
 import { ProblemAlert } from "../../components/States";
 import { LimitsFields } from "./LimitsFields";
-import { inputToLimits, limitsToInput, tightestQuota, validateLimits, type LimitField, type LimitsInput } from "./limits";
-import { endOfDay, serverFieldErrors, validateExpiry } from "./CreateKeyModal";
+import { inputToLimits, limitsToInput, validateLimits, type LimitField, type LimitsInput } from "./limits";
+import { endOfDay, keyCap, serverFieldErrors, validateExpiry } from "./CreateKeyModal";
 
 type Errors = Partial<Record<"expires" | LimitField, string>>;
 
@@ -34,14 +34,19 @@ function localDate(iso: string | null | undefined): string {
 export function EditKeyModal({
   apiKey,
   subscriptions,
+  settings,
   onClose,
 }: {
   apiKey: ApiKey;
   subscriptions: Subscription[];
+  settings?: SelfServiceSettings;
   onClose: () => void;
 }) {
   const update = useUpdateKey();
-  const cap = tightestQuota(subscriptions.filter((s) => apiKey.subscription_ids.includes(s.id)));
+  const cap = keyCap(
+    subscriptions.filter((s) => apiKey.subscription_ids.includes(s.id)),
+    settings,
+  );
   const [limits, setLimits] = useState<LimitsInput>(limitsToInput(apiKey.limits));
   const [expires, setExpires] = useState(localDate(apiKey.expires_at));
   const [neverExpires, setNeverExpires] = useState(!apiKey.expires_at);
@@ -51,7 +56,7 @@ export function EditKeyModal({
     event.preventDefault();
     const found: Errors = {
       ...validateLimits(limits, cap),
-      expires: neverExpires ? undefined : expires ? validateExpiry(expires) : "Pick a date, or choose never.",
+      expires: neverExpires ? undefined : expires ? validateExpiry(expires, settings?.key_max_lifetime_days) : "Pick a date, or choose never.",
     };
     const clean = Object.fromEntries(Object.entries(found).filter(([, v]) => v)) as Errors;
     setErrors(clean);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { inputToLimits, limitsToInput, tightestQuota, validateLimits } from "./limits";
+import { inputToLimits, limitsToInput, prefill, tightestQuota, tighter, validateLimits } from "./limits";
 import { subscription } from "../../test/render";
 import type { Subscription } from "../../api/client";
 
@@ -40,5 +40,18 @@ describe("key limits", () => {
       tpm_limit: null,
       rpm_limit: 5,
     });
+  });
+
+  it("an administrator's maximum tightens the quota, and defaults never exceed the cap", () => {
+    const quota = { max_budget: "10.00", budget_duration: "30d", tpm_limit: 1000, rpm_limit: null };
+    const cap = tighter(quota, { max_budget: "4.00", budget_duration: "7d", tpm_limit: null, rpm_limit: 20 });
+    expect(cap).toEqual({ max_budget: "4.00", budget_duration: "7d", tpm_limit: 1000, rpm_limit: 20 });
+    expect(prefill(cap, { max_budget: "8.00", budget_duration: "30d", tpm_limit: 100, rpm_limit: null })).toEqual({
+      max_budget: "4.00",
+      budget_duration: "7d",
+      tpm_limit: 100,
+      rpm_limit: 20,
+    });
+    expect(prefill(cap, undefined)).toEqual(cap);
   });
 });

@@ -36,6 +36,34 @@ export function tightestQuota(subscriptions: Subscription[]): Limits {
   };
 }
 
+/** The tighter of two sets of limits, field by field (null is unlimited). */
+export function tighter(a: Limits, b: Limits | null | undefined): Limits {
+  if (!b) return a;
+  const budgetA = a.max_budget ? Number(a.max_budget) : null;
+  const budgetB = b.max_budget ? Number(b.max_budget) : null;
+  const fromB = budgetB !== null && (budgetA === null || budgetB < budgetA);
+  return {
+    max_budget: fromB ? b.max_budget : a.max_budget ?? null,
+    budget_duration: fromB ? b.budget_duration ?? null : a.budget_duration ?? null,
+    tpm_limit: minOf([a.tpm_limit, b.tpm_limit]),
+    rpm_limit: minOf([a.rpm_limit, b.rpm_limit]),
+  };
+}
+
+/**
+ * What the form starts with: the administrator's defaults for keys, within the cap; where there is no
+ * default, the cap itself (what the server would take for an unset limit).
+ */
+export function prefill(cap: Limits, defaults: Limits | null | undefined): Limits {
+  const wanted: Limits = {
+    max_budget: defaults?.max_budget ?? cap.max_budget ?? null,
+    budget_duration: defaults?.max_budget ? defaults.budget_duration ?? null : cap.budget_duration ?? null,
+    tpm_limit: defaults?.tpm_limit ?? cap.tpm_limit ?? null,
+    rpm_limit: defaults?.rpm_limit ?? cap.rpm_limit ?? null,
+  };
+  return tighter(wanted, cap);
+}
+
 export function limitsToInput(limits: Limits | null | undefined): LimitsInput {
   return {
     max_budget: limits?.max_budget ?? "",
@@ -52,7 +80,7 @@ export function validateLimits(input: LimitsInput, cap: Limits): Partial<Record<
   if (budget) {
     if (!MONEY.test(budget)) errors.max_budget = "Enter an amount in USD, like 10 or 12.50.";
     else if (cap.max_budget && Number(budget) > Number(cap.max_budget))
-      errors.max_budget = `At most ${cap.max_budget} USD (the subscriptions' quota).`;
+      errors.max_budget = `At most ${cap.max_budget} USD (quota and maximum of your keys).`;
   }
   const duration = input.budget_duration.trim();
   if (duration && !DURATION.test(duration))
@@ -64,7 +92,7 @@ export function validateLimits(input: LimitsInput, cap: Limits): Partial<Record<
     const max = cap[field];
     if (!INTEGER.test(value)) errors[field] = "Enter a whole number (0 or more).";
     else if (max !== null && max !== undefined && Number(value) > max)
-      errors[field] = `At most ${max} (the subscriptions' quota).`;
+      errors[field] = `At most ${max} (quota and maximum of your keys).`;
   }
   return errors;
 }
