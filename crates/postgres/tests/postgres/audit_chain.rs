@@ -1,6 +1,12 @@
 //! The tamper-evident audit log: sealing into the hash chain, verification of a real chain (and of one
 //! edited by hand), the database refusing changes, and listing with filters and pages.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers: a failed setup must fail the test that asked for it"
+)]
+
 use crate::common::*;
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
