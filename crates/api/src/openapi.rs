@@ -35,6 +35,19 @@ pub fn base() -> Document {
 /// Adds what the routes cannot say themselves (the bearer scheme) and fixes the version to the crate's.
 pub fn finish(mut document: Document) -> Document {
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    for (path, item) in document.paths.paths.iter_mut() {
+        for (method, operation) in [
+            ("get", &mut item.get),
+            ("post", &mut item.post),
+            ("put", &mut item.put),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
+        ] {
+            if let Some(operation) = operation {
+                operation.operation_id = Some(operation_id(method, path));
+            }
+        }
+    }
     let components = document.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",
@@ -53,6 +66,29 @@ pub fn finish(mut document: Document) -> Document {
         ))),
     );
     document
+}
+
+/// A unique, stable operation id from the method and path: `GET /api/v1/api-keys/{id}` is
+/// `get_api_keys_by_id` (handler names repeat across resources, so they cannot serve as ids).
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_owned();
+    for segment in path.trim_start_matches("/api/v1").split('/') {
+        if segment.is_empty() {
+            continue;
+        }
+        id.push('_');
+        if segment.starts_with('{') {
+            id.push_str("by_");
+            id.push_str(segment.trim_matches(|c| c == '{' || c == '}'));
+        } else {
+            id.extend(
+                segment
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }),
+            );
+        }
+    }
+    id
 }
 
 /// The complete document, as the running server serves it.

@@ -51,3 +51,23 @@ fn openapi_document_lists_every_route_of_the_api() {
         utoipa::openapi::OpenApiVersion::Version31
     ));
 }
+
+#[test]
+fn every_operation_has_its_own_id() {
+    let json = serde_json::to_value(keyport_api::openapi::document()).unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    for (path, item) in json["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(id) = operation.get("operationId").and_then(|v| v.as_str()) else {
+                continue;
+            };
+            if let Some(other) = seen.insert(id.to_owned(), format!("{method} {path}")) {
+                panic!("operationId {id} is used by {other} and {method} {path}");
+            }
+        }
+    }
+    assert_eq!(
+        seen.get("get_api_keys_by_id").map(String::as_str),
+        Some("get /api/v1/api-keys/{id}")
+    );
+}
