@@ -323,7 +323,7 @@ async fn everybodys_keys_are_listed_newest_first_with_their_owner_filtered_and_p
     assert_eq!(listed, [("three", "bob"), ("two", "bob"), ("one", "alice")]);
     assert_eq!(
         all[0].key.models,
-        [w.model.clone()],
+        std::slice::from_ref(&w.model),
         "with the models of its subscriptions"
     );
 
