@@ -17,6 +17,7 @@ use crate::user::{Role, User, UserStatus};
 use crate::FieldError;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 /// Items per page when the caller does not say.
@@ -122,6 +123,35 @@ pub struct ModelChanges {
 impl ModelChanges {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// What the change really changes on `model`, for the audit log: the old values and the new ones of
+    /// the fields that differ (two JSON objects, empty when nothing would change).
+    pub fn audit_values(&self, model: &Model) -> (Value, Value) {
+        let mut before = Map::new();
+        let mut after = Map::new();
+        let mut note = |field: &str, old: Value, new: Value| {
+            if old != new {
+                before.insert(field.to_owned(), old);
+                after.insert(field.to_owned(), new);
+            }
+        };
+        if let Some(restricted) = self.restricted {
+            note("restricted", json!(model.restricted), json!(restricted));
+        }
+        if let Some(hidden) = self.hidden {
+            note("hidden", json!(model.hidden), json!(hidden));
+        }
+        if let Some(name) = &self.display_name {
+            note("display_name", json!(model.display_name), json!(name));
+        }
+        if let Some(description) = &self.description {
+            note("description", json!(model.description), json!(description));
+        }
+        if let Some(quota) = &self.default_quota {
+            note("default_quota", json!(model.default_quota), json!(quota));
+        }
+        (Value::Object(before), Value::Object(after))
     }
 }
 
@@ -280,7 +310,8 @@ pub trait ApprovalStore: Send + Sync {
         &self,
         id: SubscriptionId,
     ) -> Result<Option<Vec<StatusHistoryEntry>>, StoreError>;
-    /// Applies the changes to the model with the audit event. With `release`, and when the model was
+    /// Applies the changes to the model with the audit event, whose `before` and `after` are set from the
+    /// model as locked in the transaction ([`ModelChanges::audit_values`]). With `release`, and when the model was
     /// restricted and is not any more, every `pending` subscription to it becomes `active` in the same
     /// transaction, each with a history row (the release's reason and actor) and its own audit event.
     /// MUST answer `NotFound` for an unknown model.

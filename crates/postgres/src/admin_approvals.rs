@@ -158,22 +158,31 @@ impl ApprovalStore for PgStore {
         let model_id = id.as_str().to_owned();
         let mut conn = self.conn().await?;
         conn.transaction::<_, Failure, _>(async |conn| {
-            // Locked, so that what "was restricted" means cannot change under this transaction.
-            let was_restricted: bool = models::table
+            // Locked, so that the audit's "before" and what "was restricted" means cannot change under this
+            // transaction.
+            let locked = models::table
                 .find(&model_id)
-                .select(models::restricted)
+                .select(ModelRow::as_select())
                 .for_update()
                 .first(conn)
                 .await
                 .optional()?
                 .ok_or(StoreError::NotFound)?;
+            let locked = Model::try_from(locked)?;
+            let was_restricted = locked.restricted;
+            let (before, after) = changes.audit_values(&locked);
+            let audit = AuditEvent {
+                before: Some(before),
+                after: Some(after),
+                ..audit.clone()
+            };
             let row = diesel::update(models::table.find(&model_id))
                 .set(&changeset)
                 .returning(ModelRow::as_returning())
                 .get_result(conn)
                 .await?;
             let model = Model::try_from(row)?;
-            audit::record(conn, audit).await?;
+            audit::record(conn, &audit).await?;
             let mut approved = Vec::new();
             if let Some(release) = release
                 .as_ref()

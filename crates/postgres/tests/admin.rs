@@ -559,7 +559,11 @@ async fn making_a_model_open_approves_its_pending_subscriptions_in_the_same_chan
     .await;
     let secret = insert_model(&w.store, "secret").await;
     let actor = admin_actor(admin.id);
-    let model_event = |at_s| AuditEvent::by(&actor, "model.update", "model", "secret", at(at_s));
+    // The caller's before/after are stale on purpose: the store writes what the locked row says.
+    let model_event = |at_s| {
+        AuditEvent::by(&actor, "model.update", "model", "secret", at(at_s))
+            .with_before(serde_json::json!({"stale": true}))
+    };
     let restricted = w
         .store
         .update_model(
@@ -675,6 +679,24 @@ async fn making_a_model_open_approves_its_pending_subscriptions_in_the_same_chan
     assert_eq!(
         audit_actions(&w.db, "secret").await,
         ["model.update", "model.update"]
+    );
+    let events = audit_events_of(&w.db, "secret").await;
+    assert_eq!(
+        events[1].2,
+        Some(serde_json::json!({
+            "restricted": true,
+            "description": "internal",
+            "default_quota": limits("5", "7d", 100, 10),
+        })),
+        "before: the locked row, only the fields that change"
+    );
+    assert_eq!(
+        events[1].3,
+        Some(serde_json::json!({
+            "restricted": false,
+            "description": null,
+            "default_quota": Limits::UNLIMITED,
+        }))
     );
 
     // Opening an open model again approves nothing, even with a release.

@@ -1,12 +1,11 @@
 use crate::admin::{ApprovalStore, ModelChanges, ModelUpdated, ReleasePending};
 use crate::audit::AuditEvent;
 use crate::ids::ModelId;
-use crate::model::Model;
 use crate::ports::{Clock, ModelStore};
 use crate::usecases::admin_users::require_admin;
 use crate::user::Actor;
 use crate::{Error, FieldError, StoreError};
-use serde_json::{json, Map, Value};
+use serde_json::Map;
 use std::sync::Arc;
 
 /// The longest display name, in characters.
@@ -86,8 +85,8 @@ impl UpdateModel {
             .get_model(&id)
             .await?
             .ok_or(Error::NotFound { entity: "model" })?;
-        let (before, after) = difference(&model, &changes);
-        if after.is_empty() {
+        let (before, after) = changes.audit_values(&model);
+        if after.as_object().is_none_or(Map::is_empty) {
             return Ok(ModelUpdated {
                 model,
                 approved: Vec::new(),
@@ -95,8 +94,8 @@ impl UpdateModel {
         }
         let now = self.clock.now();
         let audit = AuditEvent::by(actor, "model.update", "model", id.as_str(), now)
-            .with_before(Value::Object(before))
-            .with_after(Value::Object(after));
+            .with_before(before)
+            .with_after(after);
         let release =
             (model.restricted && changes.restricted == Some(false)).then(|| ReleasePending {
                 reason: format!("approved: model '{id}' no longer needs approval"),
@@ -112,34 +111,6 @@ impl UpdateModel {
     }
 }
 
-/// The fields the change really changes: their old and their new values.
-fn difference(model: &Model, changes: &ModelChanges) -> (Map<String, Value>, Map<String, Value>) {
-    let mut before = Map::new();
-    let mut after = Map::new();
-    let mut note = |field: &str, old: Value, new: Value| {
-        if old != new {
-            before.insert(field.to_owned(), old);
-            after.insert(field.to_owned(), new);
-        }
-    };
-    if let Some(restricted) = changes.restricted {
-        note("restricted", json!(model.restricted), json!(restricted));
-    }
-    if let Some(hidden) = changes.hidden {
-        note("hidden", json!(model.hidden), json!(hidden));
-    }
-    if let Some(name) = &changes.display_name {
-        note("display_name", json!(model.display_name), json!(name));
-    }
-    if let Some(description) = &changes.description {
-        note("description", json!(model.description), json!(description));
-    }
-    if let Some(quota) = &changes.default_quota {
-        note("default_quota", json!(model.default_quota), json!(quota));
-    }
-    (before, after)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +120,7 @@ mod tests {
     use crate::ports::MockModelStore;
     use crate::usecases::fixtures::*;
     use crate::user::Role;
+    use serde_json::json;
 
     fn admin() -> Actor {
         let mut actor = alice();
