@@ -58,13 +58,22 @@ pub async fn verify(store: Arc<PgStore>, expect_head: Option<&str>) -> anyhow::R
     Ok(report)
 }
 
+/// `n` and the noun, plural unless `n` is 1 (`1 row`, `2 rows`).
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// The summary the CLI prints: the head to record, the counts, every problem, and the warnings.
 pub fn summary(report: &AuditReport) -> String {
     let mut out = String::new();
     match &report.head {
         Some(head) => out.push_str(&format!(
-            "Audit chain: {} rows checked, head {head}\n",
-            report.checked
+            "Audit chain: {} checked, head {head}\n",
+            count(report.checked, "row")
         )),
         None => out.push_str("Audit chain: empty (no event sealed yet)\n"),
     }
@@ -104,10 +113,9 @@ pub fn summary(report: &AuditReport) -> String {
     }
     if report.unsealed.older > 0 {
         out.push_str(&format!(
-            "\nwarning: {} committed events recorded more than {} s ago are not sealed: a long-running \
-             write transaction is holding sealing back, no keyport server is sealing, or their chain rows \
-             were removed\n",
-            report.unsealed.older,
+            "\nwarning: {} recorded more than {} s ago not sealed: a long-running write transaction is \
+             holding sealing back, no keyport server is sealing, or chain rows were removed\n",
+            count(report.unsealed.older, "committed event"),
             report.stale_after.num_seconds()
         ));
     }
@@ -190,6 +198,10 @@ mod tests {
         assert!(text.contains("NOT intact"), "{text}");
         let line = text.lines().find(|l| l.contains("altered")).unwrap();
         assert!(line.contains(" 7 ") && line.contains(" 41 "), "{line}");
-        assert!(text.contains("warning: 2 committed events"), "{text}");
+        assert!(
+            text.contains("warning: 2 committed events recorded"),
+            "{text}"
+        );
+        assert_eq!(count(1, "row"), "1 row");
     }
 }

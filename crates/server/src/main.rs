@@ -86,8 +86,8 @@ async fn run_command(common: config::Common, command: Command) -> anyhow::Result
                 Ok(())
             } else {
                 anyhow::bail!(
-                    "the audit chain is not intact: {} problems",
-                    report.problems.len()
+                    "the audit chain is not intact: {} found",
+                    audit::count(report.problems.len() as u64, "problem")
                 )
             }
         }
