@@ -16,6 +16,7 @@ mod api_keys;
 mod audit;
 mod audit_chain;
 mod error;
+mod identity;
 mod jobs;
 mod leadership;
 mod migrations;

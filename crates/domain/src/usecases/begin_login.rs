@@ -64,6 +64,13 @@ impl BeginLogin {
         });
         Ok(LoginRedirect { url })
     }
+
+    /// Where to send the browser after keyport's logout so that the provider's session ends too
+    /// (RP-initiated logout with the session's ID token as hint); `None` when the provider has no
+    /// end-session endpoint.
+    pub fn logout_url(&self, id_token_hint: Option<String>) -> Option<String> {
+        self.provider.end_session_url(id_token_hint)
+    }
 }
 
 #[cfg(test)]

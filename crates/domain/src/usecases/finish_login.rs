@@ -6,7 +6,8 @@ use crate::login::{
 };
 use crate::ports::{Clock, Gateway, GatewayUser};
 use crate::secret::{Secret, SecretKind};
-use crate::session::{ClientInfo, SessionStore};
+use crate::session::{ClientInfo, IssuedSession, SessionOrigin, SessionStore};
+use crate::usecases::StartSession;
 use crate::user::{User, UserStatus};
 use crate::StoreError;
 use std::sync::Arc;
@@ -23,12 +24,10 @@ pub struct Callback {
     pub error_description: Option<String>,
 }
 
-/// A finished login: who logged in, the ID token (for logout) and where the browser goes next. The caller
-/// opens the session.
-#[derive(Debug, Clone)]
+/// A finished login: the new session (its user inside) and where the browser goes next.
+#[derive(Debug)]
 pub struct LoggedIn {
-    pub user: User,
-    pub id_token: String,
+    pub session: IssuedSession,
     pub return_to: String,
     /// Whether this login created the user.
     pub created: bool,
@@ -36,13 +35,15 @@ pub struct LoggedIn {
 
 /// Finishes an OIDC login: takes the login state once, exchanges the code, and finds the user by (issuer,
 /// subject) — creating them on their first login, refreshing their profile (and roles, when they follow the
-/// provider) on later ones — and makes sure LiteLLM knows them.
+/// provider) on later ones — makes sure LiteLLM knows them, and opens their session (keeping the ID token
+/// for the provider's logout).
 pub struct FinishLogin {
     provider: Arc<dyn IdentityProvider>,
     sessions: Arc<dyn SessionStore>,
     users: Arc<dyn IdentityUsers>,
     gateway: Arc<dyn Gateway>,
     clock: Arc<dyn Clock>,
+    start: Arc<StartSession>,
     mapping: RoleMapping,
 }
 
@@ -53,6 +54,7 @@ impl FinishLogin {
         users: Arc<dyn IdentityUsers>,
         gateway: Arc<dyn Gateway>,
         clock: Arc<dyn Clock>,
+        start: Arc<StartSession>,
         mapping: RoleMapping,
     ) -> Self {
         Self {
@@ -61,6 +63,7 @@ impl FinishLogin {
             users,
             gateway,
             clock,
+            start,
             mapping,
         }
     }
@@ -118,9 +121,17 @@ impl FinishLogin {
             None => self.provision(&identity, client).await?,
         };
         self.ensure_in_litellm(&user).await;
+        let session = self
+            .start
+            .execute(
+                user,
+                SessionOrigin::Oidc,
+                client.clone(),
+                Some(identity.id_token),
+            )
+            .await?;
         Ok(LoggedIn {
-            user,
-            id_token: identity.id_token,
+            session,
             return_to: login.return_to,
             created,
         })
@@ -293,8 +304,8 @@ mod tests {
     use crate::error::GatewayError;
     use crate::login::{IdentityError, MockIdentityProvider, MockIdentityUsers};
     use crate::ports::MockGateway;
-    use crate::session::{LoginState, MockSessionStore};
-    use crate::usecases::fixtures::{fixed_clock, now};
+    use crate::session::{LoginState, MockSessionStore, Session, SessionPolicy};
+    use crate::usecases::fixtures::{fixed_clock, fixed_secrets, now};
     use crate::user::Role;
     use mockall::predicate::eq;
     use std::sync::Mutex;
@@ -340,6 +351,21 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok(Some(login_state())));
         sessions
+    }
+
+    /// Opens sessions; each one stored is kept in `opened`.
+    fn session_starter(opened: Arc<Mutex<Vec<Session>>>) -> Arc<StartSession> {
+        let mut sessions = MockSessionStore::new();
+        sessions.expect_insert_session().returning(move |s, _| {
+            opened.lock().unwrap().push(s.clone());
+            Ok(())
+        });
+        Arc::new(StartSession::new(
+            Arc::new(sessions),
+            fixed_clock(),
+            fixed_secrets(),
+            SessionPolicy::default(),
+        ))
     }
 
     fn identity(subject: &str, groups: &[&str]) -> VerifiedIdentity {
@@ -401,12 +427,24 @@ mod tests {
         gateway: MockGateway,
         mapping: RoleMapping,
     ) -> FinishLogin {
+        finish_opening(provider, sessions, users, gateway, mapping, Arc::default())
+    }
+
+    fn finish_opening(
+        provider: MockIdentityProvider,
+        sessions: MockSessionStore,
+        users: MockIdentityUsers,
+        gateway: MockGateway,
+        mapping: RoleMapping,
+        opened: Arc<Mutex<Vec<Session>>>,
+    ) -> FinishLogin {
         FinishLogin::new(
             Arc::new(provider),
             Arc::new(sessions),
             Arc::new(users),
             Arc::new(gateway),
             fixed_clock(),
+            session_starter(opened),
             mapping,
         )
     }
@@ -437,12 +475,14 @@ mod tests {
             })
             .times(1)
             .returning(|_| Ok(()));
-        let logged_in = finish(
+        let opened = Arc::new(Mutex::new(Vec::new()));
+        let logged_in = finish_opening(
             provider_answering(Ok(identity("root", &["admins", "users"]))),
             sessions_with_state(),
             users,
             gateway,
             mapping(),
+            opened.clone(),
         )
         .execute(&callback(), &client())
         .await
@@ -450,12 +490,20 @@ mod tests {
 
         let (user, audit) = inserted.lock().unwrap().clone().unwrap();
         assert!(logged_in.created);
-        assert_eq!(logged_in.user, user);
+        assert_eq!(logged_in.session.user, user);
         assert_eq!(user.username, "root");
         assert_eq!(user.roles, vec![Role::User, Role::Admin]);
         assert_eq!(user.display_name.as_deref(), Some("Name of root"));
         assert_eq!(logged_in.return_to, "/keys");
-        assert_eq!(logged_in.id_token, "header.payload.signature");
+        let opened = opened.lock().unwrap().clone();
+        assert_eq!(opened.len(), 1);
+        assert_eq!(opened[0].user_id, user.id);
+        assert_eq!(opened[0].origin, SessionOrigin::Oidc);
+        assert_eq!(
+            opened[0].id_token_hint.as_deref(),
+            Some("header.payload.signature")
+        );
+        assert_eq!(opened[0].hash, logged_in.session.secret.hash());
         assert_eq!(audit.action, "user.create");
         assert_eq!(audit.actor, Some(user.id));
         assert_eq!(audit.client_addr.as_deref(), Some("192.0.2.7"));
@@ -498,10 +546,10 @@ mod tests {
         let tried = tried.lock().unwrap().clone();
         let names: Vec<&str> = tried.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["alice", "alice-2", "alice-3"]);
-        assert_eq!(logged_in.user.username, "alice-3");
+        assert_eq!(logged_in.session.user.username, "alice-3");
         assert!(logged_in.created);
         // Every attempt is the same new user, never an existing one.
-        assert!(tried.iter().all(|(_, id)| *id == logged_in.user.id));
+        assert!(tried.iter().all(|(_, id)| *id == logged_in.session.user.id));
     }
 
     #[tokio::test]
@@ -539,7 +587,7 @@ mod tests {
         .await
         .unwrap();
         assert!(!logged_in.created);
-        assert_eq!(logged_in.user.roles, vec![Role::User]);
+        assert_eq!(logged_in.session.user.roles, vec![Role::User]);
     }
 
     #[tokio::test]
@@ -567,7 +615,7 @@ mod tests {
         .execute(&callback(), &client())
         .await
         .unwrap();
-        assert_eq!(logged_in.user.roles, vec![Role::User, Role::Admin]);
+        assert_eq!(logged_in.session.user.roles, vec![Role::User, Role::Admin]);
     }
 
     #[tokio::test]
@@ -644,7 +692,7 @@ mod tests {
         .execute(&callback(), &client())
         .await
         .unwrap();
-        assert_eq!(logged_in.user.username, "alice");
+        assert_eq!(logged_in.session.user.username, "alice");
     }
 
     #[tokio::test]
@@ -783,7 +831,7 @@ mod tests {
         .execute(&callback(), &client())
         .await
         .unwrap();
-        assert_eq!(logged_in.user.id, UserId(uuid::Uuid::from_u128(5)));
+        assert_eq!(logged_in.session.user.id, UserId(uuid::Uuid::from_u128(5)));
         assert!(!logged_in.created);
     }
 
@@ -810,7 +858,7 @@ mod tests {
         .await
         .unwrap();
         // The username still comes from the email when nothing better is given, but it is only a name.
-        assert_eq!(logged_in.user.username, "mallory@example.test");
-        assert_eq!(logged_in.user.email, None);
+        assert_eq!(logged_in.session.user.username, "mallory@example.test");
+        assert_eq!(logged_in.session.user.email, None);
     }
 }
