@@ -285,6 +285,17 @@ pub trait UserDirectory: Send + Sync {
         at: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> Result<User, StoreError>;
+    /// Suspends a user like [`crate::ports::UserStore::change_user_status`] (a `ConvergeKey` job for each
+    /// of their active and retiring keys, in the same transaction), with the active administrators locked
+    /// first as in [`UserDirectory::change_roles`]. MUST answer `NotFound` for an unknown user and
+    /// `Conflict { constraint: LAST_ACTIVE_ADMIN }`, changing nothing, when no active administrator would
+    /// remain.
+    async fn suspend_user(
+        &self,
+        id: UserId,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<User, StoreError>;
 }
 
 /// Everybody's keys.

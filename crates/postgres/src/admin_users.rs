@@ -2,6 +2,7 @@
 //! administrator.
 
 use crate::error::{diesel_error, Failure};
+use crate::jobs::enqueue_converge;
 use crate::rows::{live_key_statuses, UserRow};
 use crate::schema::{api_keys, subscriptions, users};
 use crate::{audit, PgStore};
@@ -9,8 +10,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use keyport_domain::admin::{UserDirectory, UserOverview, UserQuery, LAST_ACTIVE_ADMIN};
+use keyport_domain::api_key::{ApiKeyStatus, SyncState};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::UserId;
 use keyport_domain::subscription::SubscriptionStatus;
@@ -131,21 +133,8 @@ impl UserDirectory for PgStore {
         let stored: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
         let mut conn = self.conn().await?;
         conn.transaction::<_, Failure, _>(async |conn| {
-            // Every active administrator, locked in id order (a concurrent change of another one waits
-            // here, and then sees what that change did).
-            let admins: Vec<Uuid> = users::table
-                .filter(users::status.eq(UserStatus::Active.as_str()))
-                .filter(users::roles.contains(vec![Some(Role::Admin.as_str())]))
-                .order(users::id)
-                .select(users::id)
-                .for_update()
-                .load(conn)
-                .await?;
-            if !stays_admin && admins.contains(&id.0) && admins.len() <= 1 {
-                return Err(StoreError::Conflict {
-                    constraint: LAST_ACTIVE_ADMIN.to_owned(),
-                }
-                .into());
+            if !stays_admin {
+                keep_an_active_admin(conn, id).await?;
             }
             let row = diesel::update(users::table.find(id.0))
                 .set((users::roles.eq(&stored), users::updated_at.eq(at)))
@@ -160,6 +149,69 @@ impl UserDirectory for PgStore {
         .await
         .map_err(StoreError::from)
     }
+
+    async fn suspend_user(
+        &self,
+        id: UserId,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<User, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, Failure, _>(async |conn| {
+            keep_an_active_admin(conn, id).await?;
+            let row = diesel::update(users::table.find(id.0))
+                .set((
+                    users::status.eq(UserStatus::Suspended.as_str()),
+                    users::updated_at.eq(at),
+                ))
+                .returning(UserRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?
+                .ok_or(StoreError::NotFound)?;
+            // The owner's live keys are blocked in LiteLLM by the jobs (as `change_user_status` does).
+            let keys: Vec<Uuid> = api_keys::table
+                .filter(api_keys::user_id.eq(id.0))
+                .filter(api_keys::status.eq_any([
+                    ApiKeyStatus::Active.as_str(),
+                    ApiKeyStatus::Retiring.as_str(),
+                ]))
+                .select(api_keys::id)
+                .load(conn)
+                .await?;
+            if !keys.is_empty() {
+                diesel::update(api_keys::table.filter(api_keys::id.eq_any(&keys)))
+                    .set(api_keys::sync_state.eq(SyncState::Pending.as_str()))
+                    .execute(conn)
+                    .await?;
+                enqueue_converge(conn, &keys, at, at).await?;
+            }
+            audit::record(conn, audit).await?;
+            Ok(User::try_from(row)?)
+        })
+        .await
+        .map_err(StoreError::from)
+    }
+}
+
+/// Locks every active administrator in id order (a concurrent change of another one waits here, and then
+/// sees what that change did) and refuses, with `LAST_ACTIVE_ADMIN`, when `losing` is the only one.
+async fn keep_an_active_admin(conn: &mut AsyncPgConnection, losing: UserId) -> Result<(), Failure> {
+    let admins: Vec<Uuid> = users::table
+        .filter(users::status.eq(UserStatus::Active.as_str()))
+        .filter(users::roles.contains(vec![Some(Role::Admin.as_str())]))
+        .order(users::id)
+        .select(users::id)
+        .for_update()
+        .load(conn)
+        .await?;
+    if admins.contains(&losing.0) && admins.len() <= 1 {
+        return Err(StoreError::Conflict {
+            constraint: LAST_ACTIVE_ADMIN.to_owned(),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -961,3 +961,105 @@ async fn subscriptions_are_listed_by_user_and_status_and_paged() {
     assert_eq!(next[0].subscription.id, w.subscription.id);
     assert_eq!(next[0].owner, "alice");
 }
+
+#[tokio::test]
+async fn suspending_queues_a_job_per_live_key_but_never_the_last_active_admin() {
+    let w = world().await;
+    let root = insert(
+        &w.store,
+        "root",
+        vec![Role::User, Role::Admin],
+        UserStatus::Active,
+    )
+    .await;
+    let key = new_key(w.user.id, "live", &[w.subscription.id]);
+    insert_active_key(&w.store, &key).await;
+    let by = |target: UserId| {
+        AuditEvent::by(&admin_actor(root.id), "user.suspend", "user", target, at(5))
+    };
+
+    let suspended = w
+        .store
+        .suspend_user(w.user.id, at(5), &by(w.user.id))
+        .await
+        .unwrap();
+    assert_eq!(suspended.status, UserStatus::Suspended);
+    assert_eq!(pending_jobs_of(&w.db, key.id).await, [at(5)]);
+    assert_eq!(
+        audit_actions(&w.db, w.user.id).await,
+        ["user.create", "user.suspend"]
+    );
+
+    assert_eq!(
+        w.store.suspend_user(root.id, at(6), &by(root.id)).await,
+        Err(StoreError::Conflict {
+            constraint: LAST_ACTIVE_ADMIN.into()
+        })
+    );
+    assert_eq!(
+        w.store.get_user(root.id).await.unwrap().unwrap().status,
+        UserStatus::Active
+    );
+    assert_eq!(
+        w.store
+            .suspend_user(UserId::new(), at(6), &by(root.id))
+            .await,
+        Err(StoreError::NotFound)
+    );
+}
+
+#[tokio::test]
+async fn demoting_one_admin_while_suspending_the_other_leaves_one_active_admin() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let a = insert(
+        &store,
+        "a",
+        vec![Role::User, Role::Admin],
+        UserStatus::Active,
+    )
+    .await;
+    let b = insert(
+        &store,
+        "b",
+        vec![Role::User, Role::Admin],
+        UserStatus::Active,
+    )
+    .await;
+    for round in 0..5 {
+        let demote = AuditEvent::by(&admin_actor(b.id), "user.roles", "user", a.id, at(round));
+        let suspend = AuditEvent::by(&admin_actor(a.id), "user.suspend", "user", b.id, at(round));
+        let (s1, s2) = (store.clone(), store.clone());
+        let (r1, r2) = tokio::join!(
+            async move {
+                s1.change_roles(a.id, &[Role::User], at(round), &demote)
+                    .await
+            },
+            async move { s2.suspend_user(b.id, at(round), &suspend).await },
+        );
+        assert_eq!(
+            usize::from(r1.is_ok()) + usize::from(r2.is_ok()),
+            1,
+            "exactly one wins: {r1:?} {r2:?}"
+        );
+        let active_admins = store
+            .search_users(&UserQuery {
+                role: Some(Role::Admin),
+                status: Some(UserStatus::Active),
+                ..query(10)
+            })
+            .await
+            .unwrap();
+        assert_eq!(active_admins.len(), 1);
+        // Both active admins again for the next round.
+        let restore = AuditEvent::by(&admin_actor(a.id), "user.restore", "user", a.id, at(round));
+        store
+            .change_roles(a.id, &[Role::Admin], at(round), &restore)
+            .await
+            .unwrap();
+        store
+            .change_user_status(b.id, UserStatus::Active, at(round), &restore)
+            .await
+            .unwrap();
+    }
+}

@@ -143,7 +143,11 @@ impl Wiring {
             list_users: ListUsers::new(store.clone()),
             get_user: GetUser::new(store.clone()),
             change_user_roles: ChangeUserRoles::new(store.clone(), self.clock.clone()),
-            set_user_status: SetUserStatusById::new(store.clone(), self.clock.clone()),
+            set_user_status: SetUserStatusById::new(
+                store.clone(),
+                store.clone(),
+                self.clock.clone(),
+            ),
             list_all_keys: ListAllKeys::new(store.clone()),
             admin_revoke_key: AdminRevokeKey::new(Arc::new(RevokeKey::new(
                 store.clone(),

@@ -1,3 +1,4 @@
+use crate::admin::{UserDirectory, LAST_ACTIVE_ADMIN};
 use crate::audit::AuditEvent;
 use crate::ids::UserId;
 use crate::ports::{Clock, UserStore};
@@ -8,15 +9,25 @@ use std::sync::Arc;
 
 /// Suspend or reactivate a user by id, through the API: like the command line's `suspend-user`, the status
 /// change and a job per live key (blocking or unblocking it in LiteLLM) commit together. An administrator
-/// cannot suspend themselves. Administrators only.
+/// cannot suspend themselves, and the last active administrator cannot be suspended (checked under the
+/// same lock as role changes). Administrators only.
 pub struct SetUserStatusById {
     users: Arc<dyn UserStore>,
+    directory: Arc<dyn UserDirectory>,
     clock: Arc<dyn Clock>,
 }
 
 impl SetUserStatusById {
-    pub fn new(users: Arc<dyn UserStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { users, clock }
+    pub fn new(
+        users: Arc<dyn UserStore>,
+        directory: Arc<dyn UserDirectory>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            users,
+            directory,
+            clock,
+        }
     }
 
     pub async fn execute(
@@ -48,19 +59,27 @@ impl SetUserStatusById {
         let audit = AuditEvent::by(actor, action, "user", id, now)
             .with_before(serde_json::json!({"status": user.status.as_str()}))
             .with_after(serde_json::json!({"status": status.as_str()}));
-        self.users
-            .change_user_status(id, status, now, &audit)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => Error::NotFound { entity: "user" },
-                other => other.into(),
-            })
+        let changed = match status {
+            UserStatus::Suspended => self.directory.suspend_user(id, now, &audit).await,
+            UserStatus::Active => self.users.change_user_status(id, status, now, &audit).await,
+        };
+        changed.map_err(|e| match e {
+            StoreError::NotFound => Error::NotFound { entity: "user" },
+            StoreError::Conflict { constraint } if constraint == LAST_ACTIVE_ADMIN => {
+                Error::Conflict {
+                    field: None,
+                    message: "at least one active administrator must remain".into(),
+                }
+            }
+            other => other.into(),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::MockUserDirectory;
     use crate::ports::MockUserStore;
     use crate::usecases::fixtures::*;
     use crate::user::Role;
@@ -89,18 +108,19 @@ mod tests {
         users
             .expect_get_user()
             .returning(|_| Ok(Some(bob_user(UserStatus::Active))));
-        users
-            .expect_change_user_status()
+        users.expect_change_user_status().never();
+        let mut directory = MockUserDirectory::new();
+        directory
+            .expect_suspend_user()
             .times(1)
-            .withf(|id, status, _, audit| {
+            .withf(|id, _, audit| {
                 *id == bob().user_id
-                    && *status == UserStatus::Suspended
                     && audit.action == "user.suspend"
                     && audit.actor == Some(alice().user_id)
                     && audit.before == Some(serde_json::json!({"status": "active"}))
             })
-            .returning(|_, status, _, _| Ok(bob_user(status)));
-        let user = SetUserStatusById::new(Arc::new(users), fixed_clock())
+            .returning(|_, _, _| Ok(bob_user(UserStatus::Suspended)));
+        let user = SetUserStatusById::new(Arc::new(users), Arc::new(directory), fixed_clock())
             .execute(&admin(), bob().user_id, UserStatus::Suspended)
             .await
             .unwrap();
@@ -112,7 +132,11 @@ mod tests {
         let mut users = MockUserStore::new();
         users.expect_change_user_status().never();
         users.expect_get_user().never();
-        let uc = SetUserStatusById::new(Arc::new(users), fixed_clock());
+        let uc = SetUserStatusById::new(
+            Arc::new(users),
+            Arc::new(MockUserDirectory::new()),
+            fixed_clock(),
+        );
         assert!(matches!(
             uc.execute(&admin(), admin().user_id, UserStatus::Suspended)
                 .await
@@ -134,7 +158,11 @@ mod tests {
             .expect_get_user()
             .returning(|id| Ok((id == bob().user_id).then(|| bob_user(UserStatus::Active))));
         users.expect_change_user_status().never();
-        let uc = SetUserStatusById::new(Arc::new(users), fixed_clock());
+        let uc = SetUserStatusById::new(
+            Arc::new(users),
+            Arc::new(MockUserDirectory::new()),
+            fixed_clock(),
+        );
         assert_eq!(
             uc.execute(&admin(), UserId::new(), UserStatus::Active)
                 .await
@@ -148,5 +176,44 @@ mod tests {
                 .status,
             UserStatus::Active
         );
+    }
+
+    #[tokio::test]
+    async fn the_last_active_admin_is_not_suspended_and_reactivation_unblocks_through_the_user_store(
+    ) {
+        let mut users = MockUserStore::new();
+        let status = Arc::new(std::sync::Mutex::new(UserStatus::Active));
+        let s = status.clone();
+        users
+            .expect_get_user()
+            .returning(move |_| Ok(Some(bob_user(*s.lock().unwrap()))));
+        users
+            .expect_change_user_status()
+            .times(1)
+            .withf(|_, status, _, audit| {
+                *status == UserStatus::Active && audit.action == "user.reactivate"
+            })
+            .returning(|_, status, _, _| Ok(bob_user(status)));
+        let mut directory = MockUserDirectory::new();
+        directory.expect_suspend_user().returning(|_, _, _| {
+            Err(StoreError::Conflict {
+                constraint: LAST_ACTIVE_ADMIN.into(),
+            })
+        });
+        let uc = SetUserStatusById::new(Arc::new(users), Arc::new(directory), fixed_clock());
+        let err = uc
+            .execute(&admin(), bob().user_id, UserStatus::Suspended)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Conflict { message, .. } if message.contains("active administrator")),
+            "{err:?}"
+        );
+        *status.lock().unwrap() = UserStatus::Suspended;
+        let user = uc
+            .execute(&admin(), bob().user_id, UserStatus::Active)
+            .await
+            .unwrap();
+        assert_eq!(user.status, UserStatus::Active);
     }
 }
