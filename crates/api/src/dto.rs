@@ -321,6 +321,8 @@ pub struct PublicConfig {
     pub litellm_base_url: String,
     /// Whether the development login is enabled (never in production).
     pub dev_login: bool,
+    /// Whether single sign-on through an identity provider is configured (`/api/v1/auth/login`).
+    pub oidc_enabled: bool,
 }
 
 /// One job of the outbox.

@@ -60,6 +60,9 @@ pub struct Services {
     pub authenticate_session: AuthenticateSession,
     pub end_session: EndSession,
     pub dev_login: DevLogin,
+    /// The OIDC login; `None` when no identity provider is configured (its routes answer 404).
+    pub begin_login: Option<BeginLogin>,
+    pub finish_login: Option<FinishLogin>,
     pub access_tokens: ManageAccessTokens,
 }
 
@@ -110,8 +113,13 @@ impl ApiState {
     /// Where to send the browser after ending `session`, to end the identity provider's session too: the
     /// provider's end-session URL for OIDC sessions, none otherwise.
     pub fn logout_url(&self, session: &keyport_domain::session::Session) -> Option<String> {
-        let _ = session;
-        None
+        if session.origin != keyport_domain::session::SessionOrigin::Oidc {
+            return None;
+        }
+        self.services
+            .begin_login
+            .as_ref()?
+            .logout_url(session.id_token_hint.clone())
     }
 }
 

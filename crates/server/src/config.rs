@@ -180,6 +180,135 @@ pub struct ServeArgs {
     /// Failed authentications allowed per client address and minute before it must wait (0: unlimited).
     #[arg(long, env = "KEYPORT_AUTH_FAILURES_PER_MINUTE", default_value_t = 60)]
     pub auth_failures_per_minute: u32,
+    #[command(flatten)]
+    pub oidc: OidcArgs,
+}
+
+/// Single sign-on through an OpenID Connect provider; off unless an issuer is set.
+#[derive(Debug, Clone, Args)]
+pub struct OidcArgs {
+    /// The provider's issuer URL (discovery is read from <issuer>/.well-known/openid-configuration at
+    /// start; keyport does not start when it is unreachable or wrong).
+    #[arg(long = "oidc-issuer", env = "KEYPORT_OIDC_ISSUER")]
+    pub issuer: Option<String>,
+    /// keyport's client id at the provider.
+    #[arg(long = "oidc-client-id", env = "KEYPORT_OIDC_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// keyport's client secret at the provider; never logged. Unset for a public client (PKCE only).
+    #[arg(
+        long = "oidc-client-secret",
+        env = "KEYPORT_OIDC_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub client_secret: Option<keyport_oidc::ClientSecret>,
+    /// Scopes asked for (space-separated); `openid` is always included.
+    #[arg(
+        long = "oidc-scopes",
+        env = "KEYPORT_OIDC_SCOPES",
+        default_value = "openid profile email"
+    )]
+    pub scopes: String,
+    /// The ID token claim holding the groups (or roles); a dotted path reaches into nested objects
+    /// (e.g. `realm_access.roles`).
+    #[arg(
+        long = "oidc-groups-claim",
+        env = "KEYPORT_OIDC_GROUPS_CLAIM",
+        default_value = "groups"
+    )]
+    pub groups_claim: String,
+    /// Groups whose members are admins (comma-separated).
+    #[arg(
+        long = "oidc-admin-groups",
+        env = "KEYPORT_OIDC_ADMIN_GROUPS",
+        value_delimiter = ','
+    )]
+    pub admin_groups: Vec<String>,
+    /// Groups whose members are auditors (comma-separated).
+    #[arg(
+        long = "oidc-auditor-groups",
+        env = "KEYPORT_OIDC_AUDITOR_GROUPS",
+        value_delimiter = ','
+    )]
+    pub auditor_groups: Vec<String>,
+    /// When set, only members of these groups may log in (comma-separated); others are refused.
+    #[arg(
+        long = "oidc-allowed-groups",
+        env = "KEYPORT_OIDC_ALLOWED_GROUPS",
+        value_delimiter = ','
+    )]
+    pub allowed_groups: Vec<String>,
+    /// Whether roles follow the provider's groups at every login (default: yes when admin or auditor
+    /// groups are set; no otherwise, and then administrators manage roles in keyport).
+    #[arg(long = "oidc-sync-roles", env = "KEYPORT_OIDC_SYNC_ROLES")]
+    pub sync_roles: Option<bool>,
+}
+
+fn groups(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .map(|g| g.trim().to_owned())
+        .filter(|g| !g.is_empty())
+        .collect()
+}
+
+impl OidcArgs {
+    /// The provider's configuration and the role mapping, or `None` when no issuer is set; refuses
+    /// half-configured settings. `public_url` gives the redirect URI (`<public>/api/v1/auth/callback`).
+    pub fn settings(
+        &self,
+        public_url: &url::Url,
+    ) -> anyhow::Result<Option<(keyport_oidc::OidcConfig, keyport_domain::login::RoleMapping)>>
+    {
+        let issuer = self
+            .issuer
+            .as_deref()
+            .map(str::trim)
+            .filter(|i| !i.is_empty());
+        let Some(issuer) = issuer else {
+            let set = self.client_id.is_some()
+                || self.client_secret.is_some()
+                || !groups(&self.admin_groups).is_empty()
+                || !groups(&self.auditor_groups).is_empty()
+                || !groups(&self.allowed_groups).is_empty();
+            if set {
+                anyhow::bail!("OIDC settings are given but KEYPORT_OIDC_ISSUER is not set");
+            }
+            return Ok(None);
+        };
+        let client_id = self
+            .client_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!("KEYPORT_OIDC_ISSUER is set but KEYPORT_OIDC_CLIENT_ID is not")
+            })?;
+        let groups_claim = self.groups_claim.trim();
+        if groups_claim.is_empty() {
+            anyhow::bail!("KEYPORT_OIDC_GROUPS_CLAIM is empty");
+        }
+        let redirect_uri = public_url
+            .join("/api/v1/auth/callback")
+            .map_err(|e| anyhow::anyhow!("cannot build the OIDC redirect URI: {e}"))?;
+        let mut config = keyport_oidc::OidcConfig::new(
+            issuer,
+            client_id,
+            self.client_secret.clone(),
+            redirect_uri.as_str(),
+        );
+        config.scopes = self.scopes.split_whitespace().map(str::to_owned).collect();
+        config.groups_claim = groups_claim.to_owned();
+        let allowed = groups(&self.allowed_groups);
+        let mut mapping = keyport_domain::login::RoleMapping {
+            groups_claim: groups_claim.to_owned(),
+            admin_groups: groups(&self.admin_groups),
+            auditor_groups: groups(&self.auditor_groups),
+            allowed_groups: (!allowed.is_empty()).then_some(allowed),
+            sync_roles: false,
+        };
+        mapping.sync_roles = self.sync_roles.unwrap_or_else(|| mapping.maps_roles());
+        Ok(Some((config, mapping)))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -223,7 +352,8 @@ impl ServeArgs {
         if self.session_idle_minutes == 0 || self.session_max_hours == 0 {
             anyhow::bail!("session timeouts must be at least 1");
         }
-        self.secure_cookies().map(|_| ())
+        self.secure_cookies()?;
+        self.oidc.settings(&self.public_url()?).map(|_| ())
     }
 
     pub fn session_policy(&self) -> keyport_domain::session::SessionPolicy {
@@ -302,6 +432,64 @@ impl Common {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oidc_is_off_without_an_issuer_and_refuses_half_a_configuration() {
+        if std::env::vars().any(|(k, _)| k.starts_with("KEYPORT_OIDC_")) {
+            return;
+        }
+        let public = url::Url::parse("https://keyport.example").unwrap();
+        assert!(serve_args(&[]).oidc.settings(&public).unwrap().is_none());
+        let err = serve_args(&["--oidc-client-id", "keyport"])
+            .oidc
+            .settings(&public)
+            .unwrap_err();
+        assert!(err.to_string().contains("KEYPORT_OIDC_ISSUER"), "{err}");
+        let err = serve_args(&["--oidc-issuer", "https://idp.example"])
+            .oidc
+            .settings(&public)
+            .unwrap_err();
+        assert!(err.to_string().contains("KEYPORT_OIDC_CLIENT_ID"), "{err}");
+    }
+
+    #[test]
+    fn oidc_settings_build_the_redirect_uri_and_the_role_mapping() {
+        if std::env::vars().any(|(k, _)| k.starts_with("KEYPORT_OIDC_")) {
+            return;
+        }
+        let public = url::Url::parse("https://keyport.example/").unwrap();
+        let args = serve_args(&[
+            "--oidc-issuer",
+            "https://idp.example/realms/acme",
+            "--oidc-client-id",
+            "keyport",
+            "--oidc-client-secret",
+            "s3cret-value",
+            "--oidc-admin-groups",
+            "admins, platform",
+            "--oidc-allowed-groups",
+            "staff",
+        ]);
+        assert!(!format!("{args:?}").contains("s3cret-value"));
+        let (config, mapping) = args.oidc.settings(&public).unwrap().unwrap();
+        assert_eq!(
+            config.redirect_uri,
+            "https://keyport.example/api/v1/auth/callback"
+        );
+        assert_eq!(config.scopes, ["openid", "profile", "email"]);
+        assert_eq!(config.client_secret.unwrap().expose(), "s3cret-value");
+        assert_eq!(mapping.admin_groups, ["admins", "platform"]);
+        assert_eq!(mapping.allowed_groups, Some(vec!["staff".to_owned()]));
+        assert!(
+            mapping.sync_roles,
+            "roles follow the provider once a mapping is configured"
+        );
+
+        let plain = serve_args(&["--oidc-issuer", "https://idp", "--oidc-client-id", "k"]);
+        let (_, mapping) = plain.oidc.settings(&public).unwrap().unwrap();
+        assert!(!mapping.sync_roles);
+        assert_eq!(mapping.allowed_groups, None);
+    }
 
     #[test]
     fn the_master_key_never_shows_in_debug_output() {

@@ -6,6 +6,7 @@ use crate::metrics::{Counters, Prometheus};
 use crate::wiring::Wiring;
 use crate::{audit, reconcile, worker};
 use actix_web::{web, HttpServer};
+use anyhow::Context;
 use async_trait::async_trait;
 use keyport_api::{ApiConfig, ApiState, Readiness, ReadinessCheck};
 use keyport_domain::job::Backoff;
@@ -145,8 +146,28 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
         let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::bail!("the key lifetime flags are invalid: {}", errors.join("; "));
     }
+    let mut services = wiring.services(policy, args.session_policy(), args.dev_login);
+    if let Some((config, mapping)) = args.oidc.settings(&args.public_url()?)? {
+        let issuer = config.issuer.clone();
+        let provider = keyport_oidc::OidcProvider::discover(config)
+            .await
+            .with_context(|| format!("OIDC: cannot use the identity provider {issuer}"))?;
+        tracing::info!(
+            issuer = %issuer,
+            groups_claim = %mapping.groups_claim,
+            sync_roles = mapping.sync_roles,
+            allowed_groups = ?mapping.allowed_groups,
+            "single sign-on enabled"
+        );
+        wiring.with_oidc(
+            &mut services,
+            Arc::new(provider),
+            mapping,
+            args.session_policy(),
+        );
+    }
     let state = web::Data::new(ApiState {
-        services: wiring.services(policy, args.session_policy(), args.dev_login),
+        services,
         config: ApiConfig {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             litellm_public_url: args

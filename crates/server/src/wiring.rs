@@ -6,6 +6,7 @@ use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
 use keyport_domain::admin::{SelfServiceSettings, SettingsSource};
 use keyport_domain::limits::Limits;
+use keyport_domain::login::{IdentityProvider, RoleMapping};
 use keyport_domain::ports::{Clock, SecretGenerator};
 use keyport_domain::secret::RANDOM_BYTES;
 use keyport_domain::session::SessionPolicy;
@@ -180,6 +181,9 @@ impl Wiring {
                 self.clock.clone(),
                 start_session.clone(),
             ),
+            // Set by `with_oidc` when an identity provider is configured.
+            begin_login: None,
+            finish_login: None,
             access_tokens: ManageAccessTokens::new(
                 store.clone(),
                 self.clock.clone(),
@@ -193,6 +197,40 @@ impl Wiring {
                 key_policy,
             ),
         }
+    }
+}
+
+impl Wiring {
+    /// Adds the OIDC login through `provider` to the services.
+    pub fn with_oidc(
+        &self,
+        services: &mut keyport_api::Services,
+        provider: Arc<dyn IdentityProvider>,
+        mapping: RoleMapping,
+        sessions: SessionPolicy,
+    ) {
+        let store = &self.store;
+        let start_session = Arc::new(StartSession::new(
+            store.clone(),
+            self.clock.clone(),
+            self.secrets.clone(),
+            sessions,
+        ));
+        services.begin_login = Some(BeginLogin::new(
+            provider.clone(),
+            store.clone(),
+            self.clock.clone(),
+            self.secrets.clone(),
+        ));
+        services.finish_login = Some(FinishLogin::new(
+            provider,
+            store.clone(),
+            store.clone(),
+            self.gateway.clone(),
+            self.clock.clone(),
+            start_session,
+            mapping,
+        ));
     }
 }
 

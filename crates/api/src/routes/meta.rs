@@ -14,6 +14,7 @@ pub async fn config(state: web::Data<ApiState>) -> HttpResponse {
         version: state.config.version.clone(),
         litellm_base_url: state.config.litellm_public_url.clone(),
         dev_login: state.config.dev_login,
+        oidc_enabled: state.services.begin_login.is_some(),
     })
 }
 

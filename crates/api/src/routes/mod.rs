@@ -11,6 +11,7 @@ pub mod admin_subscriptions;
 pub mod admin_users;
 pub mod api_keys;
 pub mod audit;
+pub mod auth;
 pub mod meta;
 pub mod models;
 pub mod session;
@@ -26,6 +27,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(session::me)
         .service(session::dev_login)
         .service(session::logout)
+        .service(auth::login)
+        .service(auth::callback)
         .service(access_tokens::list)
         .service(access_tokens::create)
         .service(access_tokens::revoke)
