@@ -15,13 +15,13 @@ pub async fn run(common: &Common, command: AdminCommand) -> anyhow::Result<()> {
     let create_user = CreateUser::new(store.clone(), clock.clone(), secrets.clone());
     match command {
         AdminCommand::SuspendUser { name } => {
-            let user = SetUserStatus::new(store.clone(), clock)
+            let user = SetUserStatus::new(store.clone(), store.clone(), clock)
                 .execute(None, &name, UserStatus::Suspended)
                 .await?;
             eprintln!("suspended '{}': their tokens stop working; their keys are being blocked in LiteLLM", user.username);
         }
         AdminCommand::ReactivateUser { name } => {
-            let user = SetUserStatus::new(store.clone(), clock)
+            let user = SetUserStatus::new(store.clone(), store.clone(), clock)
                 .execute(None, &name, UserStatus::Active)
                 .await?;
             eprintln!("reactivated '{}': their tokens work again; their keys are being unblocked in LiteLLM", user.username);

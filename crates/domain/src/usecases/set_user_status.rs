@@ -1,3 +1,4 @@
+use crate::admin::{UserDirectory, LAST_ACTIVE_ADMIN};
 use crate::audit::AuditEvent;
 use crate::ports::{Clock, UserStore};
 use crate::user::{Actor, User, UserStatus};
@@ -6,15 +7,25 @@ use std::sync::Arc;
 
 /// Suspend or reactivate a user. The status change and a job for each of the user's live keys commit
 /// together; the jobs block the keys in LiteLLM (suspended) or unblock them (reactivated). The user's access
-/// tokens stop (or start again) authenticating at once.
+/// tokens stop (or start again) authenticating at once. Suspension goes through the same guard as the API's:
+/// the last active administrator cannot be suspended.
 pub struct SetUserStatus {
     users: Arc<dyn UserStore>,
+    directory: Arc<dyn UserDirectory>,
     clock: Arc<dyn Clock>,
 }
 
 impl SetUserStatus {
-    pub fn new(users: Arc<dyn UserStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { users, clock }
+    pub fn new(
+        users: Arc<dyn UserStore>,
+        directory: Arc<dyn UserDirectory>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            users,
+            directory,
+            clock,
+        }
     }
 
     /// `actor` is `None` for the command line (an operator on the server).
@@ -50,19 +61,31 @@ impl SetUserStatus {
         }
         .with_before(serde_json::json!({"status": user.status.as_str()}))
         .with_after(serde_json::json!({"status": status.as_str()}));
-        self.users
-            .change_user_status(user.id, status, now, &audit)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => Error::NotFound { entity: "user" },
-                other => other.into(),
-            })
+        let changed = match status {
+            UserStatus::Suspended => self.directory.suspend_user(user.id, now, &audit).await,
+            UserStatus::Active => {
+                self.users
+                    .change_user_status(user.id, status, now, &audit)
+                    .await
+            }
+        };
+        changed.map_err(|e| match e {
+            StoreError::NotFound => Error::NotFound { entity: "user" },
+            StoreError::Conflict { constraint } if constraint == LAST_ACTIVE_ADMIN => {
+                Error::Conflict {
+                    field: None,
+                    message: "at least one active administrator must remain".into(),
+                }
+            }
+            other => other.into(),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::MockUserDirectory;
     use crate::ports::MockUserStore;
     use crate::usecases::fixtures::*;
     use crate::user::Role;
@@ -85,16 +108,14 @@ mod tests {
         users
             .expect_find_user_by_username()
             .returning(|_| Ok(Some(alice_user(UserStatus::Active))));
-        users
-            .expect_change_user_status()
+        users.expect_change_user_status().never();
+        let mut directory = MockUserDirectory::new();
+        directory
+            .expect_suspend_user()
             .times(1)
-            .withf(|id, status, _, audit| {
-                *id == alice().user_id
-                    && *status == UserStatus::Suspended
-                    && audit.action == "user.suspend"
-            })
-            .returning(|_, status, _, _| Ok(alice_user(status)));
-        let uc = SetUserStatus::new(Arc::new(users), fixed_clock());
+            .withf(|id, _, audit| *id == alice().user_id && audit.action == "user.suspend")
+            .returning(|_, _, _| Ok(alice_user(UserStatus::Suspended)));
+        let uc = SetUserStatus::new(Arc::new(users), Arc::new(directory), fixed_clock());
         assert!(matches!(
             uc.execute(Some(&bob()), "alice", UserStatus::Suspended)
                 .await
@@ -115,10 +136,35 @@ mod tests {
             .expect_find_user_by_username()
             .returning(|_| Ok(Some(alice_user(UserStatus::Active))));
         users.expect_change_user_status().never();
-        let user = SetUserStatus::new(Arc::new(users), fixed_clock())
-            .execute(None, "alice", UserStatus::Active)
-            .await
-            .unwrap();
+        let user = SetUserStatus::new(
+            Arc::new(users),
+            Arc::new(MockUserDirectory::new()),
+            fixed_clock(),
+        )
+        .execute(None, "alice", UserStatus::Active)
+        .await
+        .unwrap();
         assert_eq!(user.status, UserStatus::Active);
+    }
+
+    #[tokio::test]
+    async fn the_last_active_administrator_cannot_be_suspended_from_the_command_line() {
+        let mut users = MockUserStore::new();
+        users
+            .expect_find_user_by_username()
+            .returning(|_| Ok(Some(alice_user(UserStatus::Active))));
+        let mut directory = MockUserDirectory::new();
+        directory.expect_suspend_user().returning(|_, _, _| {
+            Err(StoreError::Conflict {
+                constraint: LAST_ACTIVE_ADMIN.into(),
+            })
+        });
+        let err = SetUserStatus::new(Arc::new(users), Arc::new(directory), fixed_clock())
+            .execute(None, "alice", UserStatus::Suspended)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Conflict { ref message, .. } if message.contains("administrator"))
+        );
     }
 }
