@@ -1,7 +1,10 @@
 // The end-to-end journey of a user, in Debian's Chromium through playwright-core, against the keyport,
 // PostgreSQL and LiteLLM double that scripts/e2e.sh started (KEYPORT_URL, LITELLM_URL):
 // sign in (development login), subscribe to a model, create a key choosing the subscription, read it from
-// the show-once dialog, call the double with it (200), revoke it in the UI, call again (401).
+// the show-once dialog, call the double with it (200), revoke it in the UI, call again (401). Then the
+// administration: an admin marks a model restricted on the models page, the user requests access, the admin
+// approves it on the approvals page (bulk select), the subscription is active and a key for it works; the
+// admin pages are shown (screenshots for the guide); an auditor sees them without any change control.
 // Each step's screenshot goes to test-results/journey/ (and to E2E_DOCS_IMAGES when set, for the user
 // guide); a failed step leaves test-results/failure-<step>.png. Pages are checked with axe-core.
 import { mkdir, copyFile, rm } from "node:fs/promises";
@@ -18,6 +21,8 @@ const DOCS = process.env.E2E_DOCS_IMAGES || "";
 const CHROMIUM = process.env.KEYPORT_CHROMIUM || "/usr/bin/chromium";
 const MODEL = "gpt-4o-mini";
 const KEY_NAME = "my-first-key";
+const RESTRICTED = "claude-3-5-sonnet";
+const RESTRICTED_KEY = "sonnet-key";
 if (!KEYPORT || !LITELLM) {
   console.error("KEYPORT_URL and LITELLM_URL must be set (scripts/e2e.sh does)");
   process.exit(2);
@@ -80,11 +85,11 @@ async function accessible(what) {
   if (violations.length) throw new Error(`accessibility of ${what}:\n  ${violations.join("\n  ")}`);
 }
 
-async function chat(key) {
+async function chat(key, model = MODEL) {
   const r = await fetch(`${LITELLM}/v1/chat/completions`, {
     method: "POST",
     headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "Hello from the e2e journey" }] }),
+    body: JSON.stringify({ model, messages: [{ role: "user", content: "Hello from the e2e journey" }] }),
   });
   return r.status;
 }
@@ -109,6 +114,32 @@ async function step(name, run) {
 }
 
 const row = (text) => page.locator("tr", { hasText: text });
+// PatternFly tables are ARIA grids: find them by their label.
+const table = (label) => page.locator(`table[aria-label="${label}"]`);
+const nav = (name) => page.getByRole("navigation", { name: "keyport" }).getByRole("link", { name, exact: true });
+
+/** Signs out whoever is signed in, then signs in with the development login. */
+async function signInAs(username, role) {
+  const signOut = page.getByRole("button", { name: "Sign out" });
+  if (await signOut.isVisible()) {
+    await signOut.click();
+    await page.getByRole("heading", { name: "Sign in to keyport" }).waitFor();
+  }
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Role").selectOption(role);
+  await page.getByRole("button", { name: "Sign in (development)" }).click();
+  await page.getByTestId("signed-in-as").getByText(username).waitFor();
+}
+
+/** The key in the show-once dialog, checked against LiteLLM's double, then the dialog closed. */
+async function readSecret() {
+  const dialog = page.getByRole("dialog", { name: "Your new API key" });
+  await dialog.waitFor();
+  const value = await dialog.getByLabel("The new key").inputValue();
+  await page.getByRole("button", { name: "I have stored the key" }).click();
+  await page.getByRole("dialog").waitFor({ state: "detached" });
+  return value;
+}
 
 try {
   await step("the login page offers the development login under its banner", async () => {
@@ -203,6 +234,116 @@ try {
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(status === 401, `chat with the revoked key answers 401 (got ${status})`);
+  });
+
+  await step(`an admin marks ${RESTRICTED} restricted on the models page`, async () => {
+    await signInAs("grace", "admin");
+    await nav("Models").click();
+    await page.getByRole("heading", { name: "Models", exact: true }).waitFor();
+    const toggle = page.getByRole("switch", { name: `Restricted: ${RESTRICTED}` });
+    expect(!(await toggle.isChecked()), `${RESTRICTED} starts open`);
+    // By keyboard, as a keyboard user would (the switch's track covers its input for the mouse).
+    await toggle.focus();
+    await page.keyboard.press("Space");
+    await page.getByText(/saved\./).waitFor();
+    await page.getByRole("switch", { name: `Restricted: ${RESTRICTED}`, checked: true }).waitFor();
+    await accessible("the models page");
+    await shot("09-admin-models");
+  });
+
+  await step("the user requests access to the restricted model", async () => {
+    await signInAs("ada", "user");
+    await nav("Model catalog").click();
+    await row(RESTRICTED).first().getByRole("button", { name: /^Request access/ }).click();
+    await row(RESTRICTED).first().getByText("pending approval").waitFor();
+    await nav("My subscriptions").click();
+    await row(RESTRICTED).first().getByText("pending approval").waitFor();
+    await shot("10-request-access");
+  });
+
+  await step("the admin approves the request on the approvals page (bulk select)", async () => {
+    await signInAs("grace", "admin");
+    await nav("Approvals").click();
+    await page.getByRole("heading", { name: "Approvals" }).waitFor();
+    await page.getByTestId(`pending-ada-${RESTRICTED}`).waitFor();
+    await page.getByRole("checkbox", { name: "Select all" }).check();
+    await page.getByRole("button", { name: /^Approve selected \(1\)/ }).waitFor();
+    await accessible("the approvals page");
+    await shot("11-admin-approvals");
+    await page.getByRole("button", { name: /^Approve selected/ }).click();
+    await page.getByText("Approved 1; 0 unchanged").waitFor();
+    await page.getByText("Nothing waits for approval").waitFor();
+  });
+
+  await step("the admin pages show the users, a user's keys and subscriptions, settings and the audit log", async () => {
+    await nav("Users").click();
+    await page.getByRole("link", { name: "ada", exact: true }).click();
+    await page.getByRole("heading", { name: "ada" }).waitFor();
+    await table("The user's subscriptions").getByText(RESTRICTED).waitFor();
+    await table("The user's keys").getByText(KEY_NAME).waitFor();
+    await accessible("a user's page");
+    await shot("12-admin-user");
+    await nav("Settings").click();
+    await page.getByRole("button", { name: "Save settings" }).waitFor();
+    await accessible("the settings page");
+    await shot("13-admin-settings");
+    await nav("Audit log").click();
+    await table("Audit events").getByText("subscription.approve").first().waitFor();
+    await accessible("the audit log");
+    await shot("14-admin-audit");
+  });
+
+  await step("the approved subscription is active and a key for it works", async () => {
+    await signInAs("ada", "user");
+    await nav("My subscriptions").click();
+    await row(RESTRICTED).first().getByText("active").waitFor();
+    await nav("API keys").click();
+    await page.getByRole("button", { name: "Create API key" }).click();
+    const dialog = page.getByRole("dialog", { name: "Create an API key" });
+    await dialog.getByLabel("Name").fill(RESTRICTED_KEY);
+    const mini = dialog.getByLabel(MODEL);
+    if (await mini.isChecked()) await mini.uncheck();
+    await dialog.getByLabel(RESTRICTED).check();
+    await dialog.getByRole("button", { name: "Create key" }).click();
+    const key = await readSecret();
+    await row(RESTRICTED_KEY).getByText("active").waitFor();
+    expect((await chat(key, RESTRICTED)) === 200, `chat with ${RESTRICTED} answers 200`);
+  });
+
+  await step("an auditor sees the administration pages without change controls", async () => {
+    await signInAs("audrey", "auditor");
+    await page.getByText("Oversight (read-only)").waitFor();
+    for (const [link, heading] of [
+      ["Users", "Users"],
+      ["Approvals", "Approvals"],
+      ["Models", "Models"],
+      ["All keys", "All keys"],
+      ["Settings", "Settings"],
+      ["Audit log", "Audit log"],
+    ]) {
+      await nav(link).click();
+      await page.getByRole("heading", { name: heading, exact: true }).waitFor();
+      await page.getByText(/Read-only: auditors/).first().waitFor();
+    }
+    await nav("Models").click();
+    await row(RESTRICTED).getByText("restricted").waitFor();
+    expect((await page.getByRole("switch").count()) === 0, "no switches for auditors on the models page");
+    expect((await page.getByRole("button", { name: /^Edit/ }).count()) === 0, "no edit for auditors");
+    await nav("All keys").click();
+    await row(RESTRICTED_KEY).waitFor();
+    expect((await page.getByRole("button", { name: /^Revoke/ }).count()) === 0, "no revoke for auditors");
+    await nav("Settings").click();
+    await page.getByLabel("Default key lifetime (days)").waitFor();
+    expect((await page.getByRole("button", { name: "Save settings" }).count()) === 0, "no save for auditors");
+    await nav("Approvals").click();
+    await page.getByText("Nothing waits for approval").waitFor();
+    expect((await page.getByRole("button", { name: /^Approve/ }).count()) === 0, "no approve for auditors");
+    await nav("Users").click();
+    await page.getByRole("link", { name: "ada", exact: true }).click();
+    await page.getByRole("heading", { name: "ada" }).waitFor();
+    expect((await page.getByRole("button", { name: /Suspend|Save roles|Revoke/ }).count()) === 0, "no user changes");
+    await accessible("a user's page for an auditor");
+    await shot("15-auditor-user");
   });
 
   await step("the page raised no script error", async () => {

@@ -27,6 +27,20 @@ describe("signing in", () => {
     expect(await seriousViolations()).toEqual([]);
   });
 
+  it("says why single sign-on failed when the server sends the browser back with an error", async () => {
+    fakeApi({
+      "GET /api/v1/config": { body: { ...config, dev_login: false, oidc_enabled: true } },
+      "GET /api/v1/me": problem(401, "unauthenticated", "sign in"),
+    });
+    renderPage(<App />, "/login?error=login-forbidden");
+    expect(await screen.findByText(/Your account may not use keyport/)).toBeInTheDocument();
+    expect(screen.getByRole("link", { name: "Sign in with single sign-on" })).toHaveAttribute(
+      "href",
+      "/api/v1/auth/login?return_to=%2F",
+    );
+    expect(await seriousViolations()).toEqual([]);
+  });
+
   it("hides the development login when the server has it off", async () => {
     fakeApi({
       "GET /api/v1/config": { body: { ...config, dev_login: false, oidc_enabled: true } },
@@ -84,6 +98,22 @@ describe("signing in", () => {
     expect(await screen.findByRole("heading", { name: "Jobs" })).toBeInTheDocument();
     expect(screen.getByText("Oversight (read-only)")).toBeInTheDocument();
     await waitFor(() => expect(screen.getByText("No dead jobs")).toBeInTheDocument());
+    expect(await seriousViolations()).toEqual([]);
+  });
+
+  it("gives admins the administration group, its pages loaded on first use", async () => {
+    fakeApi({
+      "GET /api/v1/config": { body: config },
+      "GET /api/v1/me": { body: me(["user", "admin"]) },
+      "GET /api/v1/admin/users": { body: { items: [] } },
+    });
+    renderPage(<App />, "/admin/users");
+    expect(await screen.findByRole("heading", { name: "Users" }, { timeout: 5000 })).toBeInTheDocument();
+    expect(screen.getByText("Administration")).toBeInTheDocument();
+    for (const name of ["Users", "Approvals", "Models", "All keys", "Settings", "Audit log", "Jobs"])
+      expect(screen.getByRole("link", { name })).toBeInTheDocument();
+    expect(screen.getByRole("link", { name: "Users" })).toHaveAttribute("aria-current", "page");
+    expect(await screen.findByText("No users found")).toBeInTheDocument();
     expect(await seriousViolations()).toEqual([]);
   });
 });

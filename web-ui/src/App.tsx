@@ -1,4 +1,5 @@
 // The app: who is signed in decides between the login page and the portal with its pages.
+import { lazy, Suspense } from "react";
 import { Navigate, Route, Routes } from "react-router";
 import { PageSection, Title, Content } from "@patternfly/react-core";
 import { useConfig, useMe } from "./api/queries";
@@ -11,7 +12,9 @@ import { ModelDetailPage } from "./pages/ModelDetailPage";
 import { SubscriptionsPage } from "./pages/SubscriptionsPage";
 import { KeysPage } from "./pages/KeysPage";
 import { AccessTokensPage } from "./pages/AccessTokensPage";
-import { JobsPage } from "./pages/admin/JobsPage";
+
+// Administration is a chunk of its own, loaded when an admin or auditor first opens one of its pages.
+const AdminRoutes = lazy(() => import("./pages/admin/AdminRoutes"));
 
 export function App() {
   const config = useConfig();
@@ -33,7 +36,16 @@ export function App() {
         <Route path="/subscriptions" element={<SubscriptionsPage />} />
         <Route path="/keys" element={<KeysPage config={config.data} />} />
         <Route path="/tokens" element={<AccessTokensPage />} />
-        {oversee && <Route path="/admin/jobs" element={<JobsPage />} />}
+        {oversee && (
+          <Route
+            path="/admin/*"
+            element={
+              <Suspense fallback={<Loading what="the administration pages" />}>
+                <AdminRoutes notFound={<NotFound />} />
+              </Suspense>
+            }
+          />
+        )}
         <Route path="*" element={<NotFound />} />
       </Routes>
     </Layout>

@@ -32,6 +32,17 @@ import { ProblemAlert } from "./States";
 
 const MAIN_ID = "main-content";
 
+/** The administration pages (admins; auditors read-only), in the navigation's order. */
+export const ADMIN_LINKS: [string, string][] = [
+  ["/admin/users", "Users"],
+  ["/admin/approvals", "Approvals"],
+  ["/admin/models", "Models"],
+  ["/admin/keys", "All keys"],
+  ["/admin/settings", "Settings"],
+  ["/admin/audit", "Audit log"],
+  ["/admin/jobs", "Jobs"],
+];
+
 export function DevLoginBanner() {
   return (
     <Banner status="warning" screenReaderText="Warning banner">
@@ -125,7 +136,11 @@ export function Layout({ me, config, children }: { me: Me; config: PublicConfig;
           </NavList>
           {canOversee(me) && (
             <NavGroup title={isAdmin(me) ? "Administration" : "Oversight (read-only)"}>
-              <Link to="/admin/jobs">Jobs</Link>
+              {ADMIN_LINKS.map(([to, label]) => (
+                <Link key={to} to={to}>
+                  {label}
+                </Link>
+              ))}
             </NavGroup>
           )}
         </Nav>

@@ -5,6 +5,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useLocation } from "react-router";
 import {
   ActionGroup,
+  Alert,
   Button,
   Card,
   CardBody,
@@ -29,14 +30,26 @@ import { ApiProblem } from "../api/problem";
 import { DevLoginBanner } from "../components/Layout";
 import { ProblemAlert } from "../components/States";
 
-// `oidc_enabled` comes with issue 5's single sign-on; until the server says so, no SSO button.
-type LoginConfig = PublicConfig & { oidc_enabled?: boolean };
 
 const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 
-export function LoginPage({ config }: { config: LoginConfig }) {
+// Where single sign-on failed, the server sends the browser back to /login?error=<problem code>.
+const SSO_ERRORS: Record<string, string> = {
+  "login-state-invalid": "The sign-in took too long or was started in another tab. Try again.",
+  "login-rejected": "The identity provider did not confirm who you are. Try again.",
+  "login-forbidden": "Your account may not use keyport (it is suspended, or the provider refused it).",
+  "identity-provider-unavailable": "The identity provider did not answer. Try again in a moment.",
+  "oidc-not-configured": "Single sign-on is not configured on this keyport.",
+};
+
+export function ssoErrorMessage(code: string): string {
+  return SSO_ERRORS[code] ?? `Single sign-on failed (${code}).`;
+}
+
+export function LoginPage({ config }: { config: PublicConfig }) {
   const location = useLocation();
   const returnTo = location.pathname === "/login" ? "/" : `${location.pathname}${location.search}`;
+  const ssoError = location.pathname === "/login" ? new URLSearchParams(location.search).get("error") : null;
   return (
     <>
       {config.dev_login && <DevLoginBanner />}
@@ -48,6 +61,11 @@ export function LoginPage({ config }: { config: LoginConfig }) {
                 <Title headingLevel="h1">Sign in to keyport</Title>
               </CardTitle>
               <CardBody>
+                {ssoError && (
+                  <Alert variant="danger" isInline title="Could not sign in" role="alert" style={{ marginBottom: "1rem" }}>
+                    {ssoErrorMessage(ssoError.slice(0, 64))}
+                  </Alert>
+                )}
                 <Content component="p">
                   Browse the model catalog, subscribe to models and manage your API keys for LiteLLM.
                 </Content>

@@ -81,7 +81,7 @@ export async function seriousViolations(root: Element = document.body): Promise<
     .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
 }
 
-export const config = { version: "0.1.0", litellm_base_url: "http://litellm.test", dev_login: true };
+export const config = { version: "0.1.0", litellm_base_url: "http://litellm.test", dev_login: true, oidc_enabled: false };
 
 export const subscription = (over: Record<string, unknown> = {}) => ({
   id: "00000000-0000-7000-8000-000000000001",

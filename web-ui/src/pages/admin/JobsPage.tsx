@@ -29,6 +29,12 @@ export function JobsPage() {
         <Content component="p">
           Changes waiting to reach LiteLLM. Workers retry them with backoff; a dead job gave up and needs a look.
         </Content>
+        <Content component="p">
+          <small>
+            The reconciler's last run and the drift it found are not served by the API yet: see keyport's
+            <code> /metrics</code> and its log, or run <code>keyport reconcile --dry-run</code>.
+          </small>
+        </Content>
       </PageSection>
       <PageSection>
         {jobs.isPending ? (

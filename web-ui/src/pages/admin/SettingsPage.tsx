@@ -1,0 +1,226 @@
+// The defaults and maximums for self-service subscriptions and keys. Saving replaces all of them: an empty
+// limit is unlimited, an empty lifetime none. Checked here before sending; the server's objections land on
+// their fields. Auditors see the values read-only.
+import { useState, type FormEvent } from "react";
+import {
+  ActionGroup,
+  Alert,
+  Button,
+  Form,
+  FormGroup,
+  FormHelperText,
+  Grid,
+  GridItem,
+  HelperText,
+  HelperTextItem,
+  Label,
+  PageSection,
+  TextInput,
+} from "@patternfly/react-core";
+import { useAdminSettings, usePutSettings, type AdminSettings, type SettingsBody } from "../../api/admin";
+import { ApiProblem } from "../../api/problem";
+import { Loading, ProblemAlert, ProblemView } from "../../components/States";
+import { inputToLimits, limitsToInput, type LimitField, type LimitsInput } from "../keys/limits";
+import { checkLimits, limitFieldUnder, LimitsEditor, PageHeader, useCanChange } from "./shared";
+
+const GROUPS = [
+  ["subscription_max_quota", "Most quota of a new subscription"],
+  ["key_default_limits", "Limits the key forms prefill"],
+  ["key_max_limits", "Most any key may have"],
+] as const;
+type Group = (typeof GROUPS)[number][0];
+const LIFETIMES = [
+  ["key_default_lifetime_days", "Default key lifetime (days)", "Keys created without an expiry get it. Empty: none."],
+  ["key_max_lifetime_days", "Longest key lifetime (days)", "Empty: keys may live for ever."],
+] as const;
+type Lifetime = (typeof LIFETIMES)[number][0];
+const MAX_DAYS = 36_500;
+
+interface Values {
+  limits: Record<Group, LimitsInput>;
+  days: Record<Lifetime, string>;
+}
+interface Errors {
+  limits: Record<Group, Partial<Record<LimitField, string>>>;
+  days: Partial<Record<Lifetime, string>>;
+}
+
+const noErrors = (): Errors => ({
+  limits: { subscription_max_quota: {}, key_default_limits: {}, key_max_limits: {} },
+  days: {},
+});
+
+function toValues(s: AdminSettings): Values {
+  const days = (n: number | null | undefined) => (n === null || n === undefined ? "" : String(n));
+  return {
+    limits: {
+      subscription_max_quota: limitsToInput(s.subscription_max_quota),
+      key_default_limits: limitsToInput(s.key_default_limits),
+      key_max_limits: limitsToInput(s.key_max_limits),
+    },
+    days: {
+      key_default_lifetime_days: days(s.key_default_lifetime_days),
+      key_max_lifetime_days: days(s.key_max_lifetime_days),
+    },
+  };
+}
+
+/** Everything wrong with the values, field by field, as the server would say it. */
+export function validateSettings(v: Values): Errors {
+  const errors = noErrors();
+  for (const [group] of GROUPS) errors.limits[group] = checkLimits(v.limits[group]);
+  const defaults = v.limits.key_default_limits;
+  const max = v.limits.key_max_limits;
+  const above = (field: LimitField) => {
+    const d = defaults[field].trim();
+    const m = max[field].trim();
+    return d !== "" && m !== "" && Number(d) > Number(m);
+  };
+  for (const field of ["max_budget", "tpm_limit", "rpm_limit"] as const) {
+    if (!errors.limits.key_default_limits[field] && !errors.limits.key_max_limits[field] && above(field))
+      errors.limits.key_default_limits[field] = `Above the maximum for keys (${max[field].trim()}).`;
+  }
+  const parsed: Partial<Record<Lifetime, number>> = {};
+  for (const [field] of LIFETIMES) {
+    const text = v.days[field].trim();
+    if (!text) continue;
+    if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_DAYS)
+      errors.days[field] = `Between 1 and ${MAX_DAYS} days, or empty for none.`;
+    else parsed[field] = Number(text);
+  }
+  const d = parsed.key_default_lifetime_days;
+  const m = parsed.key_max_lifetime_days;
+  if (d !== undefined && m !== undefined && d > m)
+    errors.days.key_default_lifetime_days = `Longer than the longest lifetime (${m} days).`;
+  return errors;
+}
+
+const hasErrors = (e: Errors) =>
+  Object.keys(e.days).length > 0 || GROUPS.some(([g]) => Object.keys(e.limits[g]).length > 0);
+
+function serverErrors(error: unknown): Errors {
+  const errors = noErrors();
+  if (!(error instanceof ApiProblem)) return errors;
+  for (const e of error.errors) {
+    for (const [group] of GROUPS) {
+      const field = limitFieldUnder(group, e.field);
+      if (field) errors.limits[group][field] = e.message;
+    }
+    for (const [field] of LIFETIMES) if (e.field === field) errors.days[field] = e.message;
+  }
+  return errors;
+}
+
+export function SettingsPage() {
+  const settings = useAdminSettings();
+  return (
+    <>
+      <PageHeader title="Settings">
+        Defaults and maximums for what users make themselves. They apply at once to new subscriptions and to keys
+        created, changed or rotated from now on; existing ones keep what they have.
+      </PageHeader>
+      <PageSection>
+        {settings.isPending ? (
+          <Loading what="the settings" />
+        ) : settings.isError ? (
+          <ProblemView error={settings.error} what="the settings" onRetry={() => settings.refetch()} />
+        ) : (
+          <SettingsForm settings={settings.data} />
+        )}
+      </PageSection>
+    </>
+  );
+}
+
+function SettingsForm({ settings }: { settings: AdminSettings }) {
+  const canChange = useCanChange();
+  const put = usePutSettings();
+  const [values, setValues] = useState<Values>(() => toValues(settings));
+  const [local, setLocal] = useState<Errors>(noErrors);
+  const [saved, setSaved] = useState(false);
+  const server = serverErrors(put.error);
+  const merged: Errors = {
+    limits: {
+      subscription_max_quota: { ...server.limits.subscription_max_quota, ...local.limits.subscription_max_quota },
+      key_default_limits: { ...server.limits.key_default_limits, ...local.limits.key_default_limits },
+      key_max_limits: { ...server.limits.key_max_limits, ...local.limits.key_max_limits },
+    },
+    days: { ...server.days, ...local.days },
+  };
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    setSaved(false);
+    const errors = validateSettings(values);
+    setLocal(errors);
+    if (hasErrors(errors)) return;
+    const days = (t: string) => (t.trim() === "" ? null : Number(t.trim()));
+    const body: SettingsBody = {
+      subscription_max_quota: inputToLimits(values.limits.subscription_max_quota),
+      key_default_limits: inputToLimits(values.limits.key_default_limits),
+      key_max_limits: inputToLimits(values.limits.key_max_limits),
+      key_default_lifetime_days: days(values.days.key_default_lifetime_days),
+      key_max_lifetime_days: days(values.days.key_max_lifetime_days),
+    };
+    put.mutate(body, { onSuccess: () => setSaved(true) });
+  }
+
+  return (
+    <Form onSubmit={submit} noValidate aria-label="Self-service settings">
+      <div>
+        <Label color={settings.source === "stored" ? "green" : "blue"}>
+          {settings.source === "stored" ? "saved by an administrator" : "from the server's configuration"}
+        </Label>
+      </div>
+      {GROUPS.map(([group, legend]) => (
+        <LimitsEditor
+          key={group}
+          idPrefix={group}
+          legend={legend}
+          value={values.limits[group]}
+          errors={merged.limits[group]}
+          readOnly={!canChange}
+          onChange={(field, v) =>
+            setValues((prev) => ({ ...prev, limits: { ...prev.limits, [group]: { ...prev.limits[group], [field]: v } } }))
+          }
+        />
+      ))}
+      <Grid hasGutter md={6}>
+        {LIFETIMES.map(([field, label, hint]) => {
+          const error = merged.days[field];
+          return (
+            <GridItem key={field}>
+              <FormGroup label={label} fieldId={field}>
+                <TextInput
+                  id={field}
+                  value={values.days[field]}
+                  inputMode="numeric"
+                  readOnlyVariant={canChange ? undefined : "default"}
+                  placeholder={canChange ? undefined : "none"}
+                  onChange={(_e, v) => setValues((prev) => ({ ...prev, days: { ...prev.days, [field]: v } }))}
+                  validated={error ? "error" : "default"}
+                  aria-invalid={!!error}
+                  aria-describedby={`${field}-help`}
+                />
+                <FormHelperText>
+                  <HelperText id={`${field}-help`}>
+                    <HelperTextItem variant={error ? "error" : "default"}>{error ?? hint}</HelperTextItem>
+                  </HelperText>
+                </FormHelperText>
+              </FormGroup>
+            </GridItem>
+          );
+        })}
+      </Grid>
+      <ProblemAlert error={put.error} title="The settings were not saved" />
+      {saved && <Alert variant="success" isInline title="Settings saved." role="status" />}
+      {canChange && (
+        <ActionGroup>
+          <Button type="submit" variant="primary" isLoading={put.isPending} isDisabled={put.isPending}>
+            Save settings
+          </Button>
+        </ActionGroup>
+      )}
+    </Form>
+  );
+}
