@@ -4,7 +4,8 @@
 #
 # Builds the UI and the binaries, takes a PostgreSQL server from scripts/postgres.sh and creates a database
 # of its own (dropped at the end), starts the double (demo models) and `keyport serve` with the development
-# login, then runs web-ui/e2e/journey.mjs. Screenshots of a failure are kept in web-ui/test-results/.
+# login, then runs web-ui/e2e/journey.mjs (a user's journey, then the administration: restrict a model,
+# approve a request, auditor read-only). Screenshots of a failure are kept in web-ui/test-results/.
 #
 #   scripts/e2e.sh           run the journey (screenshots of every step in web-ui/test-results/journey/)
 #   scripts/e2e.sh --docs    also write the steps' screenshots to docs/images/ for docs/user-guide.md

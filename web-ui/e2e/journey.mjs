@@ -23,6 +23,7 @@ const MODEL = "gpt-4o-mini";
 const KEY_NAME = "my-first-key";
 const RESTRICTED = "claude-3-5-sonnet";
 const RESTRICTED_KEY = "sonnet-key";
+const SLASHED = "meta-llama/Llama-3.1-8B-Instruct";
 if (!KEYPORT || !LITELLM) {
   console.error("KEYPORT_URL and LITELLM_URL must be set (scripts/e2e.sh does)");
   process.exit(2);
@@ -154,7 +155,7 @@ try {
     await page.getByLabel("Username").fill("ada");
     await page.getByLabel("Role").selectOption("user");
     await page.getByRole("button", { name: "Sign in (development)" }).click();
-    await page.getByRole("heading", { name: "API keys" }).waitFor();
+    await page.getByRole("heading", { name: "API keys", exact: true }).waitFor();
     expect((await page.getByTestId("signed-in-as").textContent())?.includes("ada"), "the masthead names the user");
   });
 
@@ -247,6 +248,13 @@ try {
     await page.keyboard.press("Space");
     await page.getByText(/saved\./).waitFor();
     await page.getByRole("switch", { name: `Restricted: ${RESTRICTED}`, checked: true }).waitFor();
+    // A model id with a slash reaches PATCH /admin/models/{id} whole: hide it, then show it again.
+    const hidden = page.getByRole("switch", { name: `Hidden: ${SLASHED}` });
+    for (const on of [true, false]) {
+      await hidden.focus();
+      await page.keyboard.press("Space");
+      await page.getByRole("switch", { name: `Hidden: ${SLASHED}`, checked: on }).waitFor();
+    }
     await accessible("the models page");
     await shot("09-admin-models");
   });
