@@ -8,6 +8,10 @@ import {
   BreadcrumbItem,
   Button,
   Checkbox,
+  Flex,
+  FlexItem,
+  FormSelect,
+  FormSelectOption,
   DescriptionList,
   DescriptionListDescription,
   DescriptionListGroup,
@@ -30,12 +34,13 @@ import {
   useAdminSubscriptions,
   useAdminUser,
   useChangeRoles,
+  useGrantSubscription,
   useSetUserStatus,
   useSubscriptionHistory,
   type AdminSubscription,
   type AdminUserDetail,
 } from "../../api/admin";
-import { useMe } from "../../api/queries";
+import { useMe, useModels } from "../../api/queries";
 import { ApiProblem } from "../../api/problem";
 import { ConfirmModal } from "../../components/ConfirmModal";
 import { SubscriptionLabel } from "../../components/SubscribeButton";
@@ -128,6 +133,7 @@ function UserDetail({ user }: { user: AdminUserDetail }) {
       </PageSection>
       <PageSection>
         <Title headingLevel="h2">Subscriptions</Title>
+        {canChange && <GrantForm user={user} />}
         <UserSubscriptions userId={user.id} />
       </PageSection>
       {confirming && (
@@ -197,6 +203,63 @@ function RolesForm({ user, self }: { user: AdminUserDetail; self: boolean }) {
           Save roles
         </Button>
       </ActionGroup>
+    </Form>
+  );
+}
+
+/** Grant: a subscription active at once (also for a restricted model), with the model's default quota, capped. */
+function GrantForm({ user }: { user: AdminUserDetail }) {
+  const models = useModels();
+  const grant = useGrantSubscription();
+  const [model, setModel] = useState("");
+  const [local, setLocal] = useState<string | null>(null);
+  const server = grant.error instanceof ApiProblem ? grant.error.fieldError("model_id") : undefined;
+  const error = local ?? server;
+  return (
+    <Form
+      aria-label="Grant a subscription"
+      style={{ margin: "1rem 0" }}
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (!model) return setLocal("Choose a model.");
+        setLocal(null);
+        grant.mutate({ user_id: user.id, model_id: model }, { onSuccess: () => setModel("") });
+      }}
+    >
+      <Flex alignItems={{ default: "alignItemsFlexEnd" }}>
+        <FlexItem>
+          <FormGroup label="Grant a subscription to" fieldId="grant-model">
+            <FormSelect
+              id="grant-model"
+              value={model}
+              onChange={(_e, v) => setModel(v)}
+              validated={error ? "error" : "default"}
+              aria-invalid={!!error}
+              aria-describedby="grant-model-help"
+            >
+              <FormSelectOption value="" label={models.isPending ? "Loading models…" : "Choose a model"} />
+              {(models.data ?? []).map((m) => (
+                <FormSelectOption key={m.id} value={m.id} label={`${m.display_name}${m.restricted ? " (restricted)" : ""}`} />
+              ))}
+            </FormSelect>
+            <FormHelperText>
+              <HelperText id="grant-model-help">
+                <HelperTextItem variant={error ? "error" : "default"}>
+                  {error ?? "Active at once, also for a restricted model, with the model's default quota."}
+                </HelperTextItem>
+              </HelperText>
+            </FormHelperText>
+          </FormGroup>
+        </FlexItem>
+        <FlexItem>
+          <Button type="submit" variant="secondary" isLoading={grant.isPending} isDisabled={grant.isPending}>
+            Grant
+          </Button>
+        </FlexItem>
+      </Flex>
+      {models.isError && <ProblemAlert error={models.error} title="Could not load the models" />}
+      {!server && <ProblemAlert error={grant.error} title="The subscription was not granted" />}
+      {grant.isSuccess && <Alert variant="success" isInline isPlain title={`Granted ${grant.data.model_id}.`} role="status" />}
     </Form>
   );
 }

@@ -110,13 +110,41 @@ describe("a user's page", () => {
     );
   });
 
+  it("grants a subscription, refusing to send without a model and showing the server's objection", async () => {
+    let attempt = 0;
+    const calls = fakeApi({
+      ...ADMIN,
+      ...userRoutes(),
+      "GET /api/v1/models": { body: { items: [{ id: "claude-3-5-sonnet", display_name: "Claude 3.5 Sonnet", restricted: true }] } },
+      "POST /api/v1/admin/subscriptions": () =>
+        (attempt += 1) === 1
+          ? problem(409, "conflict", "bob already has an active subscription", [
+              { field: "model_id", message: "already active for this user" },
+            ])
+          : { status: 201, body: adminSubscription({ status: "active" }) },
+    });
+    const user = userEvent.setup();
+    renderPage(detailPage, `/admin/users/${BOB.id}`);
+    await user.click(await screen.findByRole("button", { name: "Grant" }));
+    expect(screen.getByText("Choose a model.")).toBeInTheDocument();
+    expect(calls.some((c) => c.method === "POST")).toBe(false);
+    await user.selectOptions(await screen.findByLabelText("Grant a subscription to"), "claude-3-5-sonnet");
+    await user.click(screen.getByRole("button", { name: "Grant" }));
+    expect(await screen.findByText("already active for this user")).toBeInTheDocument();
+    expect(screen.getByLabelText("Grant a subscription to")).toHaveAttribute("aria-invalid", "true");
+    expect(calls.find((c) => c.method === "POST")?.body).toEqual({ user_id: BOB.id, model_id: "claude-3-5-sonnet" });
+    await user.click(screen.getByRole("button", { name: "Grant" }));
+    expect(await screen.findByText("Granted claude-3-5-sonnet.")).toBeInTheDocument();
+    expect(await seriousViolations()).toEqual([]);
+  });
+
   it("shows auditors the user without roles form, suspension or revocation", async () => {
     fakeApi({ ...AUDITOR, ...userRoutes() });
     renderPage(detailPage, `/admin/users/${BOB.id}`);
     expect(await screen.findByRole("heading", { name: "Bob" })).toBeInTheDocument();
     expect(await screen.findByText("sk-kp-AbC123…")).toBeInTheDocument();
     await waitFor(() => expect(screen.getByText(/Read-only: auditors/)).toBeInTheDocument());
-    expect(screen.queryByRole("button", { name: /Save roles|Suspend|Revoke/ })).toBeNull();
+    expect(screen.queryByRole("button", { name: /Save roles|Suspend|Revoke|Grant/ })).toBeNull();
     expect(screen.queryByRole("checkbox")).toBeNull();
     expect(await seriousViolations()).toEqual([]);
   });
