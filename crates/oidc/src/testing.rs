@@ -135,18 +135,23 @@ impl TestProvider {
             .arg(provider_dir().join("server.mjs"))
             .args(["--port", "0", "--redirect-uri", &redirect])
             .current_dir(provider_dir())
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("node starts the test OIDC provider");
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
-        // Keep the provider's warnings out of the way, but show its errors.
+        // Keep the provider's warnings out of the way, but show its errors (and keep them all for a
+        // failure report).
+        let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = said.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if !line.contains("WARNING") {
                     eprintln!("[oidc-provider] {line}");
                 }
+                sink.lock().unwrap().push(line);
             }
         });
         let (tx, rx) = std::sync::mpsc::channel();
@@ -159,8 +164,18 @@ impl TestProvider {
             .await
             .unwrap()
             .unwrap_or_else(|_| {
+                let state = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+                    .unwrap_or_default()
+                    .lines()
+                    .find(|l| l.starts_with("State:"))
+                    .unwrap_or("State: unknown")
+                    .to_owned();
                 let _ = child.kill();
-                panic!("the test OIDC provider did not print its issuer within 30 s")
+                panic!(
+                    "the test OIDC provider (pid {}, {state}) did not print its issuer within 30 s; its stderr: {:?}",
+                    child.id(),
+                    said.lock().unwrap()
+                )
             });
         assert!(
             issuer.starts_with("http://127.0.0.1:"),

@@ -181,7 +181,7 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYPORT_AUTH_FAILURES_PER_MINUTE", default_value_t = 60)]
     pub auth_failures_per_minute: u32,
     #[command(flatten)]
-    pub oidc: OidcArgs,
+    pub oidc: Box<OidcArgs>,
 }
 
 /// Single sign-on through an OpenID Connect provider; off unless an issuer is set.
