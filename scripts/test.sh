@@ -3,6 +3,7 @@
 #   1. rustfmt check   2. clippy -D warnings   3. shellcheck
 #   4. a PostgreSQL server (scripts/postgres.sh: DATABASE_URL, 127.0.0.1:5432, or a throwaway cluster)
 #   5. schema.rs matches the migrations (scripts/check-schema.sh; installs diesel_cli when missing)
+#   5b. the test OIDC provider's npm packages (scripts/oidc-provider.sh install); its tests may not skip
 #   6. tests: cargo nextest over the workspace (installs it when missing; falls back to cargo test), doc tests
 #   7. the LiteLLM adapter against a real LiteLLM without a database (scripts/litellm.sh; SKIPPED if it cannot install)
 #   8. the web UI: Vitest component tests, then the end-to-end journey in Chromium (`just web-test`)
@@ -59,6 +60,9 @@ step "clippy" scripts/lint.sh clippy
 step "shellcheck" scripts/lint.sh shell
 step "PostgreSQL" pg_server
 step "schema matches migrations" check_schema
+# The OIDC tests start the real test provider (tests/oidc-provider) with node; here they may not skip.
+step "OIDC test provider (npm ci)" scripts/oidc-provider.sh install
+export KEYPORT_REQUIRE_OIDC_PROVIDER=1
 step "tests (nextest)" tests
 step "doc tests" doc_tests
 step "real LiteLLM (no database)" scripts/litellm.sh test
