@@ -101,6 +101,7 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/v1/api-keys/{id}/revoke", Member),
     // administration
     rule("GET", "/api/v1/admin/jobs", Oversight),
+    rule("GET", "/api/v1/admin/reconcile", Oversight),
     rule("GET", "/api/v1/admin/users", Oversight),
     rule("GET", "/api/v1/admin/users/{id}", Oversight),
     rule("PATCH", "/api/v1/admin/users/{id}", Admin),

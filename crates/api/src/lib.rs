@@ -43,6 +43,7 @@ pub struct Services {
     pub rotate_key: RotateKey,
     pub update_key: UpdateKey,
     pub list_jobs: ListJobs,
+    pub reconcile_status: ReconcileStatus,
     pub list_users: ListUsers,
     pub get_user: GetUser,
     pub change_user_roles: ChangeUserRoles,

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod login;
 pub mod model;
 pub mod ports;
+pub mod reconcile_log;
 pub mod secret;
 pub mod session;
 pub mod subscription;

@@ -21,6 +21,7 @@ mod jobs;
 mod leadership;
 mod migrations;
 mod models;
+mod reconcile_runs;
 mod rows;
 mod settings;
 mod sessions;

@@ -136,6 +136,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    reconcile_runs (id) {
+        id -> Int8,
+        started_at -> Timestamptz,
+        finished_at -> Timestamptz,
+        trigger -> Text,
+        dry_run -> Bool,
+        litellm_keys -> Int8,
+        keyport_rows -> Int8,
+        litellm_calls -> Int8,
+        findings -> Jsonb,
+        fixed -> Int8,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     self_service_settings (id) {
         id -> Bool,
         subscription_max_budget -> Nullable<Numeric>,
@@ -235,6 +251,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     login_states,
     models,
+    reconcile_runs,
     self_service_settings,
     sessions,
     subscription_status_history,

@@ -5,7 +5,8 @@
 use crate::metrics::Counters;
 use crate::wiring::Wiring;
 use indicatif::{ProgressBar, ProgressStyle};
-use keyport_domain::ports::Leadership;
+use keyport_domain::ports::{Clock, Leadership};
+use keyport_domain::reconcile_log::{ReconcileLog, ReconcileRun, ReconcileTrigger};
 use keyport_domain::usecases::{
     FindingKind, Reconcile, ReconcileOptions, ReconcileProgress, ReconcileReport,
 };
@@ -47,7 +48,8 @@ pub async fn run_once(
             .progress_chars("=> "),
     );
     let plain = !std::io::stderr().is_terminal();
-    let report = reconciler(wiring)
+    let started = wiring.clock.now();
+    let result = reconciler(wiring)
         .execute(&options, &|step| match step {
             ReconcileProgress::LiteLlmPage { page, pages } => {
                 bar.set_message("LiteLLM pages");
@@ -66,9 +68,35 @@ pub async fn run_once(
                 }
             }
         })
-        .await?;
+        .await;
     bar.finish_and_clear();
-    Ok(report)
+    record(
+        wiring,
+        &result,
+        ReconcileTrigger::Command,
+        options.dry_run,
+        started,
+    )
+    .await;
+    Ok(result?)
+}
+
+/// Writes the pass down for `GET /api/v1/admin/reconcile`; a failure to do so is logged, not fatal.
+async fn record(
+    wiring: &Wiring,
+    result: &Result<ReconcileReport, keyport_domain::Error>,
+    trigger: ReconcileTrigger,
+    dry_run: bool,
+    started: chrono::DateTime<chrono::Utc>,
+) {
+    let finished = wiring.clock.now();
+    let run = match result {
+        Ok(report) => ReconcileRun::completed(report, trigger, started, finished),
+        Err(error) => ReconcileRun::failed(error, trigger, dry_run, started, finished),
+    };
+    if let Err(error) = wiring.store.record_run(&run).await {
+        tracing::warn!(%error, "could not record the reconcile pass");
+    }
 }
 
 /// The summary table the CLI prints.
@@ -160,7 +188,16 @@ pub fn spawn(
                     continue;
                 }
             };
+            let started = wiring.clock.now();
             let result = reconcile.execute(&options, &|_| {}).await;
+            record(
+                &wiring,
+                &result,
+                ReconcileTrigger::Background,
+                options.dry_run,
+                started,
+            )
+            .await;
             match &result {
                 Ok(report) => counters.reconcile_pass(report),
                 Err(_) => counters.reconcile_failed(),

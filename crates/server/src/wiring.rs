@@ -141,6 +141,7 @@ impl Wiring {
                 converge.clone(),
             ),
             list_jobs: ListJobs::new(store.clone()),
+            reconcile_status: ReconcileStatus::new(store.clone()),
             list_users: ListUsers::new(store.clone()),
             get_user: GetUser::new(store.clone()),
             change_user_roles: ChangeUserRoles::new(store.clone(), self.clock.clone()),

@@ -161,6 +161,25 @@ async fn reconcile_lists_every_disagreement_in_a_dry_run_and_fixes_them_in_a_rea
         .get(&token, &format!("/api/v1/api-keys/{missing_id}"))
         .await;
     assert_eq!(missing["status"], "lost");
+
+    // Both passes are on record for admins and auditors, newest first; a plain user may not look.
+    let (status, _) = app.get(&token, "/api/v1/admin/reconcile").await;
+    assert_eq!(status, 403);
+    let admin = app.create_user("root", true);
+    let (status, runs) = app.get(&admin, "/api/v1/admin/reconcile?limit=5").await;
+    assert_eq!(status, 200, "{runs}");
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(
+        (runs[0]["trigger"].as_str(), runs[0]["dry_run"].as_bool()),
+        (Some("command"), Some(false))
+    );
+    assert_eq!(runs[0]["fixed"], 5);
+    assert_eq!(runs[0]["findings"]["orphan"], 1);
+    assert_eq!(runs[0]["findings"]["drift"], 1);
+    assert_eq!(runs[1]["dry_run"], true);
+    assert_eq!(runs[1]["fixed"], 0);
+    assert!(runs[0]["error"].is_null());
     let (_, keys) = app.get(&token, "/api/v1/api-keys").await;
     let stale = keys["items"]
         .as_array()

@@ -3,6 +3,7 @@
 
 pub mod access_tokens;
 pub mod admin;
+pub mod admin_reconcile;
 pub mod admin_dto;
 pub mod admin_keys;
 pub mod admin_models;
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(api_keys::revoke)
         .service(api_keys::revoke_post)
         .service(admin::jobs)
+        .service(admin_reconcile::status)
         .service(admin_users::list)
         .service(admin_users::get)
         .service(admin_users::update)

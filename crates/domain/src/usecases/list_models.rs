@@ -20,12 +20,12 @@ impl ListModels {
         let models = self.models.list_models().await?;
         Ok(models
             .into_iter()
-            .filter(|m| !m.hidden || actor.is_admin())
+            .filter(|m| !m.hidden || actor.can_oversee())
             .collect())
     }
 }
 
-/// One model of the catalog (hidden ones only for admins).
+/// One model of the catalog (hidden ones only for admins and auditors).
 pub struct GetModel {
     models: Arc<dyn ModelStore>,
 }
@@ -43,7 +43,7 @@ impl GetModel {
         self.models
             .get_model(&id)
             .await?
-            .filter(|m| !m.hidden || actor.is_admin())
+            .filter(|m| !m.hidden || actor.can_oversee())
             .ok_or(not_found)
     }
 }

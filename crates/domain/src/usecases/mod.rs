@@ -28,6 +28,7 @@ mod list_models;
 mod list_subscriptions;
 mod provision;
 mod reconcile;
+mod reconcile_status;
 mod revoke_key;
 mod rotate_key;
 mod run_jobs;
@@ -73,6 +74,7 @@ pub use list_subscriptions::{GetSubscription, ListSubscriptions};
 pub use reconcile::{
     Finding, FindingKind, Reconcile, ReconcileOptions, ReconcileProgress, ReconcileReport,
 };
+pub use reconcile_status::{ReconcileStatus, MAX_RUNS_LISTED};
 pub use revoke_key::RevokeKey;
 pub use rotate_key::RotateKey;
 pub use run_jobs::{JobRunReport, RunJobs};

@@ -52,6 +52,14 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
+    pub const ALL: [FindingKind; 5] = [
+        Self::Orphan,
+        Self::StaleProvisioning,
+        Self::DeadKeyPresent,
+        Self::Drift,
+        Self::Missing,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Orphan => "orphan",

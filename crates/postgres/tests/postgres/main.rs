@@ -12,6 +12,7 @@ mod key_lifecycle;
 mod leadership;
 mod migrations;
 mod models;
+mod reconcile_runs;
 mod reconciler;
 mod sessions;
 mod subscriptions;
