@@ -15,6 +15,7 @@ export type AdminSettings = Schemas["AdminSettingsDto"];
 export type SettingsBody = Schemas["SettingsDto"];
 export type UpdateModelBody = Schemas["UpdateModelBody"];
 export type ModelUpdated = Schemas["ModelUpdatedDto"];
+export type ReconcileRun = Schemas["ReconcileRunDto"];
 
 const PAGE = 50;
 
@@ -27,6 +28,7 @@ export const adminKeys = {
   history: (id: string) => ["admin", "subscription-history", id] as const,
   settings: ["admin", "settings"] as const,
   audit: (filters: AuditFilters) => ["admin", "audit", filters] as const,
+  reconcile: ["admin", "reconcile"] as const,
 };
 
 /** Empty strings are no filter: leave them out of the query. */
@@ -240,5 +242,13 @@ export function useAudit(filters: AuditFilters) {
         }),
       ),
     getNextPageParam: nextCursor,
+  });
+}
+
+/** The reconciler's recent passes (every replica and `keyport reconcile`), newest first. */
+export function useReconcileRuns(limit = 20) {
+  return useQuery({
+    queryKey: adminKeys.reconcile,
+    queryFn: () => unwrap(api.GET("/api/v1/admin/reconcile", { params: { query: { limit } } })),
   });
 }

@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { AuditPage } from "./AuditPage";
-import { JobsPage } from "./JobsPage";
 import { fakeApi, problem, renderPage, seriousViolations } from "../../test/render";
 import { AUDITOR, auditEvent } from "./fixtures";
 
@@ -73,51 +72,5 @@ describe("the audit log", () => {
     await user.click(screen.getByRole("button", { name: "Apply filters" }));
     expect(screen.getByText("Must be after From.")).toBeInTheDocument();
     expect(calls.filter((c) => c.path.startsWith("/api/v1/admin/audit"))).toHaveLength(1);
-  });
-});
-
-describe("the jobs page", () => {
-  it("shows the counts, the dead jobs with their errors, and says where reconcile status is", async () => {
-    const calls = fakeApi({
-      ...AUDITOR,
-      "GET /api/v1/admin/jobs": ({ path }) => ({
-        body: {
-          pending: 2,
-          running: 0,
-          dead: 1,
-          oldest_pending_at: "2026-01-05T12:00:00Z",
-          items: path.includes("status=dead")
-            ? [
-                {
-                  id: 9,
-                  kind: "converge_key",
-                  status: "dead",
-                  api_key_id: "00000000-0000-7000-8000-0000000000a1",
-                  attempts: 12,
-                  last_error: "LiteLLM answered 500",
-                  run_at: "2026-01-05T12:00:00Z",
-                  created_at: "2026-01-05T11:00:00Z",
-                  updated_at: "2026-01-05T12:00:00Z",
-                },
-              ]
-            : [],
-        },
-      }),
-    });
-    const user = userEvent.setup();
-    renderPage(<JobsPage />);
-    expect(screen.getByLabelText("Loading the job queue")).toBeInTheDocument();
-    expect(await screen.findByText("LiteLLM answered 500")).toBeInTheDocument();
-    expect(screen.getByText(/keyport reconcile --dry-run/)).toBeInTheDocument();
-    expect(await seriousViolations()).toEqual([]);
-    await user.selectOptions(screen.getByLabelText("Job state"), "pending");
-    expect(await screen.findByText("No pending jobs")).toBeInTheDocument();
-    expect(calls.some((c) => c.path.includes("status=pending"))).toBe(true);
-  });
-
-  it("shows the server's problem when the queue cannot be read", async () => {
-    fakeApi({ ...AUDITOR, "GET /api/v1/admin/jobs": problem(503, "unavailable", "the database is not answering") });
-    renderPage(<JobsPage />);
-    expect(await screen.findByText("the database is not answering")).toBeInTheDocument();
   });
 });

@@ -1,4 +1,5 @@
-// The job queue (outbox) for administrators and auditors: counts, and the jobs in one state.
+// The job queue (outbox) for administrators and auditors: counts, and the jobs in one state; then the
+// reconciler's recent passes.
 import { useState } from "react";
 import {
   Card,
@@ -18,6 +19,7 @@ import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 import { useJobs } from "../../api/queries";
 import { Empty, Loading, ProblemView } from "../../components/States";
 import { formatDateTime } from "../../format";
+import { ReconcilerSection } from "./Reconciler";
 
 export function JobsPage() {
   const [status, setStatus] = useState("dead");
@@ -28,12 +30,6 @@ export function JobsPage() {
         <Title headingLevel="h1">Jobs</Title>
         <Content component="p">
           Changes waiting to reach LiteLLM. Workers retry them with backoff; a dead job gave up and needs a look.
-        </Content>
-        <Content component="p">
-          <small>
-            The reconciler's last run and the drift it found are not served by the API yet: see keyport's
-            <code> /metrics</code> and its log, or run <code>keyport reconcile --dry-run</code>.
-          </small>
         </Content>
       </PageSection>
       <PageSection>
@@ -101,6 +97,9 @@ export function JobsPage() {
             )}
           </>
         )}
+      </PageSection>
+      <PageSection>
+        <ReconcilerSection />
       </PageSection>
     </>
   );

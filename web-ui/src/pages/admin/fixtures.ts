@@ -70,3 +70,18 @@ export const auditEvent = (over: Record<string, unknown> = {}) => ({
   hash: "3f1c00",
   ...over,
 });
+
+export const reconcileRun = (over: Record<string, unknown> = {}) => ({
+  id: 12,
+  started_at: "2026-01-05T12:00:00Z",
+  finished_at: "2026-01-05T12:00:04Z",
+  trigger: "background",
+  dry_run: false,
+  litellm_keys: 41,
+  keyport_rows: 40,
+  litellm_calls: 3,
+  findings: {},
+  fixed: 0,
+  error: null,
+  ...over,
+});
