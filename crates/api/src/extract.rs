@@ -1,13 +1,13 @@
 //! Request extractors: a JSON body that reports the exact field that was wrong, and the authenticated
 //! caller.
 
-use crate::error::ApiError;
 use crate::authz::Caller;
+use crate::error::ApiError;
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
-use futures::future::{ready, Ready};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures::future::LocalBoxFuture;
+use futures::future::{ready, Ready};
 use futures::StreamExt;
 use keyport_domain::user::Actor;
 use serde::de::DeserializeOwned;

@@ -9,8 +9,8 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 mod middleware;
-pub mod ratelimit;
 pub mod openapi;
+pub mod ratelimit;
 pub mod routes;
 #[path = "web.rs"] // `web` is actix-web's module here
 mod web_ui;

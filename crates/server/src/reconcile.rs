@@ -5,7 +5,7 @@
 use crate::metrics::Counters;
 use crate::wiring::Wiring;
 use indicatif::{ProgressBar, ProgressStyle};
-use keyport_domain::ports::{Clock, Leadership};
+use keyport_domain::ports::Leadership;
 use keyport_domain::reconcile_log::{ReconcileLog, ReconcileRun, ReconcileTrigger};
 use keyport_domain::usecases::{
     FindingKind, Reconcile, ReconcileOptions, ReconcileProgress, ReconcileReport,

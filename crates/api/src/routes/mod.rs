@@ -3,10 +3,10 @@
 
 pub mod access_tokens;
 pub mod admin;
-pub mod admin_reconcile;
 pub mod admin_dto;
 pub mod admin_keys;
 pub mod admin_models;
+pub mod admin_reconcile;
 pub mod admin_settings;
 pub mod admin_subscriptions;
 pub mod admin_users;

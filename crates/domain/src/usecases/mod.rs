@@ -1,6 +1,7 @@
 //! The use cases, one per file. Each is a plain struct holding the ports it needs as `Arc<dyn …>`, with
 //! an `execute` method; the API and the CLI call them and hold no business rules of their own.
 
+mod access_tokens;
 mod admin_change_roles;
 mod admin_decide_subscriptions;
 mod admin_grant_subscription;
@@ -10,7 +11,6 @@ mod admin_settings;
 mod admin_subscriptions;
 mod admin_update_model;
 mod admin_users;
-mod access_tokens;
 mod authenticate;
 mod begin_login;
 mod cancel_subscription;
@@ -32,14 +32,15 @@ mod reconcile_status;
 mod revoke_key;
 mod rotate_key;
 mod run_jobs;
-mod sessions;
 mod seal_audit;
+mod sessions;
 mod set_user_status;
 mod subscribe;
 mod sync_catalog;
 mod update_key;
 mod verify_audit;
 
+pub use access_tokens::{CreateTokenRequest, ManageAccessTokens, MAX_TOKEN_DAYS, SCOPES};
 pub use admin_change_roles::ChangeUserRoles;
 pub use admin_decide_subscriptions::{
     DecideSubscriptions, Decision, DecisionOutcome, MAX_DECISION_BATCH, MAX_REASON_LEN,
@@ -53,20 +54,17 @@ pub use admin_subscriptions::{
 };
 pub use admin_update_model::UpdateModel;
 pub use admin_users::{GetUser, ListUsers, ListUsersRequest};
-pub use access_tokens::{CreateTokenRequest, ManageAccessTokens, MAX_TOKEN_DAYS, SCOPES};
 pub use authenticate::Authenticate;
 pub use begin_login::{BeginLogin, LoginRedirect, LOGIN_STATE_TTL};
 pub use cancel_subscription::CancelSubscription;
 pub use converge_key::{ConvergeKey, Converged};
 pub use create_key::{CreateKey, CreateKeyRequest, CreatedKey};
 pub use create_user::{CreateUser, CreateUserRequest, IssueAccessToken, IssuedToken};
-pub use finish_login::{Callback, FinishLogin, LoggedIn};
 pub use dev_login::DevLogin;
+pub use finish_login::{Callback, FinishLogin, LoggedIn};
 pub use get_key::GetKey;
 pub use key_rules::{KeyPolicy, PolicySource, MAX_SUBSCRIPTIONS_PER_KEY};
-pub use list_audit::{
-    AuditCursor, AuditPage, ListAudit, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE,
-};
+pub use list_audit::{AuditCursor, AuditPage, ListAudit, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
 pub use list_jobs::{ListJobs, MAX_JOBS_LISTED};
 pub use list_keys::ListKeys;
 pub use list_models::{GetModel, ListModels};
@@ -85,7 +83,8 @@ pub use subscribe::Subscribe;
 pub use sync_catalog::{CatalogSyncReport, SyncCatalog};
 pub use update_key::{UpdateKey, UpdateKeyRequest};
 pub use verify_audit::{
-    AuditProblem, AuditReport, ProblemKind, VerifyAudit, VerifyOptions, VerifyProgress, VERIFY_RANGE,
+    AuditProblem, AuditReport, ProblemKind, VerifyAudit, VerifyOptions, VerifyProgress,
+    VERIFY_RANGE,
 };
 
 #[cfg(test)]
