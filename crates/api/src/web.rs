@@ -40,6 +40,12 @@ const HASHED_DIR: &str = "assets/";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
+/// The app's Content-Security-Policy: scripts, styles, fonts and API calls from keyport only (PatternFly sets
+/// inline `style` attributes; scripts are never inline), no framing (clickjacking), no foreign forms.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
+frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'";
+
 /// Answers a request for a non-API path from `files`.
 pub(crate) fn serve(req: &HttpRequest, files: &dyn Files) -> Result<HttpResponse, ApiError> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -100,6 +106,9 @@ fn file(body: Cow<'static, [u8]>, content_type: &'static str, cache: &'static st
         .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::CACHE_CONTROL, cache))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
         .body(body.into_owned())
 }
 
@@ -222,6 +231,28 @@ mod tests {
         assert_eq!(content_type, "text/html; charset=utf-8");
         assert_eq!(cache, "no-cache");
         assert!(body.contains("<div id=root>"), "{body}");
+    }
+
+    #[test]
+    fn the_app_may_not_be_framed_nor_run_foreign_or_inline_scripts() {
+        let response = serve(
+            &TestRequest::get().uri("/keys").to_http_request(),
+            &Built::new(),
+        )
+        .unwrap();
+        let csp = response
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(csp.contains("script-src 'self';"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(!csp.contains("unsafe-eval"), "{csp}");
+        assert_eq!(
+            response.headers().get(header::X_FRAME_OPTIONS).unwrap(),
+            "DENY"
+        );
     }
 
     #[test]
