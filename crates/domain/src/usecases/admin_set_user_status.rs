@@ -1,10 +1,10 @@
-use crate::admin::{UserDirectory, LAST_ACTIVE_ADMIN};
-use crate::audit::AuditEvent;
+use crate::admin::UserDirectory;
 use crate::ids::UserId;
 use crate::ports::{Clock, UserStore};
 use crate::usecases::admin_users::require_admin;
+use crate::usecases::set_user_status::apply_status;
 use crate::user::{Actor, User, UserStatus};
-use crate::{Error, StoreError};
+use crate::Error;
 use std::sync::Arc;
 
 /// Suspend or reactivate a user by id, through the API: like the command line's `suspend-user`, the status
@@ -48,37 +48,23 @@ impl SetUserStatusById {
             .get_user(id)
             .await?
             .ok_or(Error::NotFound { entity: "user" })?;
-        if user.status == status {
-            return Ok(user);
-        }
-        let now = self.clock.now();
-        let action = match status {
-            UserStatus::Suspended => "user.suspend",
-            UserStatus::Active => "user.reactivate",
-        };
-        let audit = AuditEvent::by(actor, action, "user", id, now)
-            .with_before(serde_json::json!({"status": user.status.as_str()}))
-            .with_after(serde_json::json!({"status": status.as_str()}));
-        let changed = match status {
-            UserStatus::Suspended => self.directory.suspend_user(id, now, &audit).await,
-            UserStatus::Active => self.users.change_user_status(id, status, now, &audit).await,
-        };
-        changed.map_err(|e| match e {
-            StoreError::NotFound => Error::NotFound { entity: "user" },
-            StoreError::Conflict { constraint } if constraint == LAST_ACTIVE_ADMIN => {
-                Error::Conflict {
-                    field: None,
-                    message: "at least one active administrator must remain".into(),
-                }
-            }
-            other => other.into(),
-        })
+        apply_status(
+            self.users.as_ref(),
+            self.directory.as_ref(),
+            self.clock.as_ref(),
+            Some(actor),
+            user,
+            status,
+        )
+        .await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::LAST_ACTIVE_ADMIN;
+    use crate::StoreError;
     use crate::admin::MockUserDirectory;
     use crate::ports::MockUserStore;
     use crate::usecases::fixtures::*;

@@ -47,39 +47,55 @@ impl SetUserStatus {
             .find_user_by_username(username.trim())
             .await?
             .ok_or(Error::NotFound { entity: "user" })?;
-        if user.status == status {
-            return Ok(user);
-        }
-        let now = self.clock.now();
-        let action = match status {
-            UserStatus::Suspended => "user.suspend",
-            UserStatus::Active => "user.reactivate",
-        };
-        let audit = match actor {
-            Some(actor) => AuditEvent::by(actor, action, "user", user.id, now),
-            None => AuditEvent::system(action, "user", user.id, now),
-        }
-        .with_before(serde_json::json!({"status": user.status.as_str()}))
-        .with_after(serde_json::json!({"status": status.as_str()}));
-        let changed = match status {
-            UserStatus::Suspended => self.directory.suspend_user(user.id, now, &audit).await,
-            UserStatus::Active => {
-                self.users
-                    .change_user_status(user.id, status, now, &audit)
-                    .await
-            }
-        };
-        changed.map_err(|e| match e {
-            StoreError::NotFound => Error::NotFound { entity: "user" },
-            StoreError::Conflict { constraint } if constraint == LAST_ACTIVE_ADMIN => {
-                Error::Conflict {
-                    field: None,
-                    message: "at least one active administrator must remain".into(),
-                }
-            }
-            other => other.into(),
-        })
+        apply_status(
+            self.users.as_ref(),
+            self.directory.as_ref(),
+            self.clock.as_ref(),
+            actor,
+            user,
+            status,
+        )
+        .await
     }
+}
+
+/// Moves `user` to `status` (nothing when it is there already), audited as done by `actor` (`None`: an
+/// operator's command): suspension through the directory's last-active-administrator guard, reactivation
+/// directly; both queue the jobs that block or unblock the user's keys in LiteLLM.
+pub(crate) async fn apply_status(
+    users: &dyn UserStore,
+    directory: &dyn UserDirectory,
+    clock: &dyn Clock,
+    actor: Option<&Actor>,
+    user: User,
+    status: UserStatus,
+) -> Result<User, Error> {
+    if user.status == status {
+        return Ok(user);
+    }
+    let now = clock.now();
+    let action = match status {
+        UserStatus::Suspended => "user.suspend",
+        UserStatus::Active => "user.reactivate",
+    };
+    let audit = match actor {
+        Some(actor) => AuditEvent::by(actor, action, "user", user.id, now),
+        None => AuditEvent::system(action, "user", user.id, now),
+    }
+    .with_before(serde_json::json!({"status": user.status.as_str()}))
+    .with_after(serde_json::json!({"status": status.as_str()}));
+    let changed = match status {
+        UserStatus::Suspended => directory.suspend_user(user.id, now, &audit).await,
+        UserStatus::Active => users.change_user_status(user.id, status, now, &audit).await,
+    };
+    changed.map_err(|e| match e {
+        StoreError::NotFound => Error::NotFound { entity: "user" },
+        StoreError::Conflict { constraint } if constraint == LAST_ACTIVE_ADMIN => Error::Conflict {
+            field: None,
+            message: "at least one active administrator must remain".into(),
+        },
+        other => other.into(),
+    })
 }
 
 #[cfg(test)]
