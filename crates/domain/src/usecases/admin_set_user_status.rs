@@ -63,12 +63,12 @@ impl SetUserStatusById {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admin::LAST_ACTIVE_ADMIN;
-    use crate::StoreError;
     use crate::admin::MockUserDirectory;
+    use crate::admin::LAST_ACTIVE_ADMIN;
     use crate::ports::MockUserStore;
     use crate::usecases::fixtures::*;
     use crate::user::Role;
+    use crate::StoreError;
 
     fn admin() -> Actor {
         let mut actor = alice();
