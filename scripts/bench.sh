@@ -95,6 +95,13 @@ print(len(d))')
 [[ "$listed" == 20 ]] || warn "GET /api/v1/api-keys lists $listed keys, expected 20"
 log "subscription $subscription_id, $listed keys"
 
+# An experiment's change to the database before the load, e.g. KEYPORT_BENCH_SQL='DROP INDEX …' to measure
+# what an index costs (see docs/performance.md).
+if [[ -n "${KEYPORT_BENCH_SQL:-}" ]]; then
+  log "before the load: $KEYPORT_BENCH_SQL"
+  psql -X -q -v ON_ERROR_STOP=1 "$database_url" -c "$KEYPORT_BENCH_SQL" >&2 || die "KEYPORT_BENCH_SQL failed"
+fi
+
 rss_kb() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$server_pid/status"; }
 sleep 2
 idle_rss=$(rss_kb VmRSS)
