@@ -185,10 +185,6 @@ pub struct Caller {
     pub credential: Credential,
 }
 
-fn client_addr(req: &ServiceRequest) -> Option<std::net::IpAddr> {
-    req.peer_addr().map(|a| a.ip())
-}
-
 fn too_many(retry_after: u64) -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -239,7 +235,7 @@ pub async fn authorize(
         )
         .into());
     };
-    let addr = client_addr(&req);
+    let addr = crate::client::client_ip(req.request(), &state.config.trusted_proxies);
     if rule.throttled {
         if let Err(retry) = state.limits.login.hit(addr) {
             return Err(too_many(retry).into());

@@ -4,6 +4,7 @@
 //! [`Services`] from concrete adapters and mounts [`app`].
 
 pub mod authz;
+pub mod client;
 pub mod cookies;
 pub mod dto;
 pub mod error;
@@ -77,6 +78,8 @@ pub struct ApiConfig {
     pub dev_login: bool,
     /// Whether the session cookies carry `Secure` (off only when explicitly serving plain-HTTP localhost).
     pub secure_cookies: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (see [`client::client_ip`]).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// One dependency checked by `/readyz`.

@@ -67,7 +67,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (migrates and syncs the catalog first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations.
     Migrate,
     /// Compare LiteLLM's keys with keyport's and heal every disagreement (keyport's record wins).
@@ -180,6 +180,10 @@ pub struct ServeArgs {
     /// Failed authentications allowed per client address and minute before it must wait (0: unlimited).
     #[arg(long, env = "KEYPORT_AUTH_FAILURES_PER_MINUTE", default_value_t = 60)]
     pub auth_failures_per_minute: u32,
+    /// Reverse proxies or load balancers (addresses or CIDR ranges, comma-separated) whose
+    /// `X-Forwarded-For` gives the client's address for rate limits and the audit log; none by default.
+    #[arg(long, env = "KEYPORT_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<TrustedProxy>,
     #[command(flatten)]
     pub oidc: Box<OidcArgs>,
 }
@@ -308,6 +312,22 @@ impl OidcArgs {
         };
         mapping.sync_roles = self.sync_roles.unwrap_or_else(|| mapping.maps_roles());
         Ok(Some((config, mapping)))
+    }
+}
+
+/// One trusted proxy: an address (`10.0.0.5`) or a range (`10.0.0.0/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy(pub ipnet::IpNet);
+
+impl std::str::FromStr for TrustedProxy {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        let value = value.trim();
+        value
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map(TrustedProxy)
+            .map_err(|_| format!("'{value}' is neither an IP address nor a CIDR range"))
     }
 }
 
@@ -510,7 +530,7 @@ mod tests {
         let mut argv = vec!["keyport", "serve"];
         argv.extend_from_slice(args);
         match Cli::parse_from(argv).command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             other => panic!("not serve: {other:?}"),
         }
     }
@@ -529,6 +549,24 @@ mod tests {
             .validate()
             .is_ok());
         assert!(serve_args(&[]).validate().is_ok());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        if std::env::var_os("KEYPORT_TRUSTED_PROXIES").is_some() {
+            return;
+        }
+        let args = serve_args(&["--trusted-proxies", "10.0.0.0/8, 192.0.2.1,::1"]);
+        let nets: Vec<String> = args
+            .trusted_proxies
+            .iter()
+            .map(|p| p.0.to_string())
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.0.2.1/32", "::1/128"]);
+        assert!(serve_args(&[]).trusted_proxies.is_empty());
+        assert!(
+            Cli::try_parse_from(["keyport", "serve", "--trusted-proxies", "proxy.local"]).is_err()
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.common.log, cli.common.log_format);
     let result = match cli.command {
-        Command::Serve(args) => serve::run(cli.common, args),
+        Command::Serve(args) => serve::run(cli.common, *args),
         other => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

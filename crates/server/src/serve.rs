@@ -176,6 +176,7 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| litellm_url.as_str().trim_end_matches('/').to_owned()),
             dev_login: args.dev_login,
             secure_cookies: args.secure_cookies()?,
+            trusted_proxies: args.trusted_proxies.iter().map(|p| p.0).collect(),
         },
         readiness: Arc::new(Dependencies {
             wiring: wiring.clone(),

@@ -449,3 +449,29 @@ async fn guessing_tokens_from_one_address_is_slowed_down() {
     assert_eq!(status, 429, "{problem}");
     assert_eq!(problem["type"], "urn:keyport:problem:rate-limited");
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_is_limited_on_its_own() {
+    let app = App::start_with_env(
+        DoubleConfig::demo(),
+        &[
+            ("KEYPORT_AUTH_FAILURES_PER_MINUTE", "3"),
+            ("KEYPORT_TRUSTED_PROXIES", "127.0.0.1"),
+        ],
+    )
+    .await;
+    let guess = |client: &'static str| {
+        app.client
+            .get(app.url("/api/v1/api-keys"))
+            .header(AUTHORIZATION, "Bearer kp_pat_guess")
+            .header("X-Forwarded-For", client)
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(guess("198.51.100.1").await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 429]);
+    // Another client behind the same proxy is not punished for the first one's guesses.
+    assert_eq!(guess("198.51.100.2").await.unwrap().status(), 401);
+}

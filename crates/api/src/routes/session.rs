@@ -113,7 +113,13 @@ pub struct DevLoginRequest {
 
 pub(crate) fn client_info(req: &HttpRequest) -> ClientInfo {
     ClientInfo {
-        addr: req.peer_addr().map(|a| a.ip().to_string()),
+        addr: {
+            let trusted = req
+                .app_data::<web::Data<ApiState>>()
+                .map(|s| s.config.trusted_proxies.as_slice())
+                .unwrap_or_default();
+            crate::client::client_ip(req, trusted).map(|ip| ip.to_string())
+        },
         user_agent: req
             .headers()
             .get(actix_web::http::header::USER_AGENT)
