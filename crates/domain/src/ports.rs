@@ -45,6 +45,24 @@ pub struct AccessToken {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+impl AccessToken {
+    /// `active`, `expired` or `revoked` at `now`.
+    pub fn status(&self, now: DateTime<Utc>) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.expires_at.is_some_and(|e| e <= now) {
+            "expired"
+        } else {
+            "active"
+        }
+    }
+
+    /// Whether the token still authenticates at `now`.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.status(now) == "active"
+    }
+}
+
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserStore: Send + Sync {

@@ -32,13 +32,6 @@ pub struct AccessTokenDto {
 
 impl AccessTokenDto {
     fn of(t: &AccessToken, now: DateTime<Utc>) -> Self {
-        let status = if t.revoked_at.is_some() {
-            "revoked"
-        } else if t.expires_at.is_some_and(|e| e <= now) {
-            "expired"
-        } else {
-            "active"
-        };
         Self {
             id: t.id.0,
             name: t.name.clone(),
@@ -48,7 +41,7 @@ impl AccessTokenDto {
             last_used_at: t.last_used_at,
             created_at: t.created_at,
             revoked_at: t.revoked_at,
-            status: status.into(),
+            status: t.status(now).to_owned(),
         }
     }
 }

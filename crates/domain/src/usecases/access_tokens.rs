@@ -85,7 +85,7 @@ impl ManageAccessTokens {
             .list_access_tokens(actor.user_id)
             .await?
             .iter()
-            .filter(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now))
+            .filter(|t| t.is_live(now))
             .count();
         if live >= MAX_LIVE_TOKENS {
             return Err(Error::Conflict {
