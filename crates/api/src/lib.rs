@@ -53,6 +53,7 @@ pub struct Services {
     pub admin_revoke_key: AdminRevokeKey,
     pub list_all_subscriptions: ListAllSubscriptions,
     pub subscription_history: SubscriptionHistory,
+    pub control_subscription: ControlSubscription,
     pub grant_subscription: GrantSubscription,
     pub decide_subscriptions: DecideSubscriptions,
     pub update_model: UpdateModel,

@@ -6,6 +6,7 @@
 //! Store contract, as in [`crate::ports`]: every mutating method commits its change and its audit event(s)
 //! in one transaction or not at all.
 
+use crate::access::{InferenceRoutes, DEFAULT_MAX_LIVE_KEYS, MAX_LIVE_KEYS_LIMIT};
 use crate::api_key::{ApiKey, ApiKeyStatus};
 use crate::audit::AuditEvent;
 use crate::error::StoreError;
@@ -173,7 +174,7 @@ pub struct ModelUpdated {
 }
 
 /// What an administrator allows for self-service subscriptions and keys.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SelfServiceSettings {
     /// A subscription a user makes gets its model's default quota, but never more than this.
     pub subscription_max_quota: Limits,
@@ -185,6 +186,24 @@ pub struct SelfServiceSettings {
     pub key_default_lifetime_days: Option<u32>,
     /// The longest a key may live; keys without an expiry get it when there is no default.
     pub key_max_lifetime_days: Option<u32>,
+    /// The only LiteLLM routes a key may call (inference routes only).
+    pub allowed_routes: InferenceRoutes,
+    /// How many live (provisioning or active) keys a user may hold.
+    pub max_live_keys_per_user: u32,
+}
+
+impl Default for SelfServiceSettings {
+    fn default() -> Self {
+        Self {
+            subscription_max_quota: Limits::default(),
+            key_default_limits: Limits::default(),
+            key_max_limits: Limits::default(),
+            key_default_lifetime_days: None,
+            key_max_lifetime_days: None,
+            allowed_routes: InferenceRoutes::default(),
+            max_live_keys_per_user: DEFAULT_MAX_LIVE_KEYS,
+        }
+    }
 }
 
 impl SelfServiceSettings {
@@ -221,6 +240,12 @@ impl SelfServiceSettings {
                     format!("between 1 and {MAX_LIFETIME_DAYS} days, or absent for none"),
                 ));
             }
+        }
+        if !(1..=MAX_LIVE_KEYS_LIMIT).contains(&self.max_live_keys_per_user) {
+            errors.push(FieldError::new(
+                "max_live_keys_per_user",
+                format!("between 1 and {MAX_LIVE_KEYS_LIMIT}"),
+            ));
         }
         if let (Some(default), Some(max)) =
             (self.key_default_lifetime_days, self.key_max_lifetime_days)
@@ -475,6 +500,31 @@ mod tests {
             ["key_default_limits.rpm_limit", "key_max_lifetime_days"]
         );
         assert!(SelfServiceSettings::default().validate().is_ok());
+    }
+
+    #[test]
+    fn the_cap_on_live_keys_is_between_one_and_a_thousand() {
+        for refused in [0, MAX_LIVE_KEYS_LIMIT + 1] {
+            let settings = SelfServiceSettings {
+                max_live_keys_per_user: refused,
+                ..SelfServiceSettings::default()
+            };
+            let errors = settings.validate().unwrap_err();
+            let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+            assert_eq!(fields, ["max_live_keys_per_user"], "{refused}");
+        }
+        assert_eq!(MAX_LIVE_KEYS_LIMIT + 1, 1001);
+        for allowed in [1, MAX_LIVE_KEYS_LIMIT] {
+            let settings = SelfServiceSettings {
+                max_live_keys_per_user: allowed,
+                ..SelfServiceSettings::default()
+            };
+            assert!(settings.validate().is_ok(), "{allowed}");
+        }
+        assert_eq!(
+            SelfServiceSettings::default().max_live_keys_per_user,
+            DEFAULT_MAX_LIVE_KEYS
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! serves, claimed by a worker with `FOR UPDATE SKIP LOCKED`, retried with backoff and, after too many
 //! attempts, kept as `dead` with its last error for administrators to see.
 
-use crate::ids::ApiKeyId;
+use crate::ids::{ApiKeyId, UserId};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -14,18 +14,23 @@ pub enum JobKind {
     /// key; delete a revoked, expired or retired one. Idempotent: it reads both sides and acts on the
     /// difference, so running it twice, or after a crash half way, is safe.
     ConvergeKey,
+    /// Bring LiteLLM in line with a user's subscriptions: role, reachable models, per-model spend pools and
+    /// the team that pools rates (docs/quotas.md). Idempotent like `ConvergeKey`.
+    ConvergeUser,
 }
 
 impl JobKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ConvergeKey => "converge_key",
+            Self::ConvergeUser => "converge_user",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
         match value {
             "converge_key" => Some(Self::ConvergeKey),
+            "converge_user" => Some(Self::ConvergeUser),
             _ => None,
         }
     }
@@ -69,6 +74,8 @@ pub struct Job {
     pub id: i64,
     pub kind: JobKind,
     pub api_key_id: Option<ApiKeyId>,
+    /// The user a `ConvergeUser` job is about.
+    pub user_id: Option<UserId>,
     pub status: JobStatus,
     /// Attempts started so far, the current one included.
     pub attempts: u32,

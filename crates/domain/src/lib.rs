@@ -4,6 +4,7 @@
 //! together. This crate performs no I/O and knows nothing of actix-web, diesel or reqwest; the adapters depend
 //! on it, never the reverse.
 
+pub mod access;
 pub mod admin;
 pub mod api_key;
 pub mod audit;

@@ -139,6 +139,14 @@ impl BudgetDuration {
         Ok(Self { count, unit })
     }
 
+    /// A window of `count` days (at least one).
+    pub fn days(count: u32) -> Self {
+        Self {
+            count: count.clamp(1, 100_000),
+            unit: DurationUnit::Day,
+        }
+    }
+
     /// The window's nominal length (a month counts as 30 days), for comparing two durations.
     pub fn approx_seconds(&self) -> u64 {
         u64::from(self.count) * self.unit.seconds()

@@ -5,6 +5,7 @@
 //! Store contract, common to every mutating method: the change and its audit event commit together in one
 //! transaction or not at all. `StoreError::Unavailable` means nothing was committed.
 
+use crate::access::{GatewayUserState, UserAccess};
 use crate::api_key::{ApiKey, ApiKeyStatus, KeyUpdate, NewApiKey};
 use crate::audit::AuditEvent;
 use crate::error::{GatewayError, StoreError};
@@ -206,10 +207,88 @@ pub trait SubscriptionStore: Send + Sync {
         at: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> Result<Subscription, StoreError>;
+    /// Replaces the quota of an `active` or `suspended` subscription (LiteLLM follows through the owner's
+    /// `ConvergeUser` job, queued in the same transaction). MUST answer `NotFound`, changing nothing, when
+    /// the subscription is in another status.
+    async fn change_subscription_quota(
+        &self,
+        id: SubscriptionId,
+        quota: &Limits,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<Subscription, StoreError>;
     /// How many live keys (provisioning, active, retiring) are bound to the subscription.
     async fn count_live_keys(&self, id: SubscriptionId) -> Result<u64, StoreError>;
     /// The `active` and `retiring` keys bound to the subscription, with all their subscriptions and models.
     async fn keys_bound_to(&self, id: SubscriptionId) -> Result<Vec<ApiKey>, StoreError>;
+}
+
+/// What [`ApiKeyStore::insert_provisioning_key`] learnt on the way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyInserted {
+    /// The owner's subscriptions changed since LiteLLM last got their pools: converge the user first.
+    pub owner_access_pending: bool,
+}
+
+/// A user's LiteLLM access as keyport records it: the user, all their subscriptions, and which version of
+/// them LiteLLM holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRecord {
+    pub user: User,
+    pub subscriptions: Vec<Subscription>,
+    /// Grows with every change of the user's subscriptions (the database counts them).
+    pub version: i64,
+    /// The version LiteLLM was last brought to.
+    pub synced_version: i64,
+}
+
+impl AccessRecord {
+    pub fn is_pending(&self) -> bool {
+        self.synced_version < self.version
+    }
+
+    /// What LiteLLM must hold for this user.
+    pub fn access(&self) -> UserAccess {
+        UserAccess::of(
+            self.user.id,
+            self.user.email.clone(),
+            self.user.display_name.clone(),
+            &self.subscriptions,
+        )
+    }
+}
+
+/// Each user's LiteLLM access (role, models, spend and rate pools; docs/quotas.md). Changes of a user's
+/// subscriptions raise their version and queue a `ConvergeUser` job in the change's own transaction (the
+/// subscription stores do it; the PostgreSQL adapter with a trigger, so no write path can forget it).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AccessStore: Send + Sync {
+    /// The user with all their subscriptions and versions; `None` for an unknown user.
+    async fn access_record(&self, user: UserId) -> Result<Option<AccessRecord>, StoreError>;
+    /// The records of these users (unknown ids skipped), in a constant number of queries.
+    async fn access_records(&self, users: &[UserId]) -> Result<Vec<AccessRecord>, StoreError>;
+    /// Records that LiteLLM holds `version` of the user's access (never moving backwards; a later change
+    /// keeps the user pending), clearing the last error.
+    async fn mark_access_synced(
+        &self,
+        user: UserId,
+        version: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Records why LiteLLM could not be brought in line yet.
+    async fn record_access_error(
+        &self,
+        user: UserId,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Queues a `ConvergeUser` job for each user (an earlier pending one keeps the earlier due time).
+    async fn enqueue_converge_users(
+        &self,
+        users: &[UserId],
+        run_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 /// What a subscription change does to the keys bound to it.
@@ -224,14 +303,19 @@ pub struct KeyEffects {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync {
-    /// Inserts the key as `provisioning` with its subscription links.
+    /// Inserts the key as `provisioning` with its subscription links. With `max_live_keys`, the owner's
+    /// row is locked first and the insert refused when they already hold that many `provisioning` or
+    /// `active` keys, so that concurrent creates cannot pass the cap together (a rotation passes `None`: it
+    /// replaces a key). Answers whether the owner's LiteLLM access is pending (see [`AccessStore`]).
     /// MUST answer `Conflict { constraint: "api_keys_live_name" }` when the user has a live key of that name,
-    /// and `Conflict { constraint: "api_keys_key_hash" }` for a hash already known.
+    /// `Conflict { constraint: "api_keys_live_cap" }` at the cap, and
+    /// `Conflict { constraint: "api_keys_key_hash" }` for a hash already known.
     async fn insert_provisioning_key(
         &self,
         key: &NewApiKey,
+        max_live_keys: Option<u32>,
         audit: &AuditEvent,
-    ) -> Result<(), StoreError>;
+    ) -> Result<KeyInserted, StoreError>;
     /// `provisioning → active`, recording the sync time. MUST answer `NotFound` when the key is not
     /// `provisioning`, changing nothing.
     async fn activate_key(
@@ -423,6 +507,12 @@ pub struct GenerateKey {
     pub expires_in_seconds: Option<i64>,
     /// Names the keyport key so that the reconciler can recognise keyport's keys.
     pub metadata: serde_json::Value,
+    /// The owner's team ([`crate::access::team_id_of`]): the rate pools of its subscriptions.
+    pub team_id: String,
+    /// The only routes the key may call (never empty: LiteLLM reads `[]` as no restriction).
+    pub allowed_routes: Vec<String>,
+    /// The spend the key starts with (a rotated key carries its predecessor's spend in the window).
+    pub spend: Option<Money>,
 }
 
 /// LiteLLM's status for a key (`/key/info`).
@@ -449,6 +539,9 @@ pub struct GatewayKey {
     pub budget_reset_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub metadata: serde_json::Value,
+    pub team_id: Option<String>,
+    /// The routes the key may call; empty means no restriction beyond its owner's role.
+    pub allowed_routes: Vec<String>,
 }
 
 /// LiteLLM's admin API, as keyport uses it.
@@ -475,13 +568,10 @@ pub trait Gateway: Send + Sync {
     /// One page (1-based) of every key LiteLLM holds, as full objects (`/key/list?return_full_object=true`).
     async fn list_keys(&self, page: u32, size: u32) -> Result<GatewayKeyPage, GatewayError>;
 
-    // The user and spend calls below have default bodies (an `Unexpected` error) only so that gateways
-    // written before them (the invariants suite's `FaultyGateway`) still compile; `LiteLlmClient`
-    // implements every one. Remove the bodies once those gateways delegate the calls.
-
-    /// Makes sure LiteLLM has the user (`/user/new` without a key of its own and with every model
-    /// allowed), e.g. on login. Idempotent: a user that already exists is `Ok` and is left as it is (its
-    /// email and alias are not updated). `Err(Conflict { field: "user_email" })` when another LiteLLM user
+    /// Makes sure LiteLLM has the user (`/user/new` without a key of its own, with the role
+    /// [`crate::access::GATEWAY_USER_ROLE`] and no model until [`Gateway::set_user_access`] gives it its
+    /// subscriptions'), e.g. on login. Idempotent: a user that already exists is `Ok` and is left as it is
+    /// (its email and alias are not updated). `Err(Conflict { field: "user_email" })` when another LiteLLM user
     /// has that email (compared case-insensitively); `Invalid` for a request LiteLLM refuses; like every
     /// call, `Unavailable` when the outcome is unknown (then simply call again).
     async fn ensure_user(&self, user: &GatewayUser) -> Result<(), GatewayError>;
@@ -495,7 +585,22 @@ pub trait Gateway: Send + Sync {
     /// One page of LiteLLM's spend log (`/spend/logs/v2`), newest first. `Invalid` without a call for a
     /// page below 1, a page size outside what the adapter allows, or `start` after `end`.
     async fn spend_logs(&self, query: &SpendQuery) -> Result<SpendPage, GatewayError>;
+
+    /// `/user/update` with the user's whole access (role, models — `no-default-models` for none —, and
+    /// `model_max_budget`, the per-model spend pools, replaced whole), so that repeating it is harmless.
+    /// Like [`Gateway::update_user`], an upsert: call [`Gateway::ensure_user`] first.
+    async fn set_user_access(&self, access: &UserAccess) -> Result<(), GatewayError>;
+    /// Makes sure the user's team ([`UserAccess::team_id`]) exists with the user as a member and the rate
+    /// pools (`model_rpm_limit`/`model_tpm_limit` in its metadata, replaced whole): `/team/new`, or
+    /// `/team/update` (plus `/team/member_add` when the user is missing) for a team that exists.
+    async fn ensure_team(&self, access: &UserAccess) -> Result<(), GatewayError>;
+    /// The LiteLLM users with these ids (`/user/list?user_ids=…`), those LiteLLM knows; at most
+    /// [`MAX_USERS_PER_LIST`] ids (`Invalid` without a call above).
+    async fn list_users(&self, ids: &[UserId]) -> Result<Vec<GatewayUserState>, GatewayError>;
 }
+
+/// Most ids [`Gateway::list_users`] takes in one call (LiteLLM's largest `/user/list` page).
+pub const MAX_USERS_PER_LIST: usize = 100;
 
 /// A user keyport asks LiteLLM to have (`/user/new`): LiteLLM's `user_id` is keyport's user id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -587,6 +692,10 @@ pub struct UpdateKey {
     pub blocked: bool,
     /// The full metadata (LiteLLM replaces it whole).
     pub metadata: serde_json::Value,
+    /// The owner's team ([`crate::access::team_id_of`]).
+    pub team_id: String,
+    /// The only routes the key may call (never empty).
+    pub allowed_routes: Vec<String>,
 }
 
 /// One page of LiteLLM's keys.

@@ -4,7 +4,8 @@
 
 use crate::errors::{Failure, Param};
 use crate::pyfmt;
-use crate::state::{hash_token, KeyRecord, Shared};
+use crate::routes;
+use crate::state::{effective_role, hash_token, KeyRecord, Shared};
 use actix_web::HttpRequest;
 
 /// Who a request authenticated as.
@@ -107,19 +108,46 @@ pub fn authenticate(req: &HttpRequest, shared: &Shared) -> Result<Caller, Failur
     Ok(Caller::Virtual(Box::new(record)))
 }
 
-/// Authenticates a management call: only the master key may go on.
+/// Authenticates the request, then runs LiteLLM's route and role gates on a virtual key
+/// ([`crate::routes`]). A key whose owner is a `proxy_admin` acts as the master key does.
+pub fn authorize(req: &HttpRequest, shared: &Shared) -> Result<Caller, Failure> {
+    let caller = authenticate(req, shared)?;
+    let Caller::Virtual(key) = caller else {
+        return Ok(caller);
+    };
+    let user = key
+        .user_id
+        .as_deref()
+        .and_then(|id| shared.store().users.get(id).cloned());
+    routes::check_allowed_routes(req.path(), &key)?;
+    routes::check_role(req.path(), &key, user.as_ref())?;
+    if effective_role(user.as_ref()) == "proxy_admin" {
+        return Ok(Caller::Master);
+    }
+    Ok(Caller::Virtual(key))
+}
+
+/// [`authorize`], for a route whose handler serves only an admin: a virtual key that passed the gates (an
+/// owner's role that the gates let through) is refused like LiteLLM's admin-only exception.
 pub fn require_admin(req: &HttpRequest, shared: &Shared) -> Result<(), Failure> {
-    match authenticate(req, shared)? {
+    match authorize(req, shared)? {
         Caller::Master => Ok(()),
-        Caller::Virtual(key) => Err(admin_only(req.path(), &key)),
+        Caller::Virtual(key) => Err(admin_only(req.path(), &key, shared)),
     }
 }
 
-/// `RouteChecks`' refusal of an admin-only route to a non-admin key.
-pub fn admin_only(route: &str, key: &KeyRecord) -> Failure {
-    let (role, user_id) = match &key.user_id {
-        Some(id) => ("internal_user", pyfmt::mask_user_id(id)),
-        None => ("unknown", "unknown".to_owned()),
+/// The admin-only refusal of the role gate, for a key the gate let through.
+pub fn admin_only(route: &str, key: &KeyRecord, shared: &Shared) -> Failure {
+    let user = key
+        .user_id
+        .as_deref()
+        .and_then(|id| shared.store().users.get(id).cloned());
+    let (role, user_id) = match &user {
+        Some(u) => (
+            u.user_role.clone().unwrap_or_else(|| "unknown".to_owned()),
+            pyfmt::mask_user_id(&u.user_id),
+        ),
+        None => ("unknown".to_owned(), "*******".to_owned()),
     };
     Failure::auth(
         401,
@@ -127,6 +155,12 @@ pub fn admin_only(route: &str, key: &KeyRecord) -> Failure {
             "Authentication Error, Only proxy admin can be used to generate, delete, update info for new keys/users/teams. Route={route}. Your role={role}. Your user_id={user_id}"
         ),
     )
+}
+
+/// The role LiteLLM acts on for the owner of `key` (`internal_user` when it has none).
+pub fn caller_role(shared: &Shared, key: &KeyRecord) -> String {
+    let store = shared.store();
+    effective_role(key.user_id.as_deref().and_then(|id| store.users.get(id)))
 }
 
 /// Who LiteLLM records as the author of a change (`litellm-changed-by` overrides nothing but is kept).

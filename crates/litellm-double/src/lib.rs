@@ -8,12 +8,14 @@
 //! `litellm-double` binary for manual work and end-to-end tests.
 
 mod auth;
+mod budgets;
 mod config;
 mod duration;
 mod errors;
 mod faults;
 mod handlers;
 mod pyfmt;
+mod routes;
 mod seed;
 mod state;
 mod validate;
@@ -23,7 +25,8 @@ pub use faults::{Fault, FaultRule, Occurrence, PathMatch};
 pub use handlers::chat::{COMPLETION_TOKENS, PROMPT_TOKENS};
 pub use seed::SeedKey;
 pub use state::{
-    hash_token, Call, DeletedKeyRecord, KeyRecord, KeyStatus, SpendLogRow, UserRecord,
+    hash_token, BudgetWindow, Call, DeletedKeyRecord, KeyRecord, KeyStatus, SpendLogRow,
+    TeamMember, TeamRecord, UserRecord,
 };
 
 use actix_web::dev::ServerHandle;
@@ -176,6 +179,44 @@ impl LiteLlmDouble {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Every team, by `team_id`.
+    pub fn teams(&self) -> Vec<TeamRecord> {
+        self.shared.store().teams.values().cloned().collect()
+    }
+
+    /// The team with this id.
+    pub fn team(&self, team_id: &str) -> Option<TeamRecord> {
+        self.shared.store().teams.get(team_id).cloned()
+    }
+
+    /// The window of a user's per-model spend pool, keyed as LiteLLM keys it: the `model_max_budget` entry's
+    /// name and its period.
+    pub fn model_budget_window(
+        &self,
+        user_id: &str,
+        budget_model: &str,
+        period: &str,
+    ) -> Option<BudgetWindow> {
+        self.shared
+            .store()
+            .model_budget_windows
+            .get(&(
+                user_id.to_owned(),
+                budget_model.to_owned(),
+                period.to_owned(),
+            ))
+            .copied()
+    }
+
+    /// Moves every per-model spend window `by` into the past, as if that much time had gone by (the way
+    /// tests age keys with [`LiteLlmDouble::update_key`]): a window whose end passes is over.
+    pub fn age_model_budget_windows(&self, by: chrono::Duration) {
+        for window in self.shared.store().model_budget_windows.values_mut() {
+            window.started -= by;
+            window.ends -= by;
         }
     }
 

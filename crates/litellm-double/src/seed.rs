@@ -108,6 +108,7 @@ impl SeedKey {
             max_parallel_requests: self.max_parallel_requests,
             expires: self.expires,
             key_type: "default".to_owned(),
+            allowed_routes: Vec::new(),
             created_by: Some(ADMIN_USER_ID.to_owned()),
             updated_by: Some(ADMIN_USER_ID.to_owned()),
             created_at: now,

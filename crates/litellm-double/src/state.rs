@@ -74,6 +74,8 @@ pub struct KeyRecord {
     pub max_parallel_requests: Option<i64>,
     pub expires: Option<DateTime<Utc>>,
     pub key_type: String,
+    /// The routes the key may call (`allowed_routes`); empty means no restriction beyond its owner's role.
+    pub allowed_routes: Vec<String>,
     pub created_by: Option<String>,
     pub updated_by: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -142,6 +144,9 @@ pub struct UserRecord {
     pub rpm_limit: Option<i64>,
     pub max_parallel_requests: Option<i64>,
     pub metadata: serde_json::Value,
+    /// `model_max_budget` as sent (`{model: {budget_limit|max_budget, time_period|budget_duration}}`): one
+    /// spend pool per model for every key of the user.
+    pub model_max_budget: serde_json::Map<String, serde_json::Value>,
     pub teams: Vec<String>,
     pub sso_user_id: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -165,6 +170,7 @@ impl UserRecord {
             rpm_limit: None,
             max_parallel_requests: None,
             metadata: serde_json::json!({}),
+            model_max_budget: serde_json::Map::new(),
             teams: Vec::new(),
             sso_user_id: None,
             created_at: now,
@@ -184,6 +190,68 @@ impl UserRecord {
             .and_then(|d| crate::duration::parse(d).ok())
             .map(|span| span.next_reset(now.max(reset_at)));
     }
+}
+
+/// The role LiteLLM acts on for a user: its stored role, `internal_user` when none is stored
+/// (`auth_checks.effective_user_role`).
+pub fn effective_role(user: Option<&UserRecord>) -> String {
+    match user.and_then(|u| u.user_role.as_deref()) {
+        Some(role) if ROLES.contains(&role) => role.to_owned(),
+        _ => "internal_user".to_owned(),
+    }
+}
+
+/// LiteLLM's user roles (`LitellmUserRoles`) that `/user/new` and `/user/update` accept.
+pub const ROLES: &[&str] = &[
+    "proxy_admin",
+    "proxy_admin_viewer",
+    "internal_user",
+    "internal_user_viewer",
+];
+
+/// A member of a team (`members_with_roles`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamMember {
+    pub user_id: Option<String>,
+    pub user_email: Option<String>,
+    /// `admin` or `user`.
+    pub role: String,
+}
+
+/// A team (`LiteLLM_TeamTable`), as far as keyport uses teams: members, models and the per-model rate
+/// pools in `metadata.model_rpm_limit`/`metadata.model_tpm_limit`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeamRecord {
+    pub team_id: String,
+    pub team_alias: Option<String>,
+    pub members_with_roles: Vec<TeamMember>,
+    /// Empty means every model.
+    pub models: Vec<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TeamRecord {
+    pub fn has_member(&self, user_id: &str) -> bool {
+        self.members_with_roles
+            .iter()
+            .any(|m| m.user_id.as_deref() == Some(user_id))
+    }
+
+    /// The team's per-model limit of `kind` (`model_rpm_limit` or `model_tpm_limit`) for `model`.
+    pub fn model_limit(&self, kind: &str, model: &str) -> Option<i64> {
+        self.metadata.get(kind)?.get(model)?.as_i64()
+    }
+}
+
+/// The window of one per-model spend pool (`model_max_budget` of a user): rolling, it starts at the first
+/// charged request and ends one budget period later (`model_max_budget_limiter`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BudgetWindow {
+    pub started: DateTime<Utc>,
+    pub ends: DateTime<Utc>,
+    pub spend: f64,
 }
 
 /// A deleted key, as kept in the archive.
@@ -238,8 +306,12 @@ pub const RATE_WINDOW_SECONDS: i64 = 60;
 
 pub(crate) struct Store {
     pub keys: HashMap<String, KeyRecord>,
-    /// Rate-limit windows by key hash.
+    /// Rate-limit windows by descriptor: a key hash, or `model_per_team:<team_id>:<model>`.
     pub rate_windows: HashMap<String, RateWindow>,
+    /// Teams by `team_id`.
+    pub teams: BTreeMap<String, TeamRecord>,
+    /// Per-model spend windows of users, by (user_id, budget model, budget period).
+    pub model_budget_windows: HashMap<(String, String, String), BudgetWindow>,
     pub deleted: Vec<DeletedKeyRecord>,
     /// Users by `user_id`.
     pub users: BTreeMap<String, UserRecord>,
@@ -334,6 +406,8 @@ impl Shared {
             store: Mutex::new(Store {
                 keys: HashMap::new(),
                 rate_windows: HashMap::new(),
+                teams: BTreeMap::new(),
+                model_budget_windows: HashMap::new(),
                 deleted: Vec::new(),
                 users: BTreeMap::new(),
                 spend_logs: Vec::new(),

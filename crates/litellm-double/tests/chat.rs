@@ -200,7 +200,7 @@ async fn rpm_and_tpm_limits_answer_429_within_the_window() {
     let a = c.chat(KEY, "gpt-4o-mini").await;
     assert_eq!(a.status, 429, "{}", a.body);
     let error = &a.json()["error"];
-    assert_eq!(error["type"], "rate_limit_error");
+    assert_eq!(error["type"], "throttling_error");
     assert_eq!(error["param"], serde_json::Value::Null);
     assert_eq!(error["code"], "429");
     let message = error["message"].as_str().unwrap();

@@ -233,9 +233,16 @@ async fn management_needs_the_master_key_in_any_supported_header() {
 }
 
 #[tokio::test]
-async fn a_virtual_key_may_not_manage_keys() {
+async fn a_key_of_a_view_only_user_may_not_manage_keys() {
     let double = start().await;
     let c = client(&double);
+    let a = c
+        .admin_post(
+            "/user/new",
+            json!({"user_id": "user-0123456789", "user_role": "internal_user_viewer", "auto_create_key": false}),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
     c.generate(json!({"key": CUSTOM, "user_id": "user-0123456789"}))
         .await;
     let a = c.post("/key/generate", Some(CUSTOM), "{}").await;
@@ -243,7 +250,7 @@ async fn a_virtual_key_may_not_manage_keys() {
         (a.status, a.body.as_str()),
         (
             401,
-            r#"{"error":{"message":"Authentication Error, Only proxy admin can be used to generate, delete, update info for new keys/users/teams. Route=/key/generate. Your role=internal_user. Your user_id=user-0*******89","type":"auth_error","param":"None","code":"401"}}"#
+            r#"{"error":{"message":"Authentication Error, Only proxy admin can be used to generate, delete, update info for new keys/users/teams. Route=/key/generate. Your role=internal_user_viewer. Your user_id=user-0*******89","type":"auth_error","param":"None","code":"401"}}"#
         )
     );
 }

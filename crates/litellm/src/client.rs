@@ -3,18 +3,21 @@
 use crate::config::{LiteLlmConfig, MasterKey, RetryPolicy};
 use crate::problem;
 use crate::wire::{
-    self, DeleteKeys, GenerateKeyBody, KeyInfoAnswer, KeyListAnswer, KeyRef, ModelGroupAnswer,
-    NewUserBody, SpendLogsAnswer, UpdateKeyBody, UpdateUserBody, UserInfoAnswer, UserUpdateAnswer,
-    WireKey, WireSpendLog, WireUser,
+    self, DeleteKeys, GenerateKeyBody, KeyInfoAnswer, KeyListAnswer, KeyRef, MemberAddBody,
+    MemberBody, ModelBudgetBody, ModelGroupAnswer, NewTeamBody, NewUserBody, SpendLogsAnswer,
+    TeamInfoAnswer, TeamUpdateBody, UpdateKeyBody, UpdateUserBody, UserAccessBody, UserInfoAnswer,
+    UserListAnswer, UserUpdateAnswer, WireKey, WireSpendLog, WireUser, WireUserState,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use keyport_domain::access::{GatewayUserState, UserAccess, GATEWAY_USER_ROLE, NO_MODELS};
 use keyport_domain::ids::{ModelId, UserId};
 use keyport_domain::limits::{Limits, Money, MAX_RATE_LIMIT};
 use keyport_domain::model::CatalogEntry;
 use keyport_domain::ports::{
     Gateway, GatewayKey, GatewayKeyPage, GatewayKeyStatus, GatewayUser, GatewayUserInfo,
     GatewayUserUpdate, GenerateKey, SpendLogEntry, SpendPage, SpendQuery, UpdateKey,
+    MAX_USERS_PER_LIST,
 };
 use keyport_domain::secret::KeyHash;
 use keyport_domain::GatewayError;
@@ -263,6 +266,28 @@ fn duration(expires_in_seconds: Option<i64>) -> Result<Option<String>, GatewayEr
     }
 }
 
+fn no_empty_routes(routes: &[String]) -> Result<(), GatewayError> {
+    if routes.is_empty() {
+        return Err(invalid(
+            "allowed_routes",
+            "a key needs at least one route: LiteLLM reads an empty list as no restriction",
+        ));
+    }
+    Ok(())
+}
+
+/// A key's starting spend as LiteLLM takes it: a finite, non-negative number.
+fn spend_to_send(spend: Option<Money>) -> Result<Option<f64>, GatewayError> {
+    spend
+        .map(|m| {
+            m.amount()
+                .to_f64()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| invalid("spend", "must be a finite, non-negative amount"))
+        })
+        .transpose()
+}
+
 fn no_empty_models(models: &[ModelId]) -> Result<(), GatewayError> {
     if models.is_empty() {
         return Err(invalid(
@@ -277,6 +302,7 @@ fn no_empty_models(models: &[ModelId]) -> Result<(), GatewayError> {
 /// [`LiteLlmClient`] for how each "unlimited" is written.
 fn update_body(request: &UpdateKey) -> Result<UpdateKeyBody<'_>, GatewayError> {
     no_empty_models(&request.models)?;
+    no_empty_routes(&request.allowed_routes)?;
     let metadata = match &request.metadata {
         Value::Object(_) => request.metadata.clone(),
         Value::Null => Value::Object(serde_json::Map::new()),
@@ -293,6 +319,8 @@ fn update_body(request: &UpdateKey) -> Result<UpdateKeyBody<'_>, GatewayError> {
         duration: duration(request.expires_in_seconds)?,
         blocked: request.blocked,
         metadata,
+        team_id: &request.team_id,
+        allowed_routes: request.allowed_routes.iter().map(String::as_str).collect(),
     })
 }
 
@@ -372,6 +400,8 @@ fn gateway_key(
         budget_reset_at: wire::opt_datetime(row.budget_reset_at.as_deref())?,
         expires_at,
         metadata: row.metadata.unwrap_or(serde_json::Value::Null),
+        team_id: row.team_id.filter(|t| !t.is_empty()),
+        allowed_routes: row.allowed_routes,
     })
 }
 
@@ -408,6 +438,64 @@ fn given(value: Option<&str>) -> Option<&str> {
 /// A key hash as LiteLLM wrote it (`token`, spend logs' `api_key`), if it is one.
 fn key_hash(value: Option<&str>) -> Option<KeyHash> {
     value.and_then(|t| KeyHash::parse(&t.trim().to_ascii_lowercase()).ok())
+}
+
+/// The metadata of a user's team: who manages it and the rate pools, each map holding only the models with
+/// that limit.
+fn team_metadata(access: &UserAccess) -> Result<Value, GatewayError> {
+    let mut rpm = serde_json::Map::new();
+    let mut tpm = serde_json::Map::new();
+    for (model, rates) in &access.rates {
+        for (limit, map, field) in [
+            (rates.rpm_limit, &mut rpm, "rpm_limit"),
+            (rates.tpm_limit, &mut tpm, "tpm_limit"),
+        ] {
+            if let Some(limit) = limit {
+                if !(1..=MAX_RATE_LIMIT).contains(&limit) {
+                    return Err(invalid(
+                        field,
+                        format!("{model}: must be between 1 and {MAX_RATE_LIMIT}"),
+                    ));
+                }
+                map.insert(model.to_string(), Value::from(limit));
+            }
+        }
+    }
+    Ok(serde_json::json!({
+        "managed_by": "keyport",
+        "keyport_user_id": access.user_id.to_string(),
+        "model_rpm_limit": rpm,
+        "model_tpm_limit": tpm,
+    }))
+}
+
+impl LiteLlmClient {
+    /// The user ids of a team's members (`/team/info`); `None` for a team LiteLLM does not know.
+    async fn team_members(&self, team_id: &str) -> Result<Option<Vec<String>>, GatewayError> {
+        let path = "/team/info";
+        let answer: Result<TeamInfoAnswer, GatewayError> = self
+            .retrying(path, || async {
+                let answer = self
+                    .send(Method::GET, path, &[("team_id", team_id)], None)
+                    .await?;
+                success(path, answer)
+            })
+            .await;
+        match answer {
+            Ok(answer) => Ok(Some(
+                answer
+                    .team_info
+                    .map(|t| t.members_with_roles)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|m| m.get("user_id").and_then(Value::as_str))
+                    .map(str::to_owned)
+                    .collect(),
+            )),
+            Err(GatewayError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// The budget fields of `/user/update` for the desired limits, "unlimited" spelled as
@@ -496,6 +584,8 @@ fn spend_entry(row: WireSpendLog) -> Result<Option<SpendLogEntry>, GatewayError>
 impl Gateway for LiteLlmClient {
     async fn generate_key(&self, request: &GenerateKey) -> Result<GatewayKey, GatewayError> {
         no_empty_models(&request.models)?;
+        no_empty_routes(&request.allowed_routes)?;
+        let spend = spend_to_send(request.spend)?;
         let duration = duration(request.expires_in_seconds)?;
         let limits = &request.limits;
         let body = GenerateKeyBody {
@@ -509,6 +599,9 @@ impl Gateway for LiteLlmClient {
             rpm_limit: limits.rpm_limit,
             duration,
             metadata: Some(&request.metadata).filter(|m| m.is_object()),
+            team_id: &request.team_id,
+            allowed_routes: request.allowed_routes.iter().map(String::as_str).collect(),
+            spend,
         };
         let path = "/key/generate";
         // Never retried: a second attempt could create a second key (or meet our own alias).
@@ -715,7 +808,9 @@ impl Gateway for LiteLlmClient {
     }
 
     /// `/user/new` with `user_id`, `user_email`/`user_alias` when given (blank ones are left out),
-    /// `models: []` and `auto_create_key: false` (litellm-api.md §3.8, §8). LiteLLM's 409 "User with id …
+    /// `user_role: "internal_user_viewer"` (inference only: LiteLLM's role gate refuses its keys every key
+    /// management route), `models: ["no-default-models"]` (none until [`Gateway::set_user_access`]; `[]`
+    /// would be every model) and `auto_create_key: false` (litellm-api.md §3.8, §8; litellm-api-2.md §1). LiteLLM's 409 "User with id …
     /// already exists" is success, so the call is idempotent and retried like the reads; its 409 "User
     /// with email … already exists" (another user holds the email) is `Conflict { field: "user_email" }`.
     async fn ensure_user(&self, user: &GatewayUser) -> Result<(), GatewayError> {
@@ -724,7 +819,8 @@ impl Gateway for LiteLlmClient {
             user_id: user.user_id.to_string(),
             user_email: given(user.email.as_deref()),
             user_alias: given(user.alias.as_deref()),
-            models: [],
+            user_role: GATEWAY_USER_ROLE,
+            models: [NO_MODELS],
             auto_create_key: false,
         })?;
         let outcome = self
@@ -860,5 +956,196 @@ impl Gateway for LiteLlmClient {
             total,
             total_pages: u32::try_from(total_pages).unwrap_or(u32::MAX),
         })
+    }
+    /// `/user/update` with the user's whole access, retried like the other idempotent calls:
+    /// `user_role: "internal_user_viewer"`, `models` (the subscriptions' models, or `["no-default-models"]`
+    /// for none: LiteLLM ignores `models: []` on update, and `[]` would mean every model anyway), and
+    /// `model_max_budget` whole (`{model: {"budget_limit", "time_period"}}`, `{}` for none: LiteLLM replaces
+    /// the stored value with whatever is sent, `{}` included, and checks no licence on this route).
+    async fn set_user_access(&self, access: &UserAccess) -> Result<(), GatewayError> {
+        let path = "/user/update";
+        let mut models: Vec<String> = access.models.iter().map(ToString::to_string).collect();
+        if models.is_empty() {
+            models.push(NO_MODELS.to_owned());
+        }
+        let mut model_max_budget = std::collections::BTreeMap::new();
+        for (model, budget) in &access.budgets {
+            let budget_limit = budget
+                .max_budget
+                .amount()
+                .to_f64()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| invalid("budgets", format!("{model}: amount out of range")))?;
+            model_max_budget.insert(
+                model.to_string(),
+                ModelBudgetBody {
+                    budget_limit,
+                    time_period: budget.window.to_string(),
+                },
+            );
+        }
+        let body = json_body(&UserAccessBody {
+            user_id: access.user_id.to_string(),
+            user_role: GATEWAY_USER_ROLE,
+            models,
+            model_max_budget,
+        })?;
+        self.retrying(path, || async {
+            let answer = self
+                .send(Method::POST, path, &[], Some(body.clone()))
+                .await?;
+            success::<Value>(path, answer).map(drop)
+        })
+        .await
+    }
+
+    /// Makes the user's team (`keyport-<user id>`) hold the user and the rate pools, idempotently:
+    /// `/team/info`; an unknown team is created with `/team/new` (the user as a `user` member, `models: []`
+    /// because the team only pools rates and keys carry their models, and the metadata below); a known one
+    /// gets `/team/update` with the whole metadata (LiteLLM replaces it) and `/team/member_add` when the user
+    /// is not among its members. Another replica creating the team between the read and `/team/new` (400
+    /// "already exists") is treated as a known team; a member added meanwhile ("already in team") is fine.
+    ///
+    /// The metadata: `{"managed_by": "keyport", "keyport_user_id", "model_rpm_limit": {model: rpm},
+    /// "model_tpm_limit": {model: tpm}}`, each map holding only the models with that limit (LiteLLM's
+    /// `model_per_team` limiter reads them from there).
+    async fn ensure_team(&self, access: &UserAccess) -> Result<(), GatewayError> {
+        let team_id = access.team_id();
+        let user_id = access.user_id.to_string();
+        let metadata = team_metadata(access)?;
+        let members = match self.team_members(&team_id).await? {
+            Some(members) => members,
+            None => {
+                let path = "/team/new";
+                let body = json_body(&NewTeamBody {
+                    team_id: &team_id,
+                    team_alias: &team_id,
+                    members_with_roles: vec![MemberBody {
+                        user_id: user_id.clone(),
+                        role: "user",
+                    }],
+                    models: [],
+                    metadata: &metadata,
+                })?;
+                let created = self
+                    .retrying(path, || async {
+                        let answer = self
+                            .send(Method::POST, path, &[], Some(body.clone()))
+                            .await?;
+                        success::<Value>(path, answer).map(drop)
+                    })
+                    .await;
+                match created {
+                    Ok(()) => return Ok(()),
+                    // Created meanwhile (by another replica, or by our own attempt whose answer was lost).
+                    Err(GatewayError::Invalid { message, .. })
+                        if message.contains("already exists") =>
+                    {
+                        self.team_members(&team_id).await?.unwrap_or_default()
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        let path = "/team/update";
+        let body = json_body(&TeamUpdateBody {
+            team_id: &team_id,
+            metadata: &metadata,
+        })?;
+        self.retrying(path, || async {
+            let answer = self
+                .send(Method::POST, path, &[], Some(body.clone()))
+                .await?;
+            success::<Value>(path, answer).map(drop)
+        })
+        .await?;
+        if members.contains(&user_id) {
+            return Ok(());
+        }
+        let path = "/team/member_add";
+        let body = json_body(&MemberAddBody {
+            team_id: &team_id,
+            member: vec![MemberBody {
+                user_id,
+                role: "user",
+            }],
+        })?;
+        let added = self
+            .retrying(path, || async {
+                let answer = self
+                    .send(Method::POST, path, &[], Some(body.clone()))
+                    .await?;
+                success::<Value>(path, answer).map(drop)
+            })
+            .await;
+        match added {
+            Err(GatewayError::Invalid { message, .. }) if message.contains("already in team") => {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// `/user/list?user_ids=a,b&page_size=100`, retried like the other reads; no call for no ids, `Invalid`
+    /// without a call above [`MAX_USERS_PER_LIST`]. LiteLLM matches a **single** id as a case-insensitive
+    /// substring (`contains`), so the answer is filtered to the ids asked for. `model_max_budget` entries are
+    /// read in either spelling; an entry without a readable budget and window is left out.
+    async fn list_users(&self, ids: &[UserId]) -> Result<Vec<GatewayUserState>, GatewayError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        if ids.len() > MAX_USERS_PER_LIST {
+            return Err(invalid(
+                "user_ids",
+                format!("at most {MAX_USERS_PER_LIST} ids a call"),
+            ));
+        }
+        let path = "/user/list";
+        let wanted: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let joined = wanted.join(",");
+        let page_size = MAX_USERS_PER_LIST.to_string();
+        let query = [
+            ("user_ids", joined.as_str()),
+            ("page_size", page_size.as_str()),
+        ];
+        let answer: UserListAnswer = self
+            .retrying(path, || async {
+                let answer = self.send(Method::GET, path, &query, None).await?;
+                success(path, answer)
+            })
+            .await?;
+        let mut users = Vec::with_capacity(answer.users.len());
+        for value in answer.users {
+            let Ok(row) = serde_json::from_value::<WireUserState>(value) else {
+                tracing::warn!("skipping a /user/list entry that is not a user object");
+                continue;
+            };
+            let Some(user_id) = row.user_id.filter(|id| wanted.contains(id)) else {
+                continue;
+            };
+            let mut budgets = std::collections::BTreeMap::new();
+            for (model, entry) in &row.model_max_budget {
+                let Some((limit, window)) = wire::model_budget_entry(entry) else {
+                    tracing::warn!(%model, "skipping a model_max_budget entry keyport cannot read");
+                    continue;
+                };
+                match money(Some(limit), "model_max_budget") {
+                    Ok(Some(amount)) => {
+                        budgets.insert(model.clone(), (amount, window));
+                    }
+                    _ => {
+                        tracing::warn!(%model, "skipping a model_max_budget entry keyport cannot read")
+                    }
+                }
+            }
+            users.push(GatewayUserState {
+                user_id,
+                role: row.user_role,
+                models: row.models,
+                budgets,
+                teams: row.teams,
+            });
+        }
+        Ok(users)
     }
 }

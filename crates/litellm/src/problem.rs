@@ -164,6 +164,13 @@ fn conflicting_user_field(message: &str) -> Option<&'static str> {
 pub fn classify(status: StatusCode, body: &[u8]) -> GatewayError {
     let problem = decode(body);
     let code = status.as_u16();
+    // `/key/update` naming a team LiteLLM does not have answers 404 too; it is not the key that is missing.
+    if problem.message.starts_with("Team doesn't exist in db") {
+        return GatewayError::Invalid {
+            field: Some("team_id".to_owned()),
+            message: problem.message,
+        };
+    }
     if code == 404 || problem.kind.as_deref() == Some("not_found_error") {
         return GatewayError::NotFound;
     }

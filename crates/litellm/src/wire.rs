@@ -27,6 +27,13 @@ pub struct GenerateKeyBody<'a> {
     pub duration: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<&'a Value>,
+    pub team_id: &'a str,
+    /// Never empty (LiteLLM reads `[]` as no restriction). No `key_type` is sent with it: LiteLLM's
+    /// `handle_key_type` would overwrite explicit routes with a preset.
+    pub allowed_routes: Vec<&'a str>,
+    /// The spend the key starts with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spend: Option<f64>,
 }
 
 /// The body of `/key/update`: the key's whole desired state. Every field is always sent, `null` included
@@ -43,6 +50,8 @@ pub struct UpdateKeyBody<'a> {
     pub duration: Option<String>,
     pub blocked: bool,
     pub metadata: Value,
+    pub team_id: &'a str,
+    pub allowed_routes: Vec<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -55,9 +64,9 @@ pub struct DeleteKeys<'a> {
     pub keys: [&'a str; 1],
 }
 
-/// The body of `/user/new`: a user without a key of its own (`auto_create_key: false`) and with every
-/// model allowed (`models: []`; some releases give a user created without `models` the list
-/// `["no-default-models"]`, which blocks all of its keys: litellm-api.md §8).
+/// The body of `/user/new`: a user without a key of its own (`auto_create_key: false`), with the view-only
+/// role (no key management) and no model until `/user/update` gives it its subscriptions'
+/// (`["no-default-models"]`: `[]` would be every model).
 #[derive(Debug, Serialize)]
 pub struct NewUserBody<'a> {
     pub user_id: String,
@@ -65,8 +74,122 @@ pub struct NewUserBody<'a> {
     pub user_email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_alias: Option<&'a str>,
-    pub models: [&'a str; 0],
+    pub user_role: &'static str,
+    pub models: [&'static str; 1],
     pub auto_create_key: bool,
+}
+
+/// The body of `/user/update` for a user's whole access: role, models and `model_max_budget` (replaced
+/// whole, `{}` for none).
+#[derive(Debug, Serialize)]
+pub struct UserAccessBody {
+    pub user_id: String,
+    pub user_role: &'static str,
+    pub models: Vec<String>,
+    pub model_max_budget: BTreeMap<String, ModelBudgetBody>,
+}
+
+/// One `model_max_budget` entry, in `BudgetConfig`'s `budget_limit`/`time_period` spelling.
+#[derive(Debug, Serialize)]
+pub struct ModelBudgetBody {
+    pub budget_limit: f64,
+    pub time_period: String,
+}
+
+/// A team member as `/team/new` and `/team/member_add` take it.
+#[derive(Debug, Serialize)]
+pub struct MemberBody {
+    pub user_id: String,
+    pub role: &'static str,
+}
+
+/// The body of `/team/new`.
+#[derive(Debug, Serialize)]
+pub struct NewTeamBody<'a> {
+    pub team_id: &'a str,
+    pub team_alias: &'a str,
+    pub members_with_roles: Vec<MemberBody>,
+    pub models: [&'static str; 0],
+    pub metadata: &'a Value,
+}
+
+/// The body of `/team/update`: the metadata, whole.
+#[derive(Debug, Serialize)]
+pub struct TeamUpdateBody<'a> {
+    pub team_id: &'a str,
+    pub metadata: &'a Value,
+}
+
+/// The body of `/team/member_add`.
+#[derive(Debug, Serialize)]
+pub struct MemberAddBody<'a> {
+    pub team_id: &'a str,
+    pub member: Vec<MemberBody>,
+}
+
+/// `/team/info`'s answer: the team row, of which keyport reads the members.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TeamInfoAnswer {
+    #[serde(deserialize_with = "lenient_object")]
+    pub team_info: Option<WireTeam>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WireTeam {
+    #[serde(deserialize_with = "lenient_values")]
+    pub members_with_roles: Vec<Value>,
+}
+
+/// `/user/list`'s answer.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UserListAnswer {
+    #[serde(deserialize_with = "lenient_values")]
+    pub users: Vec<Value>,
+}
+
+/// A user row of `/user/list`, the fields keyport compares with what it wants.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WireUserState {
+    pub user_id: Option<String>,
+    pub user_role: Option<String>,
+    #[serde(deserialize_with = "lenient_strings")]
+    pub models: Vec<String>,
+    #[serde(deserialize_with = "lenient_map")]
+    pub model_max_budget: BTreeMap<String, Value>,
+    #[serde(deserialize_with = "lenient_strings")]
+    pub teams: Vec<String>,
+}
+
+/// A `model_max_budget` entry as budget and window, in either `BudgetConfig` spelling
+/// (`budget_limit`/`time_period` or `max_budget`/`budget_duration`; numbers may be strings); `None` when
+/// either is missing.
+pub fn model_budget_entry(value: &Value) -> Option<(f64, String)> {
+    let entry = value.as_object()?;
+    let limit = match entry
+        .get("budget_limit")
+        .or_else(|| entry.get("max_budget"))?
+    {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }?;
+    let window = entry
+        .get("time_period")
+        .or_else(|| entry.get("budget_duration"))?
+        .as_str()?
+        .to_owned();
+    Some((limit, window))
+}
+
+fn lenient_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Value>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Object(map) => map.into_iter().collect(),
+        _ => BTreeMap::new(),
+    })
 }
 
 /// The body of `/user/update`: the user's whole desired budget and limits, every field sent. How
@@ -175,6 +298,9 @@ pub struct WireKey {
     pub budget_reset_at: Option<String>,
     pub expires: Option<String>,
     pub metadata: Option<Value>,
+    pub team_id: Option<String>,
+    #[serde(deserialize_with = "lenient_strings")]
+    pub allowed_routes: Vec<String>,
 }
 
 /// `/key/info`'s answer.

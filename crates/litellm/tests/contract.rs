@@ -5,6 +5,10 @@
 //! keyport itself does not use; best effort, the double does not serve it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use keyport_domain::access::{
+    team_id_of, user_drift, ModelBudget, ModelRates, UserAccess, DEFAULT_INFERENCE_ROUTES,
+    GATEWAY_USER_ROLE, NO_MODELS,
+};
 use keyport_domain::ids::{ModelId, UserId};
 use keyport_domain::limits::{BudgetDuration, Limits, Money};
 use keyport_domain::ports::{
@@ -88,10 +92,11 @@ async fn some_model(client: &LiteLlmClient) -> ModelId {
 }
 
 fn request(model: ModelId) -> GenerateKey {
+    let user_id = UserId::new();
     GenerateKey {
         secret: fresh_secret(),
         alias: unique_alias(),
-        user_id: UserId::new(),
+        user_id,
         models: vec![model],
         limits: Limits {
             max_budget: Some(Money::new(Decimal::new(25, 1)).unwrap()),
@@ -101,7 +106,22 @@ fn request(model: ModelId) -> GenerateKey {
         },
         expires_in_seconds: Some(86_400),
         metadata: serde_json::json!({"keyport_contract_test": true}),
+        team_id: team_id_of(user_id),
+        allowed_routes: routes(),
+        spend: None,
     }
+}
+
+fn routes() -> Vec<String> {
+    DEFAULT_INFERENCE_ROUTES
+        .iter()
+        .map(|r| (*r).to_owned())
+        .collect()
+}
+
+/// The access of a user with nothing (the team then only holds the user).
+fn bare_access(user_id: UserId) -> UserAccess {
+    UserAccess::of(user_id, None, None, &[])
 }
 
 #[tokio::test]
@@ -195,6 +215,7 @@ async fn a_key_is_updated_to_a_whole_state_back_to_unlimited_listed_and_unblocke
     let model = some_model(&client).await;
     let req = request(model.clone());
     let hash = req.secret.hash();
+    client.ensure_team(&bare_access(req.user_id)).await.unwrap();
     client.generate_key(&req).await.unwrap();
 
     let desired = UpdateKey {
@@ -209,6 +230,8 @@ async fn a_key_is_updated_to_a_whole_state_back_to_unlimited_listed_and_unblocke
         expires_in_seconds: Some(7200),
         blocked: true,
         metadata: serde_json::json!({"keyport_contract_test": true, "step": "update"}),
+        team_id: req.team_id.clone(),
+        allowed_routes: req.allowed_routes.clone(),
     };
     let updated = client.update_key(&desired).await.unwrap();
     assert_eq!(updated.hash, hash);
@@ -292,7 +315,11 @@ async fn a_user_is_ensured_read_limited_and_lifted_back_to_unlimited() {
     assert_eq!(info.user_id, user.user_id);
     assert_eq!(info.email, user.email);
     assert_eq!(info.alias, user.alias);
-    assert_eq!(info.models, Vec::<String>::new(), "every model");
+    assert_eq!(
+        info.models,
+        [NO_MODELS],
+        "no model until its subscriptions give it some"
+    );
     assert_eq!(info.max_budget, None);
     assert!(info.key_hashes.is_empty(), "no key created with the user");
 
@@ -389,4 +416,251 @@ async fn spend_logs_answer_pages_and_nothing_for_a_key_without_calls() {
         .unwrap();
     assert_eq!((quiet.total, quiet.total_pages), (0, 0));
     assert!(quiet.entries.is_empty());
+}
+
+/// A raw call with a virtual key as bearer: status and body.
+async fn call_as(target: &Target, key: &str, path: &str, body: serde_json::Value) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", target.url.trim_end_matches('/')))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+fn chat_body(model: &ModelId) -> serde_json::Value {
+    serde_json::json!({"model": model.as_str(), "messages": [{"role": "user", "content": "hi"}]})
+}
+
+#[tokio::test]
+async fn a_key_limited_to_inference_routes_cannot_mint_or_delete_keys_but_an_unrestricted_one_can()
+{
+    let target = target().await;
+    let client = target.client();
+    let model = some_model(&client).await;
+    let req = request(model.clone());
+    client.ensure_team(&bare_access(req.user_id)).await.unwrap();
+    client.generate_key(&req).await.unwrap();
+    let own = req.secret.expose().to_owned();
+
+    let (status, body) = call_as(&target, &own, "/key/generate", serde_json::json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("Virtual key is not allowed to call this route"),
+        "{body}"
+    );
+    let (status, body) = call_as(
+        &target,
+        &own,
+        "/key/delete",
+        serde_json::json!({"keys": [own]}),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        client.key_info(&req.secret.hash()).await.unwrap().is_some(),
+        "the key is still there"
+    );
+
+    // What keyport did before: a key without routes, owned by a user without a role, mints at will.
+    let raw = fresh_secret();
+    let (status, body) = call_as(
+        &target,
+        &target.master_key,
+        "/key/generate",
+        serde_json::json!({"key": raw.expose(), "user_id": UserId::new().to_string()}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call_as(
+        &target,
+        raw.expose(),
+        "/key/generate",
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "an unrestricted key of an internal user mints keys: {body}"
+    );
+    let minted: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let minted_hash = minted["token"].as_str().unwrap().to_owned();
+
+    for hash in [
+        req.secret.hash(),
+        raw.hash(),
+        KeyHash::parse(&minted_hash).unwrap(),
+    ] {
+        client.delete_key(&hash).await.unwrap();
+    }
+}
+
+fn money(cents: i64) -> Money {
+    Money::new(Decimal::new(cents, 2)).unwrap()
+}
+
+#[tokio::test]
+async fn user_access_and_the_team_are_set_idempotently_and_read_back() {
+    let target = target().await;
+    let client = target.client();
+    let model = some_model(&client).await;
+    let user = contract_user();
+    client.ensure_user(&user).await.unwrap();
+    let listed = client.list_users(&[user.user_id]).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].role.as_deref(), Some(GATEWAY_USER_ROLE));
+    assert_eq!(listed[0].models, [NO_MODELS]);
+
+    let access = UserAccess {
+        user_id: user.user_id,
+        email: user.email.clone(),
+        alias: None,
+        models: vec![model.clone()],
+        budgets: [(
+            model.clone(),
+            ModelBudget {
+                max_budget: money(1000),
+                window: BudgetDuration::parse("30d").unwrap(),
+            },
+        )]
+        .into(),
+        rates: [(
+            model.clone(),
+            ModelRates {
+                rpm_limit: Some(5),
+                tpm_limit: None,
+            },
+        )]
+        .into(),
+    };
+    for _ in 0..2 {
+        client.set_user_access(&access).await.unwrap();
+        client.ensure_team(&access).await.unwrap();
+    }
+    let listed = client.list_users(&[user.user_id]).await.unwrap();
+    assert_eq!(listed.len(), 1, "exactly the user asked for");
+    let held = &listed[0];
+    assert_eq!(held.user_id, user.user_id.to_string());
+    assert!(
+        user_drift(&access, held).is_empty(),
+        "{:?}",
+        user_drift(&access, held)
+    );
+
+    let nothing = UserAccess {
+        models: vec![],
+        budgets: Default::default(),
+        rates: Default::default(),
+        ..access
+    };
+    client.set_user_access(&nothing).await.unwrap();
+    client.ensure_team(&nothing).await.unwrap();
+    let held = client.list_users(&[user.user_id]).await.unwrap().remove(0);
+    assert!(
+        user_drift(&nothing, &held).is_empty(),
+        "{:?}",
+        user_drift(&nothing, &held)
+    );
+    assert!(client.list_users(&[]).await.unwrap().is_empty());
+    target.delete_users(&[user.user_id]).await;
+}
+
+#[tokio::test]
+async fn a_users_model_budget_is_one_pool_for_all_its_keys() {
+    let target = target().await;
+    let client = target.client();
+    let model = some_model(&client).await;
+    let user = contract_user();
+    client.ensure_user(&user).await.unwrap();
+    let access = UserAccess {
+        user_id: user.user_id,
+        email: None,
+        alias: None,
+        models: vec![model.clone()],
+        // A few requests' worth on the double's prices.
+        budgets: [(
+            model.clone(),
+            ModelBudget {
+                max_budget: Money::new(Decimal::new(4, 5)).unwrap(),
+                window: BudgetDuration::parse("30d").unwrap(),
+            },
+        )]
+        .into(),
+        rates: Default::default(),
+    };
+    client.set_user_access(&access).await.unwrap();
+    client.ensure_team(&access).await.unwrap();
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let req = GenerateKey {
+            user_id: user.user_id,
+            team_id: access.team_id(),
+            limits: Limits {
+                max_budget: Some(money(1000)),
+                ..Limits::UNLIMITED
+            },
+            ..request(model.clone())
+        };
+        client.generate_key(&req).await.unwrap();
+        keys.push(req.secret);
+    }
+    let mut refused = None;
+    for i in 0..40 {
+        let key = &keys[i % 2];
+        let (status, body) = call_as(
+            &target,
+            key.expose(),
+            "/v1/chat/completions",
+            chat_body(&model),
+        )
+        .await;
+        if status != 200 {
+            refused = Some((i, status, body));
+            break;
+        }
+    }
+    let (served, status, body) = refused.expect("the pool runs out");
+    assert!(
+        served >= 2,
+        "both keys were served before the pool ran out ({served})"
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("budget_exceeded"), "{body}");
+    assert!(
+        body.contains(&format!("LiteLLM User: {}", user.user_id)),
+        "{body}"
+    );
+    for key in keys {
+        let (status, _) = call_as(
+            &target,
+            key.expose(),
+            "/v1/chat/completions",
+            chat_body(&model),
+        )
+        .await;
+        assert_eq!(status, 422, "every key of the user is stopped");
+        client.delete_key(&key.hash()).await.unwrap();
+    }
+    target.delete_users(&[user.user_id]).await;
+}
+
+#[tokio::test]
+async fn a_key_starts_with_the_spend_it_is_generated_with() {
+    let target = target().await;
+    let client = target.client();
+    let model = some_model(&client).await;
+    let req = GenerateKey {
+        spend: Some(money(200)),
+        ..request(model)
+    };
+    let created = client.generate_key(&req).await.unwrap();
+    assert_eq!(created.team_id.as_deref(), Some(req.team_id.as_str()));
+    assert_eq!(created.allowed_routes, req.allowed_routes);
+    let read = client.key_info(&req.secret.hash()).await.unwrap().unwrap();
+    assert_eq!(read.spend, Some(money(200)));
+    assert_eq!(read.allowed_routes, req.allowed_routes);
+    assert_eq!(read.team_id, Some(req.team_id.clone()));
+    client.delete_key(&req.secret.hash()).await.unwrap();
 }

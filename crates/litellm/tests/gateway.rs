@@ -46,6 +46,9 @@ fn request(alias: &str, models: &[&str]) -> GenerateKey {
         },
         expires_in_seconds: Some(3600),
         metadata: json!({"keyport_key_id": "k-1"}),
+        team_id: "keyport-test-team".to_owned(),
+        allowed_routes: routes(),
+        spend: None,
     }
 }
 
@@ -496,4 +499,11 @@ async fn debug_output_shows_neither_the_master_key_nor_the_secret() {
     assert!(!printed.contains(req.secret.expose()), "{printed}");
     let key = client.generate_key(&req).await.unwrap();
     assert!(!format!("{key:?}").contains(req.secret.expose()));
+}
+
+fn routes() -> Vec<String> {
+    keyport_domain::access::DEFAULT_INFERENCE_ROUTES
+        .iter()
+        .map(|r| (*r).to_owned())
+        .collect()
 }

@@ -76,6 +76,9 @@ async fn logs_name_the_call_but_never_a_secret() {
         limits: Limits::UNLIMITED,
         expires_in_seconds: None,
         metadata: serde_json::json!({}),
+        team_id: "keyport-test-team".to_owned(),
+        allowed_routes: routes(),
+        spend: None,
     };
     client.generate_key(&request).await.unwrap();
     let hash = secret.hash();
@@ -93,4 +96,11 @@ async fn logs_name_the_call_but_never_a_secret() {
     assert!(!logged.contains(double.master_key()), "{logged}");
     assert!(!logged.contains(secret.expose()), "{logged}");
     assert!(!logged.contains(hash.as_str()), "{logged}");
+}
+
+fn routes() -> Vec<String> {
+    keyport_domain::access::DEFAULT_INFERENCE_ROUTES
+        .iter()
+        .map(|r| (*r).to_owned())
+        .collect()
 }

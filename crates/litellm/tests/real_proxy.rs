@@ -343,6 +343,9 @@ async fn the_key_routes_without_a_database_are_unavailable_not_a_crash() {
         limits: Limits::default(),
         expires_in_seconds: None,
         metadata: serde_json::json!({}),
+        team_id: "keyport-test-team".to_owned(),
+        allowed_routes: routes(),
+        spend: None,
     };
     let err = client.generate_key(&request).await.unwrap_err();
     // The repr `{'error': 'DB not connected. …'}` is unwrapped to its text.
@@ -459,4 +462,11 @@ async fn a_catalog_sync_adds_the_models_then_finds_them_unchanged_and_marks_vani
         .unwrap()
         .unwrap();
     assert_eq!(retired.availability, Availability::Unavailable);
+}
+
+fn routes() -> Vec<String> {
+    keyport_domain::access::DEFAULT_INFERENCE_ROUTES
+        .iter()
+        .map(|r| (*r).to_owned())
+        .collect()
 }

@@ -31,6 +31,9 @@ fn models(names: &[&str]) -> Vec<ModelId> {
     names.iter().map(|m| ModelId::parse(*m).unwrap()).collect()
 }
 
+/// The LiteLLM team of the suite's keys.
+const TEAM: &str = "keyport-test-team";
+
 fn generate(alias: &str, names: &[&str], limits: Limits) -> GenerateKey {
     GenerateKey {
         secret: secret(),
@@ -40,6 +43,9 @@ fn generate(alias: &str, names: &[&str], limits: Limits) -> GenerateKey {
         limits,
         expires_in_seconds: Some(3600),
         metadata: json!({"keyport_key_id": "k-1"}),
+        team_id: TEAM.to_owned(),
+        allowed_routes: routes(),
+        spend: None,
     }
 }
 
@@ -60,6 +66,8 @@ fn update(hash: &KeyHash, names: &[&str], limits: Limits) -> UpdateKey {
         expires_in_seconds: None,
         blocked: false,
         metadata: json!({"keyport_key_id": "k-1"}),
+        team_id: TEAM.to_owned(),
+        allowed_routes: routes(),
     }
 }
 
@@ -84,10 +92,20 @@ impl Setup {
             }),
         )
         .unwrap();
+        let http = reqwest::Client::new();
+        // The team every key of this suite belongs to (LiteLLM refuses an update naming an unknown team).
+        let created = http
+            .post(format!("{}/team/new", double.base_url()))
+            .bearer_auth(double.master_key())
+            .json(&json!({"team_id": TEAM}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 200);
         Self {
             double,
             client,
-            http: reqwest::Client::new(),
+            http,
         }
     }
 
@@ -139,6 +157,8 @@ async fn update_sets_models_limits_expiry_blocked_and_metadata_and_repeating_it_
         expires_in_seconds: Some(7200),
         blocked: true,
         metadata: json!({"managed_by": "keyport", "keyport_subscription_ids": ["s-1"]}),
+        team_id: TEAM.to_owned(),
+        allowed_routes: routes(),
     };
     let key = s.client.update_key(&desired).await.unwrap();
     assert_eq!(key.hash, hash);
@@ -266,7 +286,7 @@ async fn restoring_unlimited_lifts_every_limit_in_litellm_and_in_chat() {
     assert_eq!(s.chat(&secret, "gpt-4o-mini").await.0, 200);
     assert_eq!(
         s.chat(&secret, "gpt-4o-mini").await,
-        (429, "rate_limit_error".to_owned())
+        (429, "throttling_error".to_owned())
     );
     let key = s.client.update_key(&unlimited).await.unwrap();
     assert_eq!((key.tpm_limit, key.rpm_limit), (None, None));
@@ -586,4 +606,11 @@ async fn list_keys_skips_keys_without_a_token_and_refuses_bare_hashes() {
         s.client.list_keys(1, 10).await.unwrap_err(),
         GatewayError::Unexpected(_)
     ));
+}
+
+fn routes() -> Vec<String> {
+    keyport_domain::access::DEFAULT_INFERENCE_ROUTES
+        .iter()
+        .map(|r| (*r).to_owned())
+        .collect()
 }

@@ -93,6 +93,9 @@ impl Setup {
             limits: Limits::UNLIMITED,
             expires_in_seconds: None,
             metadata: json!({}),
+            team_id: keyport_domain::access::team_id_of(user),
+            allowed_routes: routes(),
+            spend: None,
         };
         self.client.generate_key(&request).await.unwrap();
         request.secret
@@ -133,7 +136,7 @@ fn query(page: u32, page_size: u32) -> SpendQuery {
 // --- ensure_user ---------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn ensure_user_creates_a_user_with_every_model_and_no_key_and_is_idempotent() {
+async fn ensure_user_creates_a_view_only_user_with_no_model_and_no_key_and_is_idempotent() {
     let s = Setup::demo().await;
     let alice = user(Some("alice@example.com"));
     s.client.ensure_user(&alice).await.unwrap();
@@ -142,19 +145,23 @@ async fn ensure_user_creates_a_user_with_every_model_and_no_key_and_is_idempoten
     let stored = s.double.user(&alice.user_id.to_string()).unwrap();
     assert_eq!(stored.user_email.as_deref(), Some("alice@example.com"));
     assert_eq!(stored.user_alias.as_deref(), Some("Alice"));
-    assert_eq!(stored.models, Vec::<String>::new());
+    assert_eq!(stored.models, [keyport_domain::access::NO_MODELS]);
+    assert_eq!(
+        stored.user_role.as_deref(),
+        Some(keyport_domain::access::GATEWAY_USER_ROLE)
+    );
     assert!(s.double.keys().is_empty(), "auto_create_key: false");
     assert_eq!(s.double.users().len(), 1);
 }
 
 #[tokio::test]
-async fn ensure_user_sends_models_even_where_litellm_would_default_to_no_default_models() {
+async fn ensure_user_sends_no_default_models_explicitly_on_every_release() {
     let s = Setup::start(DoubleConfig::demo().with_version(VersionProfile::V1_81)).await;
     let bob = user(None);
     s.client.ensure_user(&bob).await.unwrap();
     assert_eq!(
         s.double.user(&bob.user_id.to_string()).unwrap().models,
-        Vec::<String>::new()
+        [keyport_domain::access::NO_MODELS]
     );
     let secret = s.key(bob.user_id).await;
     assert_eq!(s.chat(&secret, "gpt-4o-mini").await.0, 200);
@@ -230,7 +237,7 @@ async fn user_info_reads_spend_budget_and_the_users_keys() {
     assert_eq!(info.user_id, frank.user_id);
     assert_eq!(info.email.as_deref(), Some("frank@example.com"));
     assert_eq!(info.alias.as_deref(), Some("Alice"));
-    assert_eq!(info.models, Vec::<String>::new());
+    assert_eq!(info.models, [keyport_domain::access::NO_MODELS]);
     assert_eq!(info.spend, money("0.30000000000000004"));
     assert_eq!(info.max_budget, Some(money("12.5")));
     assert_eq!(info.budget_duration.as_deref(), Some("30d"));
@@ -298,13 +305,12 @@ async fn update_user_sets_the_budget_and_limits_that_chat_then_enforces() {
     assert_eq!(stored.budget_duration.as_deref(), Some("30d"));
     assert_eq!((stored.tpm_limit, stored.rpm_limit), (Some(1000), Some(60)));
 
+    // keyport's keys are team keys, and LiteLLM applies a user's overall budget to personal keys only
+    // (`_user_max_budget_check` unless `apply_user_budget_to_team_keys`): per-model pools
+    // (`set_user_access`) are what bind them.
     let secret = s.key(hank.user_id).await;
     assert_eq!(s.chat(&secret, "gpt-4o-mini").await.0, 200);
-    assert_eq!(
-        s.chat(&secret, "gpt-4o-mini").await,
-        (422, "budget_exceeded".to_owned()),
-        "the user's budget covers all of its keys"
-    );
+    assert_eq!(s.chat(&secret, "gpt-4o-mini").await.0, 200);
 }
 
 #[tokio::test]
@@ -747,4 +753,11 @@ async fn every_call_classifies_litellms_error_shapes() {
         }
         s.double.clear_faults();
     }
+}
+
+fn routes() -> Vec<String> {
+    keyport_domain::access::DEFAULT_INFERENCE_ROUTES
+        .iter()
+        .map(|r| (*r).to_owned())
+        .collect()
 }

@@ -9,7 +9,7 @@ use crate::jobs::enqueue_converge;
 use crate::rows::{
     name_holding_statuses, ApiKeyRow, KeyLimitsChangeset, KeyLinkRow, LimitColumns, NewApiKeyRow,
 };
-use crate::schema::{api_key_subscriptions, api_keys, subscriptions};
+use crate::schema::{api_key_subscriptions, api_keys, subscriptions, users};
 use crate::{audit, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,7 +20,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use keyport_domain::api_key::{ApiKey, ApiKeyStatus, KeyUpdate, NewApiKey, SyncState};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::{ApiKeyId, UserId};
-use keyport_domain::ports::{ApiKeyStore, SpendReading};
+use keyport_domain::ports::{ApiKeyStore, KeyInserted, SpendReading};
 use keyport_domain::secret::KeyHash;
 use keyport_domain::StoreError;
 use rust_decimal::Decimal;
@@ -142,8 +142,9 @@ impl ApiKeyStore for PgStore {
     async fn insert_provisioning_key(
         &self,
         key: &NewApiKey,
+        max_live_keys: Option<u32>,
         audit: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    ) -> Result<KeyInserted, StoreError> {
         let row = NewApiKeyRow::provisioning(key)?;
         let links: Vec<LinkRow> = key
             .subscription_ids
@@ -156,6 +157,33 @@ impl ApiKeyStore for PgStore {
             .collect();
         let mut conn = self.conn().await?;
         conn.transaction::<_, Failure, _>(async |conn| {
+            // The owner's row is locked while a capped create counts, so that concurrent creates take
+            // turns (FOR NO KEY UPDATE: other tables' foreign-key checks on the user are not blocked).
+            let owner = users::table
+                .filter(users::id.eq(key.user_id.0))
+                .select((users::access_version, users::access_synced_version));
+            let versions: Option<(i64, i64)> = if max_live_keys.is_some() {
+                owner.for_no_key_update().first(conn).await.optional()?
+            } else {
+                owner.first(conn).await.optional()?
+            };
+            if let Some(cap) = max_live_keys {
+                let live: i64 = api_keys::table
+                    .filter(api_keys::user_id.eq(key.user_id.0))
+                    .filter(api_keys::status.eq_any([
+                        ApiKeyStatus::Provisioning.as_str(),
+                        ApiKeyStatus::Active.as_str(),
+                    ]))
+                    .count()
+                    .get_result(conn)
+                    .await?;
+                if live >= i64::from(cap) {
+                    return Err(StoreError::Conflict {
+                        constraint: "api_keys_live_cap".into(),
+                    }
+                    .into());
+                }
+            }
             diesel::insert_into(api_keys::table)
                 .values(&row)
                 .execute(conn)
@@ -167,7 +195,9 @@ impl ApiKeyStore for PgStore {
                     .await?;
             }
             audit::record(conn, audit).await?;
-            Ok(())
+            Ok(KeyInserted {
+                owner_access_pending: versions.is_some_and(|(v, synced)| synced < v),
+            })
         })
         .await
         .map_err(StoreError::from)

@@ -60,6 +60,32 @@ pub(crate) async fn enqueue_converge(
     .await
 }
 
+/// Queues a `ConvergeUser` job, due at `run_at`, for each of the users that exist; a user who already has
+/// a pending one keeps it, due at the earlier of the two times. Meant to run inside a transaction (the
+/// subscriptions' trigger does the same for every change of a subscription).
+pub(crate) async fn enqueue_converge_users(
+    conn: &mut AsyncPgConnection,
+    users: &[Uuid],
+    run_at: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<usize, DieselError> {
+    if users.is_empty() {
+        return Ok(0);
+    }
+    diesel::sql_query(
+        "INSERT INTO jobs (kind, user_id, status, attempts, run_at, created_at, updated_at) \
+         SELECT $1, u.id, 'pending', 0, $3, $4, $4 FROM users u WHERE u.id = ANY($2) \
+         ON CONFLICT (kind, user_id) WHERE status = 'pending' AND user_id IS NOT NULL \
+         DO UPDATE SET run_at = LEAST(jobs.run_at, EXCLUDED.run_at), updated_at = EXCLUDED.updated_at",
+    )
+    .bind::<Text, _>(JobKind::ConvergeUser.as_str())
+    .bind::<Array<SqlUuid>, _>(users)
+    .bind::<Timestamptz, _>(run_at)
+    .bind::<Timestamptz, _>(at)
+    .execute(conn)
+    .await
+}
+
 /// Moves a running job to `status` (`done` or `dead`), keeping `error` when given. A job that is no longer
 /// running is left alone: its lease ran out and another worker took it over (and may have finished it).
 async fn finish(
@@ -98,7 +124,7 @@ fn is_pending_conflict(error: &DieselError) -> bool {
     matches!(
         error,
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
-            if info.constraint_name() == Some("jobs_one_pending_per_key")
+            if matches!(info.constraint_name(), Some("jobs_one_pending_per_key" | "jobs_one_pending_per_user"))
     )
 }
 
@@ -132,7 +158,7 @@ impl JobStore for PgStore {
                  ORDER BY run_at, id \
                  LIMIT $3 \
                  FOR UPDATE SKIP LOCKED) \
-             RETURNING id, kind, api_key_id, status, attempts, run_at, last_error, created_at, \
+             RETURNING id, kind, api_key_id, user_id, status, attempts, run_at, last_error, created_at, \
                  updated_at",
         )
         .bind::<Timestamptz, _>(now)
@@ -165,26 +191,28 @@ impl JobStore for PgStore {
             let job = jobs::table
                 .filter(jobs::id.eq(id))
                 .filter(jobs::status.eq(RUNNING))
-                .select((jobs::kind, jobs::api_key_id))
+                .select((jobs::kind, jobs::api_key_id, jobs::user_id))
                 .for_update()
-                .first::<(String, Option<Uuid>)>(conn)
+                .first::<(String, Option<Uuid>, Option<Uuid>)>(conn)
                 .await
                 .optional()?;
-            let Some((kind, key)) = job else {
+            let Some((kind, key, user)) = job else {
                 tracing::warn!(job = id, "job is no longer running; left as it is");
                 return Ok(());
             };
             for _ in 0..RETRY_RACES {
-                // A change queued a pending job for the key while this one ran: that job will converge
-                // the key, due at the earlier time; this one ends, keeping its error.
+                // A change queued a pending job for the key (or user) while this one ran: that job will
+                // converge it, due at the earlier time; this one ends, keeping its error.
                 let merged: Option<MergedInto> = diesel::sql_query(
                     "UPDATE jobs SET run_at = LEAST(run_at, $3), updated_at = $4 \
-                     WHERE kind = $1 AND api_key_id = $2 AND status = 'pending' RETURNING id",
+                     WHERE kind = $1 AND api_key_id IS NOT DISTINCT FROM $2 \
+                       AND user_id IS NOT DISTINCT FROM $5 AND status = 'pending' RETURNING id",
                 )
                 .bind::<Text, _>(&kind)
                 .bind::<Nullable<SqlUuid>, _>(key)
                 .bind::<Timestamptz, _>(run_at)
                 .bind::<Timestamptz, _>(at)
+                .bind::<Nullable<SqlUuid>, _>(user)
                 .get_result(conn)
                 .await
                 .optional()?;

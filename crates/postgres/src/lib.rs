@@ -8,6 +8,7 @@
 //! domain's [`StoreError`](keyport_domain::StoreError)s. Changes LiteLLM must follow queue a job (the
 //! outbox, `jobs`) in the same transaction.
 
+mod access;
 mod access_tokens;
 mod admin_approvals;
 mod admin_keys;

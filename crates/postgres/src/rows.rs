@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use keyport_domain::api_key::{ApiKey, ApiKeyStatus, NewApiKey, SyncState};
 use keyport_domain::audit::AuditEvent;
-use keyport_domain::ids::{ApiKeyId, ModelId, SubscriptionId};
+use keyport_domain::ids::{ApiKeyId, ModelId, SubscriptionId, UserId};
 use keyport_domain::job::{Job, JobKind, JobStatus};
 use keyport_domain::limits::{BudgetDuration, Limits, Money};
 use keyport_domain::model::{Availability, CatalogEntry, Model};
@@ -563,6 +563,7 @@ pub(crate) struct JobRow {
     pub id: i64,
     pub kind: String,
     pub api_key_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
     pub status: String,
     pub attempts: i32,
     pub run_at: DateTime<Utc>,
@@ -578,6 +579,7 @@ impl TryFrom<JobRow> for Job {
             id: row.id,
             kind: JobKind::parse(&row.kind).ok_or_else(|| corrupt("job kind", &row.kind))?,
             api_key_id: row.api_key_id.map(ApiKeyId::from),
+            user_id: row.user_id.map(UserId),
             status: JobStatus::parse(&row.status)
                 .ok_or_else(|| corrupt("job status", &row.status))?,
             attempts: u32::try_from(row.attempts).map_err(|e| corrupt("job attempts", e))?,

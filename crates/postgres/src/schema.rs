@@ -98,6 +98,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        user_id -> Nullable<Uuid>,
     }
 }
 
@@ -170,6 +171,8 @@ diesel::table! {
         key_max_lifetime_days -> Nullable<Int4>,
         updated_at -> Timestamptz,
         updated_by -> Nullable<Uuid>,
+        allowed_routes -> Nullable<Array<Nullable<Text>>>,
+        max_live_keys_per_user -> Nullable<Int4>,
     }
 }
 
@@ -228,6 +231,10 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        access_version -> Int8,
+        access_synced_version -> Int8,
+        access_synced_at -> Nullable<Timestamptz>,
+        access_sync_error -> Nullable<Text>,
     }
 }
 
@@ -235,6 +242,7 @@ diesel::joinable!(access_tokens -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(audit_chain -> audit_events (event_id));
 diesel::joinable!(jobs -> api_keys (api_key_id));
+diesel::joinable!(jobs -> users (user_id));
 diesel::joinable!(self_service_settings -> users (updated_by));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(subscription_status_history -> subscriptions (subscription_id));

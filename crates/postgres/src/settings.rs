@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use keyport_domain::access::{InferenceRoutes, DEFAULT_MAX_LIVE_KEYS};
 use keyport_domain::admin::{SelfServiceSettings, SettingsStore};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::StoreError;
@@ -37,6 +38,8 @@ struct SettingsRow {
     key_max_lifetime_days: Option<i32>,
     updated_at: DateTime<Utc>,
     updated_by: Option<Uuid>,
+    allowed_routes: Option<Vec<Option<String>>>,
+    max_live_keys_per_user: Option<i32>,
 }
 
 fn days_to_column(days: Option<u32>) -> Result<Option<i32>, StoreError> {
@@ -78,6 +81,20 @@ impl SettingsRow {
             key_max_lifetime_days: days_to_column(settings.key_max_lifetime_days)?,
             updated_at: at,
             updated_by: by,
+            allowed_routes: Some(
+                settings
+                    .allowed_routes
+                    .as_slice()
+                    .iter()
+                    .cloned()
+                    .map(Some)
+                    .collect(),
+            ),
+            max_live_keys_per_user: Some(
+                i32::try_from(settings.max_live_keys_per_user).map_err(|_| {
+                    StoreError::Unexpected("max_live_keys_per_user is too large".into())
+                })?,
+            ),
         })
     }
 
@@ -106,6 +123,17 @@ impl SettingsRow {
             .into_limits()?,
             key_default_lifetime_days: days_from_column(self.key_default_lifetime_days)?,
             key_max_lifetime_days: days_from_column(self.key_max_lifetime_days)?,
+            allowed_routes: match self.allowed_routes {
+                None => InferenceRoutes::default(),
+                Some(routes) => InferenceRoutes::parse(routes.into_iter().flatten().collect())
+                    .map_err(|e| crate::error::corrupt("allowed_routes", e.message))?,
+            },
+            max_live_keys_per_user: match self.max_live_keys_per_user {
+                None => DEFAULT_MAX_LIVE_KEYS,
+                Some(n) => {
+                    u32::try_from(n).map_err(|e| crate::error::corrupt("max_live_keys_per_user", e))?
+                }
+            },
         })
     }
 }

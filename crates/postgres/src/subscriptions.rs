@@ -217,6 +217,38 @@ impl SubscriptionStore for PgStore {
             .map_err(StoreError::from)
     }
 
+    async fn change_subscription_quota(
+        &self,
+        id: SubscriptionId,
+        quota: &Limits,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<Subscription, StoreError> {
+        let quota = QuotaChangeset::from(LimitColumns::from_limits(quota)?);
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, Failure, _>(async |conn| {
+            // The owner's pools follow through the trigger's converge_user job, in this transaction.
+            let updated = diesel::update(
+                subscriptions::table
+                    .filter(subscriptions::id.eq(id.0))
+                    .filter(subscriptions::status.eq_any([
+                        SubscriptionStatus::Active.as_str(),
+                        SubscriptionStatus::Suspended.as_str(),
+                    ])),
+            )
+            .set((&quota, subscriptions::updated_at.eq(at)))
+            .returning(SubscriptionRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?
+            .ok_or(StoreError::NotFound)?;
+            audit::record(conn, audit).await?;
+            Ok(Subscription::try_from(updated)?)
+        })
+        .await
+        .map_err(StoreError::from)
+    }
+
     async fn change_subscription_status_cascading(
         &self,
         id: SubscriptionId,

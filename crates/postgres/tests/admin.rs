@@ -14,6 +14,7 @@ use keyport_domain::admin::{
     AdminKeyStore, ApprovalStore, KeyQuery, ModelChanges, ReleasePending, SelfServiceSettings,
     SettingsStore, SubscriptionQuery, UserDirectory, UserQuery, LAST_ACTIVE_ADMIN,
 };
+use keyport_domain::access::InferenceRoutes;
 use keyport_domain::api_key::ApiKeyStatus;
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::UserId;
@@ -750,6 +751,12 @@ fn settings() -> SelfServiceSettings {
         key_max_limits: limits("50", "30d", 50_000, 100),
         key_default_lifetime_days: Some(30),
         key_max_lifetime_days: Some(365),
+        allowed_routes: InferenceRoutes::parse(vec![
+            "/v1/chat/completions".to_owned(),
+            "/v1/embeddings".to_owned(),
+        ])
+        .unwrap(),
+        max_live_keys_per_user: 5,
     }
 }
 

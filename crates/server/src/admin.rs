@@ -1,10 +1,16 @@
 //! `keyport admin …`: user and token management from the command line. Only the token goes to stdout, so
 //! that scripts can capture it; everything else goes to stderr.
 
-use crate::config::{AdminCommand, Common};
+use crate::config::{AdminCommand, Common, SubscriptionCommand};
 use crate::wiring::{OsSecrets, SystemClock, Wiring};
-use keyport_domain::usecases::{CreateUser, CreateUserRequest, IssueAccessToken, SetUserStatus};
-use keyport_domain::user::UserStatus;
+use keyport_domain::ids::SubscriptionId;
+use keyport_domain::limits::{BudgetDuration, Limits, Money};
+use keyport_domain::ports::UserStore;
+use keyport_domain::usecases::{
+    ControlSubscription, CreateUser, CreateUserRequest, IssueAccessToken, SetUserStatus,
+    SubscriptionAction,
+};
+use keyport_domain::user::{Actor, UserStatus};
 use keyport_domain::Error;
 use std::sync::Arc;
 
@@ -72,6 +78,81 @@ pub async fn run(common: &Common, command: AdminCommand) -> anyhow::Result<()> {
             eprintln!("new personal access token for '{name}' (shown once):");
             println!("{}", issued.secret.expose());
         }
+        AdminCommand::Subscription { action } => subscription(common, action).await?,
     }
+    Ok(())
+}
+
+/// `keyport admin subscription …`: through the same use case as the API, as the named administrator.
+async fn subscription(common: &Common, command: SubscriptionCommand) -> anyhow::Result<()> {
+    let wiring = Wiring::connect(common).await?;
+    let (id, by, action) = match command {
+        SubscriptionCommand::Suspend { id, reason, by } => {
+            (id, by, SubscriptionAction::Suspend { reason })
+        }
+        SubscriptionCommand::Reactivate { id, by } => (id, by, SubscriptionAction::Reactivate),
+        SubscriptionCommand::Revoke { id, reason, by } => {
+            (id, by, SubscriptionAction::Revoke { reason })
+        }
+        SubscriptionCommand::Quota {
+            id,
+            by,
+            max_budget,
+            budget_duration,
+            tpm_limit,
+            rpm_limit,
+        } => {
+            let mut errors = Vec::new();
+            let max_budget = max_budget
+                .map(Money::budget)
+                .transpose()
+                .map_err(|e| errors.push(e))
+                .ok()
+                .flatten();
+            let budget_duration = budget_duration
+                .as_deref()
+                .map(BudgetDuration::parse)
+                .transpose()
+                .map_err(|e| errors.push(e))
+                .ok()
+                .flatten();
+            if !errors.is_empty() {
+                return Err(Error::Invalid(errors).into());
+            }
+            let quota = Limits {
+                max_budget,
+                budget_duration,
+                tpm_limit,
+                rpm_limit,
+            };
+            (id, by, SubscriptionAction::ChangeQuota(quota))
+        }
+    };
+    let admin = wiring
+        .store
+        .find_user_by_username(&by)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user named '{by}'"))?;
+    let actor = Actor {
+        user_id: admin.id,
+        roles: admin.roles.clone(),
+        request_id: None,
+        client_addr: None,
+    };
+    let control = ControlSubscription::new(
+        wiring.store.clone(),
+        wiring.converge_key(wiring.stored_policy()),
+        wiring.converge_user(),
+        wiring.clock.clone(),
+    );
+    let subscription = control.execute(&actor, SubscriptionId(id), action).await?;
+    eprintln!(
+        "subscription {} of user {} to {}: {} (quota: {})",
+        subscription.id,
+        subscription.user_id,
+        subscription.model_id,
+        subscription.status.as_str(),
+        serde_json::to_string(&subscription.quota).unwrap_or_default(),
+    );
     Ok(())
 }

@@ -132,6 +132,10 @@ pub struct ServeArgs {
     /// Initial value, like the maximum.
     #[arg(long, env = "KEYPORT_KEY_DEFAULT_LIFETIME_DAYS")]
     pub key_default_lifetime_days: Option<u32>,
+    /// Most live (provisioning or active) keys one user may hold, 1 to 1000. Initial value, like the
+    /// lifetimes: once an administrator saves the self-service settings, theirs applies.
+    #[arg(long, env = "KEYPORT_MAX_LIVE_KEYS_PER_USER", default_value_t = keyport_domain::access::DEFAULT_MAX_LIVE_KEYS)]
+    pub max_live_keys_per_user: u32,
     /// Longest overlap a rotation may ask for, in seconds (the old key keeps working that long).
     #[arg(long, env = "KEYPORT_ROTATION_MAX_OVERLAP_SECS", default_value_t = 7 * 86_400)]
     pub rotation_max_overlap_secs: u32,
@@ -417,6 +421,59 @@ pub enum AdminCommand {
         /// A label for the token.
         #[arg(long, default_value = "cli")]
         token_name: String,
+    },
+    /// Suspend, reactivate or revoke a subscription, or change its quota; LiteLLM follows at once (or
+    /// through the job queue when it is down). Audited under the administrator named by --by.
+    Subscription {
+        #[command(subcommand)]
+        action: SubscriptionCommand,
+    },
+}
+
+/// `keyport admin subscription …`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum SubscriptionCommand {
+    /// Suspend an active subscription: its model leaves the user's keys and pool until reactivated.
+    Suspend {
+        id: uuid::Uuid,
+        /// Why (the user sees it).
+        #[arg(long)]
+        reason: String,
+        /// The administrator acting (a username with the admin role).
+        #[arg(long)]
+        by: String,
+    },
+    /// Reactivate a suspended subscription.
+    Reactivate {
+        id: uuid::Uuid,
+        #[arg(long)]
+        by: String,
+    },
+    /// Revoke (cancel) a subscription; keys serving only it are revoked.
+    Revoke {
+        id: uuid::Uuid,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// Replace a subscription's quota; a limit not given is unlimited.
+    Quota {
+        id: uuid::Uuid,
+        #[arg(long)]
+        by: String,
+        /// USD per window (or in all, without --budget-duration).
+        #[arg(long)]
+        max_budget: Option<rust_decimal::Decimal>,
+        /// The budget's window, e.g. 30d or 1mo.
+        #[arg(long)]
+        budget_duration: Option<String>,
+        /// Tokens per minute, all the user's keys together.
+        #[arg(long)]
+        tpm_limit: Option<u64>,
+        /// Requests per minute, all the user's keys together.
+        #[arg(long)]
+        rpm_limit: Option<u64>,
     },
 }
 

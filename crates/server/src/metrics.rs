@@ -10,21 +10,15 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-const KINDS: [FindingKind; 5] = [
-    FindingKind::Orphan,
-    FindingKind::StaleProvisioning,
-    FindingKind::DeadKeyPresent,
-    FindingKind::Drift,
-    FindingKind::Missing,
-];
+const KINDS: [FindingKind; 7] = FindingKind::ALL;
 
 /// The process's counters.
 #[derive(Default)]
 pub struct Counters {
     reconcile_passes: AtomicU64,
     reconcile_failures: AtomicU64,
-    found: [AtomicU64; 5],
-    fixed: [AtomicU64; 5],
+    found: [AtomicU64; 7],
+    fixed: [AtomicU64; 7],
     jobs_done: AtomicU64,
     jobs_retried: AtomicU64,
     jobs_dead: AtomicU64,

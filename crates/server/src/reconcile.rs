@@ -21,9 +21,11 @@ pub fn reconciler(wiring: &Wiring) -> Reconcile {
     Reconcile::new(
         wiring.store.clone(),
         wiring.store.clone(),
+        wiring.converge_user(),
         wiring.store.clone(),
         wiring.gateway.clone(),
         wiring.clock.clone(),
+        wiring.stored_policy(),
     )
 }
 
@@ -115,13 +117,7 @@ pub fn summary(report: &ReconcileReport) -> String {
         "{:<20} {:>7} {:>7}\n",
         "finding", "found", "fixed"
     ));
-    for kind in [
-        FindingKind::Orphan,
-        FindingKind::StaleProvisioning,
-        FindingKind::DeadKeyPresent,
-        FindingKind::Drift,
-        FindingKind::Missing,
-    ] {
+    for kind in FindingKind::ALL {
         let found = report.count(kind);
         let fixed = report
             .findings

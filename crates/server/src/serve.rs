@@ -141,10 +141,12 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
             .key_default_lifetime_days
             .map(|d| chrono::Duration::days(i64::from(d))),
         max_rotation_overlap: chrono::Duration::seconds(i64::from(args.rotation_max_overlap_secs)),
+        allowed_routes: keyport_domain::access::InferenceRoutes::default(),
+        max_live_keys: args.max_live_keys_per_user,
     };
     if let Err(errors) = crate::wiring::initial_settings(&policy).validate() {
         let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        anyhow::bail!("the key lifetime flags are invalid: {}", errors.join("; "));
+        anyhow::bail!("the key flags are invalid: {}", errors.join("; "));
     }
     let mut services = wiring.services(policy, args.session_policy(), args.dev_login);
     if let Some((config, mapping)) = args.oidc.settings(&args.public_url()?)? {

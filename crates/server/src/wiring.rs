@@ -73,12 +73,37 @@ impl Wiring {
         SyncCatalog::new(self.gateway.clone(), self.store.clone(), self.clock.clone())
     }
 
-    pub fn converge_key(&self) -> Arc<ConvergeKey> {
-        Arc::new(ConvergeKey::new(
-            self.store.clone(),
+    pub fn converge_user(&self) -> Arc<ConvergeUser> {
+        Arc::new(ConvergeUser::new(
             self.store.clone(),
             self.gateway.clone(),
             self.clock.clone(),
+        ))
+    }
+
+    /// The administrator's stored settings (the routes keys may call, the cap on live keys) for the
+    /// workers and the reconciler, which need nothing of the server's key flags.
+    pub fn stored_policy(&self) -> PolicySource {
+        PolicySource::Settings {
+            settings: SettingsSource::new(
+                Arc::new(CachedSettings::new(
+                    self.store.as_ref().clone(),
+                    SETTINGS_TTL,
+                )),
+                SelfServiceSettings::default(),
+            ),
+            max_rotation_overlap: chrono::Duration::zero(),
+        }
+    }
+
+    pub fn converge_key(&self, policy: PolicySource) -> Arc<ConvergeKey> {
+        Arc::new(ConvergeKey::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.converge_user(),
+            self.gateway.clone(),
+            self.clock.clone(),
+            policy,
         ))
     }
 
@@ -89,7 +114,7 @@ impl Wiring {
         dev_login: bool,
     ) -> keyport_api::Services {
         let store = &self.store;
-        let converge = self.converge_key();
+        let converge_user = self.converge_user();
         let start_session = Arc::new(StartSession::new(
             store.clone(),
             self.clock.clone(),
@@ -107,6 +132,7 @@ impl Wiring {
             settings: settings.clone(),
             max_rotation_overlap: policy.max_rotation_overlap,
         };
+        let converge = self.converge_key(key_policy.clone());
         keyport_api::Services {
             authenticate: Authenticate::new(store.clone(), self.clock.clone()),
             list_models: ListModels::new(store.clone()),
@@ -127,6 +153,7 @@ impl Wiring {
                 self.clock.clone(),
                 self.secrets.clone(),
                 key_policy.clone(),
+                converge_user.clone(),
             ),
             list_keys: ListKeys::new(store.clone()),
             get_key: GetKey::new(store.clone()),
@@ -139,6 +166,7 @@ impl Wiring {
                 self.secrets.clone(),
                 key_policy.clone(),
                 converge.clone(),
+                converge_user.clone(),
             ),
             list_jobs: ListJobs::new(store.clone()),
             reconcile_status: ReconcileStatus::new(store.clone()),
@@ -158,6 +186,12 @@ impl Wiring {
             ))),
             list_all_subscriptions: ListAllSubscriptions::new(store.clone()),
             subscription_history: SubscriptionHistory::new(store.clone()),
+            control_subscription: ControlSubscription::new(
+                store.clone(),
+                converge.clone(),
+                converge_user.clone(),
+                self.clock.clone(),
+            ),
             grant_subscription: GrantSubscription::new(
                 store.clone(),
                 store.clone(),
@@ -248,5 +282,7 @@ pub fn initial_settings(policy: &KeyPolicy) -> SelfServiceSettings {
         key_max_limits: policy.max_limits.clone(),
         key_default_lifetime_days: days(policy.default_lifetime),
         key_max_lifetime_days: days(policy.max_lifetime),
+        allowed_routes: policy.allowed_routes.clone(),
+        max_live_keys_per_user: policy.max_live_keys,
     }
 }

@@ -187,6 +187,60 @@ export function useGrantSubscription() {
   });
 }
 
+/** After an administrator's change of one subscription: the admin lists, and the own lists in case it is theirs. */
+function useInvalidateSubscription() {
+  const client = useQueryClient();
+  const invalidate = useInvalidateAdmin();
+  return async () => {
+    await invalidate();
+    await client.invalidateQueries({ queryKey: keys.subscriptions });
+    await client.invalidateQueries({ queryKey: keys.apiKeys });
+  };
+}
+
+// An administrator's changes of one subscription. The lists are read again afterwards, also after a refusal
+// (a 409 says the subscription's status does not allow it, perhaps because it changed meanwhile).
+
+/** Suspend an active subscription, with a reason the user sees. */
+export function useSuspendSubscription() {
+  const invalidate = useInvalidateSubscription();
+  return useMutation({
+    mutationFn: ({ id, reason }: { id: string; reason: string }) =>
+      unwrap(api.POST("/api/v1/admin/subscriptions/{id}/suspend", { params: { path: { id } }, body: { reason } })),
+    onSettled: invalidate,
+  });
+}
+
+/** Reactivate a suspended subscription. */
+export function useReactivateSubscription() {
+  const invalidate = useInvalidateSubscription();
+  return useMutation({
+    mutationFn: (id: string) =>
+      unwrap(api.POST("/api/v1/admin/subscriptions/{id}/reactivate", { params: { path: { id } } })),
+    onSettled: invalidate,
+  });
+}
+
+/** Revoke a pending, active or suspended subscription, with a reason the user sees: it becomes cancelled. */
+export function useRevokeSubscription() {
+  const invalidate = useInvalidateSubscription();
+  return useMutation({
+    mutationFn: ({ id, reason }: { id: string; reason: string }) =>
+      unwrap(api.POST("/api/v1/admin/subscriptions/{id}/revoke", { params: { path: { id } }, body: { reason } })),
+    onSettled: invalidate,
+  });
+}
+
+/** Replace an active or suspended subscription's quota: every limit replaces, an empty one is unlimited. */
+export function useChangeSubscriptionQuota() {
+  const invalidate = useInvalidateSubscription();
+  return useMutation({
+    mutationFn: ({ id, quota }: { id: string; quota: Limits }) =>
+      unwrap(api.PUT("/api/v1/admin/subscriptions/{id}/quota", { params: { path: { id } }, body: { quota } })),
+    onSettled: invalidate,
+  });
+}
+
 export function useUpdateModel() {
   const client = useQueryClient();
   const invalidate = useInvalidateAdmin();

@@ -128,6 +128,24 @@ describe("the keys page", () => {
     expect(within(dialog).getAllByText("a live key is already named ci").length).toBeGreaterThan(0);
   });
 
+  it("says why no key is created when the user already has the most live keys", async () => {
+    const detail = "you already have 20 live keys, the most allowed; revoke one you no longer use first";
+    const calls = keysApi({ "POST /api/v1/api-keys": problem(409, "conflict", detail) });
+    const user = userEvent.setup();
+    renderPage(<KeysPage config={config} />);
+    await screen.findByText("No API keys yet");
+    await user.click(screen.getByRole("button", { name: "Create API key" }));
+    const dialog = await screen.findByRole("dialog");
+    await user.type(within(dialog).getByLabelText(/^Name/), "one-more");
+    await user.click(within(dialog).getByRole("button", { name: "Create key" }));
+    const alert = await within(dialog).findByRole("alert");
+    expect(alert).toHaveTextContent("The key was not created");
+    expect(alert).toHaveTextContent(detail);
+    expect(within(dialog).getByLabelText(/^Name/)).not.toHaveAttribute("aria-invalid", "true");
+    expect(calls.filter((c) => c.method === "POST")).toHaveLength(1);
+    expect(await seriousViolations()).toEqual([]);
+  });
+
   it("creates a key, shows its secret once with examples, and forgets it when closed", async () => {
     setCsrfToken("csrf-1");
     const calls = keysApi({

@@ -2,6 +2,7 @@
 
 use crate::dto::{ApiKeyDto, LimitsDto, ModelDto, SubscriptionDto};
 use chrono::{DateTime, Utc};
+use keyport_domain::access::{InferenceRoutes, DEFAULT_MAX_LIVE_KEYS};
 use keyport_domain::admin::{
     ModelUpdated, OwnedKey, OwnedSubscription, SelfServiceSettings, StatusHistoryEntry,
     UserOverview,
@@ -156,6 +157,22 @@ pub struct GrantSubscriptionBody {
     /// The quota, within the maximum for subscriptions; absent: the model's default (capped).
     #[serde(default)]
     pub quota: Option<LimitsDto>,
+}
+
+/// Why an administrator suspends or revokes a subscription (the user sees it).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionReasonBody {
+    /// 1 to 500 characters.
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+/// A subscription's new quota. Every limit replaces what was there: an absent one is unlimited.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionQuotaBody {
+    pub quota: LimitsDto,
 }
 
 /// Pending subscriptions to approve.
@@ -317,6 +334,16 @@ pub struct SettingsDto {
     /// default.
     #[serde(default)]
     pub key_max_lifetime_days: Option<u32>,
+    /// The only LiteLLM routes keys may call: 1 or more of LiteLLM's inference routes (chat and text
+    /// completions, embeddings, model listing, responses, …; never a management route). Absent: the
+    /// default (chat and text completions, embeddings, model listing, responses, with and without `/v1`).
+    #[serde(default)]
+    #[schema(example = json!(["/v1/chat/completions", "/v1/embeddings", "/v1/models"]))]
+    pub allowed_routes: Option<Vec<String>>,
+    /// How many live (provisioning or active) keys one user may hold, 1 to 1000. Absent: 20.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
+    pub max_live_keys_per_user: Option<u32>,
 }
 
 impl From<&SelfServiceSettings> for SettingsDto {
@@ -327,6 +354,8 @@ impl From<&SelfServiceSettings> for SettingsDto {
             key_max_limits: (&s.key_max_limits).into(),
             key_default_lifetime_days: s.key_default_lifetime_days,
             key_max_lifetime_days: s.key_max_lifetime_days,
+            allowed_routes: Some(s.allowed_routes.as_slice().to_vec()),
+            max_live_keys_per_user: Some(s.max_live_keys_per_user),
         }
     }
 }
@@ -342,6 +371,12 @@ impl SettingsDto {
         let subscription_max_quota = limits(self.subscription_max_quota, "subscription_max_quota");
         let key_default_limits = limits(self.key_default_limits, "key_default_limits");
         let key_max_limits = limits(self.key_max_limits, "key_max_limits");
+        let allowed_routes = match self.allowed_routes {
+            None => InferenceRoutes::default(),
+            Some(routes) => InferenceRoutes::parse(routes)
+                .map_err(|e| errors.push(e))
+                .unwrap_or_default(),
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -351,6 +386,8 @@ impl SettingsDto {
             key_max_limits,
             key_default_lifetime_days: self.key_default_lifetime_days,
             key_max_lifetime_days: self.key_max_lifetime_days,
+            allowed_routes,
+            max_live_keys_per_user: self.max_live_keys_per_user.unwrap_or(DEFAULT_MAX_LIVE_KEYS),
         })
     }
 }
@@ -362,4 +399,6 @@ pub struct AdminSettingsDto {
     pub settings: SettingsDto,
     /// `stored` (an administrator saved them) or `configuration` (the server's flags, until then).
     pub source: String,
+    /// Every route `allowed_routes` may list: LiteLLM's inference routes keyport allows.
+    pub available_routes: Vec<String>,
 }

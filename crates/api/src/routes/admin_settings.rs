@@ -14,6 +14,10 @@ fn with_source(
     AdminSettingsDto {
         settings: settings.into(),
         source: if stored { "stored" } else { "configuration" }.to_owned(),
+        available_routes: keyport_domain::access::INFERENCE_ROUTES
+            .iter()
+            .map(|r| (*r).to_owned())
+            .collect(),
     }
 }
 

@@ -6,13 +6,15 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, JsonBody};
 use crate::routes::admin_dto::{
     AdminSubscriptionDto, ApproveBody, DecisionResult, GrantSubscriptionBody, Page, RejectBody,
-    StatusChangeDto,
+    StatusChangeDto, SubscriptionQuotaBody, SubscriptionReasonBody,
 };
 use crate::routes::admin_users::query_uuid;
 use crate::ApiState;
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, put, web, HttpResponse};
 use keyport_domain::ids::{SubscriptionId, UserId};
-use keyport_domain::usecases::{Decision, GrantSubscriptionRequest, ListAllSubscriptionsRequest};
+use keyport_domain::usecases::{
+    Decision, GrantSubscriptionRequest, ListAllSubscriptionsRequest, SubscriptionAction,
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -207,4 +209,143 @@ pub async fn reject(
         )
         .await?;
     Ok(HttpResponse::Ok().json(DecisionResult::new(&outcomes)))
+}
+
+async fn control(
+    state: &ApiState,
+    actor: &keyport_domain::user::Actor,
+    id: Uuid,
+    action: SubscriptionAction,
+) -> Result<HttpResponse, ApiError> {
+    let subscription = state
+        .services
+        .control_subscription
+        .execute(actor, SubscriptionId(id), action)
+        .await?;
+    Ok(HttpResponse::Ok().json(SubscriptionDto::from(&subscription)))
+}
+
+/// Suspend an active subscription, with a reason the user sees: its model leaves the user's keys and
+/// LiteLLM pool at once; a key that served only suspended subscriptions is blocked (not revoked) until one
+/// is reactivated. Administrators only.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    request_body = SubscriptionReasonBody,
+    responses(
+        (status = 200, body = SubscriptionDto),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The subscription is not active, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/admin/subscriptions/{id}/suspend")]
+pub async fn suspend(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+    id: web::Path<Uuid>,
+    JsonBody(body): JsonBody<SubscriptionReasonBody>,
+) -> Result<HttpResponse, ApiError> {
+    let action = SubscriptionAction::Suspend {
+        reason: body.reason,
+    };
+    control(&state, &actor, id.into_inner(), action).await
+}
+
+/// Reactivate a suspended subscription: its model returns to the keys bound to it and to the user's
+/// LiteLLM pool. Administrators only.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = SubscriptionDto),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The subscription is not suspended, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/admin/subscriptions/{id}/reactivate")]
+pub async fn reactivate(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    control(
+        &state,
+        &actor,
+        id.into_inner(),
+        SubscriptionAction::Reactivate,
+    )
+    .await
+}
+
+/// Revoke a pending, active or suspended subscription, with a reason the user sees: it becomes
+/// `cancelled`; keys that served only it are revoked, the others lose its model. Administrators only.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    request_body = SubscriptionReasonBody,
+    responses(
+        (status = 200, body = SubscriptionDto),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The subscription is already cancelled or rejected, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/admin/subscriptions/{id}/revoke")]
+pub async fn revoke(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+    id: web::Path<Uuid>,
+    JsonBody(body): JsonBody<SubscriptionReasonBody>,
+) -> Result<HttpResponse, ApiError> {
+    let action = SubscriptionAction::Revoke {
+        reason: body.reason,
+    };
+    control(&state, &actor, id.into_inner(), action).await
+}
+
+/// Change an active or suspended subscription's quota (its pool in LiteLLM follows at once: the budget
+/// per window shared by all the user's keys on the model, and the requests and tokens per minute). Keys'
+/// own limits stay as sub-limits within it. Administrators only.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    request_body = SubscriptionQuotaBody,
+    responses(
+        (status = 200, body = SubscriptionDto),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The subscription is not active or suspended, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/admin/subscriptions/{id}/quota")]
+pub async fn change_quota(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+    id: web::Path<Uuid>,
+    JsonBody(body): JsonBody<SubscriptionQuotaBody>,
+) -> Result<HttpResponse, ApiError> {
+    let quota = body
+        .quota
+        .into_limits("quota")
+        .map_err(keyport_domain::Error::Invalid)?;
+    control(
+        &state,
+        &actor,
+        id.into_inner(),
+        SubscriptionAction::ChangeQuota(quota),
+    )
+    .await
 }

@@ -83,7 +83,7 @@ mod tests {
     use super::*;
     use crate::admin::MockAdminKeyStore;
     use crate::api_key::SyncState;
-    use crate::ports::{ApiKeyStore, MockApiKeyStore, MockGateway, MockUserStore};
+    use crate::ports::{ApiKeyStore, MockAccessStore, MockApiKeyStore, MockGateway};
     use crate::usecases::fixtures::*;
     use crate::usecases::ConvergeKey;
     use crate::user::Role;
@@ -200,9 +200,11 @@ mod tests {
         let store: Arc<dyn ApiKeyStore> = Arc::new(store);
         let converge = Arc::new(ConvergeKey::new(
             store.clone(),
-            Arc::new(MockUserStore::new()),
+            Arc::new(MockAccessStore::new()),
+            converge_user_offline(),
             Arc::new(gateway),
             fixed_clock(),
+            key_policy(),
         ));
         let uc = AdminRevokeKey::new(Arc::new(RevokeKey::new(store, converge, fixed_clock())));
         assert!(matches!(

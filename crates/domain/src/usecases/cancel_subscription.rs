@@ -103,25 +103,13 @@ mod tests {
     use super::*;
     use crate::api_key::{ApiKey, ApiKeyStatus};
     use crate::ids::ModelId;
-    use crate::ports::{MockApiKeyStore, MockGateway, MockSubscriptionStore, MockUserStore};
+    use crate::ports::MockSubscriptionStore;
     use crate::usecases::fixtures::*;
 
     fn bound(models: &[&str]) -> ApiKey {
         let mut key = api_key(alice().user_id, ApiKeyStatus::Active);
         key.models = models.iter().map(|m| ModelId::parse(*m).unwrap()).collect();
         key
-    }
-
-    /// A converge whose LiteLLM calls are all refused: cancelling must not depend on LiteLLM answering.
-    fn converge_offline() -> Arc<ConvergeKey> {
-        let mut keys = MockApiKeyStore::new();
-        keys.expect_get_key().returning(|_| Ok(None));
-        Arc::new(ConvergeKey::new(
-            Arc::new(keys),
-            Arc::new(MockUserStore::new()),
-            Arc::new(MockGateway::new()),
-            fixed_clock(),
-        ))
     }
 
     fn store_with(sub: Subscription, keys: Vec<ApiKey>) -> MockSubscriptionStore {

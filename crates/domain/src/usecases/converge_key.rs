@@ -1,7 +1,12 @@
+use crate::access::{team_id_of, InferenceRoutes};
 use crate::api_key::{ApiKey, ApiKeyStatus};
 use crate::audit::AuditEvent;
 use crate::ids::ApiKeyId;
-use crate::ports::{ApiKeyStore, Clock, Gateway, UpdateKey, UserStore};
+use crate::ids::ModelId;
+use crate::ports::{AccessRecord, AccessStore, ApiKeyStore, Clock, Gateway, UpdateKey};
+use crate::subscription::SubscriptionStatus;
+use crate::usecases::converge_user::ConvergeUser;
+use crate::usecases::key_rules::PolicySource;
 use crate::user::UserStatus;
 use crate::{Error, GatewayError, StoreError};
 use std::sync::Arc;
@@ -27,30 +32,91 @@ pub enum Converged {
 /// sides and acts on the difference, so it is idempotent and safe to run again after a crash half way.
 ///
 /// - `active`, `retiring` before its deadline: LiteLLM gets the whole desired state (models of the active
-///   subscriptions, limits, expiry, blocked when the owner is suspended, metadata). A key left without any
-///   model is revoked instead (LiteLLM reads `models: []` as "every model"). A key LiteLLM no longer has
-///   becomes `lost` (it cannot be re-created without its secret).
+///   subscriptions, limits, expiry, blocked when the owner is suspended, metadata, the owner's team, the
+///   allowed routes), after the owner's pools when those are pending. A key whose subscriptions are all
+///   suspended by an administrator is blocked until one returns; a key left without any subscription is
+///   revoked (LiteLLM reads `models: []` as "every model"). A key LiteLLM no longer has becomes `lost` (it
+///   cannot be re-created without its secret).
 /// - `retiring` at or after its deadline: deleted in LiteLLM, then `revoked`.
 /// - `revoked`, `expired`, `lost`: deleted in LiteLLM (already gone counts as done), then marked synced.
 pub struct ConvergeKey {
     keys: Arc<dyn ApiKeyStore>,
-    users: Arc<dyn UserStore>,
+    access: Arc<dyn AccessStore>,
+    owner_access: Arc<ConvergeUser>,
     gateway: Arc<dyn Gateway>,
     clock: Arc<dyn Clock>,
+    policy: PolicySource,
+}
+
+/// What a live key must be in LiteLLM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LiveState {
+    /// Serving these models (the active subscriptions'), blocked when its owner is suspended.
+    Serve { models: Vec<ModelId>, blocked: bool },
+    /// Every subscription it serves is suspended by an administrator: blocked, holding the suspended
+    /// models, until one is reactivated.
+    Paused { models: Vec<ModelId> },
+    /// No subscription left to serve: revoked (LiteLLM would read `models: []` as every model).
+    Revoke,
+}
+
+impl LiveState {
+    pub(crate) fn models_and_blocked(&self) -> Option<(&[ModelId], bool)> {
+        match self {
+            Self::Serve { models, blocked } => Some((models, *blocked)),
+            Self::Paused { models } => Some((models, true)),
+            Self::Revoke => None,
+        }
+    }
+}
+
+/// What a live key must be, from its row, its owner's record (`None`: the owner is gone) and so its
+/// subscriptions.
+pub(crate) fn live_state(key: &ApiKey, owner: Option<&AccessRecord>) -> LiveState {
+    let owner_suspended = owner.is_none_or(|o| o.user.status == UserStatus::Suspended);
+    if !key.models.is_empty() {
+        return LiveState::Serve {
+            models: key.models.clone(),
+            blocked: owner_suspended,
+        };
+    }
+    let mut paused: Vec<ModelId> = owner
+        .map(|o| {
+            o.subscriptions
+                .iter()
+                .filter(|s| {
+                    s.status == SubscriptionStatus::Suspended
+                        && key.subscription_ids.contains(&s.id)
+                })
+                .map(|s| s.model_id.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    paused.sort();
+    paused.dedup();
+    if paused.is_empty() {
+        LiveState::Revoke
+    } else {
+        LiveState::Paused { models: paused }
+    }
 }
 
 impl ConvergeKey {
     pub fn new(
         keys: Arc<dyn ApiKeyStore>,
-        users: Arc<dyn UserStore>,
+        access: Arc<dyn AccessStore>,
+        owner_access: Arc<ConvergeUser>,
         gateway: Arc<dyn Gateway>,
         clock: Arc<dyn Clock>,
+        policy: impl Into<PolicySource>,
     ) -> Self {
         Self {
             keys,
-            users,
+            access,
+            owner_access,
             gateway,
             clock,
+            policy: policy.into(),
         }
     }
 
@@ -85,7 +151,9 @@ impl ConvergeKey {
                 Ok(Converged::Deleted)
             }
             ApiKeyStatus::Active | ApiKeyStatus::Retiring => {
-                if key.models.is_empty() {
+                let owner = self.access.access_record(key.user_id).await?;
+                let state = live_state(&key, owner.as_ref());
+                let Some((models, blocked)) = state.models_and_blocked() else {
                     let audit = AuditEvent::system("api_key.revoke", "api_key", id, now)
                         .with_after(serde_json::json!({"status": "revoked", "reason": "no active subscription left"}));
                     self.keys
@@ -93,15 +161,15 @@ impl ConvergeKey {
                         .await
                         .map_err(settled)?;
                     return Ok(Converged::RevokedForLackOfModels);
+                };
+                // The key joins its owner's team, whose membership and pools must be in LiteLLM first.
+                if owner.as_ref().is_some_and(AccessRecord::is_pending) {
+                    self.owner_access.execute(key.user_id).await?;
                 }
-                let owner_suspended = self
-                    .users
-                    .get_user(key.user_id)
-                    .await?
-                    .is_none_or(|u| u.status == UserStatus::Suspended);
+                let routes = self.policy.policy().await?.allowed_routes;
                 match self
                     .gateway
-                    .update_key(&desired_state(&key, owner_suspended, now))
+                    .update_key(&desired_state(&key, models, blocked, &routes, now))
                     .await
                 {
                     Ok(_) => {
@@ -139,16 +207,20 @@ impl ConvergeKey {
 /// The whole state keyport wants LiteLLM to hold for a live key.
 pub(crate) fn desired_state(
     key: &ApiKey,
+    models: &[ModelId],
     blocked: bool,
+    routes: &InferenceRoutes,
     now: chrono::DateTime<chrono::Utc>,
 ) -> UpdateKey {
     UpdateKey {
         hash: key.hash.clone(),
-        models: key.models.clone(),
+        models: models.to_vec(),
         limits: key.limits.clone(),
         expires_in_seconds: key.expires_at.map(|at| (at - now).num_seconds().max(1)),
         blocked,
         metadata: key_metadata(key),
+        team_id: team_id_of(key.user_id),
+        allowed_routes: routes.as_slice().to_vec(),
     }
 }
 
@@ -185,22 +257,14 @@ fn job_error(error: GatewayError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{GatewayKey, GatewayKeyStatus, MockApiKeyStore, MockGateway, MockUserStore};
+    use crate::access::team_id_of;
+    use crate::ports::{
+        GatewayKey, GatewayKeyStatus, MockAccessStore, MockApiKeyStore, MockGateway,
+    };
     use crate::usecases::fixtures::*;
-    use crate::user::{Role, User};
+    use crate::usecases::key_rules::KeyPolicy;
     use chrono::Duration;
-
-    fn user(status: UserStatus) -> User {
-        User {
-            id: alice().user_id,
-            username: "alice".into(),
-            email: None,
-            display_name: None,
-            roles: vec![Role::User],
-            status,
-            created_at: now(),
-        }
-    }
+    use std::sync::Mutex;
 
     fn gateway_key(key: &ApiKey) -> GatewayKey {
         GatewayKey {
@@ -217,26 +281,55 @@ mod tests {
             budget_reset_at: None,
             expires_at: None,
             metadata: serde_json::Value::Null,
+            team_id: None,
+            allowed_routes: vec![],
         }
     }
 
-    fn harness(key: ApiKey, owner: UserStatus) -> (MockApiKeyStore, MockUserStore, MockGateway) {
+    /// The key's owner is in line with LiteLLM and holds no subscription beyond the key's models.
+    fn harness(key: ApiKey, owner: UserStatus) -> (MockApiKeyStore, MockAccessStore, MockGateway) {
+        harness_with(key, access_record(alice().user_id, owner, vec![]))
+    }
+
+    fn harness_with(
+        key: ApiKey,
+        record: AccessRecord,
+    ) -> (MockApiKeyStore, MockAccessStore, MockGateway) {
         let mut keys = MockApiKeyStore::new();
         keys.expect_get_key()
             .returning(move |_| Ok(Some(key.clone())));
-        let mut users = MockUserStore::new();
-        users
-            .expect_get_user()
-            .returning(move |_| Ok(Some(user(owner))));
-        (keys, users, MockGateway::new())
+        let mut access = MockAccessStore::new();
+        access
+            .expect_access_record()
+            .returning(move |_| Ok(Some(record.clone())));
+        (keys, access, MockGateway::new())
     }
 
-    fn run(keys: MockApiKeyStore, users: MockUserStore, gateway: MockGateway) -> ConvergeKey {
+    fn run(keys: MockApiKeyStore, access: MockAccessStore, gateway: MockGateway) -> ConvergeKey {
+        run_with(keys, access, gateway, key_policy())
+    }
+
+    /// The owner's convergence uses the same access store and gateway as the key's.
+    fn run_with(
+        keys: MockApiKeyStore,
+        access: MockAccessStore,
+        gateway: MockGateway,
+        policy: KeyPolicy,
+    ) -> ConvergeKey {
+        let access: Arc<dyn AccessStore> = Arc::new(access);
+        let gateway: Arc<dyn Gateway> = Arc::new(gateway);
+        let owner_access = Arc::new(ConvergeUser::new(
+            access.clone(),
+            gateway.clone(),
+            fixed_clock(),
+        ));
         ConvergeKey::new(
             Arc::new(keys),
-            Arc::new(users),
-            Arc::new(gateway),
+            access,
+            owner_access,
+            gateway,
             fixed_clock(),
+            policy,
         )
     }
 
@@ -244,7 +337,7 @@ mod tests {
     async fn an_active_key_gets_its_whole_desired_state_in_litellm() {
         let mut key = api_key(alice().user_id, ApiKeyStatus::Active);
         key.expires_at = Some(now() + Duration::hours(1));
-        let (mut keys, users, mut gateway) = harness(key.clone(), UserStatus::Active);
+        let (mut keys, access, mut gateway) = harness(key.clone(), UserStatus::Active);
         let k = key.clone();
         gateway
             .expect_update_key()
@@ -262,7 +355,7 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok(()));
         assert_eq!(
-            run(keys, users, gateway)
+            run(keys, access, gateway)
                 .execute(ApiKeyId::new())
                 .await
                 .unwrap(),
@@ -273,14 +366,14 @@ mod tests {
     #[tokio::test]
     async fn a_suspended_owners_key_is_blocked() {
         let key = api_key(alice().user_id, ApiKeyStatus::Active);
-        let (mut keys, users, mut gateway) = harness(key.clone(), UserStatus::Suspended);
+        let (mut keys, access, mut gateway) = harness(key.clone(), UserStatus::Suspended);
         gateway
             .expect_update_key()
             .times(1)
             .withf(|u| u.blocked)
             .returning(move |_| Ok(gateway_key(&key)));
         keys.expect_mark_key_synced().returning(|_, _| Ok(()));
-        run(keys, users, gateway)
+        run(keys, access, gateway)
             .execute(ApiKeyId::new())
             .await
             .unwrap();
@@ -290,7 +383,7 @@ mod tests {
     async fn a_key_without_models_is_revoked_and_never_sent_an_empty_model_list() {
         let mut key = api_key(alice().user_id, ApiKeyStatus::Active);
         key.models.clear();
-        let (mut keys, users, mut gateway) = harness(key, UserStatus::Active);
+        let (mut keys, access, mut gateway) = harness(key, UserStatus::Active);
         gateway.expect_update_key().never();
         keys.expect_change_key_status()
             .times(1)
@@ -301,7 +394,7 @@ mod tests {
             })
             .returning(|_, _, _, _, _| Ok(api_key(alice().user_id, ApiKeyStatus::Revoked)));
         assert_eq!(
-            run(keys, users, gateway)
+            run(keys, access, gateway)
                 .execute(ApiKeyId::new())
                 .await
                 .unwrap(),
@@ -314,7 +407,7 @@ mod tests {
         for answer in [Ok(()), Err(GatewayError::NotFound)] {
             let key = api_key(alice().user_id, ApiKeyStatus::Revoked);
             let hash = key.hash.clone();
-            let (mut keys, users, mut gateway) = harness(key, UserStatus::Active);
+            let (mut keys, access, mut gateway) = harness(key, UserStatus::Active);
             gateway
                 .expect_delete_key()
                 .times(1)
@@ -324,7 +417,7 @@ mod tests {
                 .times(1)
                 .returning(|_, _| Ok(()));
             assert_eq!(
-                run(keys, users, gateway)
+                run(keys, access, gateway)
                     .execute(ApiKeyId::new())
                     .await
                     .unwrap(),
@@ -336,12 +429,12 @@ mod tests {
     #[tokio::test]
     async fn litellm_down_fails_the_job_so_that_it_retries() {
         let key = api_key(alice().user_id, ApiKeyStatus::Revoked);
-        let (mut keys, users, mut gateway) = harness(key, UserStatus::Active);
+        let (mut keys, access, mut gateway) = harness(key, UserStatus::Active);
         gateway
             .expect_delete_key()
             .returning(|_| Err(GatewayError::Unavailable("refused".into())));
         keys.expect_mark_key_synced().never();
-        let err = run(keys, users, gateway)
+        let err = run(keys, access, gateway)
             .execute(ApiKeyId::new())
             .await
             .unwrap_err();
@@ -352,7 +445,7 @@ mod tests {
     async fn a_retiring_key_is_kept_until_its_deadline_then_deleted_and_revoked() {
         let mut before = api_key(alice().user_id, ApiKeyStatus::Retiring);
         before.retire_at = Some(now() + Duration::minutes(5));
-        let (mut keys, users, mut gateway) = harness(before.clone(), UserStatus::Active);
+        let (mut keys, access, mut gateway) = harness(before.clone(), UserStatus::Active);
         gateway
             .expect_update_key()
             .times(1)
@@ -360,7 +453,7 @@ mod tests {
         gateway.expect_delete_key().never();
         keys.expect_mark_key_synced().returning(|_, _| Ok(()));
         assert_eq!(
-            run(keys, users, gateway)
+            run(keys, access, gateway)
                 .execute(ApiKeyId::new())
                 .await
                 .unwrap(),
@@ -369,7 +462,7 @@ mod tests {
 
         let mut due = api_key(alice().user_id, ApiKeyStatus::Retiring);
         due.retire_at = Some(now());
-        let (mut keys, users, mut gateway) = harness(due, UserStatus::Active);
+        let (mut keys, access, mut gateway) = harness(due, UserStatus::Active);
         gateway.expect_delete_key().times(1).returning(|_| Ok(()));
         keys.expect_change_key_status()
             .times(1)
@@ -380,7 +473,7 @@ mod tests {
             })
             .returning(|_, _, _, _, _| Ok(api_key(alice().user_id, ApiKeyStatus::Revoked)));
         assert_eq!(
-            run(keys, users, gateway)
+            run(keys, access, gateway)
                 .execute(ApiKeyId::new())
                 .await
                 .unwrap(),
@@ -391,7 +484,7 @@ mod tests {
     #[tokio::test]
     async fn an_active_key_missing_from_litellm_is_marked_lost() {
         let key = api_key(alice().user_id, ApiKeyStatus::Active);
-        let (mut keys, users, mut gateway) = harness(key, UserStatus::Active);
+        let (mut keys, access, mut gateway) = harness(key, UserStatus::Active);
         gateway
             .expect_update_key()
             .returning(|_| Err(GatewayError::NotFound));
@@ -400,7 +493,7 @@ mod tests {
             .withf(|_, _, to, _, a| *to == ApiKeyStatus::Lost && a.action == "api_key.lost")
             .returning(|_, _, _, _, _| Ok(api_key(alice().user_id, ApiKeyStatus::Lost)));
         assert_eq!(
-            run(keys, users, gateway)
+            run(keys, access, gateway)
                 .execute(ApiKeyId::new())
                 .await
                 .unwrap(),
@@ -411,17 +504,185 @@ mod tests {
     #[tokio::test]
     async fn provisioning_and_failed_keys_are_left_to_the_reconciler() {
         for status in [ApiKeyStatus::Provisioning, ApiKeyStatus::Failed] {
-            let (keys, users, mut gateway) =
+            let (keys, access, mut gateway) =
                 harness(api_key(alice().user_id, status), UserStatus::Active);
             gateway.expect_update_key().never();
             gateway.expect_delete_key().never();
             assert_eq!(
-                run(keys, users, gateway)
+                run(keys, access, gateway)
                     .execute(ApiKeyId::new())
                     .await
                     .unwrap(),
                 Converged::Skipped
             );
         }
+    }
+
+    #[tokio::test]
+    async fn an_active_key_is_sent_its_owners_team_and_the_policys_allowed_routes() {
+        let key = api_key(alice().user_id, ApiKeyStatus::Active);
+        let (mut keys, access, mut gateway) = harness(key.clone(), UserStatus::Active);
+        let sent = Arc::new(Mutex::new(None));
+        let slot = sent.clone();
+        gateway.expect_update_key().times(1).returning(move |u| {
+            *slot.lock().unwrap() = Some(u.clone());
+            Ok(gateway_key(&key))
+        });
+        keys.expect_mark_key_synced().returning(|_, _| Ok(()));
+        let routes = InferenceRoutes::parse(vec!["/v1/embeddings".into()]).unwrap();
+        let policy = KeyPolicy {
+            allowed_routes: routes,
+            ..key_policy()
+        };
+        run_with(keys, access, gateway, policy)
+            .execute(ApiKeyId::new())
+            .await
+            .unwrap();
+        let sent = sent.lock().unwrap().clone().unwrap();
+        assert_eq!(sent.team_id, format!("keyport-{}", alice().user_id));
+        assert_eq!(sent.team_id, team_id_of(alice().user_id));
+        assert_eq!(sent.allowed_routes, ["/v1/embeddings"]);
+    }
+
+    #[tokio::test]
+    async fn a_key_whose_only_subscription_is_suspended_is_blocked_with_that_model_not_revoked() {
+        let owner = alice().user_id;
+        let mut suspended = subscription(owner, "claude", SubscriptionStatus::Suspended);
+        let mut key = api_key(owner, ApiKeyStatus::Active);
+        // The store loads a key's models from its active subscriptions only.
+        key.models.clear();
+        suspended.id = key.subscription_ids[0];
+        let record = access_record(owner, UserStatus::Active, vec![suspended]);
+        let (mut keys, access, mut gateway) = harness_with(key.clone(), record);
+        let sent = Arc::new(Mutex::new(None));
+        let slot = sent.clone();
+        gateway.expect_update_key().times(1).returning(move |u| {
+            *slot.lock().unwrap() = Some(u.clone());
+            Ok(gateway_key(&key))
+        });
+        keys.expect_change_key_status().never();
+        keys.expect_mark_key_synced()
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let out = run(keys, access, gateway)
+            .execute(ApiKeyId::new())
+            .await
+            .unwrap();
+        assert_eq!(out, Converged::InLine);
+        let sent = sent.lock().unwrap().clone().unwrap();
+        assert!(sent.blocked, "a paused key is blocked");
+        assert_eq!(sent.models, [ModelId::parse("claude").unwrap()]);
+    }
+
+    #[tokio::test]
+    async fn a_key_whose_owners_access_is_pending_gets_the_owner_converged_before_litellm_gets_the_key(
+    ) {
+        let owner = alice().user_id;
+        let key = api_key(owner, ApiKeyStatus::Active);
+        let mut record = access_record(
+            owner,
+            UserStatus::Active,
+            vec![subscription(
+                owner,
+                "gpt-4o-mini",
+                SubscriptionStatus::Active,
+            )],
+        );
+        record.version = 2;
+        let (mut keys, mut access, mut gateway) = harness_with(key.clone(), record);
+        let synced = Arc::new(Mutex::new(Vec::new()));
+        let s = synced.clone();
+        access
+            .expect_mark_access_synced()
+            .returning(move |user, version, _| {
+                s.lock().unwrap().push((user, version));
+                Ok(())
+            });
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let c = calls.clone();
+        gateway.expect_ensure_user().returning(move |_| {
+            c.lock().unwrap().push("ensure_user");
+            Ok(())
+        });
+        let c = calls.clone();
+        gateway.expect_set_user_access().returning(move |_| {
+            c.lock().unwrap().push("set_user_access");
+            Ok(())
+        });
+        let c = calls.clone();
+        gateway.expect_ensure_team().returning(move |_| {
+            c.lock().unwrap().push("ensure_team");
+            Ok(())
+        });
+        let c = calls.clone();
+        gateway.expect_update_key().returning(move |_| {
+            c.lock().unwrap().push("update_key");
+            Ok(gateway_key(&key))
+        });
+        keys.expect_mark_key_synced().returning(|_, _| Ok(()));
+        let out = run(keys, access, gateway)
+            .execute(ApiKeyId::new())
+            .await
+            .unwrap();
+        assert_eq!(out, Converged::InLine);
+        assert_eq!(
+            *calls.lock().unwrap(),
+            [
+                "ensure_user",
+                "set_user_access",
+                "ensure_team",
+                "update_key"
+            ]
+        );
+        assert_eq!(*synced.lock().unwrap(), [(owner, 2)]);
+    }
+
+    #[tokio::test]
+    async fn a_pending_owner_litellm_cannot_take_leaves_the_key_for_the_retry() {
+        let owner = alice().user_id;
+        let mut record = access_record(owner, UserStatus::Active, vec![]);
+        record.version = 2;
+        let (mut keys, mut access, mut gateway) =
+            harness_with(api_key(owner, ApiKeyStatus::Active), record);
+        access
+            .expect_record_access_error()
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        access.expect_mark_access_synced().never();
+        gateway
+            .expect_ensure_user()
+            .returning(|_| Err(GatewayError::Unavailable("refused".into())));
+        gateway.expect_update_key().never();
+        keys.expect_mark_key_synced().never();
+        let err = run(keys, access, gateway)
+            .execute(ApiKeyId::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::GatewayUnavailable { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_key_of_an_owner_keyport_no_longer_has_is_blocked() {
+        let key = api_key(alice().user_id, ApiKeyStatus::Active);
+        let mut keys = MockApiKeyStore::new();
+        let k = key.clone();
+        keys.expect_get_key()
+            .returning(move |_| Ok(Some(k.clone())));
+        keys.expect_mark_key_synced().returning(|_, _| Ok(()));
+        let mut access = MockAccessStore::new();
+        access.expect_access_record().returning(|_| Ok(None));
+        let mut gateway = MockGateway::new();
+        gateway
+            .expect_update_key()
+            .times(1)
+            .withf(|u| u.blocked)
+            .returning(move |_| Ok(gateway_key(&key)));
+        assert_eq!(
+            run(keys, access, gateway)
+                .execute(ApiKeyId::new())
+                .await
+                .unwrap(),
+            Converged::InLine
+        );
     }
 }

@@ -5,11 +5,12 @@ use crate::limits::Limits;
 use crate::ports::{ApiKeyStore, Clock, Gateway, SecretGenerator, SubscriptionStore};
 use crate::secret::{KeySecret, Secret, SecretKind};
 use crate::subscription::Subscription;
+use crate::usecases::converge_user::ConvergeUser;
 use crate::usecases::key_rules::{
     active_subscriptions, effective_expiry, effective_limits, models_of, name_taken,
-    requested_subscriptions, PolicySource,
+    requested_subscriptions, KeyPolicy, PolicySource,
 };
-use crate::usecases::provision::{Finish, Provisioner};
+use crate::usecases::provision::{Finish, Provisioner, Provisioning};
 use crate::user::Actor;
 use crate::{Error, GatewayError};
 use chrono::{DateTime, Utc};
@@ -47,6 +48,7 @@ pub struct CreateKey {
 }
 
 struct Validated {
+    policy: KeyPolicy,
     name: String,
     subscriptions: Vec<Subscription>,
     limits: Limits,
@@ -61,12 +63,14 @@ impl CreateKey {
         clock: Arc<dyn Clock>,
         secrets: Arc<dyn SecretGenerator>,
         policy: impl Into<PolicySource>,
+        owner_access: Arc<ConvergeUser>,
     ) -> Self {
         Self {
             provisioner: Provisioner {
                 keys: keys.clone(),
                 gateway,
                 clock: clock.clone(),
+                owner_access,
             },
             keys,
             subscriptions,
@@ -113,8 +117,14 @@ impl CreateKey {
                 "models": models,
             }),
         );
+        let plan = Provisioning {
+            models,
+            allowed_routes: valid.policy.allowed_routes,
+            max_live_keys: Some(valid.policy.max_live_keys),
+            spend: None,
+        };
         self.provisioner
-            .provision(actor, new_key, secret, models, audit, Finish::Activate)
+            .provision(actor, new_key, secret, plan, audit, Finish::Activate)
             .await
     }
 
@@ -145,6 +155,7 @@ impl CreateKey {
             return Err(name_taken(&name));
         }
         Ok(Validated {
+            policy,
             name,
             subscriptions,
             limits,
@@ -173,13 +184,17 @@ pub(crate) fn gateway_failure(error: GatewayError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::access::{team_id_of, InferenceRoutes, DEFAULT_MAX_LIVE_KEYS};
     use crate::api_key::ApiKeyStatus;
     use crate::ids::ModelId;
     use crate::limits::BudgetDuration;
-    use crate::ports::{MockApiKeyStore, MockGateway, MockSubscriptionStore};
+    use crate::ports::{
+        KeyInserted, MockAccessStore, MockApiKeyStore, MockGateway, MockSubscriptionStore,
+    };
     use crate::subscription::SubscriptionStatus;
     use crate::usecases::fixtures::*;
     use crate::usecases::key_rules::KeyPolicy;
+    use crate::user::UserStatus;
     use crate::StoreError;
     use chrono::Duration;
     use std::sync::Mutex;
@@ -189,6 +204,8 @@ mod tests {
         keys: MockApiKeyStore,
         subscriptions: MockSubscriptionStore,
         gateway: MockGateway,
+        /// The owner's records, for converging them before the key when the store says they are pending.
+        access: MockAccessStore,
         policy: KeyPolicy,
     }
 
@@ -208,22 +225,38 @@ mod tests {
             let mut keys = MockApiKeyStore::new();
             keys.expect_live_key_name_taken()
                 .returning(|_, _| Ok(false));
+            let mut access = MockAccessStore::new();
+            access.expect_access_record().returning(|_| Ok(None));
             Self {
                 keys,
                 subscriptions,
                 gateway: MockGateway::new(),
-                policy: KeyPolicy::default(),
+                access,
+                policy: key_policy(),
             }
         }
 
         fn use_case(self) -> CreateKey {
+            let policy = self.policy.clone();
+            self.use_case_with(policy)
+        }
+
+        /// The owner's convergence and the key's creation share one gateway.
+        fn use_case_with(self, policy: impl Into<PolicySource>) -> CreateKey {
+            let gateway: Arc<dyn Gateway> = Arc::new(self.gateway);
+            let owner_access = Arc::new(ConvergeUser::new(
+                Arc::new(self.access),
+                gateway.clone(),
+                fixed_clock(),
+            ));
             CreateKey::new(
                 Arc::new(self.keys),
                 Arc::new(self.subscriptions),
-                Arc::new(self.gateway),
+                gateway,
                 fixed_clock(),
                 fixed_secrets(),
-                self.policy,
+                policy,
+                owner_access,
             )
         }
     }
@@ -251,16 +284,34 @@ mod tests {
 
     /// Records the inserted key so that `activate_key` can answer with it.
     fn expect_insert(keys: &mut MockApiKeyStore) -> Arc<Mutex<Option<NewApiKey>>> {
+        expect_insert_answering(keys, KeyInserted::default()).0
+    }
+
+    /// Records the inserted key and the cap on live keys it was inserted under, and answers `answer`.
+    #[allow(clippy::type_complexity)]
+    fn expect_insert_answering(
+        keys: &mut MockApiKeyStore,
+        answer: KeyInserted,
+    ) -> (Arc<Mutex<Option<NewApiKey>>>, Arc<Mutex<Vec<Option<u32>>>>) {
         let inserted = Arc::new(Mutex::new(None));
-        let slot = inserted.clone();
+        let caps = Arc::new(Mutex::new(Vec::new()));
+        let (slot, c) = (inserted.clone(), caps.clone());
         keys.expect_insert_provisioning_key()
             .times(1)
-            .returning(move |k, audit| {
+            .returning(move |k, cap, audit| {
                 assert_eq!(audit.action, "api_key.create");
                 *slot.lock().unwrap() = Some(k.clone());
-                Ok(())
+                c.lock().unwrap().push(cap);
+                Ok(answer)
             });
-        inserted
+        (inserted, caps)
+    }
+
+    /// Lets `activate_key` answer with the inserted key, activated.
+    fn expect_activate(keys: &mut MockApiKeyStore, inserted: &Arc<Mutex<Option<NewApiKey>>>) {
+        let slot = inserted.clone();
+        keys.expect_activate_key()
+            .returning(move |_, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
     }
 
     fn gateway_key() -> crate::ports::GatewayKey {
@@ -278,6 +329,8 @@ mod tests {
             budget_reset_at: None,
             expires_at: None,
             metadata: serde_json::Value::Null,
+            team_id: None,
+            allowed_routes: vec![],
         }
     }
 
@@ -447,11 +500,13 @@ mod tests {
     async fn a_name_taken_concurrently_is_caught_by_the_store_and_litellm_is_not_called() {
         let sub = active_sub();
         let mut h = Harness::with_subscriptions(vec![sub.clone()]);
-        h.keys.expect_insert_provisioning_key().returning(|_, _| {
-            Err(StoreError::Conflict {
-                constraint: "api_keys_live_name".into(),
-            })
-        });
+        h.keys
+            .expect_insert_provisioning_key()
+            .returning(|_, _, _| {
+                Err(StoreError::Conflict {
+                    constraint: "api_keys_live_name".into(),
+                })
+            });
         h.gateway.expect_generate_key().never();
         let err = h
             .use_case()
@@ -635,7 +690,7 @@ mod tests {
                 ..Limits::default()
             },
             max_lifetime: Some(Duration::days(90)),
-            ..KeyPolicy::default()
+            ..key_policy()
         };
         let inserted = expect_insert(&mut h.keys);
         h.gateway.expect_generate_key().times(1).returning(|g| {
@@ -689,14 +744,7 @@ mod tests {
             settings: SettingsSource::new(Arc::new(settings), SelfServiceSettings::default()),
             max_rotation_overlap: Duration::days(1),
         };
-        let uc = CreateKey::new(
-            Arc::new(h.keys),
-            Arc::new(h.subscriptions),
-            Arc::new(h.gateway),
-            fixed_clock(),
-            fixed_secrets(),
-            source,
-        );
+        let uc = h.use_case_with(source);
         let mut over = request("ci", &[&sub]);
         over.limits.rpm_limit = Some(6);
         let err = uc.execute(&alice(), over).await.unwrap_err();
@@ -712,5 +760,218 @@ mod tests {
             "the stored maximum applies"
         );
         assert_eq!(stored.expires_at, Some(now() + Duration::days(30)));
+    }
+
+    #[tokio::test]
+    async fn the_cap_on_live_keys_goes_to_the_store_twenty_by_default() {
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (inserted, caps) = expect_insert_answering(&mut h.keys, KeyInserted::default());
+        h.gateway
+            .expect_generate_key()
+            .returning(|_| Ok(gateway_key()));
+        expect_activate(&mut h.keys, &inserted);
+        h.use_case()
+            .execute(&alice(), request("ci", &[&sub]))
+            .await
+            .unwrap();
+        assert_eq!(DEFAULT_MAX_LIVE_KEYS, 20);
+        assert_eq!(*caps.lock().unwrap(), [Some(20)]);
+    }
+
+    #[tokio::test]
+    async fn the_settings_in_force_set_the_cap_on_live_keys() {
+        use crate::admin::{MockSettingsStore, SelfServiceSettings, SettingsSource};
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (inserted, caps) = expect_insert_answering(&mut h.keys, KeyInserted::default());
+        h.gateway
+            .expect_generate_key()
+            .returning(|_| Ok(gateway_key()));
+        expect_activate(&mut h.keys, &inserted);
+        let mut settings = MockSettingsStore::new();
+        settings.expect_get_settings().returning(|| {
+            Ok(Some(SelfServiceSettings {
+                max_live_keys_per_user: 3,
+                ..SelfServiceSettings::default()
+            }))
+        });
+        let source = PolicySource::Settings {
+            settings: SettingsSource::new(Arc::new(settings), SelfServiceSettings::default()),
+            max_rotation_overlap: Duration::days(1),
+        };
+        h.use_case_with(source)
+            .execute(&alice(), request("ci", &[&sub]))
+            .await
+            .unwrap();
+        assert_eq!(*caps.lock().unwrap(), [Some(3)]);
+    }
+
+    #[tokio::test]
+    async fn a_user_at_the_cap_gets_a_conflict_naming_it_and_litellm_is_not_called() {
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        h.keys
+            .expect_insert_provisioning_key()
+            .returning(|_, _, _| {
+                Err(StoreError::Conflict {
+                    constraint: "api_keys_live_cap".into(),
+                })
+            });
+        h.gateway.expect_generate_key().never();
+        h.keys.expect_fail_key().never();
+        let err = h
+            .use_case()
+            .execute(&alice(), request("ci", &[&sub]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Conflict { field: None, message } if message.contains("20 live keys")),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn litellm_gets_the_owners_team_the_allowed_routes_and_no_starting_spend() {
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        h.policy.allowed_routes =
+            InferenceRoutes::parse(vec!["/v1/chat/completions".into(), "/v1/models".into()])
+                .unwrap();
+        let inserted = expect_insert(&mut h.keys);
+        let sent = Arc::new(Mutex::new(None));
+        let slot = sent.clone();
+        h.gateway
+            .expect_generate_key()
+            .times(1)
+            .returning(move |g| {
+                *slot.lock().unwrap() = Some(g.clone());
+                Ok(gateway_key())
+            });
+        expect_activate(&mut h.keys, &inserted);
+        h.use_case()
+            .execute(&alice(), request("ci", &[&sub]))
+            .await
+            .unwrap();
+        let sent = sent.lock().unwrap().clone().unwrap();
+        assert_eq!(sent.team_id, format!("keyport-{}", alice().user_id));
+        assert_eq!(sent.team_id, team_id_of(alice().user_id));
+        assert_eq!(sent.allowed_routes, ["/v1/chat/completions", "/v1/models"]);
+        assert_eq!(sent.spend, None);
+    }
+
+    #[tokio::test]
+    async fn an_owner_whose_access_is_pending_is_converged_before_the_key_is_generated() {
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (inserted, _) = expect_insert_answering(
+            &mut h.keys,
+            KeyInserted {
+                owner_access_pending: true,
+            },
+        );
+        let mut record = access_record(alice().user_id, UserStatus::Active, vec![sub.clone()]);
+        record.version = 2;
+        h.access = MockAccessStore::new();
+        h.access
+            .expect_access_record()
+            .returning(move |_| Ok(Some(record.clone())));
+        let synced = Arc::new(Mutex::new(Vec::new()));
+        let s = synced.clone();
+        h.access
+            .expect_mark_access_synced()
+            .returning(move |_, version, _| {
+                s.lock().unwrap().push(version);
+                Ok(())
+            });
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let c = calls.clone();
+        h.gateway.expect_ensure_user().returning(move |_| {
+            c.lock().unwrap().push("ensure_user");
+            Ok(())
+        });
+        let c = calls.clone();
+        h.gateway.expect_set_user_access().returning(move |_| {
+            c.lock().unwrap().push("set_user_access");
+            Ok(())
+        });
+        let c = calls.clone();
+        h.gateway.expect_ensure_team().returning(move |_| {
+            c.lock().unwrap().push("ensure_team");
+            Ok(())
+        });
+        let c = calls.clone();
+        h.gateway.expect_generate_key().returning(move |_| {
+            c.lock().unwrap().push("generate_key");
+            Ok(gateway_key())
+        });
+        expect_activate(&mut h.keys, &inserted);
+        let created = h
+            .use_case()
+            .execute(&alice(), request("ci", &[&sub]))
+            .await
+            .unwrap();
+        assert_eq!(created.key.status, ApiKeyStatus::Active);
+        assert_eq!(
+            *calls.lock().unwrap(),
+            [
+                "ensure_user",
+                "set_user_access",
+                "ensure_team",
+                "generate_key"
+            ]
+        );
+        assert_eq!(*synced.lock().unwrap(), [2]);
+    }
+
+    #[tokio::test]
+    async fn an_owner_litellm_cannot_take_now_fails_the_key_without_generating_it() {
+        let sub = active_sub();
+        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (inserted, _) = expect_insert_answering(
+            &mut h.keys,
+            KeyInserted {
+                owner_access_pending: true,
+            },
+        );
+        let mut record = access_record(alice().user_id, UserStatus::Active, vec![sub.clone()]);
+        record.version = 2;
+        h.access = MockAccessStore::new();
+        h.access
+            .expect_access_record()
+            .returning(move |_| Ok(Some(record.clone())));
+        h.access
+            .expect_record_access_error()
+            .returning(|_, _, _| Ok(()));
+        h.access.expect_mark_access_synced().never();
+        h.gateway
+            .expect_ensure_user()
+            .returning(|_| Err(GatewayError::Unavailable("refused".into())));
+        h.gateway.expect_generate_key().never();
+        h.keys.expect_activate_key().never();
+        let failed = Arc::new(Mutex::new(Vec::new()));
+        let f = failed.clone();
+        h.keys
+            .expect_fail_key()
+            .times(1)
+            .returning(move |id, reason, _, audit| {
+                assert_eq!(audit.action, "api_key.fail");
+                f.lock().unwrap().push((id, reason.to_owned()));
+                Ok(())
+            });
+        let err = h
+            .use_case()
+            .execute(&alice(), request("ci", &[&sub]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::GatewayUnavailable { detail } if detail.contains("no key was issued")),
+            "{err:?}"
+        );
+        let key_id = inserted.lock().unwrap().as_ref().unwrap().id;
+        let failed = failed.lock().unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].0, key_id);
+        assert!(failed[0].1.contains("quotas"), "{}", failed[0].1);
     }
 }

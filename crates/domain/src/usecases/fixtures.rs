@@ -4,10 +4,10 @@ use crate::api_key::{ApiKey, ApiKeyStatus, SyncState};
 use crate::ids::{ApiKeyId, ModelId, SubscriptionId, UserId};
 use crate::limits::{BudgetDuration, Limits, Money};
 use crate::model::{Availability, Model};
-use crate::ports::{Clock, MockClock, MockSecretGenerator, SecretGenerator};
+use crate::ports::{AccessRecord, Clock, MockClock, MockSecretGenerator, SecretGenerator};
 use crate::secret::{Secret, SecretKind, RANDOM_BYTES};
 use crate::subscription::{Subscription, SubscriptionStatus};
-use crate::user::Actor;
+use crate::user::{Actor, Role, User, UserStatus};
 use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
 use std::sync::Arc;
@@ -114,5 +114,70 @@ pub fn api_key(user: UserId, status: ApiKeyStatus) -> ApiKey {
         revoked_at: None,
         retire_at: None,
         replaced_by: None,
+    }
+}
+
+/// A `ConvergeUser` whose users are all unknown: it changes nothing (for use cases that call it after a
+/// change, when the test is about the change).
+pub fn converge_user_offline() -> Arc<crate::usecases::ConvergeUser> {
+    let mut access = crate::ports::MockAccessStore::new();
+    access.expect_access_record().returning(|_| Ok(None));
+    Arc::new(crate::usecases::ConvergeUser::new(
+        Arc::new(access),
+        Arc::new(crate::ports::MockGateway::new()),
+        fixed_clock(),
+    ))
+}
+
+/// A `ConvergeKey` whose keys are all unknown: it changes nothing.
+pub fn converge_offline() -> Arc<crate::usecases::ConvergeKey> {
+    let mut keys = crate::ports::MockApiKeyStore::new();
+    keys.expect_get_key().returning(|_| Ok(None));
+    Arc::new(crate::usecases::ConvergeKey::new(
+        Arc::new(keys),
+        Arc::new(crate::ports::MockAccessStore::new()),
+        converge_user_offline(),
+        Arc::new(crate::ports::MockGateway::new()),
+        fixed_clock(),
+        key_policy(),
+    ))
+}
+
+/// A permissive key policy: no caps, the default routes, 20 live keys.
+pub fn key_policy() -> crate::usecases::KeyPolicy {
+    crate::usecases::KeyPolicy {
+        max_limits: Limits::default(),
+        max_lifetime: None,
+        default_lifetime: None,
+        max_rotation_overlap: chrono::Duration::hours(24),
+        allowed_routes: crate::access::InferenceRoutes::default(),
+        max_live_keys: crate::access::DEFAULT_MAX_LIVE_KEYS,
+    }
+}
+
+/// A user with the `user` role.
+pub fn user(id: UserId, status: UserStatus) -> User {
+    User {
+        id,
+        username: "alice".into(),
+        email: None,
+        display_name: None,
+        roles: vec![Role::User],
+        status,
+        created_at: now(),
+    }
+}
+
+/// A user's access record with these subscriptions, which LiteLLM already holds (not pending).
+pub fn access_record(
+    id: UserId,
+    status: UserStatus,
+    subscriptions: Vec<Subscription>,
+) -> AccessRecord {
+    AccessRecord {
+        user: user(id, status),
+        subscriptions,
+        version: 1,
+        synced_version: 1,
     }
 }

@@ -1,5 +1,6 @@
 //! The rules a key's settings must follow, shared by creating, rotating and updating keys.
 
+use crate::access::{InferenceRoutes, DEFAULT_MAX_LIVE_KEYS};
 use crate::admin::SettingsSource;
 use crate::api_key::ApiKey;
 use crate::ids::{ModelId, SubscriptionId};
@@ -15,7 +16,7 @@ use std::collections::BTreeSet;
 pub const MAX_SUBSCRIPTIONS_PER_KEY: usize = 50;
 
 /// What an administrator allows for self-service keys.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPolicy {
     /// Caps applied on top of the subscriptions' quotas.
     pub max_limits: Limits,
@@ -25,6 +26,25 @@ pub struct KeyPolicy {
     pub default_lifetime: Option<Duration>,
     /// The longest a rotated key may keep working beside its replacement.
     pub max_rotation_overlap: Duration,
+    /// The only LiteLLM routes keys may call.
+    pub allowed_routes: InferenceRoutes,
+    /// How many live (provisioning or active) keys a user may hold.
+    pub max_live_keys: u32,
+}
+
+/// No caps or lifetimes, no rotation overlap, the default routes and the default cap on live keys (a
+/// derived default would cap live keys at 0, refusing every key).
+impl Default for KeyPolicy {
+    fn default() -> Self {
+        Self {
+            max_limits: Limits::default(),
+            max_lifetime: None,
+            default_lifetime: None,
+            max_rotation_overlap: Duration::zero(),
+            allowed_routes: InferenceRoutes::default(),
+            max_live_keys: DEFAULT_MAX_LIVE_KEYS,
+        }
+    }
 }
 
 /// Where the key policy comes from: fixed (tests, tools), or the administrator's self-service settings,
@@ -71,6 +91,8 @@ impl PolicySource {
                     max_lifetime: current.key_max_lifetime(),
                     default_lifetime: current.key_default_lifetime(),
                     max_rotation_overlap: *max_rotation_overlap,
+                    allowed_routes: current.allowed_routes,
+                    max_live_keys: current.max_live_keys_per_user,
                 })
             }
         }
@@ -242,6 +264,16 @@ pub(crate) fn name_taken(name: &str) -> Error {
     }
 }
 
+/// The owner already holds as many live keys as the administrator allows.
+pub(crate) fn too_many_keys(cap: u32) -> Error {
+    Error::Conflict {
+        field: None,
+        message: format!(
+            "you already have {cap} live keys, the most allowed; revoke one you no longer use first"
+        ),
+    }
+}
+
 /// A key the actor may change: theirs (or any, for an admin) and `active`.
 pub(crate) fn require_active(key: &ApiKey, what: &str) -> Result<(), Error> {
     if key.status == crate::api_key::ApiKeyStatus::Active {
@@ -254,5 +286,21 @@ pub(crate) fn require_active(key: &ApiKey, what: &str) -> Result<(), Error> {
                 key.status.as_str()
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_policy_allows_the_default_number_of_live_keys_and_routes() {
+        let policy = KeyPolicy::default();
+        assert_eq!(policy.max_live_keys, DEFAULT_MAX_LIVE_KEYS);
+        assert!(
+            policy.max_live_keys > 0,
+            "a cap of 0 would refuse every key"
+        );
+        assert_eq!(policy.allowed_routes, InferenceRoutes::default());
     }
 }

@@ -3,6 +3,7 @@
 
 mod access_tokens;
 mod admin_change_roles;
+mod admin_control_subscription;
 mod admin_decide_subscriptions;
 mod admin_grant_subscription;
 mod admin_keys;
@@ -15,6 +16,7 @@ mod authenticate;
 mod begin_login;
 mod cancel_subscription;
 mod converge_key;
+mod converge_user;
 mod create_key;
 mod create_user;
 mod dev_login;
@@ -42,6 +44,7 @@ mod verify_audit;
 
 pub use access_tokens::{CreateTokenRequest, ManageAccessTokens, MAX_TOKEN_DAYS, SCOPES};
 pub use admin_change_roles::ChangeUserRoles;
+pub use admin_control_subscription::{ControlSubscription, SubscriptionAction};
 pub use admin_decide_subscriptions::{
     DecideSubscriptions, Decision, DecisionOutcome, MAX_DECISION_BATCH, MAX_REASON_LEN,
 };
@@ -58,6 +61,7 @@ pub use authenticate::Authenticate;
 pub use begin_login::{BeginLogin, LoginRedirect, LOGIN_STATE_TTL};
 pub use cancel_subscription::CancelSubscription;
 pub use converge_key::{ConvergeKey, Converged};
+pub use converge_user::{ConvergeUser, UserConverged};
 pub use create_key::{CreateKey, CreateKeyRequest, CreatedKey};
 pub use create_user::{CreateUser, CreateUserRequest, IssueAccessToken, IssuedToken};
 pub use dev_login::DevLogin;

@@ -4,13 +4,16 @@
 //! `failed`; an unknown outcome, or a database failure after LiteLLM created it, leaves it `provisioning`
 //! for the reconciler (nobody has its secret).
 
+use crate::access::{team_id_of, InferenceRoutes};
 use crate::api_key::{ApiKey, NewApiKey};
 use crate::audit::AuditEvent;
 use crate::ids::{ApiKeyId, ModelId};
+use crate::limits::Money;
 use crate::ports::{ApiKeyStore, Clock, Gateway, GenerateKey};
 use crate::secret::KeySecret;
+use crate::usecases::converge_user::ConvergeUser;
 use crate::usecases::create_key::{gateway_failure, CreatedKey};
-use crate::usecases::key_rules::name_taken;
+use crate::usecases::key_rules::{name_taken, too_many_keys};
 use crate::user::Actor;
 use crate::{Error, GatewayError, StoreError};
 use chrono::{DateTime, Utc};
@@ -38,6 +41,20 @@ pub(crate) struct Provisioner {
     pub keys: Arc<dyn ApiKeyStore>,
     pub gateway: Arc<dyn Gateway>,
     pub clock: Arc<dyn Clock>,
+    /// Brings the owner's pools into LiteLLM first when their subscriptions changed since it last did.
+    pub owner_access: Arc<ConvergeUser>,
+}
+
+/// What LiteLLM is told about a new key beyond its row.
+pub(crate) struct Provisioning {
+    /// The models of the key's active subscriptions.
+    pub models: Vec<ModelId>,
+    /// The routes the key may call.
+    pub allowed_routes: InferenceRoutes,
+    /// The cap on the owner's live keys (`None` for a rotation, which replaces a key).
+    pub max_live_keys: Option<u32>,
+    /// The spend the key starts with (a rotated key carries its predecessor's).
+    pub spend: Option<Money>,
 }
 
 impl Provisioner {
@@ -46,7 +63,7 @@ impl Provisioner {
         actor: &Actor,
         new_key: NewApiKey,
         secret: KeySecret,
-        models: Vec<ModelId>,
+        plan: Provisioning,
         audit: AuditEvent,
         finish: Finish,
     ) -> Result<CreatedKey, Error> {
@@ -55,31 +72,68 @@ impl Provisioner {
         let hash = new_key.hash.clone();
         let now = new_key.created_at;
 
-        // Step 3: record the key before LiteLLM knows it, so that it can never exist unseen.
-        self.keys
-            .insert_provisioning_key(&new_key, &audit)
+        // Step 3: record the key before LiteLLM knows it, so that it can never exist unseen. The cap on
+        // live keys is checked under a lock on the owner, so that concurrent creates cannot pass it.
+        let inserted = self
+            .keys
+            .insert_provisioning_key(&new_key, plan.max_live_keys, &audit)
             .await
             .map_err(|e| match e {
                 StoreError::Conflict { constraint } if constraint == "api_keys_live_name" => {
                     name_taken(&new_key.name)
                 }
+                StoreError::Conflict { constraint } if constraint == "api_keys_live_cap" => {
+                    too_many_keys(plan.max_live_keys.unwrap_or_default())
+                }
                 other => other.into(),
             })?;
+
+        // The key's models must draw on their pools from its first request: when the owner's
+        // subscriptions changed since LiteLLM last got them, LiteLLM gets them now, before the key exists.
+        if inserted.owner_access_pending {
+            if let Err(error) = self.owner_access.execute(new_key.user_id).await {
+                tracing::warn!(key = %id, %error, "the owner's pools are not in LiteLLM yet; no key was created");
+                let audit = AuditEvent::by(actor, "api_key.fail", "api_key", id, self.clock.now())
+                    .with_after(serde_json::json!({"reason": "the owner's quotas could not be set up in LiteLLM"}));
+                if let Err(e) = self
+                    .keys
+                    .fail_key(
+                        id,
+                        "the owner's quotas could not be set up in LiteLLM",
+                        self.clock.now(),
+                        &audit,
+                    )
+                    .await
+                {
+                    tracing::error!(key = %id, error = %e, "could not mark a key failed; the reconciler will");
+                }
+                return Err(match error {
+                    Error::GatewayUnavailable { .. } => Error::GatewayUnavailable {
+                        detail: "LiteLLM is unavailable: your subscriptions' quotas could not be set up, so no key was issued. Try again in a moment.".into(),
+                    },
+                    other => other,
+                });
+            }
+        }
+        let models = plan.models;
 
         // Step 4: create it in LiteLLM; an uncertain answer is checked, never retried blindly.
         let request = GenerateKey {
             secret: secret.clone(),
             alias: new_key.litellm_alias.clone(),
-            user_id: actor.user_id,
+            user_id: new_key.user_id,
             models,
             limits: new_key.limits.clone(),
             expires_in_seconds: new_key.expires_at.map(|at| (at - now).num_seconds().max(1)),
             metadata: serde_json::json!({
                 "managed_by": "keyport",
                 "keyport_key_id": id,
-                "keyport_user_id": actor.user_id,
+                "keyport_user_id": new_key.user_id,
                 "keyport_subscription_ids": new_key.subscription_ids,
             }),
+            team_id: team_id_of(new_key.user_id),
+            allowed_routes: plan.allowed_routes.as_slice().to_vec(),
+            spend: plan.spend,
         };
         let outcome = match self.gateway.generate_key(&request).await {
             Ok(_) => Outcome::Created,

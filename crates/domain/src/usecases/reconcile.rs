@@ -1,12 +1,15 @@
+use crate::access::{user_drift, GatewayUserState};
 use crate::api_key::{ApiKey, ApiKeyStatus};
 use crate::audit::AuditEvent;
 use crate::ids::{ApiKeyId, UserId};
 use crate::ports::{
-    ApiKeyStore, AuditLog, Clock, Gateway, GatewayKey, GatewayKeyStatus, SpendReading, UserStore,
+    AccessRecord, AccessStore, ApiKeyStore, AuditLog, Clock, Gateway, GatewayKey, GatewayKeyStatus,
+    SpendReading, UpdateKey, MAX_USERS_PER_LIST,
 };
 use crate::secret::KeyHash;
-use crate::usecases::converge_key::desired_state;
-use crate::user::UserStatus;
+use crate::usecases::converge_key::{desired_state, live_state};
+use crate::usecases::converge_user::ConvergeUser;
+use crate::usecases::key_rules::PolicySource;
 use crate::{Error, GatewayError};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -49,15 +52,22 @@ pub enum FindingKind {
     Drift,
     /// An active key LiteLLM no longer has (it cannot be re-created without its secret).
     Missing,
+    /// A LiteLLM key of a keyport user that keyport did not make (minted with the user's own key, or in
+    /// LiteLLM's UI): it escapes keyport's quotas, so it is deleted.
+    Unmanaged,
+    /// A keyport user whose LiteLLM role, models, spend pools or team differ from their subscriptions.
+    UserDrift,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 5] = [
+    pub const ALL: [FindingKind; 7] = [
         Self::Orphan,
         Self::StaleProvisioning,
         Self::DeadKeyPresent,
         Self::Drift,
         Self::Missing,
+        Self::Unmanaged,
+        Self::UserDrift,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +77,8 @@ impl FindingKind {
             Self::DeadKeyPresent => "dead key present",
             Self::Drift => "drift",
             Self::Missing => "missing",
+            Self::Unmanaged => "unmanaged key",
+            Self::UserDrift => "user drift",
         }
     }
 }
@@ -122,15 +134,18 @@ impl ReconcileReport {
 /// lists show spend without calling LiteLLM per key. LiteLLM calls grow with pages and findings, not keys.
 pub struct Reconcile {
     keys: Arc<dyn ApiKeyStore>,
-    users: Arc<dyn UserStore>,
+    access: Arc<dyn AccessStore>,
+    owner_access: Arc<ConvergeUser>,
     audit: Arc<dyn AuditLog>,
     gateway: Arc<dyn Gateway>,
     clock: Arc<dyn Clock>,
+    policy: PolicySource,
 }
 
 /// A fix that deletes or blocks in LiteLLM, run after the listing.
 enum Deferred {
     Orphan(GatewayKey),
+    Unmanaged(GatewayKey, UserId),
     Stale(ApiKey),
     Dead(ApiKey),
 }
@@ -143,17 +158,21 @@ const EXPIRY_TOLERANCE_SECONDS: i64 = 300;
 impl Reconcile {
     pub fn new(
         keys: Arc<dyn ApiKeyStore>,
-        users: Arc<dyn UserStore>,
+        access: Arc<dyn AccessStore>,
+        owner_access: Arc<ConvergeUser>,
         audit: Arc<dyn AuditLog>,
         gateway: Arc<dyn Gateway>,
         clock: Arc<dyn Clock>,
+        policy: impl Into<PolicySource>,
     ) -> Self {
         Self {
             keys,
-            users,
+            access,
+            owner_access,
             audit,
             gateway,
             clock,
+            policy: policy.into(),
         }
     }
 
@@ -170,6 +189,9 @@ impl Reconcile {
             ..ReconcileReport::default()
         };
         let mut seen: HashSet<KeyHash> = HashSet::new();
+        let routes = self.policy.policy().await?.allowed_routes;
+        // Users whose LiteLLM side this pass has checked (once each, on the page where their keys appear).
+        let mut users_checked: HashSet<UserId> = HashSet::new();
         // LiteLLM pages by offset: deleting keys while paging would shift unread keys onto pages already
         // read, and the pass would skip them. Deletions wait until the listing is done.
         let mut deferred: Vec<Deferred> = Vec::new();
@@ -192,13 +214,20 @@ impl Reconcile {
                 .into_iter()
                 .map(|k| (k.hash.clone(), k))
                 .collect();
-            let suspended = self.suspended_owners(rows.values()).await?;
+            let owners = self.owners_of(&listed.keys, &rows).await?;
+            self.check_users(&owners, &mut users_checked, options, &mut report)
+                .await?;
             let mut readings = Vec::new();
             for remote in &listed.keys {
                 seen.insert(remote.hash.clone());
                 match rows.get(&remote.hash) {
                     None if is_keyports(remote) => deferred.push(Deferred::Orphan(remote.clone())),
-                    None => {}
+                    // Not keyport's, but its owner is a keyport user: a key that escapes the quotas.
+                    None => {
+                        if let Some(user) = owner_id(remote).filter(|u| owners.contains_key(u)) {
+                            deferred.push(Deferred::Unmanaged(remote.clone(), user));
+                        }
+                    }
                     Some(row) => match row.status {
                         ApiKeyStatus::Provisioning if row.created_at < stale_before => {
                             deferred.push(Deferred::Stale(row.clone()))
@@ -208,16 +237,30 @@ impl Reconcile {
                         | ApiKeyStatus::Expired
                         | ApiKeyStatus::Failed
                         | ApiKeyStatus::Lost => deferred.push(Deferred::Dead(row.clone())),
-                        // Its last subscription went while it was being created: LiteLLM would read
-                        // `models: []` as every model, so the key is revoked instead (as a job would).
-                        ApiKeyStatus::Active | ApiKeyStatus::Retiring if row.models.is_empty() => {
-                            self.no_model_left(row, options, &mut report).await
-                        }
                         ApiKeyStatus::Active | ApiKeyStatus::Retiring => {
-                            let blocked = suspended.contains(&row.user_id);
-                            let differences = drift(row, remote, blocked, self.clock.now());
+                            let state = live_state(row, owners.get(&row.user_id));
+                            let Some((models, blocked)) = state.models_and_blocked() else {
+                                // Its last subscription went while it was being created: LiteLLM would
+                                // read `models: []` as every model, so the key is revoked instead (as a
+                                // job would).
+                                self.no_model_left(row, options, &mut report).await;
+                                continue;
+                            };
+                            let wanted =
+                                desired_state(row, models, blocked, &routes, self.clock.now());
+                            let differences = drift(row, remote, &wanted, self.clock.now());
                             if !differences.is_empty() {
-                                self.fix_drift(row, blocked, differences, options, &mut report)
+                                // The key's team and pools must be in LiteLLM before it joins them.
+                                let owner_pending = owners
+                                    .get(&row.user_id)
+                                    .is_some_and(AccessRecord::is_pending);
+                                if owner_pending && !options.dry_run {
+                                    if let Err(error) = self.owner_access.execute(row.user_id).await
+                                    {
+                                        tracing::warn!(user = %row.user_id, %error, "could not bring a key owner's pools into LiteLLM; the key's fix may fail until its job runs");
+                                    }
+                                }
+                                self.fix_drift(row, &wanted, differences, options, &mut report)
                                     .await;
                             }
                             if let Some(spend) = remote.spend {
@@ -248,6 +291,9 @@ impl Reconcile {
         for item in deferred {
             match item {
                 Deferred::Orphan(remote) => self.orphan(&remote, options, &mut report).await,
+                Deferred::Unmanaged(remote, user) => {
+                    self.unmanaged(&remote, user, options, &mut report).await
+                }
                 Deferred::Stale(row) => {
                     self.stale_provisioning(&row, true, options, &mut report)
                         .await
@@ -314,27 +360,159 @@ impl Reconcile {
         Ok(report)
     }
 
-    async fn suspended_owners<'a>(
+    /// The keyport records of the owners of a page's keys: of keyport's live rows, and of LiteLLM keys
+    /// keyport does not know whose `user_id` is a keyport user's id.
+    async fn owners_of(
         &self,
-        rows: impl Iterator<Item = &'a ApiKey>,
-    ) -> Result<HashSet<UserId>, Error> {
-        let owners: Vec<UserId> = rows
+        listed: &[GatewayKey],
+        rows: &HashMap<KeyHash, ApiKey>,
+    ) -> Result<HashMap<UserId, AccessRecord>, Error> {
+        let ids: Vec<UserId> = rows
+            .values()
             .filter(|k| matches!(k.status, ApiKeyStatus::Active | ApiKeyStatus::Retiring))
             .map(|k| k.user_id)
+            .chain(
+                listed
+                    .iter()
+                    .filter(|k| !rows.contains_key(&k.hash) && !is_keyports(k))
+                    .filter_map(owner_id),
+            )
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        if owners.is_empty() {
-            return Ok(HashSet::new());
+        if ids.is_empty() {
+            return Ok(HashMap::new());
         }
-        let users = self.users.get_users(&owners).await?;
-        let known: HashSet<UserId> = users.iter().map(|u| u.id).collect();
-        Ok(users
+        Ok(self
+            .access
+            .access_records(&ids)
+            .await?
             .into_iter()
-            .filter(|u| u.status == UserStatus::Suspended)
-            .map(|u| u.id)
-            .chain(owners.into_iter().filter(|id| !known.contains(id)))
+            .map(|r| (r.user.id, r))
             .collect())
+    }
+
+    /// Compares each owner's LiteLLM user (role, models, spend pools, team membership) with their
+    /// subscriptions, in one LiteLLM call per page; a user whose change is still queued is left to its job.
+    async fn check_users(
+        &self,
+        owners: &HashMap<UserId, AccessRecord>,
+        checked: &mut HashSet<UserId>,
+        options: &ReconcileOptions,
+        report: &mut ReconcileReport,
+    ) -> Result<(), Error> {
+        let due: Vec<&AccessRecord> = owners
+            .values()
+            .filter(|r| !r.is_pending() && checked.insert(r.user.id))
+            .collect();
+        for chunk in due.chunks(MAX_USERS_PER_LIST) {
+            let ids: Vec<UserId> = chunk.iter().map(|r| r.user.id).collect();
+            report.litellm_calls += 1;
+            let held: HashMap<String, GatewayUserState> = match self.gateway.list_users(&ids).await
+            {
+                Ok(users) => users.into_iter().map(|u| (u.user_id.clone(), u)).collect(),
+                Err(error) => {
+                    // The keys are still worth checking: the users wait for the next pass.
+                    tracing::warn!(%error, users = ids.len(), "could not list LiteLLM users; their check waits for the next pass");
+                    for id in &ids {
+                        checked.remove(id);
+                    }
+                    continue;
+                }
+            };
+            for record in chunk {
+                let access = record.access();
+                let differences = match held.get(&record.user.id.to_string()) {
+                    Some(state) => user_drift(&access, state),
+                    None => vec!["LiteLLM has no such user".to_owned()],
+                };
+                if !differences.is_empty() {
+                    self.fix_user(record.user.id, differences, options, report)
+                        .await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn fix_user(
+        &self,
+        user: UserId,
+        differences: Vec<String>,
+        options: &ReconcileOptions,
+        report: &mut ReconcileReport,
+    ) {
+        let mut finding = Finding {
+            kind: FindingKind::UserDrift,
+            key_id: None,
+            hash_prefix: String::new(),
+            detail: format!("user {user}: {}", differences.join("; ")),
+            fixed: false,
+        };
+        if !options.dry_run {
+            report.litellm_calls += 3;
+            match self.owner_access.execute(user).await {
+                Ok(_) => {
+                    let event = AuditEvent::system(
+                        "reconcile.user_drift_corrected",
+                        "user",
+                        user,
+                        self.clock.now(),
+                    )
+                    .with_after(serde_json::json!({"differences": differences}));
+                    self.audit_or_log(&event).await;
+                    finding.fixed = true;
+                }
+                Err(error) => finding.detail.push_str(&format!(" (not fixed: {error})")),
+            }
+        }
+        report.findings.push(finding);
+    }
+
+    async fn unmanaged(
+        &self,
+        remote: &GatewayKey,
+        user: UserId,
+        options: &ReconcileOptions,
+        report: &mut ReconcileReport,
+    ) {
+        let mut finding = Finding {
+            kind: FindingKind::Unmanaged,
+            key_id: None,
+            hash_prefix: prefix(&remote.hash),
+            detail: format!(
+                "key {} of user {user}, not made by keyport (models {:?}, budget {:?})",
+                remote.alias.as_deref().unwrap_or("without alias"),
+                remote.models,
+                remote.max_budget.map(|m| m.to_string()),
+            ),
+            fixed: false,
+        };
+        if !options.dry_run {
+            report.litellm_calls += 1;
+            finding.fixed = settle(
+                self.gateway.delete_key(&remote.hash).await,
+                &mut finding.detail,
+            );
+            if finding.fixed {
+                let event = AuditEvent::system(
+                    "reconcile.unmanaged_key_deleted",
+                    "litellm_key",
+                    remote.hash.as_str(),
+                    self.clock.now(),
+                )
+                .with_before(serde_json::json!({
+                    "user_id": user,
+                    "alias": remote.alias,
+                    "models": remote.models,
+                    "max_budget": remote.max_budget.map(|m| m.to_string()),
+                    "spend": remote.spend.map(|m| m.to_string()),
+                    "metadata": remote.metadata,
+                }));
+                self.audit_or_log(&event).await;
+            }
+        }
+        report.findings.push(finding);
     }
 
     async fn orphan(
@@ -472,7 +650,7 @@ impl Reconcile {
     async fn fix_drift(
         &self,
         row: &ApiKey,
-        blocked: bool,
+        wanted: &UpdateKey,
         differences: Vec<String>,
         options: &ReconcileOptions,
         report: &mut ReconcileReport,
@@ -487,11 +665,7 @@ impl Reconcile {
         if !options.dry_run {
             report.litellm_calls += 1;
             let now = self.clock.now();
-            match self
-                .gateway
-                .update_key(&desired_state(row, blocked, now))
-                .await
-            {
+            match self.gateway.update_key(wanted).await {
                 Ok(_) => {
                     let event =
                         AuditEvent::system("reconcile.drift_corrected", "api_key", row.id, now)
@@ -600,6 +774,14 @@ impl Reconcile {
     }
 }
 
+/// The keyport user id a LiteLLM key names as its owner, when it is one.
+fn owner_id(key: &GatewayKey) -> Option<UserId> {
+    key.user_id
+        .as_deref()
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+        .map(UserId)
+}
+
 /// Whether LiteLLM's key carries keyport's tag.
 fn is_keyports(key: &GatewayKey) -> bool {
     key.metadata.get("managed_by").and_then(|v| v.as_str()) == Some("keyport")
@@ -610,12 +792,28 @@ fn prefix(hash: &KeyHash) -> String {
 }
 
 /// The fields in which LiteLLM's key differs from what keyport wants it to be.
-fn drift(row: &ApiKey, remote: &GatewayKey, blocked: bool, now: DateTime<Utc>) -> Vec<String> {
+fn drift(row: &ApiKey, remote: &GatewayKey, wanted: &UpdateKey, now: DateTime<Utc>) -> Vec<String> {
     let mut out = Vec::new();
-    let wanted: BTreeSet<&str> = row.models.iter().map(|m| m.as_str()).collect();
+    let blocked = wanted.blocked;
+    let models: BTreeSet<&str> = wanted.models.iter().map(|m| m.as_str()).collect();
     let held: BTreeSet<&str> = remote.models.iter().map(String::as_str).collect();
-    if wanted != held {
-        out.push(format!("models {held:?} instead of {wanted:?}"));
+    if models != held {
+        out.push(format!("models {held:?} instead of {models:?}"));
+    }
+    let routes: BTreeSet<&str> = wanted.allowed_routes.iter().map(String::as_str).collect();
+    let held_routes: BTreeSet<&str> = remote.allowed_routes.iter().map(String::as_str).collect();
+    if routes != held_routes {
+        out.push(if held_routes.is_empty() {
+            format!("no route restriction instead of {routes:?}")
+        } else {
+            format!("routes {held_routes:?} instead of {routes:?}")
+        });
+    }
+    if remote.team_id.as_deref() != Some(wanted.team_id.as_str()) {
+        out.push(format!(
+            "team {:?} instead of {:?}",
+            remote.team_id, wanted.team_id
+        ));
     }
     if remote.max_budget != row.limits.max_budget {
         out.push(format!(
@@ -693,10 +891,86 @@ fn gateway_error(error: GatewayError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{GatewayKeyPage, MockApiKeyStore, MockAuditLog, MockGateway, MockUserStore};
+    use crate::access::{team_id_of, UserAccess, GATEWAY_USER_ROLE, NO_MODELS};
+    use crate::ports::{
+        GatewayKeyPage, MockAccessStore, MockApiKeyStore, MockAuditLog, MockGateway,
+    };
     use crate::secret::{Secret, SecretKind, RANDOM_BYTES};
     use crate::usecases::fixtures::*;
+    use crate::user::UserStatus;
     use std::sync::Mutex;
+
+    /// A reconciler whose owner convergence shares its access store and gateway.
+    fn reconciler(
+        keys: MockApiKeyStore,
+        access: MockAccessStore,
+        audit: MockAuditLog,
+        gateway: MockGateway,
+    ) -> Reconcile {
+        let access: Arc<dyn AccessStore> = Arc::new(access);
+        let gateway: Arc<dyn Gateway> = Arc::new(gateway);
+        let owner_access = Arc::new(ConvergeUser::new(
+            access.clone(),
+            gateway.clone(),
+            fixed_clock(),
+        ));
+        Reconcile::new(
+            Arc::new(keys),
+            access,
+            owner_access,
+            Arc::new(audit),
+            gateway,
+            fixed_clock(),
+            key_policy(),
+        )
+    }
+
+    /// An active user without subscriptions, in line with LiteLLM.
+    fn record_of(id: UserId) -> AccessRecord {
+        access_record(id, UserStatus::Active, vec![])
+    }
+
+    /// An access store that knows these users (and no other).
+    fn known_users(records: Vec<AccessRecord>) -> MockAccessStore {
+        let mut access = MockAccessStore::new();
+        access.expect_access_records().returning(move |ids| {
+            Ok(records
+                .iter()
+                .filter(|r| ids.contains(&r.user.id))
+                .cloned()
+                .collect())
+        });
+        access
+    }
+
+    /// What LiteLLM holds for a user in line with `access`.
+    fn held(access: &UserAccess) -> GatewayUserState {
+        let mut models: Vec<String> = access.models.iter().map(|m| m.to_string()).collect();
+        if models.is_empty() {
+            models.push(NO_MODELS.into());
+        }
+        GatewayUserState {
+            user_id: access.user_id.to_string(),
+            role: Some(GATEWAY_USER_ROLE.into()),
+            models,
+            budgets: access
+                .budgets
+                .iter()
+                .map(|(m, b)| (m.to_string(), (b.max_budget, b.window.to_string())))
+                .collect(),
+            teams: vec![access.team_id()],
+        }
+    }
+
+    /// LiteLLM holds every user it is asked about as [`record_of`] wants it.
+    fn users_in_line(gateway: &mut MockGateway) {
+        gateway.expect_list_users().returning(|ids| {
+            Ok(ids
+                .iter()
+                .map(|id| held(&record_of(*id).access()))
+                .collect())
+        });
+    }
 
     fn key_with(seed: u8, status: ApiKeyStatus, age_minutes: i64) -> ApiKey {
         let mut key = api_key(alice().user_id, status);
@@ -721,6 +995,8 @@ mod tests {
             budget_reset_at: None,
             expires_at: row.expires_at,
             metadata: serde_json::json!({"managed_by": "keyport", "keyport_key_id": row.id}),
+            team_id: Some(team_id_of(row.user_id)),
+            allowed_routes: key_policy().allowed_routes.as_slice().to_vec(),
         }
     }
 
@@ -739,6 +1015,7 @@ mod tests {
         let orphan_row = key_with(10, ApiKeyStatus::Active, 60);
         let mut foreign = remote_of(&key_with(11, ApiKeyStatus::Active, 60));
         foreign.metadata = serde_json::json!({"team": "someone else"});
+        foreign.user_id = Some(UserId::new().to_string());
         World {
             in_sync: key_with(1, ApiKeyStatus::Active, 60),
             drifted: key_with(2, ApiKeyStatus::Active, 60),
@@ -790,6 +1067,7 @@ mod tests {
                 .push(format!("update {}", &u.hash.as_str()[..6]));
             Ok(remote_of_hash(&u.hash))
         });
+        users_in_line(&mut gateway);
         let missing_hash = w.missing.hash.clone();
         gateway
             .expect_key_info()
@@ -847,33 +1125,17 @@ mod tests {
                 c.lock().unwrap().push(format!("{} {id}", to.as_str()));
                 Ok(api_key(alice().user_id, to))
             });
-        let mut users = MockUserStore::new();
-        users.expect_get_users().returning(|ids| {
-            Ok(ids
-                .iter()
-                .map(|id| crate::user::User {
-                    id: *id,
-                    username: "alice".into(),
-                    email: None,
-                    display_name: None,
-                    roles: vec![crate::user::Role::User],
-                    status: UserStatus::Active,
-                    created_at: now(),
-                })
-                .collect())
-        });
         let mut audit = MockAuditLog::new();
         let c = calls.clone();
         audit.expect_append().returning(move |e| {
             c.lock().unwrap().push(format!("audit {}", e.action));
             Ok(())
         });
-        Reconcile::new(
-            Arc::new(keys),
-            Arc::new(users),
-            Arc::new(audit),
-            Arc::new(gateway),
-            fixed_clock(),
+        reconciler(
+            keys,
+            known_users(vec![record_of(alice().user_id)]),
+            audit,
+            gateway,
         )
     }
 
@@ -973,8 +1235,9 @@ mod tests {
         assert!(!calls
             .iter()
             .any(|c| c.contains(&w.in_sync.hash.as_str()[..6])));
-        // One page, four fixes in LiteLLM, one confirmation of the missing key: never a call per key.
-        assert_eq!(report.litellm_calls, 1 + 4 + 1);
+        // One page, one user listing, four fixes in LiteLLM, one confirmation of the missing key: never a
+        // call per key.
+        assert_eq!(report.litellm_calls, 1 + 1 + 4 + 1);
         assert_eq!(
             progress.first(),
             Some(&ReconcileProgress::LiteLlmPage { page: 1, pages: 1 })
@@ -1028,6 +1291,7 @@ mod tests {
         });
         gateway.expect_update_key().never();
         gateway.expect_key_info().returning(|_| Ok(None));
+        users_in_line(&mut gateway);
         let mut keys = MockApiKeyStore::new();
         let all = rows.clone();
         keys.expect_keys_by_hashes().returning(move |hs| {
@@ -1057,14 +1321,11 @@ mod tests {
                 ));
                 Ok(api_key(alice().user_id, to))
             });
-        let mut users = MockUserStore::new();
-        users.expect_get_users().returning(|_| Ok(vec![]));
-        Reconcile::new(
-            Arc::new(keys),
-            Arc::new(users),
-            Arc::new(MockAuditLog::new()),
-            Arc::new(gateway),
-            fixed_clock(),
+        reconciler(
+            keys,
+            known_users(vec![record_of(alice().user_id)]),
+            MockAuditLog::new(),
+            gateway,
         )
     }
 
@@ -1126,21 +1387,24 @@ mod tests {
         let mut row = key_with(1, ApiKeyStatus::Active, 60);
         row.expires_at = Some(now() + Duration::days(1));
         let mut remote = remote_of(&row);
-        assert!(drift(&row, &remote, false, now()).is_empty());
+        let routes = key_policy().allowed_routes;
+        let open = desired_state(&row, &row.models, false, &routes, now());
+        let blocked = desired_state(&row, &row.models, true, &routes, now());
+        assert!(drift(&row, &remote, &open, now()).is_empty());
         assert_eq!(
-            drift(&row, &remote, true, now()),
+            drift(&row, &remote, &blocked, now()),
             ["blocked false instead of true"]
         );
         remote.expires_at = Some(now() + Duration::days(1) + Duration::seconds(30));
         assert!(
-            drift(&row, &remote, false, now()).is_empty(),
+            drift(&row, &remote, &open, now()).is_empty(),
             "seconds of difference are LiteLLM computing from a duration"
         );
         remote.expires_at = None;
-        assert_eq!(drift(&row, &remote, false, now()).len(), 1);
+        assert_eq!(drift(&row, &remote, &open, now()).len(), 1);
         remote.expires_at = row.expires_at;
         remote.tpm_limit = None;
-        assert!(drift(&row, &remote, false, now())[0].starts_with("tpm_limit"));
+        assert!(drift(&row, &remote, &open, now())[0].starts_with("tpm_limit"));
     }
 
     #[tokio::test]
@@ -1176,6 +1440,7 @@ mod tests {
         gateway
             .expect_update_key()
             .returning(|u| Ok(remote_of_hash(&u.hash)));
+        users_in_line(&mut gateway);
         rec.gateway = Arc::new(gateway);
         rec.execute(&ReconcileOptions::default(), &|_| {})
             .await
@@ -1184,5 +1449,374 @@ mod tests {
         let last_list = order.iter().rposition(|c| c.starts_with("list")).unwrap();
         let first_delete = order.iter().position(|c| c == "delete").unwrap();
         assert!(first_delete > last_list, "{order:?}");
+    }
+
+    /// Keyport's side over one LiteLLM page: these rows, LiteLLM listing `remote` (and knowing no other
+    /// key when asked by hash). The test adds what LiteLLM does about users and fixes.
+    fn one_page(remote: Vec<GatewayKey>, rows: Vec<ApiKey>) -> (MockApiKeyStore, MockGateway) {
+        let mut gateway = MockGateway::new();
+        let total = remote.len() as u64;
+        gateway.expect_list_keys().returning(move |_, _| {
+            Ok(GatewayKeyPage {
+                keys: remote.clone(),
+                total_count: total,
+                total_pages: 1,
+            })
+        });
+        gateway.expect_key_info().returning(|_| Ok(None));
+        let mut keys = MockApiKeyStore::new();
+        let all = rows.clone();
+        keys.expect_keys_by_hashes().returning(move |hs| {
+            Ok(all
+                .iter()
+                .filter(|k| hs.contains(&k.hash))
+                .cloned()
+                .collect())
+        });
+        keys.expect_keys_after()
+            .returning(move |after, statuses, _| {
+                Ok(rows
+                    .iter()
+                    .filter(|k| after.is_none() && statuses.contains(&k.status))
+                    .cloned()
+                    .collect())
+            });
+        keys.expect_record_spend().returning(|_, _| Ok(()));
+        keys.expect_mark_key_synced().returning(|_, _| Ok(()));
+        (keys, gateway)
+    }
+
+    /// A LiteLLM key keyport did not make, owned by `user` (LiteLLM's `user_id`).
+    fn not_keyports(seed: u8, user: &str) -> GatewayKey {
+        let mut key = remote_of(&key_with(seed, ApiKeyStatus::Active, 60));
+        key.user_id = Some(user.to_owned());
+        key.metadata = serde_json::json!({});
+        key.team_id = None;
+        key.allowed_routes = vec![];
+        key
+    }
+
+    /// An audit log that records the actions appended.
+    fn recorded_audit() -> (MockAuditLog, Arc<Mutex<Vec<String>>>) {
+        let actions = Arc::new(Mutex::new(Vec::new()));
+        let a = actions.clone();
+        let mut audit = MockAuditLog::new();
+        audit.expect_append().returning(move |e| {
+            a.lock().unwrap().push(e.action.clone());
+            Ok(())
+        });
+        (audit, actions)
+    }
+
+    fn dry_run() -> ReconcileOptions {
+        ReconcileOptions {
+            dry_run: true,
+            ..ReconcileOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_reports_a_key_keyport_did_not_make_for_one_of_its_users_and_keeps_it() {
+        let alice = alice().user_id;
+        let minted = not_keyports(20, &alice.to_string());
+        let (keys, mut gateway) = one_page(vec![minted.clone()], vec![]);
+        users_in_line(&mut gateway);
+        gateway.expect_delete_key().never();
+        let report = reconciler(
+            keys,
+            known_users(vec![record_of(alice)]),
+            MockAuditLog::new(),
+            gateway,
+        )
+        .execute(&dry_run(), &|_| {})
+        .await
+        .unwrap();
+        assert_eq!(kinds(&report), [(FindingKind::Unmanaged, false)]);
+        let finding = &report.findings[0];
+        assert_eq!(finding.hash_prefix, prefix(&minted.hash));
+        assert!(
+            finding.detail.contains(&alice.to_string()),
+            "{}",
+            finding.detail
+        );
+    }
+
+    #[tokio::test]
+    async fn a_real_pass_deletes_a_key_keyport_did_not_make_for_one_of_its_users_and_audits_it() {
+        let alice = alice().user_id;
+        let minted = not_keyports(20, &alice.to_string());
+        let (keys, mut gateway) = one_page(vec![minted.clone()], vec![]);
+        users_in_line(&mut gateway);
+        let deleted = Arc::new(Mutex::new(Vec::new()));
+        let d = deleted.clone();
+        gateway.expect_delete_key().returning(move |h| {
+            d.lock().unwrap().push(h.clone());
+            Ok(())
+        });
+        let (audit, actions) = recorded_audit();
+        let report = reconciler(keys, known_users(vec![record_of(alice)]), audit, gateway)
+            .execute(&ReconcileOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(kinds(&report), [(FindingKind::Unmanaged, true)]);
+        assert_eq!(*deleted.lock().unwrap(), [minted.hash]);
+        assert_eq!(
+            *actions.lock().unwrap(),
+            ["reconcile.unmanaged_key_deleted"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_litellm_key_of_a_user_keyport_does_not_know_is_left_alone() {
+        let stranger = not_keyports(21, &UserId::new().to_string());
+        let admin = not_keyports(22, "default_user_id");
+        let (keys, mut gateway) = one_page(vec![stranger, admin], vec![]);
+        gateway.expect_delete_key().never();
+        gateway.expect_block_key().never();
+        gateway.expect_list_users().never();
+        let report = reconciler(
+            keys,
+            known_users(vec![record_of(alice().user_id)]),
+            MockAuditLog::new(),
+            gateway,
+        )
+        .execute(&ReconcileOptions::default(), &|_| {})
+        .await
+        .unwrap();
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+        assert_eq!(report.litellm_keys, 2);
+    }
+
+    #[tokio::test]
+    async fn a_key_that_may_call_every_route_is_drift_corrected_with_the_allowed_routes() {
+        let row = key_with(1, ApiKeyStatus::Active, 60);
+        let mut remote = remote_of(&row);
+        remote.allowed_routes = vec![];
+        let (keys, mut gateway) = one_page(vec![remote.clone()], vec![row.clone()]);
+        users_in_line(&mut gateway);
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let c = sent.clone();
+        gateway.expect_update_key().returning(move |u| {
+            c.lock().unwrap().push(u.clone());
+            Ok(remote_of_hash(&u.hash))
+        });
+        let users = || known_users(vec![record_of(alice().user_id)]);
+
+        let (dry_keys, mut dry_gateway) = one_page(vec![remote], vec![row.clone()]);
+        users_in_line(&mut dry_gateway);
+        dry_gateway.expect_update_key().never();
+        let report = reconciler(dry_keys, users(), MockAuditLog::new(), dry_gateway)
+            .execute(&dry_run(), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(kinds(&report), [(FindingKind::Drift, false)]);
+        assert!(
+            report.findings[0].detail.contains("no route restriction"),
+            "{}",
+            report.findings[0].detail
+        );
+
+        let (audit, actions) = recorded_audit();
+        let report = reconciler(keys, users(), audit, gateway)
+            .execute(&ReconcileOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(kinds(&report), [(FindingKind::Drift, true)]);
+        let sent = sent.lock().unwrap();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].hash, row.hash);
+        assert_eq!(
+            sent[0].allowed_routes,
+            key_policy().allowed_routes.as_slice()
+        );
+        assert_eq!(sent[0].team_id, team_id_of(row.user_id));
+        assert_eq!(*actions.lock().unwrap(), ["reconcile.drift_corrected"]);
+    }
+
+    #[test]
+    fn drift_covers_routes_and_team() {
+        let row = key_with(1, ApiKeyStatus::Active, 60);
+        let wanted = desired_state(
+            &row,
+            &row.models,
+            false,
+            &key_policy().allowed_routes,
+            now(),
+        );
+        let mut remote = remote_of(&row);
+        remote.allowed_routes = vec!["/v1/embeddings".into()];
+        remote.team_id = None;
+        let differences = drift(&row, &remote, &wanted, now());
+        assert_eq!(differences.len(), 2, "{differences:?}");
+        assert!(differences[0].starts_with("routes"), "{differences:?}");
+        assert!(differences[1].starts_with("team"), "{differences:?}");
+    }
+
+    #[tokio::test]
+    async fn a_user_litellm_holds_with_another_role_is_user_drift_that_a_real_pass_converges() {
+        let alice = alice().user_id;
+        let row = key_with(1, ApiKeyStatus::Active, 60);
+        let wrong_role = move || {
+            let mut state = held(&record_of(alice).access());
+            state.role = Some("internal_user".into());
+            vec![state]
+        };
+
+        // A dry run reports it and leaves LiteLLM as it is.
+        let (keys, mut gateway) = one_page(vec![remote_of(&row)], vec![row.clone()]);
+        gateway
+            .expect_list_users()
+            .returning(move |_| Ok(wrong_role()));
+        gateway.expect_set_user_access().never();
+        let report = reconciler(
+            keys,
+            known_users(vec![record_of(alice)]),
+            MockAuditLog::new(),
+            gateway,
+        )
+        .execute(&dry_run(), &|_| {})
+        .await
+        .unwrap();
+        assert_eq!(kinds(&report), [(FindingKind::UserDrift, false)]);
+        assert!(
+            report.findings[0].detail.contains("internal_user"),
+            "{}",
+            report.findings[0].detail
+        );
+
+        // A real pass runs the user's convergence.
+        let (keys, mut gateway) = one_page(vec![remote_of(&row)], vec![row]);
+        gateway
+            .expect_list_users()
+            .returning(move |_| Ok(wrong_role()));
+        let converged = Arc::new(Mutex::new(Vec::new()));
+        let c = converged.clone();
+        gateway.expect_ensure_user().returning(move |u| {
+            c.lock().unwrap().push(format!("ensure_user {}", u.user_id));
+            Ok(())
+        });
+        let c = converged.clone();
+        gateway.expect_set_user_access().returning(move |a| {
+            c.lock()
+                .unwrap()
+                .push(format!("set_user_access {}", a.user_id));
+            Ok(())
+        });
+        let c = converged.clone();
+        gateway.expect_ensure_team().returning(move |a| {
+            c.lock()
+                .unwrap()
+                .push(format!("ensure_team {}", a.team_id()));
+            Ok(())
+        });
+        let mut access = known_users(vec![record_of(alice)]);
+        access
+            .expect_access_record()
+            .returning(move |_| Ok(Some(record_of(alice))));
+        access
+            .expect_mark_access_synced()
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let (audit, actions) = recorded_audit();
+        let report = reconciler(keys, access, audit, gateway)
+            .execute(&ReconcileOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(kinds(&report), [(FindingKind::UserDrift, true)]);
+        assert_eq!(
+            *converged.lock().unwrap(),
+            [
+                format!("ensure_user {alice}"),
+                format!("set_user_access {alice}"),
+                format!("ensure_team {}", team_id_of(alice)),
+            ]
+        );
+        assert_eq!(*actions.lock().unwrap(), ["reconcile.user_drift_corrected"]);
+    }
+
+    #[tokio::test]
+    async fn a_user_whose_change_is_still_queued_is_left_to_its_job() {
+        let alice = alice().user_id;
+        let row = key_with(1, ApiKeyStatus::Active, 60);
+        let mut pending = record_of(alice);
+        pending.version = 2;
+        let (keys, mut gateway) = one_page(vec![remote_of(&row)], vec![row]);
+        gateway.expect_list_users().never();
+        gateway.expect_set_user_access().never();
+        let report = reconciler(
+            keys,
+            known_users(vec![pending]),
+            MockAuditLog::new(),
+            gateway,
+        )
+        .execute(&ReconcileOptions::default(), &|_| {})
+        .await
+        .unwrap();
+        assert_eq!(report.count(FindingKind::UserDrift), 0);
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+    }
+
+    #[tokio::test]
+    async fn litellm_users_are_listed_once_per_page_not_once_per_key() {
+        let (alice, bob) = (alice().user_id, bob().user_id);
+        let mut rows = Vec::new();
+        for seed in 1..=3 {
+            rows.push(key_with(seed, ApiKeyStatus::Active, 60));
+        }
+        for seed in 4..=5 {
+            let mut key = key_with(seed, ApiKeyStatus::Active, 60);
+            key.user_id = bob;
+            rows.push(key);
+        }
+        let later: Vec<ApiKey> = (6..=7)
+            .map(|seed| key_with(seed, ApiKeyStatus::Active, 60))
+            .collect();
+        let first: Vec<GatewayKey> = rows.iter().map(remote_of).collect();
+        let second: Vec<GatewayKey> = later.iter().map(remote_of).collect();
+        rows.extend(later);
+
+        let (keys, _) = one_page(vec![], rows);
+        let mut gateway = MockGateway::new();
+        gateway.expect_list_keys().returning(move |page, _| {
+            Ok(GatewayKeyPage {
+                keys: if page == 1 {
+                    first.clone()
+                } else {
+                    second.clone()
+                },
+                total_count: 7,
+                total_pages: 2,
+            })
+        });
+        let listed = Arc::new(Mutex::new(Vec::new()));
+        let l = listed.clone();
+        gateway.expect_list_users().returning(move |ids| {
+            let mut ids = ids.to_vec();
+            ids.sort();
+            l.lock().unwrap().push(ids.clone());
+            Ok(ids
+                .iter()
+                .map(|id| held(&record_of(*id).access()))
+                .collect())
+        });
+        let report = reconciler(
+            keys,
+            known_users(vec![record_of(alice), record_of(bob)]),
+            MockAuditLog::new(),
+            gateway,
+        )
+        .execute(&ReconcileOptions::default(), &|_| {})
+        .await
+        .unwrap();
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+        assert_eq!(report.litellm_pages, 2);
+        let mut both = vec![alice, bob];
+        both.sort();
+        assert_eq!(
+            *listed.lock().unwrap(),
+            [both],
+            "one call for the first page's users; the second page's were checked already"
+        );
+        assert_eq!(report.litellm_calls, 2 + 1);
     }
 }

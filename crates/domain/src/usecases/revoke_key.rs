@@ -78,7 +78,7 @@ impl RevokeKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{MockApiKeyStore, MockGateway, MockUserStore};
+    use crate::ports::{MockAccessStore, MockApiKeyStore, MockGateway};
     use crate::usecases::fixtures::*;
     use crate::GatewayError;
     use std::sync::Mutex;
@@ -117,9 +117,11 @@ mod tests {
         let keys: Arc<dyn ApiKeyStore> = Arc::new(keys);
         let converge = ConvergeKey::new(
             keys.clone(),
-            Arc::new(MockUserStore::new()),
+            Arc::new(MockAccessStore::new()),
+            converge_user_offline(),
             Arc::new(gateway),
             fixed_clock(),
+            key_policy(),
         );
         RevokeKey::new(keys, Arc::new(converge), fixed_clock())
     }

@@ -1,14 +1,16 @@
 use crate::api_key::{litellm_alias, NewApiKey};
 use crate::audit::AuditEvent;
 use crate::ids::ApiKeyId;
+use crate::limits::Money;
 use crate::ports::{ApiKeyStore, Clock, Gateway, SecretGenerator, SubscriptionStore};
 use crate::secret::{Secret, SecretKind};
 use crate::subscription::SubscriptionStatus;
 use crate::usecases::converge_key::ConvergeKey;
-use crate::usecases::create_key::CreatedKey;
+use crate::usecases::converge_user::ConvergeUser;
+use crate::usecases::create_key::{gateway_failure, CreatedKey};
 use crate::usecases::get_key::owned_key;
 use crate::usecases::key_rules::{models_of, require_active, PolicySource};
-use crate::usecases::provision::{Finish, Provisioner};
+use crate::usecases::provision::{Finish, Provisioner, Provisioning};
 use crate::user::Actor;
 use crate::{Error, FieldError};
 use chrono::Duration;
@@ -26,9 +28,11 @@ pub struct RotateKey {
     policy: PolicySource,
     provisioner: Provisioner,
     converge: Arc<ConvergeKey>,
+    gateway: Arc<dyn Gateway>,
 }
 
 impl RotateKey {
+    #[allow(clippy::too_many_arguments)] // the ports a rotation needs, each injected
     pub fn new(
         keys: Arc<dyn ApiKeyStore>,
         subscriptions: Arc<dyn SubscriptionStore>,
@@ -37,13 +41,16 @@ impl RotateKey {
         secrets: Arc<dyn SecretGenerator>,
         policy: impl Into<PolicySource>,
         converge: Arc<ConvergeKey>,
+        owner_access: Arc<ConvergeUser>,
     ) -> Self {
         Self {
             converge,
+            gateway: gateway.clone(),
             provisioner: Provisioner {
                 keys: keys.clone(),
                 gateway,
                 clock: clock.clone(),
+                owner_access,
             },
             keys,
             subscriptions,
@@ -86,6 +93,20 @@ impl RotateKey {
             });
         }
 
+        // The new key starts where the old one stands in its budget window: rotating must not reset spend.
+        // LiteLLM's open-source edition cannot regenerate a key in place (`/key/regenerate` is enterprise),
+        // so the spend is read and carried over; without it there is no rotation.
+        let spend = match self.gateway.key_info(&old.hash).await {
+            Ok(Some(remote)) => remote.spend.unwrap_or(Money::ZERO),
+            Ok(None) => {
+                return Err(Error::Conflict {
+                    field: None,
+                    message: "LiteLLM no longer has this key; create a new key instead".into(),
+                })
+            }
+            Err(error) => return Err(gateway_failure(error)),
+        };
+        let policy = self.policy.policy().await?;
         let now = self.clock.now();
         let secret = Secret::from_random(SecretKind::ApiKey, &self.secrets.random_bytes());
         let new_id = ApiKeyId::new();
@@ -121,7 +142,12 @@ impl RotateKey {
                 actor,
                 new_key,
                 secret,
-                models_of(&subscriptions),
+                Provisioning {
+                    models: models_of(&subscriptions),
+                    allowed_routes: policy.allowed_routes,
+                    max_live_keys: None,
+                    spend: Some(spend),
+                },
                 audit,
                 finish,
             )
@@ -141,27 +167,18 @@ mod tests {
     use super::*;
     use crate::api_key::{ApiKey, ApiKeyStatus};
     use crate::ports::{
-        GatewayKey, GatewayKeyStatus, MockApiKeyStore, MockGateway, MockSubscriptionStore,
+        GatewayKey, GatewayKeyStatus, KeyInserted, MockApiKeyStore, MockGateway,
+        MockSubscriptionStore,
     };
     use crate::usecases::fixtures::*;
     use crate::usecases::key_rules::KeyPolicy;
-
-    /// A converge that finds no key (the rotation's own effect on the old key is the store's business).
-    fn converge() -> Arc<ConvergeKey> {
-        let mut keys = MockApiKeyStore::new();
-        keys.expect_get_key().returning(|_| Ok(None));
-        Arc::new(ConvergeKey::new(
-            Arc::new(keys),
-            Arc::new(crate::ports::MockUserStore::new()),
-            Arc::new(MockGateway::new()),
-            fixed_clock(),
-        ))
-    }
+    use crate::GatewayError;
+    use std::sync::Mutex;
 
     fn policy() -> KeyPolicy {
         KeyPolicy {
             max_rotation_overlap: Duration::days(7),
-            ..KeyPolicy::default()
+            ..key_policy()
         }
     }
 
@@ -183,6 +200,54 @@ mod tests {
         (keys, subs)
     }
 
+    /// LiteLLM's view of a key that has spent `spend`.
+    fn remote(spend: Option<i64>) -> GatewayKey {
+        GatewayKey {
+            hash: expected_key_secret().hash(),
+            alias: None,
+            user_id: None,
+            models: vec![],
+            status: GatewayKeyStatus::Active,
+            max_budget: None,
+            budget_duration: None,
+            tpm_limit: None,
+            rpm_limit: None,
+            spend: spend.map(money),
+            budget_reset_at: None,
+            expires_at: None,
+            metadata: serde_json::Value::Null,
+            team_id: None,
+            allowed_routes: vec![],
+        }
+    }
+
+    fn rotation(
+        keys: MockApiKeyStore,
+        subs: MockSubscriptionStore,
+        gateway: MockGateway,
+    ) -> RotateKey {
+        RotateKey::new(
+            Arc::new(keys),
+            Arc::new(subs),
+            Arc::new(gateway),
+            fixed_clock(),
+            fixed_secrets(),
+            policy(),
+            converge_offline(),
+            converge_user_offline(),
+        )
+    }
+
+    /// Lets the rotation complete, answering with the new key.
+    fn expect_completion(keys: &mut MockApiKeyStore) {
+        keys.expect_complete_rotation()
+            .returning(|new, _, _, _, _| {
+                let mut k = api_key(alice().user_id, ApiKeyStatus::Active);
+                k.id = new;
+                Ok(k)
+            });
+    }
+
     #[tokio::test]
     async fn rotating_creates_a_same_named_key_and_retires_the_old_one_after_the_overlap() {
         let old = api_key(alice().user_id, ApiKeyStatus::Active);
@@ -190,12 +255,12 @@ mod tests {
         let (mut keys, subs) = setup(old.clone(), SubscriptionStatus::Active);
         keys.expect_insert_provisioning_key()
             .times(1)
-            .withf(move |k, _| {
+            .withf(move |k, _, _| {
                 k.name.starts_with(&format!("{old_name} (rotation "))
                     && k.subscription_ids == old_subs
                     && k.hash == expected_key_secret().hash()
             })
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(KeyInserted::default()));
         keys.expect_complete_rotation()
             .times(1)
             .withf(move |_, o, retire_at, at, audit| {
@@ -211,36 +276,14 @@ mod tests {
         keys.expect_activate_key().never();
         let mut gateway = MockGateway::new();
         gateway
+            .expect_key_info()
+            .returning(|_| Ok(Some(remote(Some(1)))));
+        gateway
             .expect_generate_key()
             .times(1)
             .withf(|g| g.models.len() == 1)
-            .returning(|_| {
-                Ok(GatewayKey {
-                    hash: expected_key_secret().hash(),
-                    alias: None,
-                    user_id: None,
-                    models: vec![],
-                    status: GatewayKeyStatus::Active,
-                    max_budget: None,
-                    budget_duration: None,
-                    tpm_limit: None,
-                    rpm_limit: None,
-                    spend: None,
-                    budget_reset_at: None,
-                    expires_at: None,
-                    metadata: serde_json::Value::Null,
-                })
-            });
-        let uc = RotateKey::new(
-            Arc::new(keys),
-            Arc::new(subs),
-            Arc::new(gateway),
-            fixed_clock(),
-            fixed_secrets(),
-            policy(),
-            converge(),
-        );
-        let created = uc
+            .returning(|_| Ok(remote(None)));
+        let created = rotation(keys, subs, gateway)
             .execute(&alice(), old_id, Duration::hours(1))
             .await
             .unwrap();
@@ -249,21 +292,116 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_new_key_starts_with_the_old_keys_spend_and_is_not_held_to_the_cap() {
+        let old = api_key(alice().user_id, ApiKeyStatus::Active);
+        let (old_id, old_hash) = (old.id, old.hash.clone());
+        let (mut keys, subs) = setup(old, SubscriptionStatus::Active);
+        let caps = Arc::new(Mutex::new(Vec::new()));
+        let c = caps.clone();
+        keys.expect_insert_provisioning_key()
+            .times(1)
+            .returning(move |_, cap, _| {
+                c.lock().unwrap().push(cap);
+                Ok(KeyInserted::default())
+            });
+        expect_completion(&mut keys);
+        let mut gateway = MockGateway::new();
+        gateway
+            .expect_key_info()
+            .times(1)
+            .withf(move |h| *h == old_hash)
+            .returning(|_| Ok(Some(remote(Some(3)))));
+        let sent = Arc::new(Mutex::new(None));
+        let slot = sent.clone();
+        gateway.expect_generate_key().times(1).returning(move |g| {
+            *slot.lock().unwrap() = Some(g.clone());
+            Ok(remote(None))
+        });
+        rotation(keys, subs, gateway)
+            .execute(&alice(), old_id, Duration::hours(1))
+            .await
+            .unwrap();
+        let sent = sent.lock().unwrap().clone().unwrap();
+        assert_eq!(sent.spend, Some(money(3)), "rotating must not reset spend");
+        assert_eq!(sent.team_id, format!("keyport-{}", alice().user_id));
+        assert_eq!(
+            sent.allowed_routes,
+            key_policy().allowed_routes.as_slice(),
+            "the policy's routes"
+        );
+        assert_eq!(*caps.lock().unwrap(), [None], "a rotation replaces a key");
+    }
+
+    #[tokio::test]
+    async fn a_key_litellm_reports_no_spend_for_passes_zero_to_its_successor() {
+        let old = api_key(alice().user_id, ApiKeyStatus::Active);
+        let old_id = old.id;
+        let (mut keys, subs) = setup(old, SubscriptionStatus::Active);
+        keys.expect_insert_provisioning_key()
+            .returning(|_, _, _| Ok(KeyInserted::default()));
+        expect_completion(&mut keys);
+        let mut gateway = MockGateway::new();
+        gateway
+            .expect_key_info()
+            .returning(|_| Ok(Some(remote(None))));
+        let sent = Arc::new(Mutex::new(None));
+        let slot = sent.clone();
+        gateway.expect_generate_key().returning(move |g| {
+            *slot.lock().unwrap() = Some(g.spend);
+            Ok(remote(None))
+        });
+        rotation(keys, subs, gateway)
+            .execute(&alice(), old_id, Duration::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(*sent.lock().unwrap(), Some(Some(Money::ZERO)));
+    }
+
+    #[tokio::test]
+    async fn a_key_litellm_no_longer_has_is_not_rotated() {
+        let old = api_key(alice().user_id, ApiKeyStatus::Active);
+        let id = old.id;
+        let (mut keys, subs) = setup(old, SubscriptionStatus::Active);
+        keys.expect_insert_provisioning_key().never();
+        let mut gateway = MockGateway::new();
+        gateway.expect_key_info().times(1).returning(|_| Ok(None));
+        gateway.expect_generate_key().never();
+        let err = rotation(keys, subs, gateway)
+            .execute(&alice(), id, Duration::zero())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Conflict { message, .. } if message.contains("no longer has")),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_the_old_keys_spend_from_litellm_there_is_no_rotation() {
+        let old = api_key(alice().user_id, ApiKeyStatus::Active);
+        let id = old.id;
+        let (mut keys, subs) = setup(old, SubscriptionStatus::Active);
+        keys.expect_insert_provisioning_key().never();
+        let mut gateway = MockGateway::new();
+        gateway
+            .expect_key_info()
+            .times(1)
+            .returning(|_| Err(GatewayError::Unavailable("refused".into())));
+        gateway.expect_generate_key().never();
+        let err = rotation(keys, subs, gateway)
+            .execute(&alice(), id, Duration::zero())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::GatewayUnavailable { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
     async fn an_overlap_beyond_the_maximum_is_refused_before_anything_happens() {
         let old = api_key(alice().user_id, ApiKeyStatus::Active);
         let id = old.id;
         let (mut keys, subs) = setup(old, SubscriptionStatus::Active);
         keys.expect_insert_provisioning_key().never();
-        let uc = RotateKey::new(
-            Arc::new(keys),
-            Arc::new(subs),
-            Arc::new(MockGateway::new()),
-            fixed_clock(),
-            fixed_secrets(),
-            policy(),
-            converge(),
-        );
-        let err = uc
+        let err = rotation(keys, subs, MockGateway::new())
             .execute(&alice(), id, Duration::days(8))
             .await
             .unwrap_err();
@@ -276,17 +414,9 @@ mod tests {
         let id = revoked.id;
         let (mut keys, subs) = setup(revoked, SubscriptionStatus::Active);
         keys.expect_insert_provisioning_key().never();
-        let uc = RotateKey::new(
-            Arc::new(keys),
-            Arc::new(subs),
-            Arc::new(MockGateway::new()),
-            fixed_clock(),
-            fixed_secrets(),
-            policy(),
-            converge(),
-        );
         assert!(matches!(
-            uc.execute(&alice(), id, Duration::zero())
+            rotation(keys, subs, MockGateway::new())
+                .execute(&alice(), id, Duration::zero())
                 .await
                 .unwrap_err(),
             Error::Conflict { .. }
@@ -296,17 +426,9 @@ mod tests {
         let id = active.id;
         let (mut keys, subs) = setup(active, SubscriptionStatus::Cancelled);
         keys.expect_insert_provisioning_key().never();
-        let uc = RotateKey::new(
-            Arc::new(keys),
-            Arc::new(subs),
-            Arc::new(MockGateway::new()),
-            fixed_clock(),
-            fixed_secrets(),
-            policy(),
-            converge(),
-        );
         assert!(matches!(
-            uc.execute(&alice(), id, Duration::zero())
+            rotation(keys, subs, MockGateway::new())
+                .execute(&alice(), id, Duration::zero())
                 .await
                 .unwrap_err(),
             Error::Conflict { .. }

@@ -1,6 +1,7 @@
 use crate::job::{Backoff, Job, JobKind};
 use crate::ports::{ApiKeyStore, Clock, JobStore, SecretGenerator};
 use crate::usecases::converge_key::{ConvergeKey, Converged};
+use crate::usecases::converge_user::ConvergeUser;
 use crate::Error;
 use chrono::Duration;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub struct RunJobs {
     jobs: Arc<dyn JobStore>,
     keys: Arc<dyn ApiKeyStore>,
     converge: Arc<ConvergeKey>,
+    converge_user: Arc<ConvergeUser>,
     clock: Arc<dyn Clock>,
     secrets: Arc<dyn SecretGenerator>,
     backoff: Backoff,
@@ -35,6 +37,7 @@ impl RunJobs {
         jobs: Arc<dyn JobStore>,
         keys: Arc<dyn ApiKeyStore>,
         converge: Arc<ConvergeKey>,
+        converge_user: Arc<ConvergeUser>,
         clock: Arc<dyn Clock>,
         secrets: Arc<dyn SecretGenerator>,
         backoff: Backoff,
@@ -43,6 +46,7 @@ impl RunJobs {
             jobs,
             keys,
             converge,
+            converge_user,
             clock,
             secrets,
             backoff,
@@ -105,6 +109,12 @@ impl RunJobs {
                     Err(other) => Err(other),
                 }
             }
+            JobKind::ConvergeUser => {
+                let Some(user) = job.user_id else {
+                    return Err(Error::Internal("a converge_user job without a user".into()));
+                };
+                self.converge_user.execute(user).await.map(|_| ())
+            }
         }
     }
 
@@ -118,16 +128,21 @@ mod tests {
     use super::*;
     use crate::api_key::ApiKeyStatus;
     use crate::ids::ApiKeyId;
+    use crate::ids::UserId;
     use crate::job::JobStatus;
-    use crate::ports::{MockApiKeyStore, MockGateway, MockJobStore, MockUserStore};
+    use crate::ports::{MockAccessStore, MockApiKeyStore, MockGateway, MockJobStore};
+    use crate::subscription::SubscriptionStatus;
     use crate::usecases::fixtures::*;
+    use crate::user::UserStatus;
     use crate::GatewayError;
+    use std::sync::Mutex;
 
     fn job(id: i64, attempts: u32) -> Job {
         Job {
             id,
             kind: JobKind::ConvergeKey,
             api_key_id: Some(ApiKeyId::new()),
+            user_id: None,
             status: JobStatus::Running,
             attempts,
             run_at: now(),
@@ -137,8 +152,25 @@ mod tests {
         }
     }
 
+    fn user_job(id: i64, user: Option<UserId>) -> Job {
+        Job {
+            kind: JobKind::ConvergeUser,
+            api_key_id: None,
+            user_id: user,
+            ..job(id, 1)
+        }
+    }
+
     /// A worker whose revoked keys' deletion answers `delete`.
     fn worker(jobs: MockJobStore, delete: fn() -> Result<(), GatewayError>) -> RunJobs {
+        worker_with(jobs, delete, converge_user_offline())
+    }
+
+    fn worker_with(
+        jobs: MockJobStore,
+        delete: fn() -> Result<(), GatewayError>,
+        converge_user: Arc<ConvergeUser>,
+    ) -> RunJobs {
         let mut keys = MockApiKeyStore::new();
         keys.expect_expire_due_keys()
             .returning(|_| Ok(vec![ApiKeyId::new()]));
@@ -150,14 +182,17 @@ mod tests {
         let keys: Arc<dyn ApiKeyStore> = Arc::new(keys);
         let converge = ConvergeKey::new(
             keys.clone(),
-            Arc::new(MockUserStore::new()),
+            Arc::new(MockAccessStore::new()),
+            converge_user_offline(),
             Arc::new(gateway),
             fixed_clock(),
+            key_policy(),
         );
         RunJobs::new(
             Arc::new(jobs),
             keys,
             Arc::new(converge),
+            converge_user,
             fixed_clock(),
             fixed_secrets(),
             Backoff::default(),
@@ -210,5 +245,96 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((report.retried, report.dead), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_converge_user_job_brings_litellm_in_line_with_its_users_subscriptions() {
+        let bob = bob().user_id;
+        let mut access = MockAccessStore::new();
+        access
+            .expect_access_record()
+            .times(1)
+            .withf(move |u| *u == bob)
+            .returning(move |_| {
+                let mut record = access_record(
+                    bob,
+                    UserStatus::Active,
+                    vec![subscription(bob, "gpt-4o-mini", SubscriptionStatus::Active)],
+                );
+                record.version = 4;
+                Ok(Some(record))
+            });
+        let synced = Arc::new(Mutex::new(Vec::new()));
+        let s = synced.clone();
+        access
+            .expect_mark_access_synced()
+            .returning(move |user, version, _| {
+                s.lock().unwrap().push((user, version));
+                Ok(())
+            });
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let mut gateway = MockGateway::new();
+        gateway.expect_ensure_user().returning(|_| Ok(()));
+        let c = sent.clone();
+        gateway.expect_set_user_access().returning(move |a| {
+            c.lock().unwrap().push(a.clone());
+            Ok(())
+        });
+        gateway.expect_ensure_team().returning(|_| Ok(()));
+        let converge_user = Arc::new(ConvergeUser::new(
+            Arc::new(access),
+            Arc::new(gateway),
+            fixed_clock(),
+        ));
+        let mut jobs = MockJobStore::new();
+        jobs.expect_claim_jobs()
+            .returning(move |_, _, _| Ok(vec![user_job(7, Some(bob))]));
+        jobs.expect_complete_job()
+            .times(1)
+            .withf(|id, _| *id == 7)
+            .returning(|_, _| Ok(()));
+        jobs.expect_retry_job().never();
+        let report = worker_with(jobs, || Ok(()), converge_user)
+            .run_once(10)
+            .await
+            .unwrap();
+        assert_eq!((report.claimed, report.done), (1, 1));
+        assert_eq!(*synced.lock().unwrap(), [(bob, 4)]);
+        let sent = sent.lock().unwrap();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].user_id, bob);
+        assert_eq!(
+            sent[0].models,
+            [crate::ids::ModelId::parse("gpt-4o-mini").unwrap()]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_converge_user_job_without_a_user_is_an_error() {
+        let mut access = MockAccessStore::new();
+        access.expect_access_record().never();
+        let converge_user = Arc::new(ConvergeUser::new(
+            Arc::new(access),
+            Arc::new(MockGateway::new()),
+            fixed_clock(),
+        ));
+        let mut jobs = MockJobStore::new();
+        jobs.expect_claim_jobs()
+            .returning(|_, _, _| Ok(vec![user_job(8, None)]));
+        jobs.expect_complete_job().never();
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let e = errors.clone();
+        jobs.expect_retry_job().returning(move |id, error, _, _| {
+            e.lock().unwrap().push((id, error.to_owned()));
+            Ok(())
+        });
+        let report = worker_with(jobs, || Ok(()), converge_user)
+            .run_once(10)
+            .await
+            .unwrap();
+        assert_eq!((report.done, report.retried), (0, 1));
+        let errors = errors.lock().unwrap();
+        assert_eq!(errors[0].0, 8);
+        assert!(errors[0].1.contains("without a user"), "{}", errors[0].1);
     }
 }

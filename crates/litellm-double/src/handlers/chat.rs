@@ -6,7 +6,9 @@
 use crate::auth::{self, Caller};
 use crate::errors::{Failure, Param};
 use crate::pyfmt;
-use crate::state::{hash_token, now_micros, KeyRecord, Shared, SpendLogRow, RATE_WINDOW_SECONDS};
+use crate::state::{
+    hash_token, now_micros, KeyRecord, Shared, SpendLogRow, TeamRecord, RATE_WINDOW_SECONDS,
+};
 use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
@@ -20,7 +22,7 @@ pub async fn completions(
     body: Bytes,
     shared: Data<Shared>,
 ) -> Result<HttpResponse, Failure> {
-    let caller = auth::authenticate(&req, &shared)?;
+    let caller = auth::authorize(&req, &shared)?;
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let model = request
         .get("model")
@@ -34,36 +36,53 @@ pub async fn completions(
         Caller::Master => hash_token(&shared.config.master_key),
         Caller::Virtual(key) => {
             if !key.allows_model(&model) {
-                return Err(Failure::proxy(
-                    403,
-                    "key_model_access_denied",
-                    format!("The requested model '{model}' is not available for this API key, or the model name is invalid. Check the models available to you and try again."),
-                    Param::Field("model".to_owned()),
-                ));
+                return Err(model_denied(&model, "key_model_access_denied"));
             }
             let priced = spec.is_none_or(|m| !m.is_free());
-            if let Some(user_id) = &key.user_id {
-                let user = {
-                    let mut store = shared.store();
-                    store.users.get_mut(user_id).map(|user| {
+            let (user, team) = {
+                let mut store = shared.store();
+                let user = key.user_id.as_ref().and_then(|id| {
+                    store.users.get_mut(id).map(|user| {
                         user.reset_budget_if_due(now);
                         user.clone()
                     })
-                };
-                if let Some(user) = user {
-                    if let Some(max) = user.max_budget.filter(|max| priced && user.spend >= *max) {
-                        return Err(Failure::proxy(
-                            shared.config.budget_exceeded_status,
-                            "budget_exceeded",
-                            format!(
-                                "ExceededBudget: User={} over budget. Spend={}, Budget={}",
-                                user.user_id,
-                                pyfmt::float_repr(user.spend),
-                                pyfmt::float_repr(max)
-                            ),
-                            Param::Null,
-                        ));
-                    }
+                });
+                let team = key
+                    .team_id
+                    .as_ref()
+                    .and_then(|id| store.teams.get(id).cloned());
+                (user, team)
+            };
+            let personal = key.team_id.is_none();
+            // `common_checks` 2.1: the user's models bind personal keys only.
+            if let Some(user) = user.as_ref().filter(|_| personal) {
+                if user.models.iter().any(|m| m == "no-default-models") {
+                    return Err(model_denied(&model, "key_model_access_denied"));
+                }
+                if !models_allow(&user.models, &model) {
+                    return Err(model_denied(&model, "user_model_access_denied"));
+                }
+            }
+            if let Some(team) = &team {
+                if !models_allow(&team.models, &model) {
+                    return Err(model_denied(&model, "team_model_access_denied"));
+                }
+            }
+            // The user's overall budget binds personal keys only (unless
+            // `apply_user_budget_to_team_keys`, which the double does not set).
+            if let Some(user) = user.as_ref().filter(|_| personal) {
+                if let Some(max) = user.max_budget.filter(|max| priced && user.spend >= *max) {
+                    return Err(Failure::proxy(
+                        shared.config.budget_exceeded_status,
+                        "budget_exceeded",
+                        format!(
+                            "ExceededBudget: User={} over budget. Spend={}, Budget={}",
+                            user.user_id,
+                            pyfmt::float_repr(user.spend),
+                            pyfmt::float_repr(max)
+                        ),
+                        Param::Null,
+                    ));
                 }
             }
             if let Some(expires) = key.expires.filter(|at| *at < now) {
@@ -97,7 +116,28 @@ pub async fn completions(
                     Param::Null,
                 ));
             }
-            admit(&shared, key, now)?;
+            // "Check 5a": the user's per-model budget caps every key of the user, team keys included.
+            if let Some(user) = &user {
+                let over = crate::budgets::exceeded(
+                    &shared.store(),
+                    &user.user_id,
+                    &user.model_max_budget,
+                    &model,
+                    now,
+                );
+                if over.is_some() {
+                    return Err(Failure::proxy(
+                        shared.config.budget_exceeded_status,
+                        "budget_exceeded",
+                        format!(
+                            "LiteLLM User: {}, exceeded budget for model={model}",
+                            user.user_id
+                        ),
+                        Param::Null,
+                    ));
+                }
+            }
+            admit(&shared, key, team.as_ref(), &model, now)?;
             key.hash.clone()
         }
     };
@@ -126,10 +166,21 @@ pub async fn completions(
             key.last_active = Some(now);
             key_spend = key.spend;
             user = key.user_id.clone();
+            let team = key.team_id.clone();
             store.rate_window(&key_hash, now).tokens += (PROMPT_TOKENS + COMPLETION_TOKENS) as i64;
+            if let Some(team) = team {
+                store
+                    .rate_window(&team_descriptor(&team, &spec.name), now)
+                    .tokens += (PROMPT_TOKENS + COMPLETION_TOKENS) as i64;
+            }
         }
         if let Some(user) = user.as_ref().and_then(|id| store.users.get_mut(id)) {
             user.spend += cost;
+            let budgets = user.model_max_budget.clone();
+            if cost > 0.0 && !budgets.is_empty() {
+                let id = user.user_id.clone();
+                crate::budgets::charge(&mut store, &id, &budgets, &spec.name, cost, now);
+            }
         }
         store.spend_logs.push(SpendLogRow {
             request_id: request_id.clone(),
@@ -179,35 +230,98 @@ pub async fn completions(
 }
 
 /// LiteLLM's rate limiter (`parallel_request_limiter_v3`, a pre-call hook, so it runs after the key
-/// checks): a key with an `rpm_limit` or a `tpm_limit` is refused with 429 once the requests (this one
-/// included) or the tokens already used in the current 60 s window go over the limit. An admitted request
-/// counts at once, its tokens when it ends.
-fn admit(shared: &Shared, key: &KeyRecord, now: DateTime<Utc>) -> Result<(), Failure> {
+/// checks), with two of its descriptors: the key's own (`api_key`: `rpm_limit`/`tpm_limit`) and, for a team
+/// key, the team's per-model pool (`model_per_team` = `<team_id>:<model>`, from the team's metadata
+/// `model_rpm_limit`/`model_tpm_limit`). A request is refused with 429 once the requests (this one included)
+/// or the tokens already used in the current 60 s window go over a limit; an admitted request counts at once
+/// in every window, its tokens when it ends.
+fn admit(
+    shared: &Shared,
+    key: &KeyRecord,
+    team: Option<&TeamRecord>,
+    model: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Failure> {
     let mut store = shared.store();
-    let window = store.rate_window(&key.hash, now);
-    let over = match (key.rpm_limit, key.tpm_limit) {
-        (Some(limit), _) if window.requests + 1 > limit => Some(("requests", limit)),
-        (_, Some(limit)) if window.tokens >= limit => Some(("tokens", limit)),
-        _ => None,
-    };
-    if let Some((kind, limit)) = over {
-        return Err(rate_limited(&key.hash, kind, limit, now));
+    let mut descriptors = vec![(
+        "api_key",
+        key.hash.clone(),
+        key.hash.clone(),
+        key.rpm_limit,
+        key.tpm_limit,
+    )];
+    if let Some(team) = team {
+        let rpm = team.model_limit("model_rpm_limit", model);
+        let tpm = team.model_limit("model_tpm_limit", model);
+        if rpm.is_some() || tpm.is_some() {
+            descriptors.push((
+                "model_per_team",
+                format!("{}:{model}", team.team_id),
+                team_descriptor(&team.team_id, model),
+                rpm,
+                tpm,
+            ));
+        }
     }
-    window.requests += 1;
+    for (kind, value, window_key, rpm, tpm) in &descriptors {
+        let window = store.rate_window(window_key, now);
+        let over = match (rpm, tpm) {
+            (Some(limit), _) if window.requests + 1 > *limit => Some(("requests", *limit)),
+            (_, Some(limit)) if window.tokens >= *limit => Some(("tokens", *limit)),
+            _ => None,
+        };
+        if let Some((limit_type, limit)) = over {
+            return Err(rate_limited(kind, value, limit_type, limit, now));
+        }
+    }
+    for (_, _, window_key, _, _) in &descriptors {
+        store.rate_window(window_key, now).requests += 1;
+    }
     Ok(())
 }
 
-/// `ProxyRateLimitError` as the chat route renders it: `rate_limit_error`, `param: null`, and the
+/// The rate window of a team's per-model pool.
+fn team_descriptor(team_id: &str, model: &str) -> String {
+    format!("model_per_team:{team_id}:{model}")
+}
+
+/// Whether a `models` list (a user's or a team's) lets `model` through: empty, `*` and `all-proxy-models`
+/// allow every model.
+fn models_allow(models: &[String], model: &str) -> bool {
+    models.is_empty()
+        || models
+            .iter()
+            .any(|m| m == model || m == "*" || m == "all-proxy-models")
+}
+
+/// The model-access refusal, whose `type` names the object that refused (`auth/model_access_denied.py`).
+fn model_denied(model: &str, kind: &'static str) -> Failure {
+    Failure::proxy(
+        403,
+        kind,
+        format!("The requested model '{model}' is not available for this API key, or the model name is invalid. Check the models available to you and try again."),
+        Param::Field("model".to_owned()),
+    )
+}
+
+/// `ProxyRateLimitError` as the chat route renders it: `throttling_error` (the type of LiteLLM's
+/// `RateLimitError`), `param: null`, and the
 /// limiter's `retry-after`, `rate_limit_type` and `reset_at` headers.
-fn rate_limited(hash: &str, kind: &'static str, limit: i64, now: DateTime<Utc>) -> Failure {
+fn rate_limited(
+    descriptor: &str,
+    value: &str,
+    kind: &'static str,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Failure {
     let reset_at = (now + Duration::seconds(RATE_WINDOW_SECONDS))
         .format("%Y-%m-%d %H:%M:%S UTC")
         .to_string();
     Failure::proxy(
         429,
-        "rate_limit_error",
+        "throttling_error",
         format!(
-            "Rate limit exceeded for api_key: {hash}. Limit type: {kind}. Current limit: {limit}, Remaining: 0. Limit resets at: {reset_at}"
+            "Rate limit exceeded for {descriptor}: {value}. Limit type: {kind}. Current limit: {limit}, Remaining: 0. Limit resets at: {reset_at}"
         ),
         Param::Null,
     )

@@ -5,6 +5,7 @@ pub mod health;
 pub mod key;
 pub mod models;
 pub mod spend;
+pub mod team;
 pub mod user;
 
 use crate::errors::{DetailItem, Failure};
@@ -34,6 +35,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/user/new", web::post().to(user::new)))
     .service(resource("/user/info", web::get().to(user::info)))
     .service(resource("/user/update", web::post().to(user::update)))
+    .service(resource("/user/list", web::get().to(user::list)))
+    .service(resource("/team/new", web::post().to(team::new)))
+    .service(resource("/team/info", web::get().to(team::info)))
+    .service(resource("/team/update", web::post().to(team::update)))
+    .service(resource(
+        "/team/member_add",
+        web::post().to(team::member_add),
+    ))
     .service(resource("/spend/logs/v2", web::get().to(spend::logs_v2)))
     .service(resource(
         "/model_group/info",

@@ -53,7 +53,7 @@ pub async fn model_group_info(
     req: HttpRequest,
     shared: Data<Shared>,
 ) -> Result<HttpResponse, Failure> {
-    let caller = auth::authenticate(&req, &shared)?;
+    let caller = auth::authorize(&req, &shared)?;
     let only = query_param(&req, "model_group");
     let data: Vec<Value> = visible(&caller, &shared)
         .into_iter()
@@ -84,7 +84,7 @@ pub async fn model_group_info(
 }
 
 pub async fn model_info(req: HttpRequest, shared: Data<Shared>) -> Result<HttpResponse, Failure> {
-    let caller = auth::authenticate(&req, &shared)?;
+    let caller = auth::authorize(&req, &shared)?;
     let only = query_param(&req, "litellm_model_id");
     let data: Vec<Value> = visible(&caller, &shared)
         .into_iter()
@@ -123,7 +123,7 @@ pub async fn model_info(req: HttpRequest, shared: Data<Shared>) -> Result<HttpRe
 }
 
 pub async fn list(req: HttpRequest, shared: Data<Shared>) -> Result<HttpResponse, Failure> {
-    let caller = auth::authenticate(&req, &shared)?;
+    let caller = auth::authorize(&req, &shared)?;
     let data: Vec<Value> = visible(&caller, &shared)
         .into_iter()
         .map(|m| {

@@ -83,8 +83,16 @@ fn render(row: &SpendLogRow, shared: &Shared) -> Value {
 }
 
 pub async fn logs_v2(req: HttpRequest, shared: Data<Shared>) -> Result<HttpResponse, Failure> {
-    auth::require_admin(&req, &shared)?;
-    let pairs = query_pairs(&req);
+    let caller = auth::authorize(&req, &shared)?;
+    let mut pairs = query_pairs(&req);
+    // A non-admin reads only its own rows (`resolve_spend_log_read_scope`).
+    if let auth::Caller::Virtual(own) = &caller {
+        pairs.retain(|(k, _)| k != "user_id");
+        pairs.push((
+            "user_id".to_owned(),
+            own.user_id.clone().unwrap_or_default(),
+        ));
+    }
     let param = |name: &str| {
         pairs
             .iter()

@@ -50,6 +50,22 @@ const FIELDS: &[(&str, Kind)] = &[
     ("key_alias", Kind::Str),
 ];
 
+/// `CommonProxyErrors.not_premium_user`.
+const NOT_PREMIUM: &str = "You must be a LiteLLM Enterprise user to use this feature. If you have a license please set `LITELLM_LICENSE` in your env. Get a 7 day trial key here: https://www.litellm.ai/enterprise#trial. \nPricing: https://www.litellm.ai/#pricing";
+
+/// `user_role` checked against the roles `NewUserRequest`/`UpdateUserRequest` accept (pydantic's 422).
+fn check_role(map: &Map<String, Value>) -> Result<(), Failure> {
+    match map.get("user_role") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(r)) if crate::state::ROLES.contains(&r.as_str()) => Ok(()),
+        Some(_) => Err(Failure::validation(vec![DetailItem::body(
+            "literal_error",
+            &["user_role"],
+            "Input should be 'proxy_admin', 'proxy_admin_viewer', 'internal_user' or 'internal_user_viewer'",
+        )])),
+    }
+}
+
 /// What `/user/new` gives a user created without `models` on 1.81 (§8).
 pub const NO_DEFAULT_MODELS: &str = "no-default-models";
 
@@ -89,7 +105,7 @@ pub fn user_row(user: &UserRecord, zulu: bool) -> Map<String, Value> {
         "budget_reset_at": opt_time(user.budget_reset_at, zulu),
         "allowed_cache_controls": [],
         "model_spend": {},
-        "model_max_budget": {},
+        "model_max_budget": user.model_max_budget,
         "created_at": time(user.created_at, zulu),
         "updated_at": time(user.updated_at, zulu),
         "object_permission": null,
@@ -163,6 +179,7 @@ pub async fn new(
     auth::require_admin(&req, &shared)?;
     let map = validate::object_body(&body)?;
     validate::check(&map, FIELDS)?;
+    check_role(&map)?;
     let budget_duration = read(&map, "budget_duration", as_str).value();
     if let Some(problem) = budget_duration_problem(budget_duration.as_deref()) {
         return Err(Failure::handled(400, &problem));
@@ -198,6 +215,21 @@ pub async fn new(
                 return Err(alias_taken(alias));
             }
         }
+    }
+    // `generate_key_helper_fn` → `validate_model_max_budget`: a per-model budget needs a licence on
+    // `/user/new` (a ValueError, so a 500 through `handle_exception_on_proxy`); `/user/update` has no such
+    // gate.
+    if map
+        .get("model_max_budget")
+        .and_then(Value::as_object)
+        .is_some_and(|m| !m.is_empty())
+    {
+        return Err(Failure::handled_plain(
+            500,
+            format!(
+                "Invalid model_max_budget: You must have an enterprise license to set model_max_budget. {NOT_PREMIUM}. Example of valid model_max_budget: https://docs.litellm.ai/docs/proxy/users"
+            ),
+        ));
     }
     let now = store.next_created_at();
     let models = match read(&map, "models", as_str_list) {
@@ -264,6 +296,7 @@ pub async fn new(
                 max_parallel_requests: None,
                 expires,
                 key_type: "default".to_owned(),
+                allowed_routes: Vec::new(),
                 created_by: Some(ADMIN_USER_ID.to_owned()),
                 updated_by: Some(ADMIN_USER_ID.to_owned()),
                 created_at: now,
@@ -316,7 +349,7 @@ pub async fn new(
 
 /// `GET /user/info?user_id=`.
 pub async fn info(req: HttpRequest, shared: Data<Shared>) -> Result<HttpResponse, Failure> {
-    let caller = auth::authenticate(&req, &shared)?;
+    let caller = auth::authorize(&req, &shared)?;
     let asked = query_param(&req, "user_id");
     let version = shared.config.version;
     let mut store = shared.store();
@@ -377,11 +410,22 @@ pub async fn info(req: HttpRequest, shared: Data<Shared>) -> Result<HttpResponse
         .into_iter()
         .map(|k| Value::Object(user_key(k, version)))
         .collect();
+    let mut row = user_row(user, true);
+    row.insert(
+        "model_max_budget_usage".into(),
+        crate::budgets::usage(&store, &user_id, &user.model_max_budget, now_micros()),
+    );
+    let teams: Vec<Value> = user
+        .teams
+        .iter()
+        .filter_map(|t| store.teams.get(t))
+        .map(|t| Value::Object(super::team::team_row(t)))
+        .collect();
     Ok(HttpResponse::Ok().json(json!({
         "user_id": user_id,
-        "user_info": user_row(user, true),
+        "user_info": row,
         "keys": keys,
-        "teams": [],
+        "teams": teams,
     })))
 }
 
@@ -404,6 +448,7 @@ pub async fn update(
     auth::require_admin(&req, &shared)?;
     let map = validate::object_body(&body)?;
     validate::check(&map, FIELDS)?;
+    check_role(&map)?;
     let user_id = read(&map, "user_id", as_str).value();
     let email = read(&map, "user_email", as_str).value();
     if user_id.is_none() && email.is_none() {
@@ -416,6 +461,18 @@ pub async fn update(
         if let Some(problem) = budget_duration_problem(value.as_deref()) {
             return Err(Failure::update_wrapped(400, &problem));
         }
+    }
+    if let Some(problem) = map
+        .get("model_max_budget")
+        .filter(|v| !v.is_null())
+        .and_then(crate::budgets::shape_problem)
+    {
+        return Err(Failure::proxy(
+            400,
+            "auth_error",
+            problem,
+            crate::errors::Param::NoneString,
+        ));
     }
 
     let now = now_micros();
@@ -498,6 +555,10 @@ fn apply(user: &mut UserRecord, map: &Map<String, Value>, now: DateTime<Utc>) {
             user.spend = spend;
         }
     }
+    // Sent at all (even `{}` or `null`, read as `{}`), `model_max_budget` replaces the stored one whole.
+    if let Some(budgets) = map.get("model_max_budget") {
+        user.model_max_budget = budgets.as_object().cloned().unwrap_or_default();
+    }
     if sent(map, "teams") {
         user.teams = team_ids(map.get("teams"));
     }
@@ -508,4 +569,78 @@ fn apply(user: &mut UserRecord, map: &Map<String, Value>, now: DateTime<Utc>) {
         user.budget_duration = Some(window);
     }
     user.updated_at = now;
+}
+
+/// `GET /user/list` (`get_users`): `role`, `user_ids` (comma-separated; a **single** id is matched as a
+/// case-insensitive substring, Prisma's `contains`, several ids exactly), `page` ≥ 1, `page_size` 1..=100
+/// (FastAPI's 422 outside), newest first; each user with its `key_count`. A self-managed route: the handler
+/// lets only proxy admins (and organisation admins, which the double has none of) list users.
+pub async fn list(req: HttpRequest, shared: Data<Shared>) -> Result<HttpResponse, Failure> {
+    let caller = auth::authorize(&req, &shared)?;
+    let pairs = crate::handlers::query_pairs(&req);
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let mut errors = Vec::new();
+    let page = crate::handlers::int_param(param("page"), "page", 1, None, &mut errors);
+    let page_size =
+        crate::handlers::int_param(param("page_size"), "page_size", 25, Some(100), &mut errors);
+    if !errors.is_empty() {
+        return Err(Failure::validation(errors));
+    }
+    if let Caller::Virtual(_) = caller {
+        return Err(Failure::handled(
+            403,
+            "Only proxy admins and organization admins can list users.",
+        ));
+    }
+    let ids: Vec<String> = param("user_ids")
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let role = param("role").filter(|r| !r.is_empty());
+    let store = shared.store();
+    let mut users: Vec<&UserRecord> = store
+        .users
+        .values()
+        .filter(|u| role.is_none_or(|r| u.user_role.as_deref() == Some(r)))
+        .filter(|u| match ids.as_slice() {
+            [] => true,
+            [one] => u.user_id.to_lowercase().contains(&one.to_lowercase()),
+            many => many.contains(&u.user_id),
+        })
+        .collect();
+    users.sort_by_key(|u| std::cmp::Reverse(u.created_at));
+    let total = users.len() as u64;
+    let skip = usize::try_from((page - 1).saturating_mul(page_size)).unwrap_or(usize::MAX);
+    let listed: Vec<Value> = users
+        .into_iter()
+        .skip(skip)
+        .take(usize::try_from(page_size).unwrap_or(100))
+        .map(|u| {
+            let mut row = user_row(u, true);
+            let count = store
+                .keys
+                .values()
+                .filter(|k| k.user_id.as_deref() == Some(u.user_id.as_str()))
+                .count();
+            row.insert("key_count".into(), Value::from(count));
+            Value::Object(row)
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "users": listed,
+        "total": total,
+        "page": page,
+        "page_size": page_size,
+        "total_pages": total.div_ceil(page_size),
+    })))
 }

@@ -6,7 +6,7 @@ use keyport_domain::subscription::SubscriptionStatus;
 use keyport_domain::StoreError;
 use keyport_testkit::TestDb;
 
-fn live_name_conflict() -> Result<(), StoreError> {
+fn live_name_conflict<T>() -> Result<T, StoreError> {
     Err(StoreError::Conflict {
         constraint: "api_keys_live_name".to_owned(),
     })
@@ -71,7 +71,7 @@ async fn a_live_key_name_is_unique_per_user_case_insensitively() {
 
     let result = w
         .store
-        .insert_provisioning_key(&clash, &audit("api_key.create", "api_key", clash.id))
+        .insert_provisioning_key(&clash, None, &audit("api_key.create", "api_key", clash.id))
         .await;
 
     assert_eq!(result, live_name_conflict());
@@ -137,7 +137,7 @@ async fn a_known_hash_conflicts_on_api_keys_key_hash() {
 
     let result = w
         .store
-        .insert_provisioning_key(&copy, &audit("api_key.create", "api_key", copy.id))
+        .insert_provisioning_key(&copy, None, &audit("api_key.create", "api_key", copy.id))
         .await;
 
     assert_eq!(
@@ -159,7 +159,7 @@ async fn a_key_cannot_be_bound_to_another_users_or_an_unknown_subscription() {
         let key = new_key(w.user.id, "stolen", &[w.subscription.id, subscription]);
         let result = w
             .store
-            .insert_provisioning_key(&key, &audit("api_key.create", "api_key", key.id))
+            .insert_provisioning_key(&key, None, &audit("api_key.create", "api_key", key.id))
             .await;
         assert_eq!(result, Err(StoreError::NotFound));
         assert_eq!(

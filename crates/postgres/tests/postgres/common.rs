@@ -165,7 +165,7 @@ pub fn new_key(user: UserId, name: &str, subscriptions: &[SubscriptionId]) -> Ne
 
 pub async fn insert_key(store: &PgStore, key: &NewApiKey) {
     store
-        .insert_provisioning_key(key, &audit("api_key.create", "api_key", key.id))
+        .insert_provisioning_key(key, None, &audit("api_key.create", "api_key", key.id))
         .await
         .unwrap();
 }

@@ -272,6 +272,7 @@ async fn a_rotations_new_key_cannot_be_provisioned_under_the_name_its_active_pre
         .store
         .insert_provisioning_key(
             &successor,
+            None,
             &audit("api_key.create", "api_key", successor.id),
         )
         .await;
@@ -324,7 +325,7 @@ async fn completing_a_rotation_activates_the_new_key_under_the_old_name_and_reti
     let third = new_key(w.user.id, "ci", &[w.subscription.id]);
     assert_eq!(
         w.store
-            .insert_provisioning_key(&third, &audit("api_key.create", "api_key", third.id))
+            .insert_provisioning_key(&third, None, &audit("api_key.create", "api_key", third.id))
             .await,
         live_name_conflict()
     );

@@ -15,9 +15,9 @@ use keyport_domain::limits::Limits;
 use keyport_domain::ports::{ApiKeyStore, Clock, SecretGenerator, UserStore};
 use keyport_domain::secret::{KeyHash, KeySecret, Secret, SecretKind, RANDOM_BYTES};
 use keyport_domain::usecases::{
-    CancelSubscription, ConvergeKey, CreateKey, CreateKeyRequest, KeyPolicy, Reconcile,
-    ReconcileOptions, ReconcileReport, RevokeKey, RotateKey, RunJobs, Subscribe, SyncCatalog,
-    UpdateKey,
+    CancelSubscription, ControlSubscription, ConvergeKey, ConvergeUser, CreateKey,
+    CreateKeyRequest, KeyPolicy, Reconcile, ReconcileOptions, ReconcileReport, RevokeKey,
+    RotateKey, RunJobs, Subscribe, SyncCatalog, UpdateKey,
 };
 use keyport_domain::user::{Actor, Role, User, UserStatus};
 use keyport_litellm::{LiteLlmClient, LiteLlmConfig, MasterKey, RetryPolicy};
@@ -108,6 +108,7 @@ pub struct Process {
     pub rotate: RotateKey,
     pub update: UpdateKey,
     pub cancel: CancelSubscription,
+    pub control: ControlSubscription,
     pub subscribe: Subscribe,
     pub jobs: RunJobs,
     pub reconcile: Reconcile,
@@ -172,11 +173,18 @@ fn process(
     });
     let clock: Arc<dyn Clock> = clock.clone();
     let secrets: Arc<dyn SecretGenerator> = secrets.clone();
-    let converge = Arc::new(ConvergeKey::new(
-        store.clone(),
+    let converge_user = Arc::new(ConvergeUser::new(
         store.clone(),
         gateway.clone(),
         clock.clone(),
+    ));
+    let converge = Arc::new(ConvergeKey::new(
+        store.clone(),
+        store.clone(),
+        converge_user.clone(),
+        gateway.clone(),
+        clock.clone(),
+        policy(),
     ));
     Process {
         ctl,
@@ -187,6 +195,7 @@ fn process(
             clock.clone(),
             secrets.clone(),
             policy(),
+            converge_user.clone(),
         ),
         revoke: RevokeKey::new(store.clone(), converge.clone(), clock.clone()),
         rotate: RotateKey::new(
@@ -197,6 +206,7 @@ fn process(
             secrets.clone(),
             policy(),
             converge.clone(),
+            converge_user.clone(),
         ),
         update: UpdateKey::new(
             store.clone(),
@@ -207,10 +217,17 @@ fn process(
         ),
         cancel: CancelSubscription::new(store.clone(), converge.clone(), clock.clone()),
         subscribe: Subscribe::new(store.clone(), store.clone(), clock.clone()),
+        control: ControlSubscription::new(
+            store.clone(),
+            converge.clone(),
+            converge_user.clone(),
+            clock.clone(),
+        ),
         jobs: RunJobs::new(
             store.clone(),
             store.clone(),
             converge,
+            converge_user.clone(),
             clock.clone(),
             secrets,
             Backoff::default(),
@@ -218,9 +235,11 @@ fn process(
         reconcile: Reconcile::new(
             store.clone(),
             store.clone(),
+            converge_user,
             store.clone(),
             gateway.clone(),
             clock.clone(),
+            policy(),
         ),
         sync: SyncCatalog::new(gateway, store, clock),
     }
@@ -232,9 +251,14 @@ impl Env {
     }
 
     pub async fn with_seed(seed: u64) -> Env {
+        Self::with_double(seed, DoubleConfig::demo()).await
+    }
+
+    /// A world whose LiteLLM double serves `config` (e.g. with a model priced for budget tests).
+    pub async fn with_double(seed: u64, config: DoubleConfig) -> Env {
         capture::install();
         let db = TestDb::new().await;
-        let double = Arc::new(LiteLlmDouble::start(DoubleConfig::demo()).await.unwrap());
+        let double = Arc::new(LiteLlmDouble::start(config).await.unwrap());
         let clock = Arc::new(TestClock::new());
         let secrets = Arc::new(RecordingSecrets {
             rng: Mutex::new(StdRng::seed_from_u64(seed)),

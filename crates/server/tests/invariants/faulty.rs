@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use keyport_domain::access::{GatewayUserState, UserAccess};
 use keyport_domain::api_key::{ApiKey, ApiKeyStatus, KeyUpdate, NewApiKey};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::{ApiKeyId, ModelId, SubscriptionId, UserId};
@@ -13,9 +14,10 @@ use keyport_domain::job::{Job, JobStatus, JobSummary};
 use keyport_domain::limits::Limits;
 use keyport_domain::model::{CatalogEntry, Model};
 use keyport_domain::ports::{
-    AccessToken, ApiKeyStore, AuditLog, CatalogChanges, Gateway, GatewayKey, GatewayKeyPage,
-    GatewayUser, GatewayUserInfo, GatewayUserUpdate, GenerateKey, JobStore, KeyEffects, ModelStore,
-    SpendPage, SpendQuery, SpendReading, SubscriptionStore, UpdateKey, UserStore,
+    AccessRecord, AccessStore, AccessToken, ApiKeyStore, AuditLog, CatalogChanges, Gateway,
+    GatewayKey, GatewayKeyPage, GatewayUser, GatewayUserInfo, GatewayUserUpdate, GenerateKey,
+    JobStore, KeyEffects, KeyInserted, ModelStore, SpendPage, SpendQuery, SpendReading,
+    SubscriptionStore, UpdateKey, UserStore,
 };
 use keyport_domain::secret::KeyHash;
 use keyport_domain::subscription::{Subscription, SubscriptionStatus};
@@ -423,6 +425,16 @@ impl SubscriptionStore for FaultyStore {
             .store("change_subscription_status_cascading", call)
             .await
     }
+    async fn change_subscription_quota(
+        &self,
+        id: SubscriptionId,
+        quota: &Limits,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<Subscription, StoreError> {
+        let call = self.inner.change_subscription_quota(id, quota, at, audit);
+        self.ctl.store("change_subscription_quota", call).await
+    }
     async fn count_live_keys(&self, id: SubscriptionId) -> Result<u64, StoreError> {
         let call = self.inner.count_live_keys(id);
         self.ctl.store("count_live_keys", call).await
@@ -439,9 +451,12 @@ impl ApiKeyStore for FaultyStore {
     async fn insert_provisioning_key(
         &self,
         key: &NewApiKey,
+        max_live_keys: Option<u32>,
         audit: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        let call = self.inner.insert_provisioning_key(key, audit);
+    ) -> Result<KeyInserted, StoreError> {
+        let call = self
+            .inner
+            .insert_provisioning_key(key, max_live_keys, audit);
         self.ctl.store("insert_provisioning_key", call).await
     }
     async fn activate_key(
@@ -607,6 +622,44 @@ impl JobStore for FaultyStore {
 }
 
 #[async_trait]
+impl AccessStore for FaultyStore {
+    async fn access_record(&self, user: UserId) -> Result<Option<AccessRecord>, StoreError> {
+        let call = self.inner.access_record(user);
+        self.ctl.store("access_record", call).await
+    }
+    async fn access_records(&self, users: &[UserId]) -> Result<Vec<AccessRecord>, StoreError> {
+        let call = self.inner.access_records(users);
+        self.ctl.store("access_records", call).await
+    }
+    async fn mark_access_synced(
+        &self,
+        user: UserId,
+        version: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let call = self.inner.mark_access_synced(user, version, at);
+        self.ctl.store("mark_access_synced", call).await
+    }
+    async fn record_access_error(
+        &self,
+        user: UserId,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let call = self.inner.record_access_error(user, error, at);
+        self.ctl.store("record_access_error", call).await
+    }
+    async fn enqueue_converge_users(
+        &self,
+        users: &[UserId],
+        run_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let call = self.inner.enqueue_converge_users(users, run_at);
+        self.ctl.store("enqueue_converge_users", call).await
+    }
+}
+
+#[async_trait]
 impl AuditLog for FaultyStore {
     async fn append(&self, event: &AuditEvent) -> Result<(), StoreError> {
         self.ctl.store("append", self.inner.append(event)).await
@@ -667,5 +720,17 @@ impl Gateway for FaultyGateway {
     async fn spend_logs(&self, query: &SpendQuery) -> Result<SpendPage, GatewayError> {
         let call = self.inner.spend_logs(query);
         self.ctl.gateway("spend_logs", call).await
+    }
+    async fn set_user_access(&self, access: &UserAccess) -> Result<(), GatewayError> {
+        let call = self.inner.set_user_access(access);
+        self.ctl.gateway("set_user_access", call).await
+    }
+    async fn ensure_team(&self, access: &UserAccess) -> Result<(), GatewayError> {
+        let call = self.inner.ensure_team(access);
+        self.ctl.gateway("ensure_team", call).await
+    }
+    async fn list_users(&self, ids: &[UserId]) -> Result<Vec<GatewayUserState>, GatewayError> {
+        let call = self.inner.list_users(ids);
+        self.ctl.gateway("list_users", call).await
     }
 }

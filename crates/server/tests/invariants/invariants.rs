@@ -7,11 +7,17 @@
 //! 3. a dead key (revoked, expired, failed, lost) is gone from LiteLLM and does not authenticate;
 //! 4. every live LiteLLM key's models are within its owner's active subscriptions, never empty;
 //! 5. no secret in the database (any column of any table), in keyport's logs or in an error;
+//! 6. every live key keyport issued may call only the inference routes (its `allowed_routes` is the policy's
+//!    list, so LiteLLM refuses it `/key/generate`), and belongs to its owner's team;
+//! 7. every key owner's LiteLLM user has the role `internal_user_viewer`, the models of their active
+//!    subscriptions (`no-default-models` for none), one spend pool per active subscription with a budget,
+//!    and is a member of their team, whose rate pools are those of the subscriptions;
 //!
 //! and convergence: no row left `provisioning` or pending sync, no job left to run or dead.
 
 use crate::capture;
 use crate::env::Env;
+use keyport_domain::access::{team_id_of, UserAccess, GATEWAY_USER_ROLE, NO_MODELS};
 use keyport_domain::api_key::{ApiKey, ApiKeyStatus, SyncState};
 use keyport_domain::ids::UserId;
 use keyport_domain::ports::{ApiKeyStore, SubscriptionStore};
@@ -81,6 +87,32 @@ async fn chat(env: &Env, secret: &str, model: &str) -> u16 {
         .as_u16()
 }
 
+/// The models of a key's subscriptions that an administrator suspended.
+async fn suspended_models(env: &Env, row: &ApiKey) -> BTreeSet<String> {
+    env.store()
+        .get_subscriptions(&row.subscription_ids)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.status == SubscriptionStatus::Suspended)
+        .map(|s| s.model_id.to_string())
+        .collect()
+}
+
+/// Calls the double's `/key/generate` with a key as the caller (what a holder would do to escape its
+/// quotas); answers the status.
+pub async fn mint(env: &Env, secret: &str) -> u16 {
+    env.http
+        .post(format!("{}/key/generate", env.double.base_url()))
+        .bearer_auth(secret)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// Every violation found, described; empty when all invariants hold.
 pub async fn check(env: &Env, scope: Scope<'_>) -> Vec<String> {
     let mut out = Vec::new();
@@ -122,6 +154,31 @@ pub async fn check(env: &Env, scope: Scope<'_>) -> Vec<String> {
                 ))
             }
             Some(row) => {
+                let routes: BTreeSet<&str> =
+                    key.allowed_routes.iter().map(String::as_str).collect();
+                let policy = crate::env::policy();
+                let wanted_routes: BTreeSet<&str> = policy
+                    .allowed_routes
+                    .as_slice()
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
+                if routes != wanted_routes {
+                    out.push(format!(
+                        "6: key {} ({}) may call {routes:?} in LiteLLM, not only {wanted_routes:?}",
+                        short(&key.hash),
+                        row.name
+                    ));
+                }
+                let team = team_id_of(row.user_id);
+                if key.team_id.as_deref() != Some(team.as_str()) {
+                    out.push(format!(
+                        "6: key {} ({}) is in team {:?}, not its owner's {team}",
+                        short(&key.hash),
+                        row.name,
+                        key.team_id
+                    ));
+                }
                 if key.models.is_empty() {
                     out.push(format!(
                         "4: key {} ({}) has no model in LiteLLM (= every model)",
@@ -140,7 +197,9 @@ pub async fn check(env: &Env, scope: Scope<'_>) -> Vec<String> {
                     .iter()
                     .filter(|m| !allowed.contains(*m))
                     .collect();
-                if !extra.is_empty() {
+                // A key whose subscriptions are all suspended is paused: blocked, holding their models.
+                let paused = row.models.is_empty() && key.is_blocked();
+                if !extra.is_empty() && !paused {
                     out.push(format!(
                         "4: key {} ({}, {}) may use {extra:?} in LiteLLM, outside its owner's active subscriptions {allowed:?}",
                         short(&key.hash),
@@ -150,6 +209,11 @@ pub async fn check(env: &Env, scope: Scope<'_>) -> Vec<String> {
                 }
             }
         }
+    }
+
+    // 7: the owners' LiteLLM users and teams.
+    for user in owners_models.keys() {
+        out.extend(user_in_line(env, *user).await);
     }
 
     // 2, 3 and convergence: keyport's side.
@@ -169,6 +233,21 @@ pub async fn check(env: &Env, scope: Scope<'_>) -> Vec<String> {
         match row.status {
             ApiKeyStatus::Active | ApiKeyStatus::Retiring => match remote_by_hash.get(hash) {
                 None => out.push(format!("2: {what} is missing from LiteLLM")),
+                // Paused: every subscription it serves is suspended by an administrator.
+                Some(key) if row.models.is_empty() => {
+                    if !key.is_blocked() {
+                        out.push(format!(
+                            "2: {what} serves no active subscription but is not blocked in LiteLLM"
+                        ));
+                    }
+                    let suspended = suspended_models(env, row).await;
+                    let held: BTreeSet<String> = key.models.iter().cloned().collect();
+                    if suspended.is_empty() || !held.is_subset(&suspended) {
+                        out.push(format!(
+                            "2: {what} is paused with models {held:?}, its suspended subscriptions are {suspended:?}"
+                        ));
+                    }
+                }
                 Some(key) => {
                     let held: BTreeSet<&str> = key.models.iter().map(String::as_str).collect();
                     let wanted: BTreeSet<&str> = row.models.iter().map(|m| m.as_str()).collect();
@@ -184,6 +263,12 @@ pub async fn check(env: &Env, scope: Scope<'_>) -> Vec<String> {
                         let status = chat(env, secret.expose(), model.as_str()).await;
                         if status != 200 {
                             out.push(format!("2: {what} does not work in LiteLLM ({status})"));
+                        }
+                        let minted = mint(env, secret.expose()).await;
+                        if minted < 400 {
+                            out.push(format!(
+                                "6: {what} could mint a key of its own with /key/generate ({minted})"
+                            ));
                         }
                     }
                 }
@@ -228,7 +313,7 @@ pub async fn check(env: &Env, scope: Scope<'_>) -> Vec<String> {
     let jobs = env
         .sql
         .query(
-            "SELECT j.id, j.status, k.user_id::text, coalesce(j.last_error, '') FROM jobs j \
+            "SELECT j.id, j.status, coalesce(k.user_id, j.user_id)::text, coalesce(j.last_error, '') FROM jobs j \
              LEFT JOIN api_keys k ON k.id = j.api_key_id \
              WHERE j.status IN ('pending', 'running', 'dead') ORDER BY j.id",
             &[],
@@ -248,6 +333,60 @@ pub async fn check(env: &Env, scope: Scope<'_>) -> Vec<String> {
     }
 
     out.extend(secrets_leaked(env, &secrets).await);
+    out
+}
+
+/// 7: one user's LiteLLM side against their subscriptions in keyport.
+pub async fn user_in_line(env: &Env, user: UserId) -> Vec<String> {
+    let mut out = Vec::new();
+    let subscriptions = env.store().list_subscriptions(user).await.unwrap();
+    let access = UserAccess::of(user, None, None, &subscriptions);
+    let Some(held) = env.double.user(&user.to_string()) else {
+        return vec![format!(
+            "7: user {user} owns keys but LiteLLM has no such user"
+        )];
+    };
+    if held.user_role.as_deref() != Some(GATEWAY_USER_ROLE) {
+        out.push(format!(
+            "7: user {user} has the role {:?} in LiteLLM",
+            held.user_role
+        ));
+    }
+    let mut models: Vec<String> = access.models.iter().map(|m| m.to_string()).collect();
+    if models.is_empty() {
+        models.push(NO_MODELS.to_owned());
+    }
+    let mut have = held.models.clone();
+    have.sort();
+    if have != models {
+        out.push(format!(
+            "7: user {user} may call {have:?} in LiteLLM, not {models:?}"
+        ));
+    }
+    let budgets: BTreeSet<String> = held.model_max_budget.keys().cloned().collect();
+    let wanted: BTreeSet<String> = access.budgets.keys().map(|m| m.to_string()).collect();
+    if budgets != wanted {
+        out.push(format!(
+            "7: user {user} has spend pools for {budgets:?} in LiteLLM, not {wanted:?}"
+        ));
+    }
+    match env.double.team(&access.team_id()) {
+        None => out.push(format!("7: user {user} has no team in LiteLLM")),
+        Some(team) => {
+            if !team.has_member(&user.to_string()) {
+                out.push(format!("7: user {user} is not a member of their team"));
+            }
+            for (model, rates) in &access.rates {
+                let rpm = team.model_limit("model_rpm_limit", model.as_str());
+                if rpm != rates.rpm_limit.map(|r| r as i64) {
+                    out.push(format!(
+                        "7: user {user}'s team pools {rpm:?} requests a minute on {model}, not {:?}",
+                        rates.rpm_limit
+                    ));
+                }
+            }
+        }
+    }
     out
 }
 

@@ -15,5 +15,6 @@ mod capture;
 mod env;
 mod faulty;
 mod invariants;
+mod quotas;
 mod random;
 mod scenarios;

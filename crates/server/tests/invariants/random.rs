@@ -15,11 +15,13 @@ use crate::invariants::{check, Scope};
 use chrono::Duration;
 use keyport_domain::api_key::ApiKeyStatus;
 use keyport_domain::ids::ApiKeyId;
-use keyport_domain::limits::Limits;
+use keyport_domain::limits::{BudgetDuration, Limits, Money};
 use keyport_domain::ports::{ApiKeyStore, SubscriptionStore};
 use keyport_domain::subscription::SubscriptionStatus;
-use keyport_domain::usecases::{CreateKeyRequest, ReconcileOptions, UpdateKeyRequest};
-use keyport_domain::user::Actor;
+use keyport_domain::usecases::{
+    CreateKeyRequest, ReconcileOptions, SubscriptionAction, UpdateKeyRequest,
+};
+use keyport_domain::user::{Actor, Role};
 use keyport_testkit::double::{Fault, FaultRule};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
@@ -32,12 +34,16 @@ const MODELS: [&str; 3] = [
     "claude-3-5-sonnet",
     "meta-llama/Llama-3.1-8B-Instruct",
 ];
-const PATHS: [&str; 5] = [
+const PATHS: [&str; 9] = [
     "/key/generate",
     "/key/info",
     "/key/update",
     "/key/delete",
     "/key/list",
+    "/user/new",
+    "/user/update",
+    "/team/new",
+    "/team/info",
 ];
 /// Lanes run at once, each with its own database and double.
 const LANES: u64 = 8;
@@ -101,6 +107,12 @@ enum Op {
         sub: usize,
         trouble: Trouble,
     },
+    /// An administrator suspends, reactivates or re-quotas one of the user's subscriptions.
+    Admin {
+        sub: usize,
+        action: AdminAction,
+        trouble: Trouble,
+    },
     Worker {
         trouble: Trouble,
     },
@@ -112,6 +124,13 @@ enum Op {
         key: usize,
     },
     ClearFaults,
+}
+
+#[derive(Debug, Clone)]
+enum AdminAction {
+    Suspend,
+    Reactivate,
+    Quota { rpm: u64, budget: i64 },
 }
 
 fn fault(rng: &mut StdRng) -> (Fault, bool) {
@@ -244,11 +263,23 @@ fn op(rng: &mut StdRng) -> Op {
         80..89 => Op::Worker {
             trouble: trouble(rng),
         },
-        89..95 => Op::Reconcile {
+        89..93 => Op::Reconcile {
             stale_minutes: *[0, 5].choose(rng).unwrap_or(&0),
             trouble: trouble(rng),
         },
-        95..97 => Op::DeleteInLitellm { key },
+        93..97 => Op::Admin {
+            sub: rng.random_range(0..MODELS.len()),
+            action: match rng.random_range(0..3) {
+                0 => AdminAction::Suspend,
+                1 => AdminAction::Reactivate,
+                _ => AdminAction::Quota {
+                    rpm: rng.random_range(1..1000),
+                    budget: rng.random_range(1..100),
+                },
+            },
+            trouble: trouble(rng),
+        },
+        97..98 => Op::DeleteInLitellm { key },
         _ => Op::ClearFaults,
     }
 }
@@ -395,6 +426,36 @@ async fn perform(env: &Env, p: &Process, actor: &Actor, op: &Op) -> String {
                 s.status.as_str().to_owned()
             }),
         },
+        Op::Admin { sub, action, .. } => {
+            match subscriptions(env, actor, &[*sub], false).await.first() {
+                None => "skipped: no such subscription".into(),
+                Some(id) => {
+                    let admin = Actor {
+                        roles: vec![Role::Admin],
+                        ..actor.clone()
+                    };
+                    let action = match action {
+                        AdminAction::Suspend => SubscriptionAction::Suspend {
+                            reason: "random suspension".into(),
+                        },
+                        AdminAction::Reactivate => SubscriptionAction::Reactivate,
+                        AdminAction::Quota { rpm, budget } => {
+                            SubscriptionAction::ChangeQuota(Limits {
+                                max_budget: Some(
+                                    Money::new(rust_decimal::Decimal::from(*budget)).unwrap(),
+                                ),
+                                budget_duration: Some(BudgetDuration::parse("30d").unwrap()),
+                                tpm_limit: None,
+                                rpm_limit: Some(*rpm),
+                            })
+                        }
+                    };
+                    describe(env, p.control.execute(&admin, *id, action).await, |s| {
+                        format!("admin: {}", s.status.as_str())
+                    })
+                }
+            }
+        }
         Op::Worker { .. } => describe(env, p.jobs.run_once(20).await, |r| format!("{r:?}")),
         Op::Reconcile { stale_minutes, .. } => {
             env.clock.advance(Duration::seconds(1));
@@ -439,6 +500,7 @@ fn trouble_of(op: &Op) -> Trouble {
         | Op::Rotate { trouble, .. }
         | Op::Update { trouble, .. }
         | Op::Cancel { trouble, .. }
+        | Op::Admin { trouble, .. }
         | Op::Worker { trouble }
         | Op::Reconcile { trouble, .. } => trouble.clone(),
         _ => Trouble::None,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { screen, within } from "@testing-library/react";
+import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { SettingsPage } from "./SettingsPage";
 import { fakeApi, problem, renderPage, seriousViolations } from "../../test/render";
@@ -12,7 +12,9 @@ describe("the settings page", () => {
     const calls = fakeApi({
       ...ADMIN,
       "GET /api/v1/admin/settings": { body: settings() },
-      "PUT /api/v1/admin/settings": ({ body }) => ({ body: { ...(body as object), source: "stored" } }),
+      "PUT /api/v1/admin/settings": ({ body }) => ({
+        body: { ...(body as object), source: "stored", available_routes: settings().available_routes },
+      }),
     });
     const user = userEvent.setup();
     renderPage(<SettingsPage />);
@@ -31,7 +33,78 @@ describe("the settings page", () => {
       key_max_limits: { max_budget: "50.00", budget_duration: null, tpm_limit: 5000, rpm_limit: 100 },
       key_default_lifetime_days: 90,
       key_max_lifetime_days: 365,
+      max_live_keys_per_user: 20,
+      allowed_routes: ["/chat/completions", "/v1/chat/completions", "/embeddings", "/v1/embeddings"],
     });
+  });
+
+  it("saves the most live keys per user and the routes keys may call, in the order offered", async () => {
+    const calls = fakeApi({
+      ...ADMIN,
+      "GET /api/v1/admin/settings": { body: settings() },
+      "PUT /api/v1/admin/settings": ({ body }) => ({
+        body: { ...(body as object), source: "stored", available_routes: settings().available_routes },
+      }),
+    });
+    const user = userEvent.setup();
+    renderPage(<SettingsPage />);
+    await screen.findByText("from the server's configuration");
+    const keysField = screen.getByLabelText("Most live keys per user");
+    expect(keysField).toHaveValue("20");
+    const routes = within(group("Routes keys may call"));
+    expect(routes.getAllByRole("checkbox")).toHaveLength(8);
+    expect(routes.getByRole("checkbox", { name: "/v1/chat/completions" })).toBeChecked();
+    expect(routes.getByRole("checkbox", { name: "/v1/models" })).not.toBeChecked();
+    expect(screen.getByText(/Keys get these routes on their next change/)).toHaveTextContent(/management routes never are/);
+    expect(await seriousViolations()).toEqual([]);
+
+    // Nothing is sent while the number is out of range or no route is left.
+    await user.clear(keysField);
+    await user.type(keysField, "1001");
+    for (const route of ["/chat/completions", "/v1/chat/completions", "/embeddings", "/v1/embeddings"])
+      await user.click(routes.getByRole("checkbox", { name: route }));
+    await user.click(screen.getByRole("button", { name: "Save settings" }));
+    expect(screen.getByText("A whole number from 1 to 1000.")).toBeInTheDocument();
+    expect(keysField).toHaveAttribute("aria-invalid", "true");
+    expect(routes.getByText("Choose at least one route.")).toBeInTheDocument();
+    expect(calls.some((c) => c.method === "PUT")).toBe(false);
+
+    await user.clear(keysField);
+    await user.type(keysField, "5");
+    await user.click(routes.getByRole("checkbox", { name: "/v1/models" }));
+    await user.click(routes.getByRole("checkbox", { name: "/v1/chat/completions" }));
+    await user.click(screen.getByRole("button", { name: "Save settings" }));
+    expect(await screen.findByText("Settings saved.")).toBeInTheDocument();
+    const sent = calls.find((c) => c.method === "PUT")?.body as Record<string, unknown>;
+    expect(sent.max_live_keys_per_user).toBe(5);
+    expect(sent.allowed_routes).toEqual(["/v1/chat/completions", "/v1/models"]);
+    expect(screen.getByText("saved by an administrator")).toBeInTheDocument();
+  });
+
+  it("shows the server's objections to the keys' settings on their fields", async () => {
+    const calls = fakeApi({
+      ...ADMIN,
+      "GET /api/v1/admin/settings": { body: settings() },
+      "PUT /api/v1/admin/settings": problem(422, "validation", "the settings are not valid", [
+        { field: "max_live_keys_per_user", message: "must be between 1 and 1000" },
+        { field: "allowed_routes[2]", message: "not one of LiteLLM's inference routes" },
+      ]),
+    });
+    const user = userEvent.setup();
+    renderPage(<SettingsPage />);
+    await screen.findByText("from the server's configuration");
+    await user.click(screen.getByRole("button", { name: "Save settings" }));
+    const keysField = screen.getByLabelText("Most live keys per user");
+    await waitFor(() => expect(keysField).toHaveAttribute("aria-invalid", "true"));
+    expect(document.getElementById("max_live_keys_per_user-help")).toHaveTextContent("must be between 1 and 1000");
+    // The third route sent, named on the routes' group.
+    const routes = within(group("Routes keys may call"));
+    expect(routes.getByText("/embeddings: not one of LiteLLM's inference routes")).toBeInTheDocument();
+    expect(screen.getByRole("alert")).toHaveTextContent("the settings are not valid");
+    expect((calls.find((c) => c.method === "PUT")?.body as { allowed_routes: string[] }).allowed_routes[2]).toBe(
+      "/embeddings",
+    );
+    expect(await seriousViolations()).toEqual([]);
   });
 
   it("refuses defaults above the maximums before sending, and shows the server's field errors", async () => {
@@ -69,6 +142,10 @@ describe("the settings page", () => {
     expect(await screen.findByText("saved by an administrator")).toBeInTheDocument();
     expect(await screen.findByText(/Read-only: auditors/)).toBeInTheDocument();
     expect(screen.getByLabelText("Default key lifetime (days)")).toHaveAttribute("readonly");
+    expect(screen.getByLabelText("Most live keys per user")).toHaveAttribute("readonly");
+    const routes = within(group("Routes keys may call")).getAllByRole("checkbox");
+    expect(routes.every((box) => (box as HTMLInputElement).disabled)).toBe(true);
+    expect(screen.getByRole("checkbox", { name: "/v1/embeddings" })).toBeChecked();
     expect(screen.queryByRole("button", { name: "Save settings" })).toBeNull();
     expect(await seriousViolations()).toEqual([]);
   });

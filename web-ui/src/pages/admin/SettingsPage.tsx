@@ -1,11 +1,13 @@
-// The defaults and maximums for self-service subscriptions and keys. Saving replaces all of them: an empty
-// limit is unlimited, an empty lifetime none. Checked here before sending; the server's objections land on
-// their fields. Auditors see the values read-only.
+// The defaults and maximums for self-service subscriptions and keys, how many live keys a user may hold, and
+// the LiteLLM routes keys may call. Saving replaces all of them: an empty limit is unlimited, an empty
+// lifetime none. Checked here before sending; the server's objections land on their fields. Auditors see the
+// values read-only.
 import { useState, type FormEvent } from "react";
 import {
   ActionGroup,
   Alert,
   Button,
+  Checkbox,
   Form,
   FormGroup,
   FormHelperText,
@@ -35,20 +37,34 @@ const LIFETIMES = [
 ] as const;
 type Lifetime = (typeof LIFETIMES)[number][0];
 const MAX_DAYS = 36_500;
+const MAX_LIVE_KEYS = 1000;
+/** The server's number of live keys per user when none is set. */
+export const DEFAULT_LIVE_KEYS = 20;
 
 interface Values {
   limits: Record<Group, LimitsInput>;
   days: Record<Lifetime, string>;
+  maxLiveKeys: string;
+  /** The routes keys may call, checked. */
+  routes: string[];
 }
 interface Errors {
   limits: Record<Group, Partial<Record<LimitField, string>>>;
   days: Partial<Record<Lifetime, string>>;
+  maxLiveKeys?: string;
+  routes?: string;
 }
 
 const noErrors = (): Errors => ({
   limits: { subscription_max_quota: {}, key_default_limits: {}, key_max_limits: {} },
   days: {},
 });
+
+/** Every route on offer, in the server's order; a stored one it no longer offers comes last, to be unchecked. */
+function routesOnOffer(s: AdminSettings): string[] {
+  const extra = (s.allowed_routes ?? []).filter((r) => !s.available_routes.includes(r));
+  return [...s.available_routes, ...extra];
+}
 
 function toValues(s: AdminSettings): Values {
   const days = (n: number | null | undefined) => (n === null || n === undefined ? "" : String(n));
@@ -62,6 +78,8 @@ function toValues(s: AdminSettings): Values {
       key_default_lifetime_days: days(s.key_default_lifetime_days),
       key_max_lifetime_days: days(s.key_max_lifetime_days),
     },
+    maxLiveKeys: String(s.max_live_keys_per_user ?? DEFAULT_LIVE_KEYS),
+    routes: s.allowed_routes ?? [],
   };
 }
 
@@ -92,13 +110,21 @@ export function validateSettings(v: Values): Errors {
   const m = parsed.key_max_lifetime_days;
   if (d !== undefined && m !== undefined && d > m)
     errors.days.key_default_lifetime_days = `Longer than the longest lifetime (${m} days).`;
+  const keys = v.maxLiveKeys.trim();
+  if (!/^\d+$/.test(keys) || Number(keys) < 1 || Number(keys) > MAX_LIVE_KEYS)
+    errors.maxLiveKeys = `A whole number from 1 to ${MAX_LIVE_KEYS}.`;
+  if (v.routes.length === 0) errors.routes = "Choose at least one route.";
   return errors;
 }
 
 const hasErrors = (e: Errors) =>
-  Object.keys(e.days).length > 0 || GROUPS.some(([g]) => Object.keys(e.limits[g]).length > 0);
+  Object.keys(e.days).length > 0 ||
+  GROUPS.some(([g]) => Object.keys(e.limits[g]).length > 0) ||
+  !!e.maxLiveKeys ||
+  !!e.routes;
 
-function serverErrors(error: unknown): Errors {
+/** The server's field errors on their fields; `allowed_routes[2]` is the third route sent, named. */
+function serverErrors(error: unknown, sentRoutes: string[]): Errors {
   const errors = noErrors();
   if (!(error instanceof ApiProblem)) return errors;
   for (const e of error.errors) {
@@ -107,6 +133,12 @@ function serverErrors(error: unknown): Errors {
       if (field) errors.limits[group][field] = e.message;
     }
     for (const [field] of LIFETIMES) if (e.field === field) errors.days[field] = e.message;
+    if (e.field === "max_live_keys_per_user") errors.maxLiveKeys = e.message;
+    const route = /^allowed_routes(?:\[(\d+)\])?$/.exec(e.field);
+    if (route) {
+      const named = route[1] === undefined ? undefined : sentRoutes[Number(route[1])];
+      errors.routes = named ? `${named}: ${e.message}` : e.message;
+    }
   }
   return errors;
 }
@@ -138,7 +170,9 @@ function SettingsForm({ settings }: { settings: AdminSettings }) {
   const [values, setValues] = useState<Values>(() => toValues(settings));
   const [local, setLocal] = useState<Errors>(noErrors);
   const [saved, setSaved] = useState(false);
-  const server = serverErrors(put.error);
+  const [sentRoutes, setSentRoutes] = useState<string[]>([]);
+  const offered = routesOnOffer(settings);
+  const server = serverErrors(put.error, sentRoutes);
   const merged: Errors = {
     limits: {
       subscription_max_quota: { ...server.limits.subscription_max_quota, ...local.limits.subscription_max_quota },
@@ -146,6 +180,8 @@ function SettingsForm({ settings }: { settings: AdminSettings }) {
       key_max_limits: { ...server.limits.key_max_limits, ...local.limits.key_max_limits },
     },
     days: { ...server.days, ...local.days },
+    maxLiveKeys: local.maxLiveKeys ?? server.maxLiveKeys,
+    routes: local.routes ?? server.routes,
   };
 
   function submit(event: FormEvent) {
@@ -161,7 +197,11 @@ function SettingsForm({ settings }: { settings: AdminSettings }) {
       key_max_limits: inputToLimits(values.limits.key_max_limits),
       key_default_lifetime_days: days(values.days.key_default_lifetime_days),
       key_max_lifetime_days: days(values.days.key_max_lifetime_days),
+      max_live_keys_per_user: Number(values.maxLiveKeys.trim()),
+      // In the order they are offered, whatever order they were checked in.
+      allowed_routes: offered.filter((r) => values.routes.includes(r)),
     };
+    setSentRoutes(body.allowed_routes ?? []);
     put.mutate(body, { onSuccess: () => setSaved(true) });
   }
 
@@ -212,6 +252,73 @@ function SettingsForm({ settings }: { settings: AdminSettings }) {
           );
         })}
       </Grid>
+      <fieldset className="kp-fieldset">
+        <legend className="pf-v6-c-form__label">
+          <span className="pf-v6-c-form__label-text">Keys</span>
+        </legend>
+        <Grid hasGutter>
+          <GridItem md={6}>
+            <FormGroup label="Most live keys per user" fieldId="max_live_keys_per_user">
+              <TextInput
+                id="max_live_keys_per_user"
+                value={values.maxLiveKeys}
+                inputMode="numeric"
+                readOnlyVariant={canChange ? undefined : "default"}
+                onChange={(_e, v) => setValues((prev) => ({ ...prev, maxLiveKeys: v }))}
+                validated={merged.maxLiveKeys ? "error" : "default"}
+                aria-invalid={!!merged.maxLiveKeys}
+                aria-describedby="max_live_keys_per_user-help"
+              />
+              <FormHelperText>
+                <HelperText id="max_live_keys_per_user-help">
+                  <HelperTextItem variant={merged.maxLiveKeys ? "error" : "default"}>
+                    {merged.maxLiveKeys ??
+                      `Keys being created or active that one user may hold, 1 to ${MAX_LIVE_KEYS}. A user at the most revokes a key before creating another.`}
+                  </HelperTextItem>
+                </HelperText>
+              </FormHelperText>
+            </FormGroup>
+          </GridItem>
+          <GridItem span={12}>
+            <FormGroup
+              label="Routes keys may call"
+              role="group"
+              isRequired={canChange}
+              fieldId="allowed_routes"
+              aria-describedby="allowed_routes-help"
+            >
+              <Grid hasGutter md={6} lg={4} xl={3}>
+                {offered.map((route, i) => (
+                  <GridItem key={route}>
+                    <Checkbox
+                      id={`allowed-route-${i}`}
+                      label={<code>{route}</code>}
+                      isChecked={values.routes.includes(route)}
+                      isDisabled={!canChange}
+                      onChange={(_e, on) =>
+                        setValues((prev) => ({
+                          ...prev,
+                          routes: on ? [...prev.routes, route] : prev.routes.filter((r) => r !== route),
+                        }))
+                      }
+                    />
+                  </GridItem>
+                ))}
+              </Grid>
+              <FormHelperText>
+                <HelperText id="allowed_routes-help">
+                  {merged.routes && <HelperTextItem variant="error">{merged.routes}</HelperTextItem>}
+                  <HelperTextItem>
+                    The only LiteLLM routes keys may call; at least one. Keys get these routes on their next change
+                    (when created, edited or rotated), and the reconciler brings the others there on its next pass.
+                    Only LiteLLM&apos;s inference routes are offered: management routes never are.
+                  </HelperTextItem>
+                </HelperText>
+              </FormHelperText>
+            </FormGroup>
+          </GridItem>
+        </Grid>
+      </fieldset>
       <ProblemAlert error={put.error} title="The settings were not saved" />
       {saved && <Alert variant="success" isInline title="Settings saved." role="status" />}
       {canChange && (

@@ -1,5 +1,6 @@
 // One user for administrators: who they are, their roles (admins change them), suspension, their keys and
-// their subscriptions with each one's history. Auditors see the same without the controls.
+// their subscriptions with each one's history; admins suspend, reactivate, revoke and re-quota each
+// subscription. Auditors see the same without the controls.
 import { useState, type ReactNode } from "react";
 import { Link, useParams } from "react-router";
 import {
@@ -27,6 +28,7 @@ import {
   PageSection,
   Title,
   Alert,
+  AlertActionCloseButton,
 } from "@patternfly/react-core";
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 import {
@@ -48,6 +50,7 @@ import { Empty, Loading, ProblemAlert, ProblemView } from "../../components/Stat
 import { formatDate, formatDateTime, formatLimits } from "../../format";
 import { AdminKeysTable } from "./KeysAdminPage";
 import { LoadMore, useCanChange } from "./shared";
+import { SubscriptionActionButtons, SubscriptionActionModal, type SubscriptionAction } from "./SubscriptionControls";
 import { RoleLabels, UserStatus } from "./UsersPage";
 
 export function UserDetailPage() {
@@ -264,9 +267,15 @@ function GrantForm({ user }: { user: AdminUserDetail }) {
   );
 }
 
+/** The status reasons worth showing next to the status: why it was suspended, revoked or rejected. */
+const REASONED = new Set(["suspended", "cancelled", "rejected"]);
+
 function UserSubscriptions({ userId }: { userId: string }) {
+  const canChange = useCanChange();
   const subscriptions = useAdminSubscriptions({ user_id: userId });
   const [history, setHistory] = useState<AdminSubscription | null>(null);
+  const [acting, setActing] = useState<{ action: SubscriptionAction; subscription: AdminSubscription } | null>(null);
+  const [done, setDone] = useState<string | null>(null);
   const items = allItems(subscriptions.data?.pages);
   if (subscriptions.isPending) return <Loading what="the subscriptions" />;
   if (subscriptions.isError)
@@ -274,6 +283,17 @@ function UserSubscriptions({ userId }: { userId: string }) {
   if (items.length === 0) return <Empty title="No subscriptions" />;
   return (
     <>
+      {done && (
+        <Alert
+          variant="success"
+          isInline
+          isPlain
+          title={done}
+          role="status"
+          actionClose={<AlertActionCloseButton onClose={() => setDone(null)} />}
+          style={{ marginBottom: "1rem" }}
+        />
+      )}
       <Table aria-label="The user's subscriptions" variant="compact">
         <Thead>
           <Tr>
@@ -282,6 +302,7 @@ function UserSubscriptions({ userId }: { userId: string }) {
             <Th>Quota</Th>
             <Th>Changed</Th>
             <Th screenReaderText="History" />
+            {canChange && <Th screenReaderText="Actions" />}
           </Tr>
         </Thead>
         <Tbody>
@@ -290,6 +311,11 @@ function UserSubscriptions({ userId }: { userId: string }) {
               <Td dataLabel="Model">{s.model_id}</Td>
               <Td dataLabel="Status">
                 <SubscriptionLabel subscription={s} />
+                {s.status_reason && REASONED.has(s.status) && (
+                  <div>
+                    <small>{s.status_reason}</small>
+                  </div>
+                )}
               </Td>
               <Td dataLabel="Quota">{formatLimits(s.quota)}</Td>
               <Td dataLabel="Changed">{formatDateTime(s.updated_at)}</Td>
@@ -298,12 +324,34 @@ function UserSubscriptions({ userId }: { userId: string }) {
                   History
                 </Button>
               </Td>
+              {canChange && (
+                <Td isActionCell dataLabel="Actions">
+                  <SubscriptionActionButtons
+                    subscription={s}
+                    onAction={(action) => {
+                      setDone(null);
+                      setActing({ action, subscription: s });
+                    }}
+                  />
+                </Td>
+              )}
             </Tr>
           ))}
         </Tbody>
       </Table>
       <LoadMore query={subscriptions} />
       {history && <HistoryModal subscription={history} onClose={() => setHistory(null)} />}
+      {acting && (
+        <SubscriptionActionModal
+          action={acting.action}
+          subscription={acting.subscription}
+          onClose={() => setActing(null)}
+          onDone={(message) => {
+            setActing(null);
+            setDone(message);
+          }}
+        />
+      )}
     </>
   );
 }

@@ -50,6 +50,18 @@ export const settings = (over: Record<string, unknown> = {}) => ({
   key_max_limits: { max_budget: "50.00", budget_duration: null, tpm_limit: null, rpm_limit: 100 },
   key_default_lifetime_days: 90,
   key_max_lifetime_days: 365,
+  max_live_keys_per_user: 20,
+  allowed_routes: ["/chat/completions", "/v1/chat/completions", "/embeddings", "/v1/embeddings"],
+  available_routes: [
+    "/chat/completions",
+    "/v1/chat/completions",
+    "/embeddings",
+    "/v1/embeddings",
+    "/models",
+    "/v1/models",
+    "/rerank",
+    "/v1/rerank",
+  ],
   ...over,
 });
 

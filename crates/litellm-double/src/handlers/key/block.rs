@@ -43,7 +43,7 @@ fn set_blocked(
     shared: Data<Shared>,
     blocked: bool,
 ) -> Result<HttpResponse, Failure> {
-    let caller = auth::authenticate(&req, &shared)?;
+    let caller = auth::authorize(&req, &shared)?;
     let map = validate::object_body(&body)?;
     validate::check(&map, &[("key", Kind::Str)])?;
     let Some(key) = map.get("key").and_then(Value::as_str) else {
@@ -95,8 +95,9 @@ fn refuse_non_admin(
     Failure::DetailError {
         status: 403,
         error: format!(
-            "Only proxy admins, team admins, or org admins can call {}. user_role=internal_user, user_id={}",
+            "Only proxy admins, team admins, or org admins can call {}. user_role={}, user_id={}",
             req.path(),
+            crate::auth::caller_role(shared, caller),
             caller.user_id.as_deref().unwrap_or("None")
         ),
     }

@@ -1,6 +1,6 @@
 //! `POST /key/delete` (§3.3): by keys or aliases; deleted rows move to the archive.
 
-use crate::auth::{self, ADMIN_USER_ID};
+use crate::auth::{self, Caller, ADMIN_USER_ID};
 use crate::errors::{DetailItem, Failure};
 use crate::state::{hash_if_needed, now_micros, DeletedKeyRecord, Shared};
 use crate::validate::{self, as_str_list, read, Kind};
@@ -13,7 +13,7 @@ pub async fn handle(
     body: Bytes,
     shared: Data<Shared>,
 ) -> Result<HttpResponse, Failure> {
-    auth::require_admin(&req, &shared)?;
+    let caller = auth::authorize(&req, &shared)?;
     let map = validate::object_body(&body)?;
     validate::check(
         &map,
@@ -46,13 +46,43 @@ pub async fn handle(
     if hashes.is_empty() {
         return Err(Failure::handled(404, "No keys found"));
     }
+    // `can_modify_verification_token`: a non-admin deletes only keys it owns (a team admin also its team's
+    // keys); one foreign key refuses the whole call.
+    let deleter = match &caller {
+        Caller::Master => ADMIN_USER_ID.to_owned(),
+        Caller::Virtual(own) => {
+            let me = own.user_id.as_deref();
+            for hash in &hashes {
+                let Some(key) = store.keys.get(hash) else {
+                    continue;
+                };
+                let owner = me.is_some() && key.user_id.as_deref() == me;
+                let team_admin = key
+                    .team_id
+                    .as_deref()
+                    .and_then(|t| store.teams.get(t))
+                    .is_some_and(|t| {
+                        t.members_with_roles.iter().any(|m| {
+                            me.is_some() && m.user_id.as_deref() == me && m.role == "admin"
+                        })
+                    });
+                if !owner && !team_admin {
+                    return Err(Failure::handled(
+                        403,
+                        "You are not authorized to delete this key",
+                    ));
+                }
+            }
+            own.user_id.clone().unwrap_or_default()
+        }
+    };
     let now = now_micros();
     for hash in hashes {
         if let Some(key) = store.keys.remove(&hash) {
             store.deleted.push(DeletedKeyRecord {
                 key,
                 deleted_at: now,
-                deleted_by: Some(ADMIN_USER_ID.to_owned()),
+                deleted_by: Some(deleter.clone()),
                 litellm_changed_by: changed_by.clone(),
             });
         }

@@ -2,7 +2,7 @@
 //! echoes the request.
 
 use super::{alias_taken, budget_duration_problem, max_budget_problem};
-use crate::auth::{self, ADMIN_USER_ID};
+use crate::auth::{self, Caller, ADMIN_USER_ID};
 use crate::duration;
 use crate::errors::Failure;
 use crate::pyfmt;
@@ -28,7 +28,95 @@ const FIELDS: &[(&str, Kind)] = &[
     ("team_id", Kind::Str),
     ("blocked", Kind::Bool),
     ("key_type", Kind::Str),
+    ("allowed_routes", Kind::StrList),
+    ("spend", Kind::Float),
 ];
+
+/// `LiteLLMKeyType`'s values, in the enum's order (pydantic names them so in its 422).
+const KEY_TYPES: &[&str] = &["llm_api", "management", "read_only", "default"];
+
+/// The presets a non-admin may get through `key_type` (`_NON_ADMIN_SAFE_ALLOWED_ROUTES_PRESETS`).
+const SAFE_PRESETS: &[&str] = &["llm_api_routes", "info_routes"];
+
+/// `_check_allowed_routes_caller_permission`'s refusal.
+pub const ROUTES_ADMIN_ONLY: &str = "Only proxy admins can set `allowed_routes` on a key. Use `key_type` to pick a preset route bucket instead.";
+
+/// `handle_key_type`: the routes a `key_type` preset stores (it overwrites any `allowed_routes` sent).
+pub fn preset_routes(key_type: &str) -> Option<Vec<String>> {
+    let group = match key_type {
+        "llm_api" => "llm_api_routes",
+        "management" => "management_routes",
+        "read_only" => "info_routes",
+        _ => return None,
+    };
+    Some(vec![group.to_owned()])
+}
+
+/// `key_type` checked against `LiteLLMKeyType` (pydantic's 422 `enum` item otherwise).
+fn key_type_of(map: &Map<String, Value>) -> Result<String, Failure> {
+    match map.get("key_type") {
+        None | Some(Value::Null) => Ok("default".to_owned()),
+        Some(Value::String(t)) if KEY_TYPES.contains(&t.as_str()) => Ok(t.clone()),
+        Some(_) => Err(Failure::validation(vec![crate::errors::DetailItem::body(
+            "enum",
+            &["key_type"],
+            "Input should be 'llm_api', 'management', 'read_only' or 'default'",
+        )])),
+    }
+}
+
+/// What a non-admin caller's `/key/generate` must pass before the key is written, in LiteLLM's order
+/// (`generate_key_fn` → `key_generation_check` → `common_key_access_checks` → `handle_key_type`), answering
+/// the `user_id` the key gets (the caller's unless sent).
+fn check_non_admin(
+    map: &Map<String, Value>,
+    caller: &KeyRecord,
+    key_type: &str,
+    store: &crate::state::Store,
+) -> Result<Option<String>, Failure> {
+    if map.contains_key("allowed_routes") {
+        return Err(Failure::handled(403, ROUTES_ADMIN_ONLY));
+    }
+    let user_id = read(map, "user_id", as_str)
+        .value()
+        .or_else(|| caller.user_id.clone());
+    if let Some(team_id) = read(map, "team_id", as_str).value() {
+        let Some(team) = store.teams.get(&team_id) else {
+            return Err(Failure::handled_plain(
+                400,
+                format!("Team not found for team_id={team_id}. Non-admin users cannot create keys for non-existent teams."),
+            ));
+        };
+        for id in [user_id.as_deref(), caller.user_id.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            if !team.has_member(id) {
+                return Err(Failure::handled_plain(
+                    400,
+                    format!("User={id} not assigned to team={team_id}"),
+                ));
+            }
+        }
+    }
+    if let Some(asked) = &user_id {
+        if caller.user_id.as_deref() != Some(asked.as_str()) {
+            return Err(Failure::handled_plain(
+                403,
+                format!(
+                    "User can only create keys for themselves. Got user_id={asked}, Your ID={}",
+                    caller.user_id.as_deref().unwrap_or("None")
+                ),
+            ));
+        }
+    }
+    if let Some(routes) = preset_routes(key_type) {
+        if !routes.iter().all(|r| SAFE_PRESETS.contains(&r.as_str())) {
+            return Err(Failure::handled(403, ROUTES_ADMIN_ONLY));
+        }
+    }
+    Ok(user_id)
+}
 
 /// LiteLLM's `MINIMUM_CUSTOM_KEY_LENGTH`.
 const MIN_CUSTOM_KEY_LEN: usize = 16;
@@ -76,9 +164,10 @@ pub async fn handle(
     body: Bytes,
     shared: Data<Shared>,
 ) -> Result<HttpResponse, Failure> {
-    auth::require_admin(&req, &shared)?;
+    let caller = auth::authorize(&req, &shared)?;
     let map = validate::object_body(&body)?;
     validate::check(&map, FIELDS)?;
+    let key_type = key_type_of(&map)?;
 
     let max_budget = read(&map, "max_budget", as_f64).value();
     if let Some(problem) = max_budget_problem(max_budget) {
@@ -103,6 +192,21 @@ pub async fn handle(
 
     let (stored, expires) = {
         let mut store = shared.store();
+        // Who the key is for and who made it: a non-admin mints for itself only.
+        let (user_id, creator) = match &caller {
+            Caller::Master => (
+                read(&map, "user_id", as_str).value(),
+                ADMIN_USER_ID.to_owned(),
+            ),
+            Caller::Virtual(own) => (
+                check_non_admin(&map, own, &key_type, &store)?,
+                own.user_id.clone().unwrap_or_default(),
+            ),
+        };
+        let allowed_routes = preset_routes(&key_type)
+            .or_else(|| read(&map, "allowed_routes", as_str_list).value())
+            .unwrap_or_default();
+        let spend = read(&map, "spend", as_f64).value().unwrap_or(0.0);
         if let Some(alias) = &alias {
             if store.alias_taken(alias, None) {
                 return Err(alias_taken(alias));
@@ -122,7 +226,7 @@ pub async fn handle(
                     hash: hash.clone(),
                     key_name: key_name(&raw),
                     alias: alias.clone(),
-                    user_id: read(&map, "user_id", as_str).value(),
+                    user_id: user_id.clone(),
                     team_id: read(&map, "team_id", as_str).value(),
                     models: read(&map, "models", as_str_list)
                         .value()
@@ -133,7 +237,7 @@ pub async fn handle(
                         .cloned()
                         .filter(Value::is_object)
                         .unwrap_or_else(|| json!({})),
-                    spend: 0.0,
+                    spend,
                     total_spend: 0.0,
                     model_spend: Default::default(),
                     max_budget,
@@ -147,11 +251,10 @@ pub async fn handle(
                     rpm_limit: read(&map, "rpm_limit", as_i64).value(),
                     max_parallel_requests: read(&map, "max_parallel_requests", as_i64).value(),
                     expires,
-                    key_type: read(&map, "key_type", as_str)
-                        .value()
-                        .unwrap_or_else(|| "default".to_owned()),
-                    created_by: Some(ADMIN_USER_ID.to_owned()),
-                    updated_by: Some(ADMIN_USER_ID.to_owned()),
+                    key_type: key_type.clone(),
+                    allowed_routes,
+                    created_by: Some(creator.clone()),
+                    updated_by: Some(creator.clone()),
                     created_at: now,
                     updated_at: now,
                     last_active: None,
@@ -163,6 +266,18 @@ pub async fn handle(
         (stored, expires)
     };
     Ok(HttpResponse::Ok().json(response(&map, &raw, &stored, expires)))
+}
+
+/// The request as LiteLLM echoes it, with what it derived: the `user_id` it assigned, the stored routes
+/// and type, the creator.
+fn echoed(map: &Map<String, Value>, stored: &KeyRecord) -> Map<String, Value> {
+    let mut out = map.clone();
+    out.insert("user_id".into(), json!(stored.user_id));
+    out.insert("key_type".into(), Value::from(stored.key_type.as_str()));
+    out.insert("allowed_routes".into(), json!(stored.allowed_routes));
+    out.insert("created_by".into(), json!(stored.created_by));
+    out.insert("updated_by".into(), json!(stored.updated_by));
+    out
 }
 
 /// `GenerateKeyResponse`: the request as sent (pydantic-coerced) with the expiry it asked for, plus the
@@ -186,10 +301,10 @@ fn response(
         Value::Object(map) => map,
         _ => Map::new(),
     };
-    for (name, value) in request {
-        out.insert(name.clone(), value.clone());
+    for (name, value) in echoed(request, stored) {
+        out.insert(name, value);
     }
-    for name in ["max_budget", "soft_budget"] {
+    for name in ["max_budget", "soft_budget", "spend"] {
         if let Some(v) = read(request, name, as_f64).value() {
             out.insert(name.into(), Value::from(v));
         }

@@ -20,7 +20,7 @@ fn not_found() -> Failure {
 }
 
 pub async fn handle(req: HttpRequest, shared: Data<Shared>) -> Result<HttpResponse, Failure> {
-    let caller = auth::authenticate(&req, &shared)?;
+    let caller = auth::authorize(&req, &shared)?;
     let asked = query_param(&req, "key");
     let hash = match (&caller, &asked) {
         (_, Some(key)) => hash_if_needed(key),
@@ -28,11 +28,24 @@ pub async fn handle(req: HttpRequest, shared: Data<Shared>) -> Result<HttpRespon
         // The master key is not a row of the key table.
         (Caller::Master, None) => return Err(not_found()),
     };
+    // `_can_user_query_key_info`: a non-admin reads its own key and the keys of its user.
     if let Caller::Virtual(own) = &caller {
-        if own.hash != hash {
+        let owner = {
+            let store = shared.store();
+            store
+                .keys
+                .get(&hash)
+                .map(|k| &k.user_id)
+                .or_else(|| store.deleted_by_hash(&hash).map(|d| &d.key.user_id))
+                .is_some_and(|owner| owner.is_some() && *owner == own.user_id)
+        };
+        if own.hash != hash && !owner {
             return Err(Failure::handled_plain(
                 403,
-                "You are not allowed to access this key's info. Your role=internal_user",
+                format!(
+                    "You are not allowed to access this key's info. Your role={}",
+                    auth::caller_role(&shared, own)
+                ),
             ));
         }
     }

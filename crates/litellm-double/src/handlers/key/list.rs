@@ -1,7 +1,7 @@
 //! `GET /key/list` (§3.7): filters, pages, hashes only unless `return_full_object=true`.
 
 use super::row;
-use crate::auth;
+use crate::auth::{self, Caller};
 use crate::errors::Failure;
 use crate::handlers::{int_param, query_pairs};
 use crate::state::{now_micros, KeyRecord, KeyStatus, Shared};
@@ -41,8 +41,14 @@ fn compare(a: &KeyRecord, b: &KeyRecord, field: &str) -> Ordering {
 }
 
 pub async fn handle(req: HttpRequest, shared: Data<Shared>) -> Result<HttpResponse, Failure> {
-    auth::require_admin(&req, &shared)?;
-    let pairs = query_pairs(&req);
+    let caller = auth::authorize(&req, &shared)?;
+    let mut pairs = query_pairs(&req);
+    // Non-admins are scoped to their own user (`list_keys`).
+    if let Caller::Virtual(own) = &caller {
+        let me = own.user_id.clone().unwrap_or_default();
+        pairs.retain(|(k, _)| k != "user_id");
+        pairs.push(("user_id".to_owned(), me));
+    }
     let param = |name: &str| {
         pairs
             .iter()

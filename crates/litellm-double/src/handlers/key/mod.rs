@@ -47,7 +47,7 @@ pub fn row(key: &KeyRecord, version: VersionProfile, with_token: bool) -> Map<St
         "budget_duration": key.budget_duration,
         "budget_reset_at": opt_time(key.budget_reset_at),
         "allowed_cache_controls": [],
-        "allowed_routes": [],
+        "allowed_routes": key.allowed_routes,
         "soft_budget_cooldown": false,
         "model_spend": key.model_spend,
         "model_max_budget": {},

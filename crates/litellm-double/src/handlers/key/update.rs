@@ -4,7 +4,7 @@
 //! [`NULL_IGNORED_BY_1_81`] (litellm-api.md §8), so "unlimited" cannot be restored that way there.
 
 use super::{alias_taken, budget_duration_problem, max_budget_problem, row};
-use crate::auth::{self, ADMIN_USER_ID};
+use crate::auth::{self, Caller, ADMIN_USER_ID};
 use crate::config::VersionProfile;
 use crate::duration;
 use crate::errors::{DetailItem, Failure, Param};
@@ -30,7 +30,110 @@ const FIELDS: &[(&str, Kind)] = &[
     ("user_id", Kind::Str),
     ("team_id", Kind::Str),
     ("blocked", Kind::Bool),
+    ("allowed_routes", Kind::StrList),
 ];
+
+/// `_check_key_admin_access`'s refusal, re-typed by `/key/update`.
+fn key_admin_only(route: &str, role: &str, user_id: Option<&str>) -> Failure {
+    Failure::update_wrapped(
+        403,
+        &format!(
+            "Only proxy admins, team admins, or org admins can call {route}. user_role={role}, user_id={}",
+            user_id.unwrap_or("None")
+        ),
+    )
+}
+
+/// What a non-admin may change on `key` (`_validate_update_key_data`): a key it minted itself and still
+/// owns (or a key of a team it belongs to), and then nothing touching the budget; an `allowed_routes`
+/// change only between the safe presets; never another owner or a team that does not exist.
+fn check_non_admin(
+    map: &Map<String, Value>,
+    key: &KeyRecord,
+    caller: &KeyRecord,
+    role: &str,
+    store: &crate::state::Store,
+) -> Result<(), Failure> {
+    let me = caller.user_id.as_deref();
+    if map.contains_key("allowed_routes") {
+        let wanted = read(map, "allowed_routes", as_str_list)
+            .value()
+            .unwrap_or_default();
+        let safe = |routes: &[String]| {
+            !routes.is_empty()
+                && routes
+                    .iter()
+                    .all(|r| r == "llm_api_routes" || r == "info_routes")
+        };
+        // `_is_safe_preset_route_transition`: between safe presets, and a read-only key stays read-only.
+        let read_only = key.allowed_routes == ["info_routes"];
+        if !(safe(&wanted)
+            && safe(&key.allowed_routes)
+            && (!read_only || wanted == key.allowed_routes))
+        {
+            return Err(Failure::update_wrapped(
+                403,
+                super::generate::ROUTES_ADMIN_ONLY,
+            ));
+        }
+    }
+    if let Some(user_id) = map.get("user_id") {
+        match user_id.as_str().filter(|id| !id.is_empty()) {
+            None => {
+                return Err(Failure::proxy(
+                    403,
+                    "auth_error",
+                    "Non-admin users cannot remove the user_id from a key.",
+                    Param::NoneString,
+                ))
+            }
+            Some(id) if Some(id) != key.user_id.as_deref() => {
+                return Err(Failure::proxy(
+                    403,
+                    "auth_error",
+                    format!(
+                    "Non-admin caller is not allowed to rebind the key from user={} to user={id}",
+                    key.user_id.as_deref().unwrap_or("None")
+                ),
+                    Param::NoneString,
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    let budget_change = read(map, "max_budget", as_f64)
+        .value()
+        .is_some_and(|b| Some(b) != key.max_budget)
+        || read(map, "spend", as_f64).value().is_some()
+        || map.contains_key("soft_budget");
+    let creator = me.is_some() && key.created_by.as_deref() == me && key.user_id.as_deref() == me;
+    let team = key.team_id.as_deref().and_then(|t| store.teams.get(t));
+    let member = team.is_some_and(|t| me.is_some_and(|id| t.has_member(id)));
+    if !((creator || member) && !budget_change) {
+        let team_admin = team.is_some_and(|t| {
+            t.members_with_roles
+                .iter()
+                .any(|m| m.user_id.as_deref() == me && m.role == "admin")
+        });
+        if !team_admin {
+            let route = if budget_change {
+                "/key/update (max_budget/spend)"
+            } else {
+                "/key/update"
+            };
+            return Err(key_admin_only(route, role, me));
+        }
+    }
+    if let Some(team_id) = read(map, "team_id", as_str).value() {
+        if !store.teams.contains_key(&team_id) {
+            return Err(Failure::update_wrapped(
+                400,
+                &format!("Team not found for team_id={team_id}. Non-admin users cannot set keys to non-existent teams."),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// Fields whose explicit `null` LiteLLM 1.81 ignores on update (the stored value stays), per the field
 /// notes of the portal that ran on it (§8).
@@ -49,7 +152,11 @@ pub async fn handle(
     body: Bytes,
     shared: Data<Shared>,
 ) -> Result<HttpResponse, Failure> {
-    auth::require_admin(&req, &shared)?;
+    let caller = auth::authorize(&req, &shared)?;
+    let role = match &caller {
+        Caller::Master => "proxy_admin".to_owned(),
+        Caller::Virtual(own) => auth::caller_role(&shared, own),
+    };
     let mut map = validate::object_body(&body)?;
     validate::check(&map, FIELDS)?;
     if shared.config.version == VersionProfile::V1_81 {
@@ -137,6 +244,27 @@ pub async fn handle(
         }
     }
 
+    if let Some(existing) = store.keys.get(&hash) {
+        match &caller {
+            Caller::Virtual(own) => check_non_admin(&map, existing, own, &role, &store)?,
+            Caller::Master => {
+                // `get_team_object` for the team the key would belong to: the admin may name any team
+                // that exists.
+                if let Some(team_id) = read(&map, "team_id", as_str).value() {
+                    if !store.teams.contains_key(&team_id) {
+                        return Err(Failure::update_wrapped(
+                            404,
+                            &format!("Team doesn't exist in db. Team={team_id}. Create team via `/team/new` call."),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let editor = match &caller {
+        Caller::Master => ADMIN_USER_ID.to_owned(),
+        Caller::Virtual(own) => own.user_id.clone().unwrap_or_default(),
+    };
     let Some(key) = store.keys.get_mut(&hash) else {
         return Err(Failure::Unhandled);
     };
@@ -144,6 +272,7 @@ pub async fn handle(
         set(&mut key.alias, alias);
     }
     apply(key, &map, max_budget, budget_duration, expires, now);
+    key.updated_by = Some(editor);
     let mut body = Map::new();
     body.insert(
         "key".into(),
@@ -182,6 +311,11 @@ fn apply(
     set(&mut key.user_id, read(map, "user_id", as_str));
     set(&mut key.team_id, read(map, "team_id", as_str));
     set(&mut key.blocked, read(map, "blocked", as_bool));
+    match read(map, "allowed_routes", as_str_list) {
+        Patch::Absent => {}
+        Patch::Null => key.allowed_routes.clear(),
+        Patch::Value(routes) => key.allowed_routes = routes,
+    }
     set(&mut key.expires, expires);
     match budget_duration {
         Patch::Absent => {}
