@@ -326,3 +326,27 @@ pub async fn make_retiring(db: &TestDb, key: ApiKeyId, retire_at: DateTime<Utc>)
     .unwrap();
     assert_eq!(updated, 1, "{key} should have been active");
 }
+
+/// A user's `converge_user` jobs, oldest first: (status, run_at, attempts).
+pub async fn user_jobs_of(db: &TestDb, user: UserId) -> Vec<(String, DateTime<Utc>, i32)> {
+    use keyport_postgres::schema::jobs;
+    let mut conn = db.pool().get().await.unwrap();
+    jobs::table
+        .filter(jobs::user_id.eq(user.0))
+        .filter(jobs::kind.eq("converge_user"))
+        .order(jobs::id)
+        .select((jobs::status, jobs::run_at, jobs::attempts))
+        .load(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// The due times of a user's pending `converge_user` jobs.
+pub async fn pending_user_jobs_of(db: &TestDb, user: UserId) -> Vec<DateTime<Utc>> {
+    user_jobs_of(db, user)
+        .await
+        .into_iter()
+        .filter(|(status, _, _)| status == "pending")
+        .map(|(_, run_at, _)| run_at)
+        .collect()
+}

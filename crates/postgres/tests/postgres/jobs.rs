@@ -12,6 +12,19 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The world without the `converge_user` job its subscription queued: these tests are about key jobs.
+#[expect(
+    clippy::unwrap_used,
+    reason = "test fixture: a failed setup must fail the test"
+)]
+async fn key_world() -> World {
+    let w = world().await;
+    sql(&w.db, "DELETE FROM jobs WHERE kind = 'converge_user'")
+        .await
+        .unwrap();
+    w
+}
+
 /// `count` keys of the world's user, each with a converge job due at `run_at(i)`.
 #[expect(
     clippy::unwrap_used,
@@ -59,7 +72,7 @@ async fn job_of(w: &World, key: ApiKeyId) -> Job {
 
 #[tokio::test]
 async fn an_enqueued_job_is_pending_and_enqueuing_again_keeps_one_due_at_the_earlier_time() {
-    let w = world().await;
+    let w = key_world().await;
     let key = new_key(w.user.id, "ci", &[w.subscription.id]);
     insert_key(&w.store, &key).await;
 
@@ -77,7 +90,7 @@ async fn an_enqueued_job_is_pending_and_enqueuing_again_keeps_one_due_at_the_ear
 
 #[tokio::test]
 async fn enqueuing_for_an_unknown_key_is_not_found() {
-    let w = world().await;
+    let w = key_world().await;
     assert_eq!(
         w.store.enqueue_converge(ApiKeyId::new(), at(0)).await,
         Err(StoreError::NotFound)
@@ -86,7 +99,7 @@ async fn enqueuing_for_an_unknown_key_is_not_found() {
 
 #[tokio::test]
 async fn claiming_takes_due_jobs_earliest_first_up_to_the_limit_and_leases_them() {
-    let w = world().await;
+    let w = key_world().await;
     // Due at 30, 10, 20; the fourth is not due yet.
     let keys = keys_with_jobs(&w, 4, |i| at([30, 10, 20, 1_000][i])).await;
 
@@ -118,7 +131,7 @@ async fn claiming_takes_due_jobs_earliest_first_up_to_the_limit_and_leases_them(
 
 #[tokio::test]
 async fn a_running_job_whose_lease_ended_is_claimed_again_with_one_more_attempt() {
-    let w = world().await;
+    let w = key_world().await;
     let keys = keys_with_jobs(&w, 1, |_| at(0)).await;
     let claimed = w.store.claim_jobs(at(1), at(60), 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
@@ -152,7 +165,7 @@ async fn a_running_job_whose_lease_ended_is_claimed_again_with_one_more_attempt(
 async fn concurrent_claimers_never_claim_the_same_job() {
     const JOBS: usize = 150;
     const CLAIMERS: usize = 6;
-    let w = world().await;
+    let w = key_world().await;
     keys_with_jobs(&w, JOBS, |i| at(i64::try_from(i % 7).unwrap())).await;
     // A pool of its own, with a connection for every claimer.
     let store = keyport_postgres::connect(w.db.url(), CLAIMERS)
@@ -197,7 +210,7 @@ async fn concurrent_claimers_never_claim_the_same_job() {
 
 #[tokio::test]
 async fn a_claimer_skips_jobs_another_transaction_holds_instead_of_waiting_for_them() {
-    let w = world().await;
+    let w = key_world().await;
     let keys = keys_with_jobs(&w, 3, |i| at(i64::try_from(i).unwrap())).await;
     let held = job_of(&w, keys[0]).await.id;
     let mut conn = w.db.pool().get().await.unwrap();
@@ -227,7 +240,7 @@ async fn a_claimer_skips_jobs_another_transaction_holds_instead_of_waiting_for_t
 
 #[tokio::test]
 async fn a_completed_job_is_done_and_never_claimed_again() {
-    let w = world().await;
+    let w = key_world().await;
     let keys = keys_with_jobs(&w, 1, |_| at(0)).await;
     let job = w
         .store
@@ -251,7 +264,7 @@ async fn a_completed_job_is_done_and_never_claimed_again() {
 
 #[tokio::test]
 async fn a_retried_job_is_pending_again_due_later_with_its_error() {
-    let w = world().await;
+    let w = key_world().await;
     let keys = keys_with_jobs(&w, 1, |_| at(0)).await;
     let job = w
         .store
@@ -283,7 +296,7 @@ async fn a_retried_job_is_pending_again_due_later_with_its_error() {
 
 #[tokio::test]
 async fn a_job_may_be_pending_while_another_for_the_same_key_runs() {
-    let w = world().await;
+    let w = key_world().await;
     let keys = keys_with_jobs(&w, 1, |_| at(0)).await;
     let running = w
         .store
@@ -310,7 +323,7 @@ async fn a_job_may_be_pending_while_another_for_the_same_key_runs() {
 
 #[tokio::test]
 async fn retrying_a_job_while_another_is_pending_for_the_key_merges_it_into_that_one() {
-    let w = world().await;
+    let w = key_world().await;
     let keys = keys_with_jobs(&w, 1, |_| at(0)).await;
     let running = w
         .store
@@ -340,7 +353,7 @@ async fn retrying_a_job_while_another_is_pending_for_the_key_merges_it_into_that
 
 #[tokio::test]
 async fn a_buried_job_is_dead_with_its_error_and_never_claimed_again() {
-    let w = world().await;
+    let w = key_world().await;
     let keys = keys_with_jobs(&w, 1, |_| at(0)).await;
     let job = w
         .store
@@ -370,7 +383,7 @@ async fn a_buried_job_is_dead_with_its_error_and_never_claimed_again() {
 
 #[tokio::test]
 async fn finishing_a_job_that_is_not_running_changes_nothing() {
-    let w = world().await;
+    let w = key_world().await;
     let keys = keys_with_jobs(&w, 1, |_| at(0)).await;
     let pending = job_of(&w, keys[0]).await;
 
@@ -387,7 +400,7 @@ async fn finishing_a_job_that_is_not_running_changes_nothing() {
 
 #[tokio::test]
 async fn the_summary_counts_pending_running_and_dead_jobs_and_names_the_earliest_due_pending_one() {
-    let w = world().await;
+    let w = key_world().await;
     assert_eq!(w.store.job_summary().await.unwrap(), JobSummary::default());
     // Claimed: the jobs due at 10 and 20 (one to bury, one to complete) and at 30 (left running).
     keys_with_jobs(&w, 6, |i| at([10, 20, 30, 40, 50, 60][i])).await;
@@ -408,7 +421,7 @@ async fn the_summary_counts_pending_running_and_dead_jobs_and_names_the_earliest
 
 #[tokio::test]
 async fn jobs_are_listed_by_status_most_recently_updated_first_up_to_the_limit() {
-    let w = world().await;
+    let w = key_world().await;
     keys_with_jobs(&w, 4, |i| at(i64::try_from(i).unwrap())).await;
     let claimed = w.store.claim_jobs(at(10), at(70), 4).await.unwrap();
     for (n, job) in claimed.iter().enumerate() {
@@ -438,7 +451,7 @@ async fn jobs_are_listed_by_status_most_recently_updated_first_up_to_the_limit()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retrying_a_job_while_a_pending_one_for_the_key_is_being_committed_merges_it_into_that_one()
 {
-    let w = world().await;
+    let w = key_world().await;
     let keys = keys_with_jobs(&w, 1, |_| at(0)).await;
     let running = w
         .store
