@@ -810,6 +810,51 @@ async fn settings_round_trip_and_their_audit_event_has_the_stored_before() {
 }
 
 #[tokio::test]
+async fn settings_stored_without_routes_or_a_key_cap_read_back_with_the_defaults() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let admin = insert(
+        &store,
+        "root",
+        vec![Role::User, Role::Admin],
+        UserStatus::Active,
+    )
+    .await;
+    let event = AuditEvent::by(
+        &admin_actor(admin.id),
+        "settings.update",
+        "settings",
+        "self-service",
+        at(1),
+    );
+    store
+        .put_settings(&settings(), at(1), &event)
+        .await
+        .unwrap();
+    // As the schema before quota_pools left the row.
+    sql(
+        &db,
+        "UPDATE self_service_settings SET allowed_routes = NULL, max_live_keys_per_user = NULL",
+    )
+    .await
+    .unwrap();
+
+    let read = store.get_settings().await.unwrap().unwrap();
+
+    assert_eq!(read.allowed_routes, InferenceRoutes::default());
+    assert_eq!(read.max_live_keys_per_user, 20);
+    assert_eq!(
+        read,
+        SelfServiceSettings {
+            allowed_routes: InferenceRoutes::default(),
+            max_live_keys_per_user: 20,
+            ..settings()
+        },
+        "the other settings are kept"
+    );
+}
+
+#[tokio::test]
 async fn settings_constraints_refuse_what_the_domain_would() {
     let db = TestDb::new().await;
     let store = db.store();
@@ -876,6 +921,18 @@ async fn settings_constraints_refuse_what_the_domain_would() {
         (
             "key_default_lifetime_days = 366",
             "self_service_settings_default_lifetime_within_maximum",
+        ),
+        (
+            "allowed_routes = '{}'",
+            "self_service_settings_allowed_routes_not_empty",
+        ),
+        (
+            "max_live_keys_per_user = 0",
+            "self_service_settings_max_live_keys_in_range",
+        ),
+        (
+            "max_live_keys_per_user = 1001",
+            "self_service_settings_max_live_keys_in_range",
         ),
     ] {
         assert_refused(

@@ -1,6 +1,7 @@
 //! The PostgreSQL adapter against a real PostgreSQL: every test has a database of its own
 //! (`keyport_testkit::TestDb`), so they run in parallel. One test binary, one module per store.
 
+mod access;
 mod access_tokens;
 mod api_keys;
 mod audit_chain;
@@ -8,6 +9,7 @@ mod cascade;
 mod common;
 mod constraints;
 mod jobs;
+mod key_cap;
 mod key_lifecycle;
 mod leadership;
 mod migrations;

@@ -2,10 +2,18 @@ use crate::common::*;
 use keyport_domain::api_key::ApiKeyStatus;
 use keyport_domain::ids::{ModelId, SubscriptionId};
 use keyport_domain::limits::Limits;
-use keyport_domain::ports::{ApiKeyStore, SubscriptionStore};
+use keyport_domain::ports::{AccessStore, ApiKeyStore, SubscriptionStore};
 use keyport_domain::subscription::SubscriptionStatus::{self, *};
 use keyport_domain::StoreError;
 use keyport_testkit::TestDb;
+
+#[expect(
+    clippy::unwrap_used,
+    reason = "test fixture: a failed setup must fail the test"
+)]
+async fn access_version(store: &impl AccessStore, user: keyport_domain::ids::UserId) -> i64 {
+    store.access_record(user).await.unwrap().unwrap().version
+}
 
 #[tokio::test]
 async fn an_inserted_subscription_round_trips_with_its_quota_first_history_row_and_audit_event() {
@@ -352,5 +360,133 @@ async fn count_live_keys_counts_provisioning_active_and_retiring_keys_only() {
             .await
             .unwrap(),
         0
+    );
+}
+
+#[tokio::test]
+async fn a_quota_change_replaces_the_quota_of_an_active_or_suspended_subscription_with_its_audit_event()
+{
+    let w = world().await;
+    let quota = limits("5", "1d", 1_000, 10);
+
+    let changed = w
+        .store
+        .change_subscription_quota(
+            w.subscription.id,
+            &quota,
+            at(10),
+            &audit("subscription.quota", "subscription", w.subscription.id),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(changed.quota, quota);
+    assert_eq!((changed.status, changed.updated_at), (Active, at(10)));
+    assert_eq!(
+        w.store.get_subscription(w.subscription.id).await.unwrap(),
+        Some(changed)
+    );
+    assert_eq!(
+        audit_actions(&w.db, w.subscription.id).await,
+        ["subscription.create", "subscription.quota"]
+    );
+    assert_eq!(
+        history(&w.db, w.subscription.id).await.len(),
+        1,
+        "the status did not change"
+    );
+
+    w.store
+        .change_subscription_status(
+            w.subscription.id,
+            Active,
+            Suspended,
+            None,
+            None,
+            at(20),
+            &audit("subscription.suspend", "subscription", w.subscription.id),
+        )
+        .await
+        .unwrap();
+    let unlimited = w
+        .store
+        .change_subscription_quota(
+            w.subscription.id,
+            &Limits::default(),
+            at(30),
+            &audit("subscription.quota", "subscription", w.subscription.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (unlimited.status, unlimited.quota),
+        (Suspended, Limits::default())
+    );
+}
+
+#[tokio::test]
+async fn a_quota_change_of_a_pending_cancelled_or_rejected_subscription_is_not_found_and_changes_nothing()
+{
+    let db = TestDb::new().await;
+    let store = db.store();
+    let alice = insert_user(&store, "alice").await;
+    for (model, from, to) in [
+        ("openai/a", Pending, Pending),
+        ("openai/b", Active, Cancelled),
+        ("openai/c", Pending, Rejected),
+    ] {
+        let model = insert_model(&store, model).await;
+        let subscription = subscription(alice.id, &model, from);
+        store
+            .insert_subscription(
+                &subscription,
+                &audit("subscription.create", "subscription", subscription.id),
+            )
+            .await
+            .unwrap();
+        if from != to {
+            store
+                .change_subscription_status(
+                    subscription.id,
+                    from,
+                    to,
+                    None,
+                    None,
+                    at(5),
+                    &audit("subscription.end", "subscription", subscription.id),
+                )
+                .await
+                .unwrap();
+        }
+        let before = store.get_subscription(subscription.id).await.unwrap();
+        let actions = audit_actions(&db, subscription.id).await;
+        let jobs = user_jobs_of(&db, alice.id).await;
+        let version = access_version(&store, alice.id).await;
+
+        let result = store
+            .change_subscription_quota(
+                subscription.id,
+                &limits("5", "1d", 1_000, 10),
+                at(10),
+                &audit("subscription.quota", "subscription", subscription.id),
+            )
+            .await;
+
+        assert_eq!(result, Err(StoreError::NotFound), "{to:?}");
+        assert_eq!(store.get_subscription(subscription.id).await.unwrap(), before);
+        assert_eq!(audit_actions(&db, subscription.id).await, actions);
+        assert_eq!(user_jobs_of(&db, alice.id).await, jobs);
+        assert_eq!(access_version(&store, alice.id).await, version);
+    }
+    assert_eq!(
+        store
+            .change_subscription_quota(
+                SubscriptionId::new(),
+                &Limits::default(),
+                at(10),
+                &audit("subscription.quota", "subscription", "unknown"),
+            )
+            .await,
+        Err(StoreError::NotFound)
     );
 }
