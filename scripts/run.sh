@@ -116,6 +116,8 @@ KEY_ID=$(printf '%s' "$KEY_JSON" | pick 'd["key"]["id"]'); SECRET=$(printf '%s' 
 curl -sS "$PORTAL/api/v1/api-keys" -H "Authorization: Bearer $TOKEN" | pretty
 # 5. Call the model through LiteLLM with the new key
 curl -sS "$LITELLM/v1/chat/completions" -H "Authorization: Bearer $SECRET" -H 'Content-Type: application/json' -d '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello!"}]}' -w '\n[chat] HTTP %{http_code}\n'
+# 5b. The key calls models only: LiteLLM refuses it its admin API (403), so it cannot mint a key of its own
+curl -sS "$LITELLM/key/generate" -X POST -H "Authorization: Bearer $SECRET" -H 'Content-Type: application/json' -d '{}' -w '\n[mint a key] HTTP %{http_code}\n'
 # 6. Revoke the key (this also frees its name for the next run)
 curl -sS -X DELETE "$PORTAL/api/v1/api-keys/$KEY_ID" -H "Authorization: Bearer $TOKEN" -w '\n[revoke] HTTP %{http_code}\n'
 # 7. The same call again: 401 now
