@@ -255,7 +255,7 @@ impl JobStore for PgStore {
                 }
             }
             Err(
-                StoreError::Unavailable("jobs for this key kept changing; try again".to_owned())
+                StoreError::Unavailable("jobs for this key or user kept changing; try again".to_owned())
                     .into(),
             )
         })

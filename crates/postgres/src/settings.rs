@@ -90,11 +90,9 @@ impl SettingsRow {
                     .map(Some)
                     .collect(),
             ),
-            max_live_keys_per_user: Some(
-                i32::try_from(settings.max_live_keys_per_user).map_err(|_| {
-                    StoreError::Unexpected("max_live_keys_per_user is too large".into())
-                })?,
-            ),
+            max_live_keys_per_user: Some(i32::try_from(settings.max_live_keys_per_user).map_err(
+                |_| StoreError::Unexpected("max_live_keys_per_user is too large".into()),
+            )?),
         })
     }
 
@@ -130,9 +128,8 @@ impl SettingsRow {
             },
             max_live_keys_per_user: match self.max_live_keys_per_user {
                 None => DEFAULT_MAX_LIVE_KEYS,
-                Some(n) => {
-                    u32::try_from(n).map_err(|e| crate::error::corrupt("max_live_keys_per_user", e))?
-                }
+                Some(n) => u32::try_from(n)
+                    .map_err(|e| crate::error::corrupt("max_live_keys_per_user", e))?,
             },
         })
     }

@@ -10,11 +10,11 @@ mod common;
 
 use common::*;
 use diesel::result::DatabaseErrorKind::{CheckViolation, UniqueViolation};
+use keyport_domain::access::InferenceRoutes;
 use keyport_domain::admin::{
     AdminKeyStore, ApprovalStore, KeyQuery, ModelChanges, ReleasePending, SelfServiceSettings,
     SettingsStore, SubscriptionQuery, UserDirectory, UserQuery, LAST_ACTIVE_ADMIN,
 };
-use keyport_domain::access::InferenceRoutes;
 use keyport_domain::api_key::ApiKeyStatus;
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::UserId;

@@ -192,10 +192,7 @@ async fn an_access_record_has_the_user_all_their_subscriptions_and_both_versions
         "a new user starts at 1 and each subscription raised it"
     );
     assert!(record.is_pending());
-    assert_eq!(
-        record_of(&w.store, bob.id).await.subscriptions,
-        [bobs]
-    );
+    assert_eq!(record_of(&w.store, bob.id).await.subscriptions, [bobs]);
 }
 
 #[tokio::test]
@@ -212,7 +209,14 @@ async fn access_records_skip_unknown_users_and_give_users_without_subscriptions_
 
     let summary: Vec<_> = records
         .iter()
-        .map(|r| (r.user.id, r.subscriptions.len(), r.version, r.synced_version))
+        .map(|r| {
+            (
+                r.user.id,
+                r.subscriptions.len(),
+                r.version,
+                r.synced_version,
+            )
+        })
         .collect();
     assert_eq!(summary, [(w.user.id, 1, 2, 0), (bob.id, 0, 1, 0)]);
     assert_eq!(w.store.access_record(UserId::new()).await.unwrap(), None);

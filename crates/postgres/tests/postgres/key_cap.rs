@@ -109,7 +109,9 @@ async fn concurrent_capped_inserts_for_one_user_never_pass_the_cap() {
     const INSERTS: usize = 30;
     let w = world().await;
     // A pool of its own, with a connection for every insert.
-    let store = keyport_postgres::connect(w.db.url(), INSERTS).await.unwrap();
+    let store = keyport_postgres::connect(w.db.url(), INSERTS)
+        .await
+        .unwrap();
     let start = Arc::new(tokio::sync::Barrier::new(INSERTS));
 
     let inserts: Vec<_> = (0..INSERTS)

@@ -111,3 +111,89 @@ async fn reverting_the_lifecycle_migration_refuses_while_a_key_is_lost_and_then_
     );
     assert!(sql(&w.db, "SELECT 1 FROM jobs").await.is_err());
 }
+
+/// The version of `2026-12-04-000008_quota_pools`.
+const QUOTA_POOLS: &str = "20261204000008";
+
+#[tokio::test]
+async fn the_quota_pools_migration_queues_a_converge_job_for_every_user_and_every_live_key() {
+    use crate::common::*;
+    use keyport_domain::api_key::SyncState;
+    use keyport_domain::ports::{AccessStore, ApiKeyStore};
+    let w = world().await;
+    let bob = insert_user(&w.store, "bob").await;
+    let active = new_key(w.user.id, "active", &[w.subscription.id]);
+    insert_active_key(&w.store, &active).await;
+    let retiring = new_key(w.user.id, "retiring", &[w.subscription.id]);
+    insert_active_key(&w.store, &retiring).await;
+    make_retiring(&w.db, retiring.id, at(3_600)).await;
+    let revoked = new_key(w.user.id, "revoked", &[w.subscription.id]);
+    insert_active_key(&w.store, &revoked).await;
+    w.store
+        .revoke_key(
+            revoked.id,
+            at(2),
+            &audit("api_key.revoke", "api_key", revoked.id),
+        )
+        .await
+        .unwrap();
+    // Back to the schema before it, with LiteLLM holding every key as its row says.
+    let url = w.db.url().to_owned();
+    tokio::task::spawn_blocking(move || {
+        use diesel::Connection;
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url).unwrap();
+        while conn
+            .applied_migrations()
+            .unwrap()
+            .iter()
+            .any(|version| version.to_string().as_str() >= QUOTA_POOLS)
+        {
+            conn.revert_last_migration(MIGRATIONS).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    sql(&w.db, "DELETE FROM jobs").await.unwrap();
+    sql(
+        &w.db,
+        "UPDATE api_keys SET sync_state = 'synced', synced_at = now()",
+    )
+    .await
+    .unwrap();
+
+    let applied = run_migrations(w.db.url()).await.unwrap();
+
+    assert!(applied.iter().any(|version| version == QUOTA_POOLS));
+    for user in [w.user.id, bob.id] {
+        let jobs: Vec<_> = user_jobs_of(&w.db, user)
+            .await
+            .into_iter()
+            .map(|(status, _, attempts)| (status, attempts))
+            .collect();
+        assert_eq!(jobs, [("pending".to_owned(), 0)], "{user}");
+        assert!(w
+            .store
+            .access_record(user)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_pending());
+    }
+    for key in [active.id, retiring.id] {
+        assert_eq!(pending_jobs_of(&w.db, key).await.len(), 1, "{key}");
+        assert_eq!(
+            w.store.get_key(key).await.unwrap().unwrap().sync_state,
+            SyncState::Pending
+        );
+    }
+    assert!(jobs_of(&w.db, revoked.id).await.is_empty());
+    assert_eq!(
+        w.store
+            .get_key(revoked.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .sync_state,
+        SyncState::Synced
+    );
+}

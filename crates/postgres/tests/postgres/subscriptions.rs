@@ -364,8 +364,8 @@ async fn count_live_keys_counts_provisioning_active_and_retiring_keys_only() {
 }
 
 #[tokio::test]
-async fn a_quota_change_replaces_the_quota_of_an_active_or_suspended_subscription_with_its_audit_event()
-{
+async fn a_quota_change_replaces_the_quota_of_an_active_or_suspended_subscription_with_its_audit_event(
+) {
     let w = world().await;
     let quota = limits("5", "1d", 1_000, 10);
 
@@ -425,8 +425,8 @@ async fn a_quota_change_replaces_the_quota_of_an_active_or_suspended_subscriptio
 }
 
 #[tokio::test]
-async fn a_quota_change_of_a_pending_cancelled_or_rejected_subscription_is_not_found_and_changes_nothing()
-{
+async fn a_quota_change_of_a_pending_cancelled_or_rejected_subscription_is_not_found_and_changes_nothing(
+) {
     let db = TestDb::new().await;
     let store = db.store();
     let alice = insert_user(&store, "alice").await;
@@ -473,7 +473,10 @@ async fn a_quota_change_of_a_pending_cancelled_or_rejected_subscription_is_not_f
             .await;
 
         assert_eq!(result, Err(StoreError::NotFound), "{to:?}");
-        assert_eq!(store.get_subscription(subscription.id).await.unwrap(), before);
+        assert_eq!(
+            store.get_subscription(subscription.id).await.unwrap(),
+            before
+        );
         assert_eq!(audit_actions(&db, subscription.id).await, actions);
         assert_eq!(user_jobs_of(&db, alice.id).await, jobs);
         assert_eq!(access_version(&store, alice.id).await, version);
