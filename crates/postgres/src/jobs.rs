@@ -254,10 +254,10 @@ impl JobStore for PgStore {
                     Err(e) => return Err(e.into()),
                 }
             }
-            Err(
-                StoreError::Unavailable("jobs for this key or user kept changing; try again".to_owned())
-                    .into(),
+            Err(StoreError::Unavailable(
+                "jobs for this key or user kept changing; try again".to_owned(),
             )
+            .into())
         })
         .await
         .map_err(StoreError::from)
