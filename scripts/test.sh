@@ -6,7 +6,7 @@
 #   5b. the test OIDC provider's npm packages (scripts/oidc-provider.sh install); its tests may not skip
 #   6. tests: cargo nextest over the workspace (installs it when missing; falls back to cargo test), doc tests
 #   7. the LiteLLM adapter against a real LiteLLM without a database (scripts/litellm.sh; SKIPPED if it cannot install)
-#   8. the web UI: Vitest component tests, then the end-to-end journey in Chromium (`just web-test`)
+#   8. the web UI: Vitest component tests, then the end-to-end journey in Chromium (scripts/web.sh test)
 # Tests read the server URL from KEYPORT_TEST_DATABASE_URL or DATABASE_URL; both are exported here.
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
@@ -66,7 +66,7 @@ export KEYPORT_REQUIRE_OIDC_PROVIDER=1
 step "tests (nextest)" tests
 step "doc tests" doc_tests
 step "real LiteLLM (no database)" scripts/litellm.sh test
-step "web UI (Vitest + end-to-end in Chromium)" just web-test
+step "web UI (Vitest + end-to-end in Chromium)" scripts/web.sh test
 
 section "summary"
 printf '%s\n' "${results[@]}" >&2

@@ -14,6 +14,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// How long the test provider may take to print its issuer (a loaded machine is slow to start Node).
+const PROVIDER_START_TIMEOUT: Duration = Duration::from_secs(180);
+
 /// The test provider's client credentials (see `tests/oidc-provider/server.mjs`).
 pub const CLIENT_ID: &str = "keyport";
 pub const CLIENT_SECRET: &str = "keyport-test-secret";
@@ -160,7 +163,9 @@ impl TestProvider {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = tx.send(line.trim().to_owned());
         });
-        let issuer = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
+        // Node loads oidc-provider in about a second when idle, but over 30 s has been seen while the
+        // machine compiled and ran other suites at once: the bound is generous, the message says why.
+        let issuer = tokio::task::spawn_blocking(move || rx.recv_timeout(PROVIDER_START_TIMEOUT))
             .await
             .unwrap()
             .unwrap_or_else(|_| {
@@ -172,8 +177,9 @@ impl TestProvider {
                     .to_owned();
                 let _ = child.kill();
                 panic!(
-                    "the test OIDC provider (pid {}, {state}) did not print its issuer within 30 s; its stderr: {:?}",
+                    "the test OIDC provider (pid {}, {state}) did not print its issuer within {} s; its stderr: {:?}",
                     child.id(),
+                    PROVIDER_START_TIMEOUT.as_secs(),
                     said.lock().unwrap()
                 )
             });
