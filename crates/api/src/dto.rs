@@ -331,7 +331,10 @@ pub struct JobDto {
     pub id: i64,
     /// What it does, e.g. `converge_key`.
     pub kind: String,
+    /// The key a `converge_key` job is about.
     pub api_key_id: Option<Uuid>,
+    /// The user a `converge_user` job is about (their LiteLLM role, models and pools).
+    pub user_id: Option<Uuid>,
     /// pending, running, done or dead.
     pub status: String,
     pub attempts: u32,
@@ -347,6 +350,7 @@ impl From<&keyport_domain::job::Job> for JobDto {
             id: j.id,
             kind: j.kind.as_str().to_owned(),
             api_key_id: j.api_key_id.map(|k| k.0),
+            user_id: j.user_id.map(|u| u.0),
             status: j.status.as_str().to_owned(),
             attempts: j.attempts,
             run_at: j.run_at,

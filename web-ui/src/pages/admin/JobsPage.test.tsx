@@ -11,11 +11,21 @@ const deadJob = {
   kind: "converge_key",
   status: "dead",
   api_key_id: "00000000-0000-7000-8000-0000000000a1",
+  user_id: null,
   attempts: 12,
   last_error: "LiteLLM answered 500",
   run_at: "2026-01-05T12:00:00Z",
   created_at: "2026-01-05T11:00:00Z",
   updated_at: "2026-01-05T12:00:00Z",
+};
+
+const deadUserJob = {
+  ...deadJob,
+  id: 10,
+  kind: "converge_user",
+  api_key_id: null,
+  user_id: "00000000-0000-7000-8000-0000000000b2",
+  last_error: "LiteLLM refused: team_id",
 };
 
 const queue = (items: unknown[] = []) => ({
@@ -26,6 +36,20 @@ const queue = (items: unknown[] = []) => ({
 const passesTable = () => screen.getByRole("grid", { name: "Recent reconcile passes" });
 
 describe("the jobs page", () => {
+  it("names what each job is about: a key, or a user linked to their page", async () => {
+    fakeApi({
+      ...AUDITOR,
+      "GET /api/v1/admin/jobs": ({ path }) =>
+        queue(path.includes("status=dead") ? [deadJob, deadUserJob] : []),
+      "GET /api/v1/admin/reconcile": { body: { runs: [] } },
+    });
+    renderPage(<JobsPage />);
+    await screen.findByText("LiteLLM answered 500");
+    const link = await screen.findByRole("link", { name: /user 00000000-0000-7000-8000-0000000000b2/ });
+    expect(link).toHaveAttribute("href", "/admin/users/00000000-0000-7000-8000-0000000000b2");
+    expect(screen.getByText("00000000-0000-7000-8000-0000000000a1")).toBeInTheDocument();
+  });
+
   it("shows the counts, the dead jobs with their errors, and no reconcile pass yet", async () => {
     const calls = fakeApi({
       ...AUDITOR,

@@ -1,6 +1,7 @@
 // The job queue (outbox) for administrators and auditors: counts, and the jobs in one state; then the
 // reconciler's recent passes.
 import { useState } from "react";
+import { Link } from "react-router";
 import {
   Card,
   CardBody,
@@ -75,7 +76,7 @@ export function JobsPage() {
                   <Tr>
                     <Th>Job</Th>
                     <Th>Kind</Th>
-                    <Th>Key</Th>
+                    <Th>About</Th>
                     <Th>Attempts</Th>
                     <Th>Due</Th>
                     <Th>Last error</Th>
@@ -86,7 +87,19 @@ export function JobsPage() {
                     <Tr key={j.id}>
                       <Td dataLabel="Job">{j.id}</Td>
                       <Td dataLabel="Kind">{j.kind}</Td>
-                      <Td dataLabel="Key">{j.api_key_id ? <code>{j.api_key_id}</code> : "—"}</Td>
+                      <Td dataLabel="About">
+                        {j.api_key_id ? (
+                          <>
+                            key <code>{j.api_key_id}</code>
+                          </>
+                        ) : j.user_id ? (
+                          <Link to={`/admin/users/${j.user_id}`}>
+                            user <code>{j.user_id}</code>
+                          </Link>
+                        ) : (
+                          "—"
+                        )}
+                      </Td>
                       <Td dataLabel="Attempts">{j.attempts}</Td>
                       <Td dataLabel="Due">{formatDateTime(j.run_at)}</Td>
                       <Td dataLabel="Last error">{j.last_error ?? "—"}</Td>
