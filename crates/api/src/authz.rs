@@ -223,26 +223,24 @@ pub async fn authorize(
         }
         None => {
             tracing::error!(path = %path, method = %req.method(), "API route without an authorization rule");
-            return Err(forbidden(
+            return Ok(req.error_response(forbidden(
                 "no-access-rule",
                 "this route has no access rule, so nobody may call it",
-            )
-            .into());
+            )));
         }
     };
     let Some(state) = req.app_data::<web::Data<ApiState>>().cloned() else {
-        return Err(ApiError::new(
+        return Ok(req.error_response(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "Internal error",
             "the API is not configured",
-        )
-        .into());
+        )));
     };
     let addr = crate::client::client_ip(req.request(), &state.config.trusted_proxies);
     if rule.throttled {
         if let Err(retry) = state.limits.login.hit(addr) {
-            return Err(too_many(retry).into());
+            return Ok(req.error_response(too_many(retry)));
         }
     }
     if rule.access == Access::Public {
@@ -250,7 +248,7 @@ pub async fn authorize(
     }
 
     if let Err(retry) = state.limits.failures.check(addr) {
-        return Err(too_many(retry).into());
+        return Ok(req.error_response(too_many(retry)));
     }
     let bearer = req
         .headers()
@@ -297,9 +295,9 @@ pub async fn authorize(
         Ok(caller) => caller,
         Err(Error::Unauthenticated) => {
             state.limits.failures.record(addr);
-            return Err(ApiError::unauthenticated().into());
+            return Ok(req.error_response(ApiError::unauthenticated()));
         }
-        Err(other) => return Err(ApiError::from(other).into()),
+        Err(other) => return Ok(req.error_response(ApiError::from(other))),
     };
 
     match &caller.credential {
@@ -307,11 +305,10 @@ pub async fn authorize(
             let needed = if unsafe_method { "write" } else { "read" };
             let ok = scopes.iter().any(|s| s == "write" || s == needed);
             if !ok {
-                return Err(forbidden(
+                return Ok(req.error_response(forbidden(
                     "insufficient-scope",
                     format!("this token lacks the '{needed}' scope"),
-                )
-                .into());
+                )));
             }
         }
         Credential::Session { csrf_token, .. } if unsafe_method => {
@@ -321,13 +318,13 @@ pub async fn authorize(
                 .map(|v| v.as_bytes().to_vec())
                 .unwrap_or_default();
             if presented.ct_eq(csrf_token.as_bytes()).unwrap_u8() != 1 {
-                return Err(forbidden(
+                return Ok(req.error_response(forbidden(
                     "csrf",
                     format!(
                         "a change made with the session cookie needs the '{CSRF_HEADER}' header from /api/v1/me"
                     ),
                 )
-                .into());
+                ));
             }
         }
         Credential::Session { .. } => {}
@@ -343,7 +340,7 @@ pub async fn authorize(
             Access::Admin => "administrators",
             _ => "administrators and auditors",
         };
-        return Err(forbidden("forbidden", format!("only {who} may do this")).into());
+        return Ok(req.error_response(forbidden("forbidden", format!("only {who} may do this"))));
     }
 
     caller.actor.request_id = request_id;

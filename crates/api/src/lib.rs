@@ -81,14 +81,20 @@ pub struct ApiConfig {
     pub secure_cookies: bool,
     /// Proxies whose `X-Forwarded-For` is believed (see [`client::client_ip`]).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Whether responses carry `Strict-Transport-Security` (the public URL is https).
+    pub hsts: bool,
 }
+
+/// `Strict-Transport-Security` when the public URL is https: a year, subdomains included.
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 /// One dependency checked by `/readyz`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReadinessCheck {
     pub name: &'static str,
     pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Why a check failed: logged, never answered (it may name hosts, ports or credentials' users).
+    #[serde(skip)]
     pub detail: Option<String>,
 }
 
@@ -177,6 +183,7 @@ pub fn app(
         }))
         .wrap(actix_web::middleware::from_fn(authz::authorize))
         .wrap(actix_web::middleware::from_fn(middleware::request_context))
+        .wrap(actix_web::middleware::from_fn(middleware::edge_headers))
 }
 
 async fn healthz() -> HttpResponse {
@@ -192,6 +199,13 @@ async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
 async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
     let checks = state.readiness.check().await;
     let ready = checks.iter().all(|c| c.ok);
+    for check in checks.iter().filter(|c| !c.ok) {
+        tracing::warn!(
+            check = check.name,
+            detail = check.detail.as_deref().unwrap_or("-"),
+            "not ready"
+        );
+    }
     let body =
         serde_json::json!({"status": if ready { "ready" } else { "not ready" }, "checks": checks});
     if ready {

@@ -77,3 +77,28 @@ pub async fn request_context(
     );
     Ok(response)
 }
+
+/// Headers every answer carries, errors and the web app included: `X-Content-Type-Options: nosniff`
+/// (browsers never guess a type keyport did not send), and `Strict-Transport-Security` when keyport's public
+/// URL is https.
+pub async fn edge_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let hsts = req
+        .app_data::<actix_web::web::Data<crate::ApiState>>()
+        .is_some_and(|state| state.config.hsts);
+    let mut response = next.call(req).await?.map_into_boxed_body();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(crate::HSTS),
+        );
+    }
+    Ok(response)
+}

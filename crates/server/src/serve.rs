@@ -179,6 +179,7 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
             dev_login: args.dev_login,
             secure_cookies: args.secure_cookies()?,
             trusted_proxies: args.trusted_proxies.iter().map(|p| p.0).collect(),
+            hsts: args.public_url()?.scheme() == "https",
         },
         readiness: Arc::new(Dependencies {
             wiring: wiring.clone(),

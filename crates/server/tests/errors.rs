@@ -250,3 +250,74 @@ async fn the_openapi_document_and_health_endpoints_are_served() {
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
 }
+
+#[tokio::test]
+async fn every_answer_says_nosniff_and_readiness_names_what_failed_without_its_error_text() {
+    let app = App::start().await;
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/api/v1/models",
+        "/api/v1/no-such-route",
+        "/",
+        "/keys",
+    ] {
+        let answer = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(
+            answer
+                .headers()
+                .get("x-content-type-options")
+                .and_then(|v| v.to_str().ok()),
+            Some("nosniff"),
+            "{path} answered {} without nosniff",
+            answer.status()
+        );
+        // Plain http here: no HSTS (it would pin browsers to https on a host that has none).
+        assert!(
+            answer.headers().get("strict-transport-security").is_none(),
+            "{path}"
+        );
+    }
+
+    app.double.inject(
+        keyport_testkit::double::Fault::Status(503)
+            .on("/health/readiness")
+            .always(),
+    );
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "not ready");
+    let checks = body["checks"].as_array().unwrap();
+    assert!(
+        checks.iter().any(|c| c["ok"] == false),
+        "a failed check is named: {body}"
+    );
+    for check in checks {
+        assert_eq!(
+            check.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["name", "ok"],
+            "no error text in the answer: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn behind_an_https_public_url_every_answer_asks_browsers_for_https_only() {
+    let app = App::start_with_env(
+        keyport_testkit::double::DoubleConfig::demo(),
+        &[("KEYPORT_PUBLIC_URL", "https://keyport.example.com")],
+    )
+    .await;
+    for path in ["/healthz", "/api/v1/models", "/"] {
+        let answer = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(
+            answer
+                .headers()
+                .get("strict-transport-security")
+                .and_then(|v| v.to_str().ok()),
+            Some(keyport_api::HSTS),
+            "{path}"
+        );
+    }
+}
