@@ -164,19 +164,50 @@ pub fn litellm_alias(id: ApiKeyId) -> String {
 /// A key name: 1 to 64 characters after trimming, no control characters.
 pub fn validate_key_name(value: &str) -> Result<String, FieldError> {
     let value = value.trim();
-    if value.is_empty() || value.chars().count() > 64 || value.chars().any(char::is_control) {
+    if value.is_empty() || value.chars().count() > 64 || value.chars().any(is_hidden) {
         return Err(FieldError::new(
             "name",
-            "a key name is 1 to 64 characters without control characters",
+            "a key name is 1 to 64 characters without control, invisible or text-direction characters",
         ));
     }
     Ok(value.to_owned())
+}
+
+/// A character that changes how a name looks without being seen: control characters, zero-width ones
+/// and the bidirectional overrides and isolates (a name could otherwise pass for another one in a list,
+/// or reorder the text around it, as in "Trojan Source").
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200B}'..='\u{200F}'   // zero-width space, non-joiner, joiner; LRM, RLM
+            | '\u{202A}'..='\u{202E}' // LRE, RLE, PDF, LRO, RLO
+            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+            | '\u{2066}'..='\u{2069}' // LRI, RLI, FSI, PDI
+            | '\u{061C}'              // Arabic letter mark
+            | '\u{FEFF}'              // zero-width no-break space
+        )
 }
 
 #[cfg(test)]
 mod tests {
     use super::ApiKeyStatus::*;
     use super::*;
+
+    #[test]
+    fn names_refuse_invisible_and_text_direction_characters() {
+        assert_eq!(validate_key_name("  ci key ").unwrap(), "ci key");
+        assert!(validate_key_name("café ✓ 鍵").is_ok());
+        for hidden in [
+            "a\u{202E}b",
+            "a\u{200B}b",
+            "a\u{2066}b",
+            "\u{FEFF}a",
+            "a\u{0007}",
+        ] {
+            let err = validate_key_name(hidden).unwrap_err();
+            assert_eq!(err.field, "name", "{hidden:?}");
+        }
+    }
 
     #[test]
     fn key_status_machine_allows_only_forward_moves() {

@@ -1,5 +1,6 @@
 //! Personal access tokens, managed by their owner: create (shown once), list, revoke.
 
+use crate::api_key::is_hidden;
 use crate::audit::AuditEvent;
 use crate::ids::{AccessTokenId, UserId};
 use crate::ports::{AccessToken, AccessTokenStore, Clock, SecretGenerator};
@@ -51,8 +52,11 @@ impl ManageAccessTokens {
     ) -> Result<IssuedToken, Error> {
         let mut errors = Vec::new();
         let name = request.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 64 {
-            errors.push(FieldError::new("name", "1 to 64 characters"));
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(is_hidden) {
+            errors.push(FieldError::new(
+                "name",
+                "1 to 64 characters, without control, invisible or text-direction characters",
+            ));
         }
         let mut scopes: Vec<String> = Vec::new();
         for (i, scope) in request.scopes.iter().enumerate() {
@@ -210,6 +214,12 @@ mod tests {
             panic!("expected invalid");
         };
         assert_eq!(errors[0].field, "scopes");
+        let mut reversed = request(&["read"], None);
+        reversed.name = "deploy\u{202E}gnp.exe".into();
+        let Error::Invalid(errors) = uc.create(&alice(), reversed).await.unwrap_err() else {
+            panic!("expected invalid");
+        };
+        assert_eq!(errors[0].field, "name");
     }
 
     #[tokio::test]
