@@ -373,6 +373,19 @@ impl ServeArgs {
                 "KEYPORT_DEV_LOGIN=true is refused by the production profile; set KEYPORT_PROFILE=development for a demo or a development machine"
             );
         }
+        // Anyone who can reach it can sign in as anyone: only on the machine itself, and never beside a real
+        // identity provider (where it would be a back door around it).
+        if self.dev_login && !self.bind.ip().is_loopback() {
+            anyhow::bail!(
+                "KEYPORT_DEV_LOGIN=true needs a loopback KEYPORT_BIND (127.0.0.1 or ::1), not {}: anyone who reaches it can sign in as anyone",
+                self.bind
+            );
+        }
+        if self.dev_login && self.oidc.issuer.is_some() {
+            anyhow::bail!(
+                "KEYPORT_DEV_LOGIN=true is refused when single sign-on is configured (KEYPORT_OIDC_ISSUER): it would bypass the identity provider"
+            );
+        }
         if self.session_idle_minutes == 0 || self.session_max_hours == 0 {
             anyhow::bail!("session timeouts must be at least 1");
         }
@@ -606,6 +619,33 @@ mod tests {
             .validate()
             .is_ok());
         assert!(serve_args(&[]).validate().is_ok());
+    }
+
+    #[test]
+    fn the_development_login_needs_a_loopback_bind_and_no_single_sign_on() {
+        if [
+            "KEYPORT_PROFILE",
+            "KEYPORT_DEV_LOGIN",
+            "KEYPORT_BIND",
+            "KEYPORT_OIDC_ISSUER",
+        ]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some())
+        {
+            return;
+        }
+        let dev = ["--dev-login", "--profile", "development"];
+        let err = serve_args(&[&dev[..], &["--bind", "0.0.0.0:8080"]].concat())
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("loopback"), "{err}");
+        assert!(serve_args(&[&dev[..], &["--bind", "[::1]:8080"]].concat())
+            .validate()
+            .is_ok());
+        let err = serve_args(&[&dev[..], &["--oidc-issuer", "https://sso.example.com"]].concat())
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("single sign-on"), "{err}");
     }
 
     #[test]
