@@ -172,8 +172,11 @@ pub fn normalize_pattern(pattern: &str) -> String {
 /// How the caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
-    /// A personal access token with these scopes.
-    Token { scopes: Vec<String> },
+    /// A personal access token with these scopes, expiring then (`None`: never).
+    Token {
+        scopes: Vec<String>,
+        expires_at: Option<DateTime<Utc>>,
+    },
     /// A browser session with its CSRF token.
     Session {
         csrf_token: String,
@@ -270,10 +273,13 @@ pub async fn authorize(
                 .authenticate
                 .execute(&token)
                 .await
-                .map(|(actor, user, scopes)| Caller {
+                .map(|(actor, user, grant)| Caller {
                     actor,
                     user,
-                    credential: Credential::Token { scopes },
+                    credential: Credential::Token {
+                        scopes: grant.scopes,
+                        expires_at: grant.expires_at,
+                    },
                 })
         }
         (None, Some(cookie)) => state
@@ -301,7 +307,7 @@ pub async fn authorize(
     };
 
     match &caller.credential {
-        Credential::Token { scopes } => {
+        Credential::Token { scopes, .. } => {
             let needed = if unsafe_method { "write" } else { "read" };
             let ok = scopes.iter().any(|s| s == "write" || s == needed);
             if !ok {

@@ -536,16 +536,35 @@ async fn roles_change_but_one_active_admin_always_remains() {
     .await;
     assert_eq!(status, 200, "{auditor}");
     assert_eq!(auditor["roles"], json!(["user", "auditor"]));
+    // Her token predates the role and has no `admin` scope: through it she is still a plain member, and it
+    // cannot make itself a wider token.
+    assert_eq!(app.get(&a.alice, "/api/v1/admin/settings").await.0, 403);
+    let (status, wider) = send(
+        app,
+        reqwest::Method::POST,
+        &a.alice,
+        "/api/v1/access-tokens",
+        json!({"name": "wider", "scopes": ["read", "admin"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, wider["field"].as_str()),
+        (422, Some("scopes[1]")),
+        "{wider}"
+    );
+    let (ok, token, err) = app.cli(&["admin", "create-token", "alice"]);
+    assert!(ok, "{err}");
+    let alice = token.trim().to_owned();
     // An auditor reads but does not change.
     assert_eq!(
-        app.get(&a.alice, "/api/v1/admin/users?role=admin").await.0,
+        app.get(&alice, "/api/v1/admin/users?role=admin").await.0,
         200
     );
-    assert_eq!(app.get(&a.alice, "/api/v1/admin/settings").await.0, 200);
+    assert_eq!(app.get(&alice, "/api/v1/admin/settings").await.0, 200);
     assert_eq!(
         patch(
             app,
-            &a.alice,
+            &alice,
             &format!("/api/v1/admin/users/{root_id}"),
             json!({"roles": ["user"]})
         )

@@ -29,6 +29,7 @@ import {
   type CreatedAccessToken,
 } from "../api/accessTokens";
 import { asProblem } from "../api/problem";
+import { useMe } from "../api/queries";
 import { ConfirmModal } from "../components/ConfirmModal";
 import { Empty, Loading, ProblemAlert, ProblemView } from "../components/States";
 import { formatDate, formatDateTime } from "../format";
@@ -38,9 +39,14 @@ const SCOPES = [
   { scope: "read", label: "read: safe requests (GET)" },
   { scope: "write", label: "write: every request" },
 ];
+/** Only administrators and auditors may give a token their role; without it a token acts as a plain member. */
+const ADMIN_SCOPE = { scope: "admin", label: "admin: use your administrator or auditor role" };
 
 function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreated: (t: CreatedAccessToken) => void }) {
   const create = useCreateAccessToken();
+  const me = useMe();
+  const oversees = (me.data?.user.roles ?? []).some((r) => r === "admin" || r === "auditor");
+  const offered = oversees ? [...SCOPES, ADMIN_SCOPE] : SCOPES;
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<string[]>(["read"]);
   const [days, setDays] = useState("90");
@@ -101,7 +107,7 @@ function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreat
             {helper(errors.name)}
           </FormGroup>
           <FormGroup label="Scopes" isRequired role="group" fieldId="token-scopes" isStack>
-            {SCOPES.map(({ scope, label }) => (
+            {offered.map(({ scope, label }) => (
               <Checkbox
                 key={scope}
                 id={`token-scope-${scope}`}

@@ -1,5 +1,6 @@
 //! Your personal access tokens for the REST API.
 
+use crate::authz::{Caller, Credential};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, JsonBody};
 use crate::ApiState;
@@ -8,7 +9,7 @@ use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use keyport_domain::ids::AccessTokenId;
 use keyport_domain::ports::AccessToken;
-use keyport_domain::usecases::CreateTokenRequest;
+use keyport_domain::usecases::{CreateTokenRequest, TokenGrant};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -20,7 +21,7 @@ pub struct AccessTokenDto {
     pub name: String,
     /// The first characters of the token, to recognise it.
     pub prefix: String,
-    /// `read` (safe requests) and/or `write` (every request).
+    /// `read` (safe requests), `write` (every request), `admin` (the owner's administrator or auditor role).
     pub scopes: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -57,9 +58,11 @@ pub struct AccessTokenList {
 pub struct CreateAccessToken {
     /// 1 to 64 characters, e.g. what uses it.
     pub name: String,
-    /// `read` and/or `write`.
+    /// `read`, `write` (every request) and, for administrators and auditors, `admin` (without it a token
+    /// acts as a plain member). A request made with a token can give the new one only scopes it has itself.
     pub scopes: Vec<String>,
-    /// Days until it expires (1 to 366); null or absent for a token that does not expire.
+    /// Days until it expires (1 to 366); null or absent for a token that does not expire. A request made
+    /// with a token that expires must make one that expires no later.
     #[serde(default)]
     pub expires_in_days: Option<u32>,
 }
@@ -110,18 +113,26 @@ pub async fn list(
 #[post("/access-tokens")]
 pub async fn create(
     state: web::Data<ApiState>,
-    Authenticated(actor): Authenticated,
+    caller: Caller,
     JsonBody(body): JsonBody<CreateAccessToken>,
 ) -> Result<HttpResponse, ApiError> {
+    let parent = match &caller.credential {
+        Credential::Token { scopes, expires_at } => Some(TokenGrant {
+            scopes: scopes.clone(),
+            expires_at: *expires_at,
+        }),
+        Credential::Session { .. } => None,
+    };
     let issued = state
         .services
         .access_tokens
         .create(
-            &actor,
+            &caller.actor,
             CreateTokenRequest {
                 name: body.name,
                 scopes: body.scopes,
                 expires_in_days: body.expires_in_days,
+                parent,
             },
         )
         .await?;

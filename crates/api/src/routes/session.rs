@@ -88,7 +88,7 @@ pub async fn me(caller: Caller) -> HttpResponse {
             session_expires_at: Some(expires_at),
             scopes: None,
         },
-        Credential::Token { scopes } => Me {
+        Credential::Token { scopes, .. } => Me {
             user,
             auth: "token".into(),
             csrf_token: None,

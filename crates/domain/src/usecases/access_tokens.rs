@@ -11,8 +11,9 @@ use crate::{Error, FieldError, StoreError};
 use chrono::TimeDelta;
 use std::sync::Arc;
 
-/// What a token may do: `read` allows safe requests (GET), `write` allows every request.
-pub const SCOPES: [&str; 2] = ["read", "write"];
+/// What a token may do: `read` allows safe requests (GET), `write` allows every request, `admin` lets an
+/// administrator's (or auditor's) token use their role: without it, a token acts as a plain member.
+pub const SCOPES: [&str; 3] = ["read", "write", "admin"];
 /// The longest a token may live, in days.
 pub const MAX_TOKEN_DAYS: u32 = 366;
 /// How many live tokens one user may hold.
@@ -24,6 +25,24 @@ pub struct CreateTokenRequest {
     pub scopes: Vec<String>,
     /// Days until it expires; `None` for a token that does not expire.
     pub expires_in_days: Option<u32>,
+    /// The token the request came with, when it came with one: the new token may not outlive it nor do
+    /// more than it (a stolen short-lived token cannot mint itself a lasting, wider one).
+    pub parent: Option<TokenGrant>,
+}
+
+/// What the token a request came with allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub scopes: Vec<String>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl TokenGrant {
+    /// Whether a token with `scope` does no more than this one (`write` covers `read`).
+    fn covers(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+            || (scope == "read" && self.scopes.iter().any(|s| s == "write"))
+    }
 }
 
 pub struct ManageAccessTokens {
@@ -63,7 +82,17 @@ impl ManageAccessTokens {
             if !SCOPES.contains(&scope.as_str()) {
                 errors.push(FieldError::new(
                     format!("scopes[{i}]"),
-                    "one of 'read', 'write'",
+                    "one of 'read', 'write', 'admin'",
+                ));
+            } else if scope == "admin" && !actor.can_oversee() {
+                errors.push(FieldError::new(
+                    format!("scopes[{i}]"),
+                    "'admin' is for administrators' and auditors' tokens",
+                ));
+            } else if request.parent.as_ref().is_some_and(|p| !p.covers(scope)) {
+                errors.push(FieldError::new(
+                    format!("scopes[{i}]"),
+                    format!("the token this request came with lacks '{scope}'; a token cannot make a wider one"),
                 ));
             } else if !scopes.contains(scope) {
                 scopes.push(scope.clone());
@@ -80,10 +109,23 @@ impl ManageAccessTokens {
                 ));
             }
         }
+        let now = self.clock.now();
+        let expires_at = request
+            .expires_in_days
+            .map(|d| now + TimeDelta::days(i64::from(d)));
+        if let Some(limit) = request.parent.as_ref().and_then(|p| p.expires_at) {
+            if expires_at.is_none_or(|at| at > limit) {
+                errors.push(FieldError::new(
+                    "expires_in_days",
+                    format!(
+                        "the token this request came with expires at {limit}; a token it makes must expire by then"
+                    ),
+                ));
+            }
+        }
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
-        let now = self.clock.now();
         let live = self
             .tokens
             .list_access_tokens(actor.user_id)
@@ -107,9 +149,7 @@ impl ManageAccessTokens {
             prefix: secret.prefix(),
             hash: secret.hash(),
             scopes,
-            expires_at: request
-                .expires_in_days
-                .map(|d| now + TimeDelta::days(i64::from(d))),
+            expires_at,
             last_used_at: None,
             created_at: now,
             revoked_at: None,
@@ -166,7 +206,76 @@ mod tests {
             name: " ci ".into(),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             expires_in_days: days,
+            parent: None,
         }
+    }
+
+    fn grant(scopes: &[&str], expires_in_days: Option<i64>) -> TokenGrant {
+        TokenGrant {
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            expires_at: expires_in_days.map(|d| now() + TimeDelta::days(d)),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_cannot_make_one_that_outlives_it_or_does_more() {
+        let mut store = MockAccessTokenStore::new();
+        store.expect_insert_access_token().never();
+        let uc = ManageAccessTokens::new(Arc::new(store), fixed_clock(), fixed_secrets());
+        let mut admin = alice();
+        admin.roles.push(crate::user::Role::Admin);
+        for (scopes, days, parent, field) in [
+            (
+                &["read", "write"][..],
+                Some(1),
+                grant(&["read"], Some(7)),
+                "scopes[1]",
+            ),
+            (
+                &["read", "admin"][..],
+                Some(1),
+                grant(&["read", "write"], None),
+                "scopes[1]",
+            ),
+            (
+                &["read"][..],
+                None,
+                grant(&["read"], Some(1)),
+                "expires_in_days",
+            ),
+            (
+                &["read"][..],
+                Some(30),
+                grant(&["write"], Some(1)),
+                "expires_in_days",
+            ),
+        ] {
+            let mut asked = request(scopes, days);
+            asked.parent = Some(parent.clone());
+            let Error::Invalid(errors) = uc.create(&admin, asked).await.unwrap_err() else {
+                panic!("expected invalid for {scopes:?} from {parent:?}");
+            };
+            assert_eq!(
+                errors[0].field, field,
+                "{scopes:?} from {parent:?}: {errors:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_may_make_a_narrower_one_that_expires_no_later() {
+        let mut store = MockAccessTokenStore::new();
+        store.expect_list_access_tokens().returning(|_| Ok(vec![]));
+        store
+            .expect_insert_access_token()
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let uc = ManageAccessTokens::new(Arc::new(store), fixed_clock(), fixed_secrets());
+        let mut asked = request(&["read"], Some(7));
+        asked.parent = Some(grant(&["write"], Some(7)));
+        let issued = uc.create(&alice(), asked).await.unwrap();
+        assert_eq!(issued.token.scopes, ["read"]);
+        assert_eq!(issued.token.expires_at, Some(now() + TimeDelta::days(7)));
     }
 
     #[tokio::test]

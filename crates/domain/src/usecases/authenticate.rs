@@ -1,6 +1,7 @@
 use crate::ports::{AccessTokenStore, Clock};
 use crate::secret::{Secret, SecretKind};
-use crate::user::{Actor, User, UserStatus};
+use crate::usecases::access_tokens::TokenGrant;
+use crate::user::{Actor, Role, User, UserStatus};
 use crate::Error;
 use std::sync::Arc;
 
@@ -17,8 +18,9 @@ impl Authenticate {
         Self { tokens, clock }
     }
 
-    /// The caller, their user record and the token's scopes.
-    pub async fn execute(&self, presented: &str) -> Result<(Actor, User, Vec<String>), Error> {
+    /// The caller, their user record and what the token allows. A token without the `admin` scope acts
+    /// as a plain member whatever its owner's roles: an administrator's power through a token is explicit.
+    pub async fn execute(&self, presented: &str) -> Result<(Actor, User, TokenGrant), Error> {
         let secret = Secret::parse(SecretKind::AccessToken, presented)
             .map_err(|_| Error::Unauthenticated)?;
         let hash = secret.hash();
@@ -30,13 +32,22 @@ impl Authenticate {
         if !token.hash.ct_eq(&hash) || user.status != UserStatus::Active {
             return Err(Error::Unauthenticated);
         }
+        let roles = if token.scopes.iter().any(|s| s == "admin") {
+            user.roles.clone()
+        } else {
+            vec![Role::User]
+        };
         let actor = Actor {
             user_id: user.id,
-            roles: user.roles.clone(),
+            roles,
             request_id: None,
             client_addr: None,
         };
-        Ok((actor, user, token.scopes))
+        let grant = TokenGrant {
+            scopes: token.scopes,
+            expires_at: token.expires_at,
+        };
+        Ok((actor, user, grant))
     }
 }
 
@@ -88,14 +99,35 @@ mod tests {
             .times(1)
             .withf(move |h, at| *h == hash && *at == now())
             .returning(|_, _| Ok(Some(stored(alice().user_id, UserStatus::Active))));
-        let (actor, user, scopes) = Authenticate::new(Arc::new(store), fixed_clock())
+        let (actor, user, grant) = Authenticate::new(Arc::new(store), fixed_clock())
             .execute(token_secret().expose())
             .await
             .unwrap();
         assert_eq!(actor.user_id, alice().user_id);
         assert_eq!(user.username, "alice");
-        assert_eq!(scopes, ["read", "write"]);
+        assert_eq!(grant.scopes, ["read", "write"]);
+        assert!(user.is_admin());
+        assert!(
+            !actor.is_admin(),
+            "an administrator's token without the admin scope acts as a plain member"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_a_token_with_the_admin_scope_carries_its_owners_roles() {
+        let mut store = MockAccessTokenStore::new();
+        store.expect_find_live_access_token().returning(|_, _| {
+            let (mut token, user) = stored(alice().user_id, UserStatus::Active);
+            token.scopes.push("admin".into());
+            token.expires_at = Some(now() + chrono::TimeDelta::days(1));
+            Ok(Some((token, user)))
+        });
+        let (actor, _, grant) = Authenticate::new(Arc::new(store), fixed_clock())
+            .execute(token_secret().expose())
+            .await
+            .unwrap();
         assert!(actor.is_admin());
+        assert_eq!(grant.expires_at, Some(now() + chrono::TimeDelta::days(1)));
     }
 
     #[tokio::test]

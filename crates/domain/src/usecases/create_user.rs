@@ -6,8 +6,9 @@ use crate::user::{validate_username, Role, User, UserStatus};
 use crate::{Error, StoreError};
 use std::sync::Arc;
 
-/// The scopes a token made by an administrator's command gets.
+/// The scopes a token made by an administrator's command gets (`admin` only for an administrator).
 const FULL_SCOPES: [&str; 2] = ["read", "write"];
+const ADMIN_SCOPES: [&str; 3] = ["read", "write", "admin"];
 
 #[derive(Debug, Clone)]
 pub struct CreateUserRequest {
@@ -25,19 +26,24 @@ pub struct IssuedToken {
 
 fn new_token(
     secrets: &dyn SecretGenerator,
-    user: UserId,
+    user: &User,
     name: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> IssuedToken {
+    let scopes: &[&str] = if user.can_oversee() {
+        &ADMIN_SCOPES
+    } else {
+        &FULL_SCOPES
+    };
     let secret = Secret::from_random(SecretKind::AccessToken, &secrets.random_bytes());
     IssuedToken {
         token: AccessToken {
             id: AccessTokenId::new(),
-            user_id: user,
+            user_id: user.id,
             name: name.to_owned(),
             prefix: secret.prefix(),
             hash: secret.hash(),
-            scopes: FULL_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             expires_at: None,
             last_used_at: None,
             created_at: now,
@@ -84,7 +90,7 @@ impl CreateUser {
             status: UserStatus::Active,
             created_at: now,
         };
-        let issued = new_token(self.secrets.as_ref(), user.id, "initial", now);
+        let issued = new_token(self.secrets.as_ref(), &user, "initial", now);
         let audit =
             AuditEvent::system("user.create", "user", user.id, now).with_after(serde_json::json!({
                 "username": username,
@@ -136,7 +142,7 @@ impl IssueAccessToken {
             .await?
             .ok_or(Error::NotFound { entity: "user" })?;
         let now = self.clock.now();
-        let issued = new_token(self.secrets.as_ref(), user.id, token_name, now);
+        let issued = new_token(self.secrets.as_ref(), &user, token_name, now);
         let audit = AuditEvent::system("access_token.create", "access_token", issued.token.id, now)
             .with_after(
                 serde_json::json!({"user_id": user.id, "prefix": issued.token.prefix.as_str()}),

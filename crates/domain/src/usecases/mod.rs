@@ -42,7 +42,9 @@ mod sync_catalog;
 mod update_key;
 mod verify_audit;
 
-pub use access_tokens::{CreateTokenRequest, ManageAccessTokens, MAX_TOKEN_DAYS, SCOPES};
+pub use access_tokens::{
+    CreateTokenRequest, ManageAccessTokens, TokenGrant, MAX_TOKEN_DAYS, SCOPES,
+};
 pub use admin_change_roles::ChangeUserRoles;
 pub use admin_control_subscription::{ControlSubscription, SubscriptionAction};
 pub use admin_decide_subscriptions::{
