@@ -107,6 +107,12 @@ pub const RULES: &[Rule] = &[
     rule("PATCH", "/api/v1/admin/users/{id}", Admin),
     rule("POST", "/api/v1/admin/users/{id}/suspend", Admin),
     rule("POST", "/api/v1/admin/users/{id}/reactivate", Admin),
+    rule("GET", "/api/v1/admin/users/{id}/access-tokens", Oversight),
+    rule(
+        "POST",
+        "/api/v1/admin/users/{id}/access-tokens/{token_id}/revoke",
+        Admin,
+    ),
     rule("GET", "/api/v1/admin/api-keys", Oversight),
     rule("POST", "/api/v1/admin/api-keys/{id}/revoke", Admin),
     rule("GET", "/api/v1/admin/subscriptions", Oversight),

@@ -190,6 +190,9 @@ pub struct SelfServiceSettings {
     pub allowed_routes: InferenceRoutes,
     /// How many live (provisioning or active) keys a user may hold.
     pub max_live_keys_per_user: u32,
+    /// The longest a personal access token may live, in days; `None`: up to the built-in 366 days, or
+    /// without expiry.
+    pub token_max_lifetime_days: Option<u32>,
 }
 
 impl Default for SelfServiceSettings {
@@ -202,6 +205,7 @@ impl Default for SelfServiceSettings {
             key_max_lifetime_days: None,
             allowed_routes: InferenceRoutes::default(),
             max_live_keys_per_user: DEFAULT_MAX_LIVE_KEYS,
+            token_max_lifetime_days: None,
         }
     }
 }
@@ -240,6 +244,18 @@ impl SelfServiceSettings {
                     format!("between 1 and {MAX_LIFETIME_DAYS} days, or absent for none"),
                 ));
             }
+        }
+        if self
+            .token_max_lifetime_days
+            .is_some_and(|d| d == 0 || d > crate::usecases::MAX_TOKEN_DAYS)
+        {
+            errors.push(FieldError::new(
+                "token_max_lifetime_days",
+                format!(
+                    "between 1 and {} days, or absent for no maximum",
+                    crate::usecases::MAX_TOKEN_DAYS
+                ),
+            ));
         }
         if !(1..=MAX_LIVE_KEYS_LIMIT).contains(&self.max_live_keys_per_user) {
             errors.push(FieldError::new(

@@ -173,6 +173,7 @@ diesel::table! {
         updated_by -> Nullable<Uuid>,
         allowed_routes -> Nullable<Array<Nullable<Text>>>,
         max_live_keys_per_user -> Nullable<Int4>,
+        token_max_lifetime_days -> Nullable<Int4>,
     }
 }
 

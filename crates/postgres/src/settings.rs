@@ -40,6 +40,7 @@ struct SettingsRow {
     updated_by: Option<Uuid>,
     allowed_routes: Option<Vec<Option<String>>>,
     max_live_keys_per_user: Option<i32>,
+    token_max_lifetime_days: Option<i32>,
 }
 
 fn days_to_column(days: Option<u32>) -> Result<Option<i32>, StoreError> {
@@ -90,6 +91,7 @@ impl SettingsRow {
                     .map(Some)
                     .collect(),
             ),
+            token_max_lifetime_days: days_to_column(settings.token_max_lifetime_days)?,
             max_live_keys_per_user: Some(i32::try_from(settings.max_live_keys_per_user).map_err(
                 |_| StoreError::Unexpected("max_live_keys_per_user is too large".into()),
             )?),
@@ -126,6 +128,7 @@ impl SettingsRow {
                 Some(routes) => InferenceRoutes::parse(routes.into_iter().flatten().collect())
                     .map_err(|e| crate::error::corrupt("allowed_routes", e.message))?,
             },
+            token_max_lifetime_days: days_from_column(self.token_max_lifetime_days)?,
             max_live_keys_per_user: match self.max_live_keys_per_user {
                 None => DEFAULT_MAX_LIVE_KEYS,
                 Some(n) => u32::try_from(n)

@@ -757,6 +757,7 @@ fn settings() -> SelfServiceSettings {
         ])
         .unwrap(),
         max_live_keys_per_user: 5,
+        token_max_lifetime_days: Some(90),
     }
 }
 

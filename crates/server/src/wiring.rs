@@ -202,7 +202,7 @@ impl Wiring {
             decide_subscriptions: DecideSubscriptions::new(store.clone(), self.clock.clone()),
             update_model: UpdateModel::new(store.clone(), store.clone(), self.clock.clone()),
             read_settings: ReadSettings::new(settings.clone()),
-            save_settings: SaveSettings::new(settings, self.clock.clone()),
+            save_settings: SaveSettings::new(settings.clone(), self.clock.clone()),
             list_audit: ListAudit::new(store.clone()),
             authenticate_session: AuthenticateSession::new(
                 store.clone(),
@@ -223,7 +223,8 @@ impl Wiring {
                 store.clone(),
                 self.clock.clone(),
                 self.secrets.clone(),
-            ),
+            )
+            .with_settings(settings.clone()),
             update_key: UpdateKey::new(
                 store.clone(),
                 store.clone(),
@@ -284,5 +285,6 @@ pub fn initial_settings(policy: &KeyPolicy) -> SelfServiceSettings {
         key_max_lifetime_days: days(policy.max_lifetime),
         allowed_routes: policy.allowed_routes.clone(),
         max_live_keys_per_user: policy.max_live_keys,
+        token_max_lifetime_days: None,
     }
 }

@@ -703,3 +703,72 @@ async fn the_self_service_settings_start_from_the_flags_and_once_saved_cap_keys_
         "the default lifetime: {days} days"
     );
 }
+
+#[tokio::test]
+async fn admins_see_and_revoke_anyones_tokens_and_cap_how_long_tokens_live() {
+    let a = setup().await;
+    let app = &a.app;
+    let (status, saved) = put(
+        app,
+        &a.root,
+        "/api/v1/admin/settings",
+        json!({"token_max_lifetime_days": 30}),
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["token_max_lifetime_days"], 30);
+    for days in [Value::Null, json!(31)] {
+        let (status, refused) = send(
+            app,
+            reqwest::Method::POST,
+            &a.alice,
+            "/api/v1/access-tokens",
+            json!({"name": "long", "scopes": ["read"], "expires_in_days": days}),
+        )
+        .await;
+        assert_eq!(
+            (status, refused["field"].as_str()),
+            (422, Some("expires_in_days")),
+            "{refused}"
+        );
+    }
+    let (status, made) = send(
+        app,
+        reqwest::Method::POST,
+        &a.alice,
+        "/api/v1/access-tokens",
+        json!({"name": "ci", "scopes": ["read"], "expires_in_days": 30}),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let secret = made["secret"].as_str().unwrap().to_owned();
+    assert_eq!(app.get(&secret, "/api/v1/models").await.0, 200);
+
+    let path = format!("/api/v1/admin/users/{}/access-tokens", a.alice_id);
+    assert_eq!(app.get(&a.alice, &path).await.0, 403);
+    let (status, listed) = app.get(&a.root, &path).await;
+    assert_eq!(status, 200, "{listed}");
+    let names: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"ci"), "{listed}");
+    assert!(!listed.to_string().contains(&secret), "never a secret");
+
+    let (status, revoked) = send(
+        app,
+        reqwest::Method::POST,
+        &a.root,
+        &format!("{path}/{}/revoke", made["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, revoked["status"].as_str()),
+        (200, Some("revoked")),
+        "{revoked}"
+    );
+    assert_eq!(app.get(&secret, "/api/v1/models").await.0, 401);
+}

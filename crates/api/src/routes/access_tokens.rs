@@ -7,7 +7,7 @@ use crate::ApiState;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
-use keyport_domain::ids::AccessTokenId;
+use keyport_domain::ids::{AccessTokenId, UserId};
 use keyport_domain::ports::AccessToken;
 use keyport_domain::usecases::{CreateTokenRequest, TokenGrant};
 use serde::{Deserialize, Serialize};
@@ -165,6 +165,65 @@ pub async fn revoke(
         .services
         .access_tokens
         .revoke(&actor, AccessTokenId(id.into_inner()))
+        .await?;
+    Ok(HttpResponse::Ok().json(AccessTokenDto::of(&token, Utc::now())))
+}
+
+/// A user's personal access tokens, newest first (revoked and expired ones included), never a secret.
+/// Administrators and auditors.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, body = AccessTokenList),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/admin/users/{id}/access-tokens")]
+pub async fn list_of_user(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let tokens = state
+        .services
+        .access_tokens
+        .list_of(&actor, UserId(id.into_inner()))
+        .await?;
+    let now = Utc::now();
+    Ok(HttpResponse::Ok().json(AccessTokenList {
+        items: tokens.iter().map(|t| AccessTokenDto::of(t, now)).collect(),
+    }))
+}
+
+/// Revoke a user's token; it stops working at once (audited under the administrator). Administrators only.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = []), ("session" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The user's id"),
+        ("token_id" = Uuid, Path, description = "The token's id"),
+    ),
+    responses(
+        (status = 200, body = AccessTokenDto),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such live token of that user", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/admin/users/{id}/access-tokens/{token_id}/revoke")]
+pub async fn revoke_of_user(
+    state: web::Data<ApiState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (user, token) = path.into_inner();
+    let token = state
+        .services
+        .access_tokens
+        .revoke_of(&actor, UserId(user), AccessTokenId(token))
         .await?;
     Ok(HttpResponse::Ok().json(AccessTokenDto::of(&token, Utc::now())))
 }

@@ -344,6 +344,11 @@ pub struct SettingsDto {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 1000)]
     pub max_live_keys_per_user: Option<u32>,
+    /// The longest a personal access token may live (1 to 366 days); absent: no maximum beyond the
+    /// built-in 366 days, and tokens may be made without expiry.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 366)]
+    pub token_max_lifetime_days: Option<u32>,
 }
 
 impl From<&SelfServiceSettings> for SettingsDto {
@@ -356,6 +361,7 @@ impl From<&SelfServiceSettings> for SettingsDto {
             key_max_lifetime_days: s.key_max_lifetime_days,
             allowed_routes: Some(s.allowed_routes.as_slice().to_vec()),
             max_live_keys_per_user: Some(s.max_live_keys_per_user),
+            token_max_lifetime_days: s.token_max_lifetime_days,
         }
     }
 }
@@ -388,6 +394,7 @@ impl SettingsDto {
             key_max_lifetime_days: self.key_max_lifetime_days,
             allowed_routes,
             max_live_keys_per_user: self.max_live_keys_per_user.unwrap_or(DEFAULT_MAX_LIVE_KEYS),
+            token_max_lifetime_days: self.token_max_lifetime_days,
         })
     }
 }

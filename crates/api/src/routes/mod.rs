@@ -33,6 +33,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(access_tokens::list)
         .service(access_tokens::create)
         .service(access_tokens::revoke)
+        .service(access_tokens::list_of_user)
+        .service(access_tokens::revoke_of_user)
         .service(models::list)
         .service(models::get)
         .service(subscriptions::list)

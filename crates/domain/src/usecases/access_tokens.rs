@@ -1,10 +1,12 @@
 //! Personal access tokens, managed by their owner: create (shown once), list, revoke.
 
+use crate::admin::SettingsSource;
 use crate::api_key::is_hidden;
 use crate::audit::AuditEvent;
 use crate::ids::{AccessTokenId, UserId};
 use crate::ports::{AccessToken, AccessTokenStore, Clock, SecretGenerator};
 use crate::secret::{Secret, SecretKind};
+use crate::usecases::admin_users::{require_admin, require_oversight};
 use crate::usecases::IssuedToken;
 use crate::user::Actor;
 use crate::{Error, FieldError, StoreError};
@@ -49,6 +51,8 @@ pub struct ManageAccessTokens {
     tokens: Arc<dyn AccessTokenStore>,
     clock: Arc<dyn Clock>,
     secrets: Arc<dyn SecretGenerator>,
+    /// The administrator's settings (the longest a token may live); none: only [`MAX_TOKEN_DAYS`].
+    settings: Option<SettingsSource>,
 }
 
 impl ManageAccessTokens {
@@ -61,7 +65,14 @@ impl ManageAccessTokens {
             tokens,
             clock,
             secrets,
+            settings: None,
         }
+    }
+
+    /// Reads the organisation's maximum token lifetime from the administrator's settings.
+    pub fn with_settings(mut self, settings: SettingsSource) -> Self {
+        self.settings = Some(settings);
+        self
     }
 
     pub async fn create(
@@ -101,13 +112,24 @@ impl ManageAccessTokens {
         if request.scopes.is_empty() {
             errors.push(FieldError::new("scopes", "choose 'read', 'write' or both"));
         }
-        if let Some(days) = request.expires_in_days {
-            if days == 0 || days > MAX_TOKEN_DAYS {
-                errors.push(FieldError::new(
-                    "expires_in_days",
-                    format!("1 to {MAX_TOKEN_DAYS} days, or null for no expiry"),
-                ));
-            }
+        let max_days = match &self.settings {
+            Some(settings) => settings.current().await?.token_max_lifetime_days,
+            None => None,
+        };
+        match (request.expires_in_days, max_days) {
+            (Some(days), _) if days == 0 || days > MAX_TOKEN_DAYS => errors.push(FieldError::new(
+                "expires_in_days",
+                format!("1 to {MAX_TOKEN_DAYS} days, or null for no expiry"),
+            )),
+            (Some(days), Some(max)) if days > max => errors.push(FieldError::new(
+                "expires_in_days",
+                format!("at most {max} days: the longest a token may live here"),
+            )),
+            (None, Some(max)) => errors.push(FieldError::new(
+                "expires_in_days",
+                format!("tokens must expire here, within {max} days"),
+            )),
+            _ => {}
         }
         let now = self.clock.now();
         let expires_at = request
@@ -167,6 +189,23 @@ impl ManageAccessTokens {
 
     pub async fn list(&self, actor: &Actor) -> Result<Vec<AccessToken>, Error> {
         Ok(self.tokens.list_access_tokens(actor.user_id).await?)
+    }
+
+    /// Someone's tokens (never a secret), for administrators and auditors.
+    pub async fn list_of(&self, actor: &Actor, owner: UserId) -> Result<Vec<AccessToken>, Error> {
+        require_oversight(actor, "other people's tokens")?;
+        Ok(self.tokens.list_access_tokens(owner).await?)
+    }
+
+    /// Revokes someone's token, as an administrator (audited under the administrator).
+    pub async fn revoke_of(
+        &self,
+        actor: &Actor,
+        owner: UserId,
+        id: AccessTokenId,
+    ) -> Result<AccessToken, Error> {
+        require_admin(actor, "revoke other people's tokens")?;
+        self.revoke_for(actor, owner, id).await
     }
 
     /// Revokes one of the caller's own tokens; someone else's is "not found".
@@ -260,6 +299,88 @@ mod tests {
                 "{scopes:?} from {parent:?}: {errors:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn only_oversight_lists_and_only_admins_revoke_someone_elses_tokens() {
+        let mut store = MockAccessTokenStore::new();
+        store
+            .expect_list_access_tokens()
+            .times(1)
+            .returning(|_| Ok(vec![]));
+        store
+            .expect_revoke_access_token()
+            .times(1)
+            .withf(|_, owner, _, audit| {
+                *owner == bob().user_id && audit.actor == Some(alice().user_id)
+            })
+            .returning(|_, _, _, _| Err(StoreError::NotFound));
+        let uc = ManageAccessTokens::new(Arc::new(store), fixed_clock(), fixed_secrets());
+        let owner = bob().user_id;
+        assert!(matches!(
+            uc.list_of(&alice(), owner).await.unwrap_err(),
+            Error::Forbidden(_)
+        ));
+        assert!(matches!(
+            uc.revoke_of(&alice(), owner, AccessTokenId::new())
+                .await
+                .unwrap_err(),
+            Error::Forbidden(_)
+        ));
+        let mut auditor = alice();
+        auditor.roles.push(crate::user::Role::Auditor);
+        assert!(uc.list_of(&auditor, owner).await.unwrap().is_empty());
+        assert!(matches!(
+            uc.revoke_of(&auditor, owner, AccessTokenId::new())
+                .await
+                .unwrap_err(),
+            Error::Forbidden(_)
+        ));
+        let mut admin = alice();
+        admin.roles.push(crate::user::Role::Admin);
+        assert_eq!(
+            uc.revoke_of(&admin, owner, AccessTokenId::new())
+                .await
+                .unwrap_err(),
+            Error::NotFound {
+                entity: "access token"
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_maximum_lifetime_makes_every_token_expire_within_it() {
+        let mut settings = crate::admin::MockSettingsStore::new();
+        settings.expect_get_settings().returning(|| {
+            Ok(Some(crate::admin::SelfServiceSettings {
+                token_max_lifetime_days: Some(30),
+                ..crate::admin::SelfServiceSettings::default()
+            }))
+        });
+        let mut store = MockAccessTokenStore::new();
+        store.expect_list_access_tokens().returning(|_| Ok(vec![]));
+        store
+            .expect_insert_access_token()
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let uc = ManageAccessTokens::new(Arc::new(store), fixed_clock(), fixed_secrets())
+            .with_settings(SettingsSource::new(
+                Arc::new(settings),
+                crate::admin::SelfServiceSettings::default(),
+            ));
+        for days in [None, Some(31)] {
+            let Error::Invalid(errors) = uc
+                .create(&alice(), request(&["read"], days))
+                .await
+                .unwrap_err()
+            else {
+                panic!("expected invalid for {days:?}");
+            };
+            assert_eq!(errors[0].field, "expires_in_days");
+        }
+        uc.create(&alice(), request(&["read"], Some(30)))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
