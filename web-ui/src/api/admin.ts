@@ -16,6 +16,7 @@ export type SettingsBody = Schemas["SettingsDto"];
 export type UpdateModelBody = Schemas["UpdateModelBody"];
 export type ModelUpdated = Schemas["ModelUpdatedDto"];
 export type ReconcileRun = Schemas["ReconcileRunDto"];
+export type UserAccessToken = Schemas["AccessTokenDto"];
 
 const PAGE = 50;
 
@@ -23,6 +24,7 @@ export const adminKeys = {
   all: ["admin"] as const,
   users: (filters: UserFilters) => ["admin", "users", filters] as const,
   user: (id: string) => ["admin", "user", id] as const,
+  userAccessTokens: (id: string) => ["admin", "user-access-tokens", id] as const,
   apiKeys: (filters: KeyFilters) => ["admin", "api-keys", filters] as const,
   subscriptions: (filters: SubscriptionFilters) => ["admin", "subscriptions", filters] as const,
   history: (id: string) => ["admin", "subscription-history", id] as const,
@@ -95,6 +97,37 @@ export function useSetUserStatus() {
         ? unwrap(api.POST("/api/v1/admin/users/{id}/suspend", { params: { path: { id } } }))
         : unwrap(api.POST("/api/v1/admin/users/{id}/reactivate", { params: { path: { id } } })),
     onSuccess: invalidate,
+  });
+}
+
+/** A user's personal access tokens, newest first, revoked and expired ones included; never a secret. */
+export function useUserAccessTokens(userId: string) {
+  return useQuery({
+    queryKey: adminKeys.userAccessTokens(userId),
+    queryFn: async () =>
+      (await unwrap(api.GET("/api/v1/admin/users/{id}/access-tokens", { params: { path: { id: userId } } }))).items,
+  });
+}
+
+/**
+ * An administrator revokes a user's live token; it stops working at once. The lists are read again also after
+ * a refusal (a 404 when it is no live token of that user any more, perhaps revoked or expired meanwhile), and the
+ * own list in case it was the administrator's own token.
+ */
+export function useRevokeUserAccessToken() {
+  const client = useQueryClient();
+  const invalidate = useInvalidateAdmin();
+  return useMutation({
+    mutationFn: ({ userId, tokenId }: { userId: string; tokenId: string }) =>
+      unwrap(
+        api.POST("/api/v1/admin/users/{id}/access-tokens/{token_id}/revoke", {
+          params: { path: { id: userId, token_id: tokenId } },
+        }),
+      ),
+    onSettled: async () => {
+      await invalidate();
+      await client.invalidateQueries({ queryKey: ["access-tokens"] });
+    },
   });
 }
 

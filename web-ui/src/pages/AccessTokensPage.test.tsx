@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { AccessTokensPage } from "./AccessTokensPage";
-import { fakeApi, renderPage, seriousViolations } from "../test/render";
+import { fakeApi, problem, renderPage, seriousViolations } from "../test/render";
 import { ADMIN, meAs } from "./admin/fixtures";
 
 const created = {
@@ -48,6 +48,29 @@ describe("the access tokens page", () => {
     await waitFor(() => expect(calls.some((c) => c.method === "POST")).toBe(true));
     const sent = calls.find((c) => c.method === "POST");
     expect(sent?.body).toMatchObject({ name: "ops", scopes: ["read", "admin"] });
+    expect(await seriousViolations()).toEqual([]);
+  });
+
+  it("shows the server's objection to the expiry on the expiry field", async () => {
+    const calls = fakeApi({
+      "GET /api/v1/me": { body: meAs(["user"]) },
+      "GET /api/v1/access-tokens": { body: { items: [] } },
+      "POST /api/v1/access-tokens": problem(422, "validation", "the token is not valid", [
+        { field: "expires_in_days", message: "tokens must expire here, within 30 days" },
+      ]),
+    });
+    const user = userEvent.setup();
+    renderPage(<AccessTokensPage />);
+    await screen.findByText("No access tokens");
+    await user.click(screen.getByRole("button", { name: "Create access token" }));
+    await user.type(screen.getByRole("textbox", { name: /name/i }), "ci");
+    const days = screen.getByRole("textbox", { name: "Expires after (days)" });
+    await user.clear(days);
+    await user.click(screen.getByRole("button", { name: "Create token" }));
+    await waitFor(() => expect(days).toHaveAttribute("aria-invalid", "true"));
+    expect(days).toHaveAccessibleDescription(/^tokens must expire here, within 30 days/);
+    expect(calls.find((c) => c.method === "POST")?.body).toMatchObject({ name: "ci", expires_in_days: null });
+    expect(screen.getByRole("textbox", { name: /name/i })).toHaveAttribute("aria-invalid", "false");
     expect(await seriousViolations()).toEqual([]);
   });
 });

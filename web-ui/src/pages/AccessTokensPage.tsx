@@ -81,10 +81,11 @@ function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreat
     );
   }
 
-  const helper = (message: string | undefined) =>
+  /** A field's error, named by the field (`aria-describedby`) through its id. */
+  const helper = (id: string, message: string | undefined) =>
     message ? (
       <FormHelperText>
-        <HelperText>
+        <HelperText id={id}>
           <HelperTextItem variant="error">{message}</HelperTextItem>
         </HelperText>
       </FormHelperText>
@@ -103,8 +104,9 @@ function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreat
               onChange={(_e, v) => setName(v)}
               validated={errors.name ? "error" : "default"}
               aria-invalid={!!errors.name}
+              aria-describedby={errors.name ? "token-name-help" : undefined}
             />
-            {helper(errors.name)}
+            {helper("token-name-help", errors.name)}
           </FormGroup>
           <FormGroup label="Scopes" isRequired role="group" fieldId="token-scopes" isStack>
             {offered.map(({ scope, label }) => (
@@ -116,7 +118,7 @@ function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreat
                 onChange={(_e, on) => setScopes((s) => (on ? [...s, scope] : s.filter((x) => x !== scope)))}
               />
             ))}
-            {helper(errors.scopes)}
+            {helper("token-scopes-help", errors.scopes)}
           </FormGroup>
           <FormGroup label="Expires after (days)" fieldId="token-days">
             <TextInput
@@ -126,8 +128,9 @@ function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreat
               onChange={(_e, v) => setDays(v)}
               validated={errors.days ? "error" : "default"}
               aria-invalid={!!errors.days}
+              aria-describedby={errors.days ? "token-days-help" : undefined}
             />
-            {helper(errors.days)}
+            {helper("token-days-help", errors.days)}
           </FormGroup>
           <ProblemAlert error={create.error} title="The token was not created" />
         </Form>

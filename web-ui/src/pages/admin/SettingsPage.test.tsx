@@ -34,6 +34,7 @@ describe("the settings page", () => {
       key_default_lifetime_days: 90,
       key_max_lifetime_days: 365,
       max_live_keys_per_user: 20,
+      token_max_lifetime_days: 90,
       allowed_routes: ["/chat/completions", "/v1/chat/completions", "/embeddings", "/v1/embeddings"],
     });
   });
@@ -136,6 +137,57 @@ describe("the settings page", () => {
     expect(await seriousViolations()).toEqual([]);
   });
 
+  it("saves the longest token lifetime, empty as no maximum, and shows the server's objection on it", async () => {
+    let refuse = false;
+    const calls = fakeApi({
+      ...ADMIN,
+      "GET /api/v1/admin/settings": { body: settings() },
+      "PUT /api/v1/admin/settings": ({ body }) =>
+        refuse
+          ? problem(422, "validation", "the settings are not valid", [
+              { field: "token_max_lifetime_days", message: "must be between 1 and 366" },
+            ])
+          : { body: { ...(body as object), source: "stored", available_routes: settings().available_routes } },
+    });
+    const sent = () => calls.filter((c) => c.method === "PUT").map((c) => c.body as Record<string, unknown>);
+    const user = userEvent.setup();
+    renderPage(<SettingsPage />);
+    await screen.findByText("from the server's configuration");
+    const field = within(group("Access tokens")).getByLabelText("Longest token lifetime (days)");
+    expect(field).toHaveValue("90");
+    expect(await seriousViolations()).toEqual([]);
+
+    // Out of range: refused here, nothing sent.
+    await user.clear(field);
+    await user.type(field, "367");
+    await user.click(screen.getByRole("button", { name: "Save settings" }));
+    expect(screen.getByText("Between 1 and 366 days, or empty for no maximum.")).toBeInTheDocument();
+    expect(field).toHaveAttribute("aria-invalid", "true");
+    expect(calls.some((c) => c.method === "PUT")).toBe(false);
+
+    await user.clear(field);
+    await user.type(field, "30");
+    await user.click(screen.getByRole("button", { name: "Save settings" }));
+    expect(await screen.findByText("Settings saved.")).toBeInTheDocument();
+    expect(sent()[0]).toHaveProperty("token_max_lifetime_days", 30);
+
+    // Empty is sent as null: no maximum.
+    await user.clear(field);
+    await user.click(screen.getByRole("button", { name: "Save settings" }));
+    await waitFor(() => expect(sent()).toHaveLength(2));
+    expect(sent()[1]).toHaveProperty("token_max_lifetime_days", null);
+
+    refuse = true;
+    await user.type(field, "12");
+    await user.click(screen.getByRole("button", { name: "Save settings" }));
+    await waitFor(() => expect(field).toHaveAttribute("aria-invalid", "true"));
+    expect(document.getElementById("token_max_lifetime_days-help")).toHaveTextContent("must be between 1 and 366");
+    expect(field).toHaveAccessibleDescription(/^must be between 1 and 366/);
+    expect(screen.getByRole("alert")).toHaveTextContent("the settings are not valid");
+    expect(sent()[2]).toHaveProperty("token_max_lifetime_days", 12);
+    expect(await seriousViolations()).toEqual([]);
+  });
+
   it("shows auditors the settings read-only", async () => {
     fakeApi({ ...AUDITOR, "GET /api/v1/admin/settings": { body: settings({ source: "stored" }) } });
     renderPage(<SettingsPage />);
@@ -143,6 +195,8 @@ describe("the settings page", () => {
     expect(await screen.findByText(/Read-only: auditors/)).toBeInTheDocument();
     expect(screen.getByLabelText("Default key lifetime (days)")).toHaveAttribute("readonly");
     expect(screen.getByLabelText("Most live keys per user")).toHaveAttribute("readonly");
+    expect(screen.getByLabelText("Longest token lifetime (days)")).toHaveAttribute("readonly");
+    expect(screen.getByLabelText("Longest token lifetime (days)")).toHaveValue("90");
     const routes = within(group("Routes keys may call")).getAllByRole("checkbox");
     expect(routes.every((box) => (box as HTMLInputElement).disabled)).toBe(true);
     expect(screen.getByRole("checkbox", { name: "/v1/embeddings" })).toBeChecked();

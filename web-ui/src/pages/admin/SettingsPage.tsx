@@ -1,5 +1,5 @@
-// The defaults and maximums for self-service subscriptions and keys, how many live keys a user may hold, and
-// the LiteLLM routes keys may call. Saving replaces all of them: an empty limit is unlimited, an empty
+// The defaults and maximums for self-service subscriptions and keys, how many live keys a user may hold, the
+// LiteLLM routes keys may call, and the longest a personal access token may live. Saving replaces all of them: an empty limit is unlimited, an empty
 // lifetime none. Checked here before sending; the server's objections land on their fields. Auditors see the
 // values read-only.
 import { useState, type FormEvent } from "react";
@@ -38,6 +38,8 @@ const LIFETIMES = [
 type Lifetime = (typeof LIFETIMES)[number][0];
 const MAX_DAYS = 36_500;
 const MAX_LIVE_KEYS = 1000;
+/** The longest any personal access token may live, whatever the setting. */
+const MAX_TOKEN_DAYS = 366;
 /** The server's number of live keys per user when none is set. */
 export const DEFAULT_LIVE_KEYS = 20;
 
@@ -45,6 +47,8 @@ interface Values {
   limits: Record<Group, LimitsInput>;
   days: Record<Lifetime, string>;
   maxLiveKeys: string;
+  /** The longest token lifetime in days; empty: no maximum beyond the built-in one. */
+  tokenMaxDays: string;
   /** The routes keys may call, checked. */
   routes: string[];
 }
@@ -52,6 +56,7 @@ interface Errors {
   limits: Record<Group, Partial<Record<LimitField, string>>>;
   days: Partial<Record<Lifetime, string>>;
   maxLiveKeys?: string;
+  tokenMaxDays?: string;
   routes?: string;
 }
 
@@ -79,6 +84,7 @@ function toValues(s: AdminSettings): Values {
       key_max_lifetime_days: days(s.key_max_lifetime_days),
     },
     maxLiveKeys: String(s.max_live_keys_per_user ?? DEFAULT_LIVE_KEYS),
+    tokenMaxDays: days(s.token_max_lifetime_days),
     routes: s.allowed_routes ?? [],
   };
 }
@@ -113,6 +119,9 @@ export function validateSettings(v: Values): Errors {
   const keys = v.maxLiveKeys.trim();
   if (!/^\d+$/.test(keys) || Number(keys) < 1 || Number(keys) > MAX_LIVE_KEYS)
     errors.maxLiveKeys = `A whole number from 1 to ${MAX_LIVE_KEYS}.`;
+  const tokenDays = v.tokenMaxDays.trim();
+  if (tokenDays && (!/^\d+$/.test(tokenDays) || Number(tokenDays) < 1 || Number(tokenDays) > MAX_TOKEN_DAYS))
+    errors.tokenMaxDays = `Between 1 and ${MAX_TOKEN_DAYS} days, or empty for no maximum.`;
   if (v.routes.length === 0) errors.routes = "Choose at least one route.";
   return errors;
 }
@@ -121,6 +130,7 @@ const hasErrors = (e: Errors) =>
   Object.keys(e.days).length > 0 ||
   GROUPS.some(([g]) => Object.keys(e.limits[g]).length > 0) ||
   !!e.maxLiveKeys ||
+  !!e.tokenMaxDays ||
   !!e.routes;
 
 /** The server's field errors on their fields; `allowed_routes[2]` is the third route sent, named. */
@@ -134,6 +144,7 @@ function serverErrors(error: unknown, sentRoutes: string[]): Errors {
     }
     for (const [field] of LIFETIMES) if (e.field === field) errors.days[field] = e.message;
     if (e.field === "max_live_keys_per_user") errors.maxLiveKeys = e.message;
+    if (e.field === "token_max_lifetime_days") errors.tokenMaxDays = e.message;
     const route = /^allowed_routes(?:\[(\d+)\])?$/.exec(e.field);
     if (route) {
       const named = route[1] === undefined ? undefined : sentRoutes[Number(route[1])];
@@ -181,6 +192,7 @@ function SettingsForm({ settings }: { settings: AdminSettings }) {
     },
     days: { ...server.days, ...local.days },
     maxLiveKeys: local.maxLiveKeys ?? server.maxLiveKeys,
+    tokenMaxDays: local.tokenMaxDays ?? server.tokenMaxDays,
     routes: local.routes ?? server.routes,
   };
 
@@ -198,6 +210,7 @@ function SettingsForm({ settings }: { settings: AdminSettings }) {
       key_default_lifetime_days: days(values.days.key_default_lifetime_days),
       key_max_lifetime_days: days(values.days.key_max_lifetime_days),
       max_live_keys_per_user: Number(values.maxLiveKeys.trim()),
+      token_max_lifetime_days: days(values.tokenMaxDays),
       // In the order they are offered, whatever order they were checked in.
       allowed_routes: offered.filter((r) => values.routes.includes(r)),
     };
@@ -312,6 +325,36 @@ function SettingsForm({ settings }: { settings: AdminSettings }) {
                     The only LiteLLM routes keys may call; at least one. Keys get these routes on their next change
                     (when created, edited or rotated), and the reconciler brings the others there on its next pass.
                     Only LiteLLM&apos;s inference routes are offered: management routes never are.
+                  </HelperTextItem>
+                </HelperText>
+              </FormHelperText>
+            </FormGroup>
+          </GridItem>
+        </Grid>
+      </fieldset>
+      <fieldset className="kp-fieldset">
+        <legend className="pf-v6-c-form__label">
+          <span className="pf-v6-c-form__label-text">Access tokens</span>
+        </legend>
+        <Grid hasGutter>
+          <GridItem md={6}>
+            <FormGroup label="Longest token lifetime (days)" fieldId="token_max_lifetime_days">
+              <TextInput
+                id="token_max_lifetime_days"
+                value={values.tokenMaxDays}
+                inputMode="numeric"
+                readOnlyVariant={canChange ? undefined : "default"}
+                placeholder={canChange ? undefined : "none"}
+                onChange={(_e, v) => setValues((prev) => ({ ...prev, tokenMaxDays: v }))}
+                validated={merged.tokenMaxDays ? "error" : "default"}
+                aria-invalid={!!merged.tokenMaxDays}
+                aria-describedby="token_max_lifetime_days-help"
+              />
+              <FormHelperText>
+                <HelperText id="token_max_lifetime_days-help">
+                  <HelperTextItem variant={merged.tokenMaxDays ? "error" : "default"}>
+                    {merged.tokenMaxDays ??
+                      `The longest a personal access token made from now on may live, 1 to ${MAX_TOKEN_DAYS} days; tokens must then expire. Empty: no maximum beyond ${MAX_TOKEN_DAYS} days, and tokens may be made without expiry.`}
                   </HelperTextItem>
                 </HelperText>
               </FormHelperText>

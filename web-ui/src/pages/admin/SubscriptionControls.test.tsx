@@ -29,6 +29,7 @@ const CANCELLED = adminSubscription({
 
 const userRoutes = (subscriptions: unknown[] | (() => { body: unknown })) => ({
   [`GET /api/v1/admin/users/${BOB.id}`]: { body: userDetail() },
+  [`GET /api/v1/admin/users/${BOB.id}/access-tokens`]: { body: { items: [] } },
   "GET /api/v1/admin/api-keys": { body: { items: [] } },
   "GET /api/v1/admin/subscriptions": Array.isArray(subscriptions) ? { body: { items: subscriptions } } : subscriptions,
 });

@@ -1,6 +1,6 @@
-// One user for administrators: who they are, their roles (admins change them), suspension, their keys and
-// their subscriptions with each one's history; admins suspend, reactivate, revoke and re-quota each
-// subscription. Auditors see the same without the controls.
+// One user for administrators: who they are, their roles (admins change them), suspension, their keys, their
+// subscriptions with each one's history, and their personal access tokens; admins suspend, reactivate, revoke and
+// re-quota each subscription, and revoke a live token. Auditors see the same without the controls.
 import { useState, type ReactNode } from "react";
 import { Link, useParams } from "react-router";
 import {
@@ -51,6 +51,7 @@ import { formatDate, formatDateTime, formatLimits } from "../../format";
 import { AdminKeysTable } from "./KeysAdminPage";
 import { LoadMore, useCanChange } from "./shared";
 import { SubscriptionActionButtons, SubscriptionActionModal, type SubscriptionAction } from "./SubscriptionControls";
+import { UserAccessTokens } from "./UserAccessTokens";
 import { RoleLabels, UserStatus } from "./UsersPage";
 
 export function UserDetailPage() {
@@ -138,6 +139,10 @@ function UserDetail({ user }: { user: AdminUserDetail }) {
         <Title headingLevel="h2">Subscriptions</Title>
         {canChange && <GrantForm user={user} />}
         <UserSubscriptions userId={user.id} />
+      </PageSection>
+      <PageSection>
+        <Title headingLevel="h2">Personal access tokens</Title>
+        <UserAccessTokens user={user} />
       </PageSection>
       {confirming && (
         <ConfirmModal

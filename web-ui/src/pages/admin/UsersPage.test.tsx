@@ -17,6 +17,7 @@ const detailPage = (
 const bobsKey = apiKey({ user_id: BOB.id, owner_username: "bob" });
 const userRoutes = (over: Record<string, unknown> = {}) => ({
   [`GET /api/v1/admin/users/${BOB.id}`]: { body: userDetail() },
+  [`GET /api/v1/admin/users/${BOB.id}/access-tokens`]: { body: { items: [] } },
   "GET /api/v1/admin/api-keys": { body: { items: [bobsKey] } },
   "GET /api/v1/admin/subscriptions": { body: { items: [adminSubscription({ status: "active" })] } },
   ...over,

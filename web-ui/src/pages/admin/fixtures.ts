@@ -51,6 +51,7 @@ export const settings = (over: Record<string, unknown> = {}) => ({
   key_default_lifetime_days: 90,
   key_max_lifetime_days: 365,
   max_live_keys_per_user: 20,
+  token_max_lifetime_days: 90,
   allowed_routes: ["/chat/completions", "/v1/chat/completions", "/embeddings", "/v1/embeddings"],
   available_routes: [
     "/chat/completions",
