@@ -177,6 +177,17 @@ impl LiteLlmClient {
         }
     }
 
+    /// POSTs an idempotent JSON body (retried like [`Self::retrying`]); the answer's body is not needed.
+    async fn post_retrying(&self, path: &str, body: &[u8]) -> Result<(), GatewayError> {
+        self.retrying(path, || async {
+            let answer = self
+                .send(Method::POST, path, &[], Some(body.to_vec()))
+                .await?;
+            success::<Value>(path, answer).map(drop)
+        })
+        .await
+    }
+
     /// Repeats an idempotent call on `Unavailable`, with backoff.
     async fn retrying<T, F, Fut>(&self, path: &str, call: F) -> Result<T, GatewayError>
     where
@@ -823,14 +834,7 @@ impl Gateway for LiteLlmClient {
             models: [NO_MODELS],
             auto_create_key: false,
         })?;
-        let outcome = self
-            .retrying(path, || async {
-                let answer = self
-                    .send(Method::POST, path, &[], Some(body.clone()))
-                    .await?;
-                success::<Value>(path, answer).map(drop)
-            })
-            .await;
+        let outcome = self.post_retrying(path, &body).await;
         match outcome {
             Err(GatewayError::Conflict { field, .. }) if field == "user_id" => Ok(()),
             other => other,
@@ -990,13 +994,7 @@ impl Gateway for LiteLlmClient {
             models,
             model_max_budget,
         })?;
-        self.retrying(path, || async {
-            let answer = self
-                .send(Method::POST, path, &[], Some(body.clone()))
-                .await?;
-            success::<Value>(path, answer).map(drop)
-        })
-        .await
+        self.post_retrying(path, &body).await
     }
 
     /// Makes the user's team (`keyport-<user id>`) hold the user and the rate pools, idempotently:
@@ -1027,14 +1025,7 @@ impl Gateway for LiteLlmClient {
                     models: [],
                     metadata: &metadata,
                 })?;
-                let created = self
-                    .retrying(path, || async {
-                        let answer = self
-                            .send(Method::POST, path, &[], Some(body.clone()))
-                            .await?;
-                        success::<Value>(path, answer).map(drop)
-                    })
-                    .await;
+                let created = self.post_retrying(path, &body).await;
                 match created {
                     Ok(()) => return Ok(()),
                     // Created meanwhile (by another replica, or by our own attempt whose answer was lost).
@@ -1052,13 +1043,7 @@ impl Gateway for LiteLlmClient {
             team_id: &team_id,
             metadata: &metadata,
         })?;
-        self.retrying(path, || async {
-            let answer = self
-                .send(Method::POST, path, &[], Some(body.clone()))
-                .await?;
-            success::<Value>(path, answer).map(drop)
-        })
-        .await?;
+        self.post_retrying(path, &body).await?;
         if members.contains(&user_id) {
             return Ok(());
         }
@@ -1070,14 +1055,7 @@ impl Gateway for LiteLlmClient {
                 role: "user",
             }],
         })?;
-        let added = self
-            .retrying(path, || async {
-                let answer = self
-                    .send(Method::POST, path, &[], Some(body.clone()))
-                    .await?;
-                success::<Value>(path, answer).map(drop)
-            })
-            .await;
+        let added = self.post_retrying(path, &body).await;
         match added {
             Err(GatewayError::Invalid { message, .. }) if message.contains("already in team") => {
                 Ok(())
