@@ -23,6 +23,7 @@ use async_trait::async_trait;
 use keyport_domain::usecases::*;
 use serde::Serialize;
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 use utoipa_actix_web::AppExt;
 use utoipa_scalar::Servable;
 
@@ -83,6 +84,8 @@ pub struct ApiConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Whether responses carry `Strict-Transport-Security` (the public URL is https).
     pub hsts: bool,
+    /// The bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<String>,
 }
 
 /// `Strict-Transport-Security` when the public URL is https: a year, subdomains included.
@@ -190,7 +193,21 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
+async fn metrics(state: web::Data<ApiState>, req: HttpRequest) -> HttpResponse {
+    if let Some(wanted) = &state.config.metrics_token {
+        let presented = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if presented.as_bytes().ct_eq(wanted.as_bytes()).unwrap_u8() != 1 {
+            return HttpResponse::Unauthorized()
+                .insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"))
+                .content_type("text/plain")
+                .body("the metrics need KEYPORT_METRICS_TOKEN as a bearer token\n");
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render().await)

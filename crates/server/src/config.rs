@@ -188,6 +188,10 @@ pub struct ServeArgs {
     /// `X-Forwarded-For` gives the client's address for rate limits and the audit log; none by default.
     #[arg(long, env = "KEYPORT_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<TrustedProxy>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this>` (compared in constant time); unset,
+    /// it is open (keep it off the public network then).
+    #[arg(long, env = "KEYPORT_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     #[command(flatten)]
     pub oidc: Box<OidcArgs>,
 }

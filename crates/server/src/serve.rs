@@ -180,6 +180,7 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
             secure_cookies: args.secure_cookies()?,
             trusted_proxies: args.trusted_proxies.iter().map(|p| p.0).collect(),
             hsts: args.public_url()?.scheme() == "https",
+            metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
         },
         readiness: Arc::new(Dependencies {
             wiring: wiring.clone(),

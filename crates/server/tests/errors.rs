@@ -321,3 +321,24 @@ async fn behind_an_https_public_url_every_answer_asks_browsers_for_https_only() 
         );
     }
 }
+
+#[tokio::test]
+async fn with_a_metrics_token_the_metrics_answer_only_its_bearer() {
+    let app = App::start_with_env(
+        keyport_testkit::double::DoubleConfig::demo(),
+        &[("KEYPORT_METRICS_TOKEN", "scrape-me-0123456789")],
+    )
+    .await;
+    let get = |auth: Option<&'static str>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(auth) = auth {
+            request = request.header(AUTHORIZATION, auth);
+        }
+        request.send()
+    };
+    assert_eq!(get(None).await.unwrap().status(), 401);
+    assert_eq!(get(Some("Bearer wrong")).await.unwrap().status(), 401);
+    let ok = get(Some("Bearer scrape-me-0123456789")).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(ok.text().await.unwrap().contains("keyport_jobs"));
+}
