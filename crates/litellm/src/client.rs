@@ -79,6 +79,7 @@ impl LiteLlmClient {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
+            .pool_idle_timeout(config.idle_timeout)
             .user_agent(concat!("keyport/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| GatewayError::Unexpected(format!("cannot build the HTTP client: {e}")))?;
@@ -135,18 +136,29 @@ impl LiteLlmClient {
                 GatewayError::Unexpected("the master key is not a valid header value".to_owned())
             })?;
         auth.set_sensitive(true);
-        let mut request = self
-            .http
-            .request(method.clone(), url)
-            .header(AUTHORIZATION, auth);
-        if let Some(body) = body {
-            request = request
-                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .body(body);
-        }
+        let request = || {
+            let request = self
+                .http
+                .request(method.clone(), url.clone())
+                .header(AUTHORIZATION, auth.clone());
+            match &body {
+                Some(body) => request
+                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                    .body(body.clone()),
+                None => request,
+            }
+        };
         let started = Instant::now();
         let outcome = async {
-            let response = request.send().await?;
+            let response = match request().send().await {
+                // No connection was made, so LiteLLM never saw the request: sending it again is safe even
+                // for a call that is not idempotent (a pooled connection the other side had just closed).
+                Err(e) if e.is_connect() => {
+                    tracing::info!(method = %method, path, "litellm connection failed before sending; trying once more");
+                    request().send().await?
+                }
+                other => other?,
+            };
             let status = response.status();
             let body = response.bytes().await?;
             Ok::<_, reqwest::Error>(Answer {

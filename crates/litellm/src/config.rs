@@ -87,6 +87,10 @@ pub struct LiteLlmConfig {
     pub timeout: Duration,
     /// Limit for establishing the connection (default 3 s).
     pub connect_timeout: Duration,
+    /// How long an idle pooled connection is kept for reuse (default 3 s): below LiteLLM's keep-alive
+    /// (uvicorn closes idle connections after 5 s), so that keyport never reuses a connection LiteLLM is
+    /// closing at that moment.
+    pub idle_timeout: Duration,
     pub retry: RetryPolicy,
 }
 
@@ -97,8 +101,14 @@ impl LiteLlmConfig {
             master_key,
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(3),
+            idle_timeout: Duration::from_secs(3),
             retry: RetryPolicy::default(),
         }
+    }
+
+    pub fn with_idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = idle;
+        self
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {

@@ -50,6 +50,15 @@ pub struct Common {
         global = true
     )]
     pub litellm_timeout_secs: u64,
+    /// How long an idle connection to LiteLLM is kept for reuse, in milliseconds: keep it below LiteLLM's
+    /// keep-alive (uvicorn's is 5 s) and any load balancer's idle timeout in between.
+    #[arg(
+        long,
+        env = "KEYPORT_LITELLM_IDLE_TIMEOUT_MS",
+        default_value_t = 3000,
+        global = true
+    )]
+    pub litellm_idle_timeout_ms: u64,
     /// Log filter (tracing syntax), e.g. `info` or `keyport=debug,info`.
     #[arg(long, env = "KEYPORT_LOG", default_value = "info", global = true)]
     pub log: String,

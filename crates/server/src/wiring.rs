@@ -52,7 +52,8 @@ impl Wiring {
         let store = Self::connect_store(common).await?;
         let (url, master_key) = common.litellm()?;
         let config = LiteLlmConfig::new(url, master_key)
-            .with_timeout(Duration::from_secs(common.litellm_timeout_secs));
+            .with_timeout(Duration::from_secs(common.litellm_timeout_secs))
+            .with_idle_timeout(Duration::from_millis(common.litellm_idle_timeout_ms));
         let gateway = LiteLlmClient::new(config).context("building the LiteLLM client")?;
         Ok(Self {
             store,
