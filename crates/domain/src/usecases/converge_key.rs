@@ -247,7 +247,7 @@ fn settled(error: StoreError) -> Error {
 }
 
 /// A LiteLLM failure inside a job: the job retries it.
-fn job_error(error: GatewayError) -> Error {
+pub(crate) fn job_error(error: GatewayError) -> Error {
     match error {
         GatewayError::Unavailable(detail) => Error::GatewayUnavailable { detail },
         other => Error::GatewayRejected(other.to_string()),

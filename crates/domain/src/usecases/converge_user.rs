@@ -1,6 +1,7 @@
 use crate::access::UserAccess;
 use crate::ids::UserId;
 use crate::ports::{AccessStore, Clock, Gateway, GatewayUser};
+use crate::usecases::converge_key::job_error;
 use crate::{Error, GatewayError};
 use std::sync::Arc;
 
@@ -91,14 +92,6 @@ impl ConvergeUser {
         }
         self.gateway.set_user_access(access).await?;
         self.gateway.ensure_team(access).await
-    }
-}
-
-/// A LiteLLM failure inside a job: the job retries it.
-fn job_error(error: GatewayError) -> Error {
-    match error {
-        GatewayError::Unavailable(detail) => Error::GatewayUnavailable { detail },
-        other => Error::GatewayRejected(other.to_string()),
     }
 }
 
