@@ -48,6 +48,10 @@ bench:
 bench-reconcile:
     scripts/bench-reconcile.sh
 
+# Schemathesis against a real keyport, larger than `just test`'s run: `just fuzz [SEED|random] [EXAMPLES]`
+fuzz seed="random" examples="200":
+    scripts/fuzz.sh --seed "$1" --examples "$2"
+
 # Regenerate docs/openapi.json from the API's OpenAPI snapshot test
 openapi:
     UPDATE_OPENAPI=1 cargo test -p keyport-api openapi

@@ -55,6 +55,13 @@ server_url=${KEYPORT_TEST_DATABASE_URL:-${DATABASE_URL:-}}
 [[ -n "$server_url" ]] || server_url=$("$KEYPORT_ROOT/scripts/postgres.sh")
 database="keyport_e2e_$$"
 DATABASE_URL=$(ensure_database "$server_url" "$database" fresh)
+# keyport works as the serve role (owns nothing) and migrates as the server's role, where roles can be made.
+if serve_url=$(serve_role_url "$DATABASE_URL"); then
+  export KEYPORT_MIGRATE_DATABASE_URL="$DATABASE_URL"
+  DATABASE_URL=$serve_url
+else
+  warn "could not create the serve role $KEYPORT_SERVE_ROLE; keyport runs as the database owner"
+fi
 export DATABASE_URL
 
 LITELLM_MASTER_KEY=$(new_master_key)

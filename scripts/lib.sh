@@ -130,6 +130,54 @@ ensure_database() {
   url_with_database "$1" "$name"
 }
 
+# The login role keyport serves as in local and test clusters (docs/security.md#database-roles): a member of the
+# group role keyport_app, owning nothing. Its password is for development and test clusters only.
+KEYPORT_SERVE_ROLE=keyport_serve
+KEYPORT_SERVE_PASSWORD=keyport-dev
+
+# serve_role_url OWNER_URL: with the rights of OWNER_URL's role, create (once; roles are cluster-wide) the group
+# role keyport_app and the login role keyport_serve in it, check that keyport_serve can log in, and print
+# OWNER_URL with keyport_serve's credentials. Fails, printing nothing, when the role may not create roles or
+# keyport_serve cannot log in; keyport then runs as one role, as a simple install does.
+serve_role_url() {
+  local owner_url=$1 psql url
+  psql=$(psql_bin)
+  # The advisory lock serialises concurrent scripts; the exception covers a migration creating keyport_app.
+  "$psql" -q -X -v ON_ERROR_STOP=1 "$owner_url" >/dev/null 2>&1 <<SQL || return 1
+DO \$\$
+BEGIN
+  PERFORM pg_advisory_xact_lock(30241163003784294);
+  BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'keyport_app') THEN
+      CREATE ROLE keyport_app NOLOGIN;
+    END IF;
+  EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
+  END;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$KEYPORT_SERVE_ROLE') THEN
+    CREATE ROLE $KEYPORT_SERVE_ROLE LOGIN PASSWORD '$KEYPORT_SERVE_PASSWORD';
+  END IF;
+  IF NOT pg_has_role('$KEYPORT_SERVE_ROLE', 'keyport_app', 'MEMBER') THEN
+    GRANT keyport_app TO $KEYPORT_SERVE_ROLE;
+  END IF;
+END
+\$\$;
+SQL
+  url=$(python3 - "$owner_url" "$KEYPORT_SERVE_ROLE" "$KEYPORT_SERVE_PASSWORD" <<'EOF'
+import sys, urllib.parse as u
+p = u.urlsplit(sys.argv[1])
+host = p.hostname or ""
+if ":" in host:
+    host = "[" + host + "]"
+port = f":{p.port}" if p.port else ""
+netloc = f"{u.quote(sys.argv[2], safe='')}:{u.quote(sys.argv[3], safe='')}@{host}{port}"
+print(u.urlunsplit(p._replace(netloc=netloc)))
+EOF
+  ) || return 1
+  "$psql" -X -At "$url" -c 'SELECT 1' >/dev/null 2>&1 || return 1
+  echo "$url"
+}
+
 # --- tools -------------------------------------------------------------------------------------------------
 # Each ensure_* installs a missing tool and is quiet when it is there.
 

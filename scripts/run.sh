@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `just run`: keyport on this machine with everything it needs, and a walkthrough to paste.
 #
-# Builds keyport and the LiteLLM double, takes a PostgreSQL from scripts/postgres.sh (database keyport_dev;
-# $DATABASE_URL is used as is when set), starts the double on a free port with a fresh master key (unless
+# Builds keyport and the LiteLLM double, takes a PostgreSQL from scripts/postgres.sh (database keyport_dev,
+# migrated as the server's own role, served as keyport_serve: docs/security.md#database-roles; $DATABASE_URL
+# is used as is when set), starts the double on a free port with a fresh master key (unless
 # LITELLM_URL and LITELLM_MASTER_KEY are both set), migrates, syncs the catalog, issues a token for the admin
 # `demo`, starts `keyport serve` (on KEYPORT_BIND, else 127.0.0.1:8080, else a free port) and prints the
 # walkthrough. Ctrl-C stops what this script started; the throwaway PostgreSQL keeps running.
@@ -49,10 +50,20 @@ section "PostgreSQL"
 if [[ -n "${DATABASE_URL:-}" ]]; then
   log "using DATABASE_URL as is"
 else
-  DATABASE_URL=$(ensure_database "$("$KEYPORT_ROOT/scripts/postgres.sh")" keyport_dev)
+  owner_url=$(ensure_database "$("$KEYPORT_ROOT/scripts/postgres.sh")" keyport_dev)
+  # Two roles, as docs/security.md recommends: migrations as the server's own role (the tables' owner), and
+  # everything else as keyport_serve, which owns nothing and may only read and append to the audit log.
+  if serve_url=$(serve_role_url "$owner_url"); then
+    export KEYPORT_MIGRATE_DATABASE_URL="$owner_url"
+    DATABASE_URL=$serve_url
+    log "keyport serves as $KEYPORT_SERVE_ROLE (member of keyport_app) and migrates as the database owner"
+  else
+    warn "could not create the serve role $KEYPORT_SERVE_ROLE; keyport runs as the database owner"
+    DATABASE_URL=$owner_url
+  fi
 fi
 export DATABASE_URL
-log "database: $DATABASE_URL"
+log "database: $DATABASE_URL${KEYPORT_MIGRATE_DATABASE_URL:+ (migrations: $KEYPORT_MIGRATE_DATABASE_URL)}"
 
 section "LiteLLM"
 if [[ -n "${LITELLM_URL:-}" && -n "${LITELLM_MASTER_KEY:-}" ]]; then
@@ -87,6 +98,7 @@ export KEYPORT_BIND
 # lets the session cookie work over plain-HTTP localhost.
 export KEYPORT_DEV_LOGIN="${KEYPORT_DEV_LOGIN:-true}"
 export KEYPORT_PROFILE="${KEYPORT_PROFILE:-development}"
+rm -f "$run_dir/keyport.log" # an old log would be read before the new process truncates it
 "$keyport" serve >"$run_dir/keyport.log" 2>&1 &
 pid=$!
 pids+=("$pid") names+=(keyport)
@@ -112,8 +124,9 @@ SUB_ID=$(curl -sS "$PORTAL/api/v1/subscriptions" -H "Authorization: Bearer $TOKE
 # 3. Create a key bound to that subscription (the secret is shown this once only)
 KEY_JSON=$(curl -sS "$PORTAL/api/v1/api-keys" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "{\"name\": \"my-first-key\", \"subscription_ids\": [\"$SUB_ID\"]}")
 KEY_ID=$(printf '%s' "$KEY_JSON" | pick 'd["key"]["id"]'); SECRET=$(printf '%s' "$KEY_JSON" | pick 'd["secret"]'); echo "key $KEY_ID: $SECRET"
-# 4. List my keys (keyport keeps only a hash and a prefix of each secret)
-curl -sS "$PORTAL/api/v1/api-keys" -H "Authorization: Bearer $TOKEN" | pretty
+# 4. List my keys, newest first, a page at a time ({"items", "next_cursor"}; ?limit=1..200, ?cursor=, ?status=active);
+#    keyport keeps only a hash and a prefix of each secret
+curl -sS "$PORTAL/api/v1/api-keys?limit=10" -H "Authorization: Bearer $TOKEN" | pretty
 # 5. Call the model through LiteLLM with the new key
 curl -sS "$LITELLM/v1/chat/completions" -H "Authorization: Bearer $SECRET" -H 'Content-Type: application/json' -d '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello!"}]}' -w '\n[chat] HTTP %{http_code}\n'
 # 5b. The key calls models only: LiteLLM refuses it its admin API (403), so it cannot mint a key of its own
@@ -130,9 +143,9 @@ if [[ -n "$smoke" ]]; then
   out=$(bash "$walkthrough" 2>&1) || true
   printf '%s\n' "$out"
   codes=$(grep -oE '^\[[a-z ]+\] HTTP [0-9]+' <<<"$out" | tr '\n' ';' || true)
-  expected='^\[chat\] HTTP 200;\[revoke\] HTTP 20[04];\[chat after revoke\] HTTP 401;$'
+  expected='^\[chat\] HTTP 200;\[mint a key\] HTTP 403;\[revoke\] HTTP 20[04];\[chat after revoke\] HTTP 401;$'
   [[ "$codes" =~ $expected ]] ||
-    die "walkthrough answers were not 200, 200/204, 401: $codes (logs in $run_dir)"
+    die "walkthrough answers were not 200, 403, 200/204, 401: $codes (logs in $run_dir)"
   log "walkthrough OK: $codes"
   exit 0
 fi
@@ -145,7 +158,8 @@ cat <<EOF
   LiteLLM:    $KEYPORT_PUBLIC_LITELLM_URL
   Admin user: demo
   Token:      $token
-  Database:   $DATABASE_URL
+  Database:   $DATABASE_URL${KEYPORT_MIGRATE_DATABASE_URL:+
+  Migrations: $KEYPORT_MIGRATE_DATABASE_URL}
   Logs:       $run_dir/keyport.log, $run_dir/litellm-double.log
 
 Paste this into another terminal (also saved as $walkthrough):

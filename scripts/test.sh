@@ -7,6 +7,7 @@
 #   6. tests: cargo nextest over the workspace (installs it when missing; falls back to cargo test), doc tests
 #   7. the LiteLLM adapter against a real LiteLLM without a database (scripts/litellm.sh; SKIPPED if it cannot install)
 #   8. the web UI: Vitest component tests, then the end-to-end journey in Chromium (scripts/web.sh test)
+#   9. schemathesis against a real keyport from its OpenAPI document (scripts/fuzz.sh: seed 1, zero failures)
 # Tests read the server URL from KEYPORT_TEST_DATABASE_URL or DATABASE_URL; both are exported here.
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
@@ -67,6 +68,7 @@ step "tests (nextest)" tests
 step "doc tests" doc_tests
 step "real LiteLLM (no database)" scripts/litellm.sh test
 step "web UI (Vitest + end-to-end in Chromium)" scripts/web.sh test
+step "API contract (schemathesis)" scripts/fuzz.sh
 
 section "summary"
 printf '%s\n' "${results[@]}" >&2

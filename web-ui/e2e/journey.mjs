@@ -4,7 +4,8 @@
 // the show-once dialog, call the double with it (200), revoke it in the UI, call again (401). Then the
 // administration: an admin marks a model restricted on the models page, the user requests access, the admin
 // approves it on the approvals page (bulk select), the subscription is active and a key for it works; the
-// admin pages are shown (screenshots for the guide); an auditor sees them without any change control.
+// admin pages are shown (screenshots for the guide); an auditor sees them without any change control; the API
+// reference at /api/docs renders its operations under the same Content-Security-Policy.
 // Each step's screenshot goes to test-results/journey/ (and to E2E_DOCS_IMAGES when set, for the user
 // guide); a failed step leaves test-results/failure-<step>.png. Pages are checked with axe-core.
 import { mkdir, copyFile, rm } from "node:fs/promises";
@@ -65,6 +66,12 @@ page.on("pageerror", (e) => consoleErrors.push(String(e)));
 // The server's Content-Security-Policy must not block anything the app needs.
 page.on("console", (m) => {
   if (m.type() === "error" && m.text().includes("Content Security Policy")) consoleErrors.push(m.text());
+});
+// Everything the browser loads comes from keyport (the LiteLLM calls below are the test's own, not the page's).
+const foreignRequests = [];
+page.on("request", (r) => {
+  const url = r.url();
+  if (!url.startsWith(`${new URL(KEYPORT).origin}/`) && !url.startsWith("data:")) foreignRequests.push(url);
 });
 
 let passed = 0;
@@ -360,8 +367,23 @@ try {
     await shot("15-auditor-user");
   });
 
-  await step("the page raised no script error and the CSP blocked nothing", async () => {
+  await step("the API reference at /api/docs renders the operations from keyport's own copy of its script", async () => {
+    await page.goto("/api/docs#tag/api-keys/GET/api/v1/api-keys");
+    await page.getByRole("heading", { name: "keyport", level: 1 }).waitFor();
+    // An operation with its query parameters (the page renders sections as they scroll into view).
+    await page.getByRole("heading", { name: /^Your API keys, newest first/ }).first().waitFor();
+    await page.getByText("Query Parameters").first().waitFor();
+    const scripts = await page.locator("script[src]").evaluateAll((s) => s.map((e) => e.getAttribute("src")));
+    expect(
+      scripts.length === 1 && scripts.every((src) => src?.startsWith("/assets/")),
+      `one script, from keyport: ${scripts.join(", ")}`,
+    );
+    await shot("16-api-docs");
+  });
+
+  await step("the page raised no script error, the CSP blocked nothing, nothing came from elsewhere", async () => {
     expect(consoleErrors.length === 0, `script errors: ${consoleErrors.join("; ")}`);
+    expect(foreignRequests.length === 0, `requests to other origins: ${foreignRequests.join(", ")}`);
   });
 } catch {
   // reported by the step

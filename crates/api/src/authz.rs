@@ -9,11 +9,12 @@
 //! role matrix test fails. Ownership (your key, not someone else's) is the use cases' business: they answer
 //! 404 for what is not the caller's.
 //!
-//! Failed authentications and calls to the login endpoints are rate-limited per client address.
+//! Failed authentications and calls to the login endpoints are rate-limited per client address group
+//! (`ratelimit.rs`); failures are counted after authenticating, so a valid credential always passes.
 
-use crate::cookies::{CSRF_HEADER, SESSION_COOKIE};
+use crate::cookies::CSRF_HEADER;
 use crate::error::ApiError;
-use crate::extract::RequestId;
+use crate::extract::{ClientRequestId, RequestId};
 use crate::ApiState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -114,7 +115,11 @@ pub const RULES: &[Rule] = &[
         Admin,
     ),
     rule("GET", "/api/v1/admin/api-keys", Oversight),
+    rule("GET", "/api/v1/admin/api-keys/{id}", Oversight),
+    rule("POST", "/api/v1/admin/api-keys/{id}/block", Admin),
+    rule("POST", "/api/v1/admin/api-keys/{id}/unblock", Admin),
     rule("POST", "/api/v1/admin/api-keys/{id}/revoke", Admin),
+    rule("PUT", "/api/v1/admin/api-keys/{id}/limits", Admin),
     rule("GET", "/api/v1/admin/subscriptions", Oversight),
     rule("POST", "/api/v1/admin/subscriptions", Admin),
     rule("POST", "/api/v1/admin/subscriptions/approve", Admin),
@@ -198,12 +203,14 @@ pub struct Caller {
     pub credential: Credential,
 }
 
-fn too_many(retry_after: u64) -> ApiError {
+/// 429 for an address that used up a limit: `what` says which (`login attempts`, `failed
+/// authentications`).
+fn too_many(what: &str, retry_after: u64) -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate-limited",
         "Too many requests",
-        format!("too many attempts from your address; try again in {retry_after} s"),
+        format!("too many {what} from your address; try again in {retry_after} s"),
     )
     .with_retry_after(retry_after)
 }
@@ -248,17 +255,18 @@ pub async fn authorize(
     };
     let addr = crate::client::client_ip(req.request(), &state.config.trusted_proxies);
     if rule.throttled {
-        if let Err(retry) = state.limits.login.hit(addr) {
-            return Ok(req.error_response(too_many(retry)));
+        if let Err(retry) = state.limits.login.hit(addr).await {
+            return Ok(req.error_response(too_many("login attempts", retry)));
         }
     }
     if rule.access == Access::Public {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
 
-    if let Err(retry) = state.limits.failures.check(addr) {
-        return Ok(req.error_response(too_many(retry)));
-    }
+    // Authentication comes first and the failure limit only after it: a valid credential is never refused
+    // because of failures from its address (a NAT, a proxy not in KEYPORT_TRUSTED_PROXIES, a broken script
+    // next door). A request with a valid credential never reaches the limiter, so it costs no extra query
+    // and its answer and timing do not depend on the address's failures.
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -268,10 +276,15 @@ pub async fn authorize(
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(|v| v.trim().to_owned());
-    let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let cookie = crate::cookies::session_value(req.request(), &state.config);
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let client_request_id = req
+        .extensions()
+        .get::<ClientRequestId>()
+        .map(|r| r.0.clone());
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
 
+    let presented = bearer.is_some() || cookie.is_some();
     let authenticated = match (bearer, cookie) {
         (Some(token), _) => {
             state
@@ -305,8 +318,17 @@ pub async fn authorize(
     };
     let mut caller = match authenticated {
         Ok(caller) => caller,
+        // Presenting nothing guesses nothing: not counted (a browser that is not signed in asks `/me`).
+        Err(Error::Unauthenticated) if !presented => {
+            return Ok(req.error_response(ApiError::unauthenticated()));
+        }
+        // A failed credential takes a token from the address's failure budget; once the budget is spent
+        // the answer is 429 with Retry-After instead of 401, which tells only what the address's own
+        // failures already told (the credential is checked all the same, and a valid one is let through).
         Err(Error::Unauthenticated) => {
-            state.limits.failures.record(addr);
+            if let Err(retry) = state.limits.failures.hit(addr).await {
+                return Ok(req.error_response(too_many("failed authentications", retry)));
+            }
             return Ok(req.error_response(ApiError::unauthenticated()));
         }
         Err(other) => return Ok(req.error_response(ApiError::from(other))),
@@ -356,6 +378,7 @@ pub async fn authorize(
     }
 
     caller.actor.request_id = request_id;
+    caller.actor.client_request_id = client_request_id;
     caller.actor.client_addr = addr.map(|a| a.to_string());
     req.extensions_mut().insert(caller);
     Ok(next.call(req).await?.map_into_boxed_body())

@@ -18,12 +18,18 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsDto {
+    /// USD, a decimal string (requests may also send a JSON number), 0 to 1000000000 with at most 6
+    /// decimal places; null: unlimited, or the default.
     #[schema(value_type = Option<String>, example = "10.00")]
     pub max_budget: Option<Decimal>,
-    /// `<n><unit>` with unit s, m, h, d, w or mo.
-    #[schema(example = "30d")]
+    /// `<n><unit>`: a whole number from 1 to 100000 and a unit, s, m, h, d, w or mo.
+    #[schema(example = "30d", pattern = r"^([1-9][0-9]{0,4}|100000)(s|m|h|d|w|mo)$")]
     pub budget_duration: Option<String>,
+    /// Tokens per minute, 1 to 2147483646; absent or null for unlimited.
+    #[schema(minimum = 1, maximum = 2147483646, example = 100000)]
     pub tpm_limit: Option<u64>,
+    /// Requests per minute, 1 to 2147483646; absent or null for unlimited.
+    #[schema(minimum = 1, maximum = 2147483646, example = 60)]
     pub rpm_limit: Option<u64>,
 }
 
@@ -84,6 +90,7 @@ pub struct ModelDto {
     #[schema(value_type = Option<String>)]
     pub output_price_per_token: Option<Decimal>,
     /// `available` or `unavailable` (gone from LiteLLM).
+    #[schema(schema_with = crate::schema::availability)]
     pub availability: String,
     /// Subscribing needs an administrator's approval.
     pub restricted: bool,
@@ -125,6 +132,7 @@ pub struct SubscriptionDto {
     pub id: Uuid,
     pub model_id: String,
     /// pending, active, cancelled, suspended or rejected.
+    #[schema(schema_with = crate::schema::subscription_status)]
     pub status: String,
     pub status_reason: Option<String>,
     pub quota: LimitsDto,
@@ -150,9 +158,10 @@ impl From<&Subscription> for SubscriptionDto {
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     /// Unique among your live keys; 1 to 64 characters.
-    #[schema(example = "ci-pipeline")]
+    #[schema(example = "ci-pipeline", min_length = 1, max_length = 64)]
     pub name: String,
     /// One or more of your active subscriptions; the key may use their models.
+    #[schema(min_items = 1)]
     pub subscription_ids: Vec<Uuid>,
     /// Limits within the subscriptions' quotas; unset ones take the tightest quota.
     #[serde(default)]
@@ -189,10 +198,13 @@ impl CreateApiKey {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApiKey {
+    /// 1 to 64 characters.
+    #[schema(min_length = 1, max_length = 64)]
     pub name: Option<String>,
     /// The new limits, within the subscriptions' quotas; unset ones take the tightest quota.
     pub limits: Option<LimitsDto>,
     /// The new set of bound subscriptions (your active ones).
+    #[schema(min_items = 1)]
     pub subscription_ids: Option<Vec<Uuid>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<DateTime<Utc>>)]
@@ -244,10 +256,12 @@ pub struct ApiKeyDto {
     /// The start of the key, to recognise it (`sk-kp-AbC123`); the rest is never shown again.
     pub prefix: String,
     /// provisioning, active, retiring, revoked, expired, failed or lost.
+    #[schema(schema_with = crate::schema::key_status)]
     pub status: String,
     /// The key is revoked but LiteLLM has not yet confirmed the deletion.
     pub revocation_pending: bool,
     /// `synced` or `pending`.
+    #[schema(schema_with = crate::schema::sync_state)]
     pub sync_state: String,
     pub last_sync_error: Option<String>,
     pub models: Vec<String>,
@@ -267,6 +281,12 @@ pub struct ApiKeyDto {
     pub retire_at: Option<DateTime<Utc>>,
     /// For a rotated key: the key that replaced it.
     pub replaced_by: Option<Uuid>,
+    /// Blocked by an administrator: LiteLLM refuses the key until an administrator unblocks it (its
+    /// status stays what it is; a blocked key cannot be rotated).
+    pub blocked: bool,
+    /// When an administrator blocked the key, and why.
+    pub blocked_at: Option<DateTime<Utc>>,
+    pub block_reason: Option<String>,
 }
 
 impl From<&ApiKey> for ApiKeyDto {
@@ -293,6 +313,9 @@ impl From<&ApiKey> for ApiKeyDto {
             revoked_at: k.revoked_at,
             retire_at: k.retire_at,
             replaced_by: k.replaced_by.map(|id| id.0),
+            blocked: k.is_blocked(),
+            blocked_at: k.blocked_at,
+            block_reason: k.block_reason.clone(),
         }
     }
 }
@@ -330,12 +353,14 @@ pub struct PublicConfig {
 pub struct JobDto {
     pub id: i64,
     /// What it does, e.g. `converge_key`.
+    #[schema(schema_with = crate::schema::job_kind)]
     pub kind: String,
     /// The key a `converge_key` job is about.
     pub api_key_id: Option<Uuid>,
     /// The user a `converge_user` job is about (their LiteLLM role, models and pools).
     pub user_id: Option<Uuid>,
     /// pending, running, done or dead.
+    #[schema(schema_with = crate::schema::job_status)]
     pub status: String,
     pub attempts: u32,
     pub run_at: DateTime<Utc>,

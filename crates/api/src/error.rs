@@ -12,6 +12,37 @@ use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// Every problem `code` keyport answers, so that clients can switch on them; the OpenAPI document declares
+/// `Problem.code` as this enum, and docs/api.md explains each. A test keeps the list and the code in step.
+pub const PROBLEM_CODES: &[&str] = &[
+    "validation",
+    "malformed-request",
+    "unsupported-media-type",
+    "payload-too-large",
+    "unauthenticated",
+    "forbidden",
+    "insufficient-scope",
+    "csrf",
+    "no-access-rule",
+    "not-found",
+    "route-not-found",
+    "method-not-allowed",
+    "conflict",
+    "rate-limited",
+    "dev-login-disabled",
+    "oidc-not-configured",
+    "login-state-invalid",
+    "login-browser-mismatch",
+    "login-rejected",
+    "login-forbidden",
+    "identity-provider-unavailable",
+    "litellm-rejected",
+    "litellm-unavailable",
+    "database-unavailable",
+    "http-error",
+    "internal",
+];
+
 /// One wrong input.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct FieldProblem {
@@ -26,7 +57,8 @@ pub struct Problem {
     /// Stable, machine-readable: `urn:keyport:problem:<code>`.
     #[serde(rename = "type")]
     pub problem_type: String,
-    /// The same code without its prefix, e.g. `validation`.
+    /// The same code without its prefix, e.g. `validation`; one of a fixed list (docs/api.md, "Errors").
+    #[schema(schema_with = problem_code_schema)]
     pub code: String,
     pub title: String,
     pub status: u16,
@@ -36,6 +68,14 @@ pub struct Problem {
     pub field: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
+}
+
+fn problem_code_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(PROBLEM_CODES.iter().copied()))
+        .description(Some("The problem's stable code, e.g. `validation`"))
+        .build()
 }
 
 /// The API layer's error: a status, a stable code and what to tell the caller.
@@ -48,6 +88,8 @@ pub struct ApiError {
     pub errors: Vec<FieldProblem>,
     /// Seconds to wait before trying again (`Retry-After`), for 429 and 503 answers.
     pub retry_after: Option<u64>,
+    /// The methods the resource answers (`Allow`), for 405 answers (RFC 9110 §15.5.6).
+    pub allow: Option<Box<str>>,
 }
 
 impl fmt::Display for ApiError {
@@ -70,7 +112,21 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            allow: None,
         }
+    }
+
+    /// 405 for a method the resource does not answer, with the `Allow` header listing the ones it does.
+    pub fn method_not_allowed(method: &str, path: &str, allowed: &[&str]) -> Self {
+        let allow = allowed.join(", ");
+        let mut out = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            format!("{method} is not allowed on {path}; use {allow}"),
+        );
+        out.allow = Some(allow.into_boxed_str());
+        out
     }
 
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
@@ -135,6 +191,11 @@ impl ApiError {
     }
 
     pub fn problem(&self) -> Problem {
+        debug_assert!(
+            PROBLEM_CODES.contains(&self.code),
+            "problem code {} is not in PROBLEM_CODES",
+            self.code
+        );
         Problem {
             problem_type: format!("urn:keyport:problem:{}", self.code),
             code: self.code.to_owned(),
@@ -165,6 +226,9 @@ impl ResponseError for ApiError {
         if let Some(seconds) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
+        if let Some(allow) = &self.allow {
+            response.insert_header((header::ALLOW, &**allow));
+        }
         response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
     }
 }
@@ -188,12 +252,16 @@ impl From<Error> for ApiError {
             }
             Error::Forbidden(detail) => Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
             Error::Unauthenticated => Self::unauthenticated(),
-            Error::GatewayRejected(detail) => Self::new(
-                StatusCode::BAD_GATEWAY,
-                "litellm-rejected",
-                "LiteLLM refused the change",
-                detail,
-            ),
+            Error::GatewayRejected(reason) => {
+                // LiteLLM's own words can name its internals (tables, routes, other keys); they go to the log.
+                tracing::warn!(%reason, "LiteLLM refused a change");
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "litellm-rejected",
+                    "LiteLLM refused the change",
+                    "LiteLLM refused the change; an administrator finds LiteLLM's reason in keyport's log",
+                )
+            }
             Error::GatewayUnavailable { detail } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "litellm-unavailable",
@@ -243,6 +311,76 @@ mod tests {
         assert_eq!(body["field"], "name");
         assert_eq!(body["errors"][1]["field"], "limits.rpm_limit");
         assert_eq!(body["status"], 422);
+    }
+
+    /// Every code literal handed to an `ApiError` in this crate's source is declared, every declared code is
+    /// used, and docs/api.md explains each one.
+    #[test]
+    fn the_declared_problem_codes_are_exactly_the_ones_answered_and_documented() {
+        fn sources(dir: &std::path::Path, out: &mut String) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push_str(&std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut source = String::new();
+        sources(&root.join("src"), &mut source);
+        // A code is the first string literal after a status (`StatusCode::X, "…"`), a status variable
+        // (`ApiError::new(s, "…"`) or in `forbidden("…"`.
+        let mut used = std::collections::BTreeSet::new();
+        let mut rest = source.as_str();
+        while let Some(at) = rest.find(['S', 'f']) {
+            rest = &rest[at..];
+            let after = if let Some(tail) = rest.strip_prefix("StatusCode::") {
+                let end = tail
+                    .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+                    .unwrap_or(tail.len());
+                tail[end..]
+                    .trim_start()
+                    .strip_prefix(',')
+                    .map(str::trim_start)
+            } else {
+                rest.strip_prefix("forbidden(").map(str::trim_start)
+            };
+            if let Some(code) = after.and_then(|a| a.strip_prefix('"')) {
+                let end = code.find('"').unwrap();
+                if code[..end]
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'-')
+                {
+                    used.insert(code[..end].to_owned());
+                }
+            }
+            rest = &rest[1..];
+        }
+        for (at, _) in source.match_indices("ApiError::new(") {
+            let args = &source[at + "ApiError::new(".len()..];
+            let second = args.split(',').nth(1).map(str::trim).unwrap_or_default();
+            if let Some(code) = second.strip_prefix('"').and_then(|c| c.split('"').next()) {
+                if code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+                    used.insert(code.to_owned());
+                }
+            }
+        }
+        used.remove("no-store");
+        let declared: std::collections::BTreeSet<String> =
+            PROBLEM_CODES.iter().map(|c| (*c).to_owned()).collect();
+        assert_eq!(
+            used, declared,
+            "codes answered (left) vs PROBLEM_CODES (right)"
+        );
+        let api_md = std::fs::read_to_string(root.join("../../docs/api.md")).unwrap();
+        for code in PROBLEM_CODES {
+            assert!(
+                api_md.contains(&format!("| `{code}` |")),
+                "docs/api.md's error table lacks `{code}`"
+            );
+        }
     }
 
     #[test]

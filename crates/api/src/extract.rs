@@ -15,9 +15,15 @@ use serde::de::DeserializeOwned;
 /// Largest JSON body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The request id, set by the request-id middleware from `x-request-id` or generated.
+/// keyport's id of the request: a UUID v4 the request-context middleware generates for every request (never
+/// the client's), in the log lines, the audit log and the answer's `x-request-id`.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
+
+/// The `x-request-id` the client sent (when it is 1 to 128 printable ASCII characters), kept apart from
+/// keyport's [`RequestId`]: logged and recorded in the audit log as the client's correlation id only.
+#[derive(Debug, Clone)]
+pub struct ClientRequestId(pub String);
 
 /// A JSON request body. Wrong content type → 415, too large → 413, not JSON → 400, JSON of the wrong shape
 /// (wrong type, unknown or missing field) → 422 naming the field.

@@ -13,6 +13,7 @@ mod middleware;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
+pub mod schema;
 #[path = "web.rs"] // `web` is actix-web's module here
 mod web_ui;
 
@@ -25,7 +26,6 @@ use serde::Serialize;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use utoipa_actix_web::AppExt;
-use utoipa_scalar::Servable;
 
 pub use error::{ApiError, Problem};
 
@@ -51,7 +51,8 @@ pub struct Services {
     pub change_user_roles: ChangeUserRoles,
     pub set_user_status: SetUserStatusById,
     pub list_all_keys: ListAllKeys,
-    pub admin_revoke_key: AdminRevokeKey,
+    /// An administrator's actions on anybody's key, on the owner's behalf.
+    pub admin_keys: AdminKeys,
     pub list_all_subscriptions: ListAllSubscriptions,
     pub subscription_history: SubscriptionHistory,
     pub control_subscription: ControlSubscription,
@@ -174,10 +175,7 @@ pub fn app(
     let json = Arc::new(document.to_pretty_json().unwrap_or_default());
     let routes = Arc::new(RouteTable::from_document(&document));
     app.app_data(web::Data::new(routes::meta::OpenApiJson(json)))
-        .service(utoipa_scalar::Scalar::with_url(
-            "/api/docs",
-            (*document).clone(),
-        ))
+        .route("/api/docs", web::route().to(api_docs))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
@@ -187,6 +185,11 @@ pub fn app(
         .wrap(actix_web::middleware::from_fn(authz::authorize))
         .wrap(actix_web::middleware::from_fn(middleware::request_context))
         .wrap(actix_web::middleware::from_fn(middleware::edge_headers))
+}
+
+/// The API reference page (`web.rs`): served from the binary under the web app's CSP, no CDN.
+async fn api_docs(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    web_ui::api_docs(&req, &web_ui::Embedded)
 }
 
 async fn healthz() -> HttpResponse {
@@ -280,15 +283,11 @@ async fn fallback(req: HttpRequest, routes: Arc<RouteTable>) -> Result<HttpRespo
     let path = req.path();
     if path == "/api" || path.starts_with("/api/") {
         if let Some(methods) = routes.methods_for(path) {
-            return Err(ApiError::new(
-                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                "Method not allowed",
-                format!(
-                    "{} is not allowed on {path}; use {}",
-                    req.method(),
-                    methods.join(", ")
-                ),
+            let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
+            return Err(ApiError::method_not_allowed(
+                req.method().as_str(),
+                path,
+                &methods,
             ));
         }
         return Err(ApiError::route_not_found(path));

@@ -1,9 +1,9 @@
-//! Request context: a request id for every request (from `x-request-id` or new), one access-log line, and a
-//! guarantee that every error answer under `/api` is problem+json, including the ones actix-web makes itself
+//! Request context: keyport's own request id for every request (a new UUID v4; a client's `x-request-id` is
+//! kept apart as the client's id, never used as keyport's), one access-log line, and a guarantee that every error answer under `/api` is problem+json, including the ones actix-web makes itself
 //! (405 for a wrong method, for example).
 
 use crate::error::{ApiError, PROBLEM_JSON};
-use crate::extract::RequestId;
+use crate::extract::{ClientRequestId, RequestId};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -19,14 +19,14 @@ pub async fn request_context(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
-    let request_id = req
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    // keyport's id is always its own, so that the audit log's `request_id` names one request of keyport's
+    // and a client cannot plant one (or make two requests share one); what the client sent is kept apart.
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let client_request_id = client_request_id(&req);
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    if let Some(client) = &client_request_id {
+        req.extensions_mut().insert(ClientRequestId(client.clone()));
+    }
     let method = req.method().clone();
     let path = req.path().to_owned();
 
@@ -69,6 +69,7 @@ pub async fn request_context(
     }
     tracing::info!(
         request_id = %request_id,
+        client_request_id = client_request_id.as_deref(),
         method = %method,
         path = %path,
         status = response.status().as_u16(),
@@ -76,6 +77,16 @@ pub async fn request_context(
         "request"
     );
     Ok(response)
+}
+
+/// The client's `x-request-id` when it is 1 to 128 printable ASCII characters (no spaces, no control
+/// characters); anything else is dropped.
+fn client_request_id(req: &ServiceRequest) -> Option<String> {
+    req.headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
 }
 
 /// Headers every answer carries, errors and the web app included: `X-Content-Type-Options: nosniff`

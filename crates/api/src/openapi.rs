@@ -1,8 +1,10 @@
 //! The OpenAPI 3.1 document. Paths come from the handlers as they are registered (utoipa-actix-web), so
 //! the document cannot miss a route; `docs/openapi.json` is its committed snapshot, compared by a test.
 
+use utoipa::openapi::header::Header;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, ResponseBuilder, Type};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -45,10 +47,26 @@ pub fn finish(mut document: Document) -> Document {
         ] {
             if let Some(operation) = operation {
                 operation.operation_id = Some(operation_id(method, path));
+                add_common_problems(path, operation);
             }
         }
     }
     let components = document.components.get_or_insert_with(Default::default);
+    for (status, _, description) in COMMON_PROBLEMS {
+        let mut response = ResponseBuilder::new().description(*description).content(
+            crate::error::PROBLEM_JSON,
+            Content::new(Some(Ref::from_schema_name("Problem"))),
+        );
+        if matches!(*status, "429" | "503") {
+            response = response.header(
+                "Retry-After",
+                Header::new(utoipa::openapi::ObjectBuilder::new().schema_type(Type::Integer)),
+            );
+        }
+        components
+            .responses
+            .insert(problem_response_name(status), RefOr::T(response.build()));
+    }
     components.add_security_scheme(
         "bearer",
         SecurityScheme::Http(
@@ -61,11 +79,115 @@ pub fn finish(mut document: Document) -> Document {
     components.add_security_scheme(
         "session",
         SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-            crate::cookies::SESSION_COOKIE,
-            "A browser session (set by the login); changes also need the `X-CSRF-Token` header",
+            crate::cookies::HOST_SESSION_COOKIE,
+            "A browser session (set by the login), in the HttpOnly cookie `__Host-keyport_session` where keyport \
+             serves HTTPS, or `keyport_session` on plain-HTTP localhost development (where Secure cookies, and so \
+             the `__Host-` prefix, are impossible); keyport reads only the name of its profile. Changes also need \
+             the `X-CSRF-Token` header, whose value is in the readable cookie `__Host-keyport_csrf` \
+             (`keyport_csrf`) and in `GET /me`",
         ))),
     );
     document
+}
+
+/// What can go wrong with any operation of a kind: (status, when it applies, description). Operations list
+/// these besides their own (a route's own description of a status wins).
+const COMMON_PROBLEMS: &[(&str, When, &str)] = &[
+    (
+        "400",
+        When::TakesInput,
+        "`malformed-request`: the body is not JSON, or a query parameter cannot be parsed",
+    ),
+    (
+        "401",
+        When::Authenticated,
+        "`unauthenticated`: no valid session or personal access token",
+    ),
+    (
+        "403",
+        When::Authenticated,
+        "`forbidden`, `insufficient-scope` or `csrf`: the caller may not do this",
+    ),
+    (
+        "404",
+        When::HasPathParameters,
+        "`not-found`: no such resource, or not the caller's",
+    ),
+    (
+        "413",
+        When::HasBody,
+        "`payload-too-large`: the body is over 64 KiB",
+    ),
+    (
+        "415",
+        When::HasBody,
+        "`unsupported-media-type`: the body is not sent as `application/json`",
+    ),
+    (
+        "422",
+        When::TakesInput,
+        "`validation`: a value the rules refuse; `errors[]` names each field",
+    ),
+    (
+        "429",
+        When::Authenticated,
+        "`rate-limited`: too many failed authentications from the caller's address",
+    ),
+    (
+        "503",
+        When::UsesTheDatabase,
+        "`database-unavailable` (or `litellm-unavailable`): try again later",
+    ),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum When {
+    TakesInput,
+    Authenticated,
+    HasPathParameters,
+    HasBody,
+    UsesTheDatabase,
+}
+
+fn problem_response_name(status: &str) -> String {
+    format!("Problem{status}")
+}
+
+fn add_common_problems(path: &str, operation: &mut Operation) {
+    let has_body = operation.request_body.is_some();
+    let has_query = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+    let authenticated = serde_json::to_value(&operation.security)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .is_some_and(|reqs| {
+            reqs.iter()
+                .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+        });
+    for (status, when, _) in COMMON_PROBLEMS {
+        let applies = match when {
+            When::TakesInput => has_body || has_query,
+            When::Authenticated => authenticated,
+            When::HasPathParameters => path.contains('{'),
+            When::HasBody => has_body,
+            When::UsesTheDatabase => !path.ends_with("/openapi.json"),
+        };
+        if applies {
+            operation
+                .responses
+                .responses
+                .entry((*status).to_owned())
+                .or_insert_with(|| {
+                    RefOr::Ref(Ref::new(format!(
+                        "#/components/responses/{}",
+                        problem_response_name(status)
+                    )))
+                });
+        }
+    }
 }
 
 /// A unique, stable operation id from the method and path: `GET /api/v1/api-keys/{id}` is

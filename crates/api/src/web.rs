@@ -49,15 +49,10 @@ frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'";
 /// Answers a request for a non-API path from `files`.
 pub(crate) fn serve(req: &HttpRequest, files: &dyn Files) -> Result<HttpResponse, ApiError> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            "Method not allowed",
-            format!(
-                "{} is not allowed on {}; the web app answers GET and HEAD",
-                req.method(),
-                req.path()
-            ),
+        return Err(ApiError::method_not_allowed(
+            req.method().as_str(),
+            req.path(),
+            &["GET", "HEAD"],
         ));
     }
     let path = req.path().trim_start_matches('/');
@@ -82,6 +77,35 @@ pub(crate) fn serve(req: &HttpRequest, files: &dyn Files) -> Result<HttpResponse
         None => not_built(),
     })
 }
+
+/// The API reference page the build writes next to the app (web-ui/api-docs.html, naming Scalar's standalone
+/// bundle, which the build copies under assets/ by its content hash).
+const API_DOCS: &str = "api-docs.html";
+
+/// `/api/docs`: the API reference page of the built app under the app's Content-Security-Policy, its script
+/// from keyport's own origin. A server built without the app answers a short page pointing at the OpenAPI
+/// document instead; never a script from another origin.
+pub(crate) fn api_docs(req: &HttpRequest, files: &dyn Files) -> Result<HttpResponse, ApiError> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(ApiError::method_not_allowed(
+            req.method().as_str(),
+            req.path(),
+            &["GET", "HEAD"],
+        ));
+    }
+    let body = files
+        .get(API_DOCS)
+        .unwrap_or(Cow::Borrowed(API_DOCS_NOT_BUILT.as_bytes()));
+    Ok(file(body, content_type(API_DOCS), REVALIDATE))
+}
+
+/// `/api/docs` of a server built without the web app: no script at all.
+const API_DOCS_NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">\
+<title>keyport API reference</title><h1>keyport API reference</h1>\
+<p>This build has no API reference page: it comes with the web app (run <code>just web-build</code> and build \
+the server again).</p><p>The OpenAPI document it would show is at \
+<a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>; any OpenAPI viewer or client generator reads it. \
+The API itself is described in docs/api.md.</p></html>";
 
 /// The request path as a file name of the app, `""` for "not a file, open the app", or `None` for a name
 /// under assets/ that cannot be one of Vite's. The app's files have plain names: no `.` or `..` segment, no
@@ -331,6 +355,67 @@ mod tests {
         assert!(body.contains("keyport is running"), "{body}");
         assert!(body.contains("just web-build"), "{body}");
         assert_eq!(get("/assets/x.js", &NotBuilt).0, 404);
+    }
+
+    fn docs(method: Method, files: &dyn Files) -> HttpResponse {
+        let req = TestRequest::default()
+            .method(method)
+            .uri("/api/docs")
+            .to_http_request();
+        api_docs(&req, files).unwrap_or_else(|e| e.error_response())
+    }
+
+    fn csp(response: &HttpResponse) -> String {
+        response
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_api_docs_page_is_the_built_one_under_the_apps_csp() {
+        let mut built = Built::new();
+        built.0.insert(
+            "api-docs.html",
+            b"<script id=api-reference type=application/json></script>\
+              <script src=/assets/api-reference-abc.js></script>"
+                .as_slice(),
+        );
+        let response = docs(Method::GET, &built);
+        assert_eq!(csp(&response), CONTENT_SECURITY_POLICY);
+        let (status, content_type, cache, body) = answer(Ok(response));
+        assert_eq!(status, 200);
+        assert_eq!(content_type, "text/html; charset=utf-8");
+        assert_eq!(
+            cache, "no-cache",
+            "a new release's page is picked up at once"
+        );
+        assert!(body.contains("/assets/api-reference-abc.js"), "{body}");
+        assert_eq!(docs(Method::HEAD, &built).status(), 200);
+    }
+
+    #[test]
+    fn without_a_built_app_the_api_docs_point_at_the_document_and_load_nothing() {
+        let response = docs(Method::GET, &NotBuilt);
+        assert_eq!(csp(&response), CONTENT_SECURITY_POLICY);
+        let (status, content_type, _, body) = answer(Ok(response));
+        assert_eq!(
+            (status, content_type.as_str()),
+            (200, "text/html; charset=utf-8")
+        );
+        assert!(body.contains("<a href=\"/api/v1/openapi.json\">"), "{body}");
+        assert!(body.contains("just web-build"), "{body}");
+        assert!(!body.contains("<script"), "{body}");
+        assert!(!body.contains("//"), "no other origin: {body}");
+    }
+
+    #[test]
+    fn the_api_docs_answer_get_and_head_only() {
+        let response = docs(Method::POST, &Built::new());
+        assert_eq!(response.status(), 405);
+        let (_, content_type, _, _) = answer(Ok(response));
+        assert_eq!(content_type, "application/problem+json");
     }
 
     #[tokio::test]

@@ -71,3 +71,54 @@ fn every_operation_has_its_own_id() {
         Some("get /api/v1/api-keys/{id}")
     );
 }
+
+#[test]
+fn the_member_key_list_is_a_page_with_the_admin_lists_query() {
+    let json = serde_json::to_value(keyport_api::openapi::document()).unwrap();
+    let list = &json["paths"]["/api/v1/api-keys"]["get"];
+    let param = |name: &str| {
+        list["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} parameter: {list}"))
+            .clone()
+    };
+    let limit = param("limit");
+    assert_eq!(
+        (
+            &limit["in"],
+            &limit["required"],
+            &limit["schema"]["minimum"],
+            &limit["schema"]["maximum"]
+        ),
+        (&"query".into(), &false.into(), &1.into(), &200.into()),
+        "{limit}"
+    );
+    let status = param("status");
+    assert_eq!(status["required"], false, "{status}");
+    assert_eq!(
+        status["schema"]["enum"],
+        serde_json::json!([
+            "provisioning",
+            "active",
+            "retiring",
+            "revoked",
+            "expired",
+            "failed",
+            "lost"
+        ]),
+        "{status}"
+    );
+    assert_eq!(param("cursor")["schema"]["format"], "uuid");
+    let page = &list["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+    assert_eq!(page, "#/components/schemas/Page_ApiKeyDto");
+    let schema = &json["components"]["schemas"]["Page_ApiKeyDto"];
+    assert!(schema["properties"]["next_cursor"].is_object(), "{schema}");
+    let key = &schema["properties"]["items"]["items"]["properties"];
+    assert!(
+        key["prefix"].is_object() && key["owner_username"].is_null(),
+        "the caller's keys, without an owner: {schema}"
+    );
+}

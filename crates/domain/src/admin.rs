@@ -346,6 +346,8 @@ pub trait AdminKeyStore: Send + Sync {
     /// At most `query.limit` keys matching the query, newest first, with their subscriptions, models and
     /// owner; in a constant number of queries.
     async fn list_all_keys(&self, query: &KeyQuery) -> Result<Vec<OwnedKey>, StoreError>;
+    /// One key of any owner, with its subscriptions, models and owner; `None` for an unknown key.
+    async fn owned_key(&self, id: ApiKeyId) -> Result<Option<OwnedKey>, StoreError>;
 }
 
 /// Everybody's subscriptions, their history, and the model changes that approve pending ones.

@@ -84,6 +84,9 @@ pub enum SyncState {
 }
 
 impl SyncState {
+    /// Every value, in the order the API documents them.
+    pub const ALL: [SyncState; 2] = [SyncState::Synced, SyncState::Pending];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Synced => "synced",
@@ -129,6 +132,17 @@ pub struct ApiKey {
     pub retire_at: Option<DateTime<Utc>>,
     /// For a rotated key: the key that replaced it.
     pub replaced_by: Option<ApiKeyId>,
+    /// Blocked by an administrator (LiteLLM refuses the key until it is unblocked): since when, and why
+    /// (the owner sees it). Both or neither.
+    pub blocked_at: Option<DateTime<Utc>>,
+    pub block_reason: Option<String>,
+}
+
+impl ApiKey {
+    /// Whether an administrator has blocked the key.
+    pub fn is_blocked(&self) -> bool {
+        self.blocked_at.is_some()
+    }
 }
 
 /// A change to a key's settings (`PATCH /api-keys/{id}`); `None` leaves a field as it is.
@@ -161,10 +175,11 @@ pub fn litellm_alias(id: ApiKeyId) -> String {
     format!("keyport-{id}")
 }
 
-/// A key name: 1 to 64 characters after trimming, no control characters.
+/// A key name: at most 64 characters as sent, not blank, no control or invisible characters; kept trimmed.
 pub fn validate_key_name(value: &str) -> Result<String, FieldError> {
+    let sent = value.chars().count();
     let value = value.trim();
-    if value.is_empty() || value.chars().count() > 64 || value.chars().any(is_hidden) {
+    if value.is_empty() || sent > 64 || value.chars().any(is_hidden) {
         return Err(FieldError::new(
             "name",
             "a key name is 1 to 64 characters without control, invisible or text-direction characters",

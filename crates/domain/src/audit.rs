@@ -16,9 +16,13 @@ pub struct AuditEvent {
     pub target_id: String,
     pub before: Option<Value>,
     pub after: Option<Value>,
+    /// keyport's own id of the request that made the change (a UUID v4 it generated; in its log lines and the
+    /// answer's `x-request-id`); never taken from the client.
     pub request_id: Option<String>,
     pub client_addr: Option<String>,
     pub at: DateTime<Utc>,
+    /// The `x-request-id` the client sent, if any: its own correlation id, recorded apart from keyport's.
+    pub client_request_id: Option<String>,
 }
 
 impl AuditEvent {
@@ -39,6 +43,7 @@ impl AuditEvent {
             request_id: actor.request_id.clone(),
             client_addr: actor.client_addr.clone(),
             at,
+            client_request_id: actor.client_request_id.clone(),
         }
     }
 
@@ -58,6 +63,7 @@ impl AuditEvent {
             request_id: None,
             client_addr: None,
             at,
+            client_request_id: None,
         }
     }
 

@@ -20,6 +20,9 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    /// Every value, in the order the API documents them.
+    pub const ALL: [JobKind; 2] = [JobKind::ConvergeKey, JobKind::ConvergeUser];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ConvergeKey => "converge_key",
@@ -49,6 +52,14 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// Every value, in the order the API documents them.
+    pub const ALL: [JobStatus; 4] = [
+        JobStatus::Pending,
+        JobStatus::Running,
+        JobStatus::Done,
+        JobStatus::Dead,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",

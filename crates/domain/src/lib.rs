@@ -15,6 +15,7 @@ pub mod limits;
 pub mod login;
 pub mod model;
 pub mod ports;
+pub mod rate_limit;
 pub mod reconcile_log;
 pub mod secret;
 pub mod session;

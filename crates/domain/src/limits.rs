@@ -118,11 +118,14 @@ impl BudgetDuration {
                 "use a positive whole number and a unit: s, m, h, d, w or mo (for example 30d or 1mo)",
             )
         };
-        let value = value.trim();
         let (digits, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
             Some(at) => value.split_at(at),
             None => return Err(invalid()),
         };
+        // Exactly the documented form (`^([1-9][0-9]{0,4}|100000)(s|m|h|d|w|mo)$`): no spaces, no leading zero.
+        if digits.starts_with('0') {
+            return Err(invalid());
+        }
         let unit = match unit {
             "s" => DurationUnit::Second,
             "m" => DurationUnit::Minute,
@@ -334,7 +337,19 @@ mod tests {
         for ok in ["1s", "30m", "1h", "24h", "7d", "2w", "1mo"] {
             assert_eq!(BudgetDuration::parse(ok).unwrap().to_string(), ok);
         }
-        for bad in ["", "0d", "d", "5", "1y", "-1d", "1 d", "1D", "99999999d"] {
+        for bad in [
+            "",
+            "0d",
+            "d",
+            "5",
+            "1y",
+            "-1d",
+            "1 d",
+            "1D",
+            "99999999d",
+            " 30d",
+            "030d",
+        ] {
             assert!(
                 BudgetDuration::parse(bad).is_err(),
                 "{bad} should be refused"

@@ -197,6 +197,10 @@ pub enum LoginError {
     /// `login-state-invalid`: the `state` is unknown, was used already, or expired.
     #[error("the login state is unknown, used or expired")]
     StateInvalid,
+    /// `login-browser-mismatch`: the callback came without the login cookie of the browser that started
+    /// this login, or with another one (login CSRF, a leaked callback URL). The state is used up.
+    #[error("the login was started in another browser")]
+    BrowserMismatch,
     /// `login-rejected`: the provider refused, or its answer failed a check.
     #[error("login rejected: {0}")]
     Rejected(String),

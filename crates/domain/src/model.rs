@@ -16,6 +16,9 @@ pub enum Availability {
 }
 
 impl Availability {
+    /// Every value, in the order the API documents them.
+    pub const ALL: [Availability; 2] = [Availability::Available, Availability::Unavailable];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Available => "available",

@@ -13,6 +13,7 @@ use crate::ids::{AccessTokenId, ApiKeyId, ModelId, SubscriptionId, UserId};
 use crate::job::{Job, JobStatus, JobSummary};
 use crate::limits::{Limits, Money};
 use crate::model::{CatalogEntry, Model};
+use crate::rate_limit::{RateDecision, RateLimit};
 use crate::secret::{KeyHash, KeyPrefix, KeySecret, RANDOM_BYTES};
 use crate::subscription::{Subscription, SubscriptionStatus};
 use crate::user::{Role, User, UserStatus};
@@ -373,13 +374,25 @@ pub trait ApiKeyStore: Send + Sync {
     /// `replaced_by`, which gives up its name (`api_keys_live_name` covers provisioning and active keys
     /// only); the new key `provisioning → active` (synced at `at`) under the old key's name; and a
     /// `ConvergeKey` job for the old key due at `retire_at`. Answers the new key. MUST answer `NotFound`
-    /// (changing nothing) when the new key is not `provisioning`, the old one not `active`, or they belong to
-    /// different users.
+    /// (changing nothing) when the new key is not `provisioning`, the old one not `active` or blocked by an
+    /// administrator, or they belong to different users.
     async fn complete_rotation(
         &self,
         new_key: ApiKeyId,
         old_key: ApiKeyId,
         retire_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<ApiKey, StoreError>;
+    /// An administrator blocks (`Some(reason)`) or unblocks (`None`) an `active` or `retiring` key: the block
+    /// (since `at`, with its reason) is recorded or cleared, the LiteLLM side marked pending and a
+    /// `ConvergeKey` job queued (which blocks or unblocks the key in LiteLLM), with the audit event, in one
+    /// transaction. MUST answer `NotFound`, changing nothing, when the key is not `active` or `retiring`, or
+    /// is already blocked (when blocking) or not blocked (when unblocking).
+    async fn set_key_block(
+        &self,
+        id: ApiKeyId,
+        reason: Option<String>,
         at: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> Result<ApiKey, StoreError>;
@@ -455,6 +468,26 @@ impl std::fmt::Debug for LeaderGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("LeaderGuard")
     }
+}
+
+/// Token buckets shared by every replica (see [`crate::rate_limit`]): one per limiter (`login`,
+/// `auth_failures`) and client address group. Only counted events (failed authentications, calls to the
+/// login endpoints) reach it, never a request with a valid credential.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// Takes one token from the bucket of `group` under `limiter`, sized by `limit`, as one atomic step: of
+    /// any number of concurrent takes, by any number of processes, at most as many are granted as the bucket
+    /// held. A bucket not seen before starts full. MUST take nothing when it refuses.
+    async fn take(
+        &self,
+        limiter: &str,
+        group: &str,
+        limit: RateLimit,
+    ) -> Result<RateDecision, StoreError>;
+    /// Forgets the buckets of `limiter` untouched for at least `idle` (pass [`RateLimit::full_after`]: they
+    /// are full again, so forgetting them changes no answer); answers how many.
+    async fn prune(&self, limiter: &str, idle: std::time::Duration) -> Result<u64, StoreError>;
 }
 
 /// The outbox. Enqueuing happens inside the stores' transactions (see the contracts above); these methods

@@ -34,6 +34,9 @@ pub enum SecretKind {
     Session,
     /// The `state` of one OIDC login, sent through the identity provider and back (`kp_state_…`).
     LoginState,
+    /// The secret that binds one OIDC login to the browser that started it, the value of the login
+    /// cookie (`kp_login_…`); never leaves that browser except back to keyport.
+    LoginBinding,
 }
 
 impl SecretKind {
@@ -43,6 +46,7 @@ impl SecretKind {
             Self::AccessToken => "kp_pat_",
             Self::Session => "kp_sess_",
             Self::LoginState => "kp_state_",
+            Self::LoginBinding => "kp_login_",
         }
     }
 

@@ -29,7 +29,10 @@ pub const LAST_SEEN_RESOLUTION: TimeDelta = TimeDelta::seconds(60);
 pub struct ClientInfo {
     pub addr: Option<String>,
     pub user_agent: Option<String>,
+    /// keyport's id of the request.
     pub request_id: Option<String>,
+    /// The `x-request-id` the client sent, if any.
+    pub client_request_id: Option<String>,
 }
 
 /// How a session was opened.
@@ -106,6 +109,9 @@ pub struct IssuedSession {
 pub struct LoginState {
     /// SHA-256 of the `state` parameter.
     pub state_hash: KeyHash,
+    /// SHA-256 of the browser-binding secret, which only the browser that started the login holds (in
+    /// its login cookie); the callback must present it (login CSRF, a leaked callback URL).
+    pub browser_hash: KeyHash,
     pub nonce: String,
     pub pkce_verifier: String,
     /// A path on this keyport to return to after the login (always relative, checked on the way in).

@@ -14,6 +14,9 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every value, in the order the API documents them.
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Auditor, Role::User];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Admin => "admin",
@@ -40,6 +43,9 @@ pub enum UserStatus {
 }
 
 impl UserStatus {
+    /// Every value, in the order the API documents them.
+    pub const ALL: [UserStatus; 2] = [UserStatus::Active, UserStatus::Suspended];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
@@ -116,10 +122,12 @@ pub fn validate_username(value: &str) -> Result<String, crate::FieldError> {
 pub struct Actor {
     pub user_id: UserId,
     pub roles: Vec<Role>,
-    /// The request id, carried into the audit log.
+    /// keyport's id of the request, carried into the audit log.
     pub request_id: Option<String>,
     /// The client's address, carried into the audit log.
     pub client_addr: Option<String>,
+    /// The `x-request-id` the client sent, carried into the audit log apart from keyport's id.
+    pub client_request_id: Option<String>,
 }
 
 impl Actor {
@@ -129,6 +137,7 @@ impl Actor {
             roles: vec![Role::User],
             request_id: None,
             client_addr: None,
+            client_request_id: None,
         }
     }
 

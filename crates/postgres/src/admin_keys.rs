@@ -1,6 +1,7 @@
 //! `AdminKeyStore`: everybody's keys, a page at a time, in two queries (the page with its owners, then the
 //! links of exactly those keys).
 
+use crate::api_keys::links_of_key;
 use crate::error::diesel_error;
 use crate::rows::{ApiKeyRow, KeyLinkRow};
 use crate::schema::{api_key_subscriptions, api_keys, subscriptions, users};
@@ -9,6 +10,7 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use keyport_domain::admin::{AdminKeyStore, KeyQuery, OwnedKey};
+use keyport_domain::ids::ApiKeyId;
 use keyport_domain::StoreError;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -66,5 +68,25 @@ impl AdminKeyStore for PgStore {
                 })
             })
             .collect()
+    }
+
+    async fn owned_key(&self, id: ApiKeyId) -> Result<Option<OwnedKey>, StoreError> {
+        let mut conn = self.conn().await?;
+        let Some((key, owner)) = api_keys::table
+            .inner_join(users::table.on(users::id.eq(api_keys::user_id)))
+            .filter(api_keys::id.eq(id.0))
+            .select((ApiKeyRow::as_select(), users::username))
+            .first::<(ApiKeyRow, String)>(&mut conn)
+            .await
+            .optional()
+            .map_err(diesel_error)?
+        else {
+            return Ok(None);
+        };
+        let links = links_of_key(&mut conn, id.0).await.map_err(diesel_error)?;
+        Ok(Some(OwnedKey {
+            key: key.into_api_key(&links)?,
+            owner,
+        }))
     }
 }

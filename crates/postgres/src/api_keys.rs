@@ -41,7 +41,7 @@ struct LinkRow {
 }
 
 /// The key's bindings, ordered by model id.
-async fn links_of_key(
+pub(crate) async fn links_of_key(
     conn: &mut AsyncPgConnection,
     key: Uuid,
 ) -> Result<Vec<KeyLinkRow>, diesel::result::Error> {
@@ -477,11 +477,13 @@ impl ApiKeyStore for PgStore {
         let mut conn = self.conn().await?;
         conn.transaction::<_, Failure, _>(async |conn| {
             // The old key first: once retiring it no longer holds its name, which the new key takes.
-            // LiteLLM keeps the old key as it is until the deadline, when the job deletes it.
+            // LiteLLM keeps the old key as it is until the deadline, when the job deletes it. A key an
+            // administrator blocked meanwhile is not replaced: its successor would not be blocked.
             let (owner, name) = diesel::update(
                 api_keys::table
                     .filter(api_keys::id.eq(old_key.0))
-                    .filter(api_keys::status.eq(ApiKeyStatus::Active.as_str())),
+                    .filter(api_keys::status.eq(ApiKeyStatus::Active.as_str()))
+                    .filter(api_keys::blocked_at.is_null()),
             )
             .set((
                 api_keys::status.eq(ApiKeyStatus::Retiring.as_str()),
@@ -560,6 +562,56 @@ impl ApiKeyStore for PgStore {
             audit,
         )
         .await
+    }
+
+    async fn set_key_block(
+        &self,
+        id: ApiKeyId,
+        reason: Option<String>,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<ApiKey, StoreError> {
+        let live = [
+            ApiKeyStatus::Active.as_str(),
+            ApiKeyStatus::Retiring.as_str(),
+        ];
+        let blocking = reason.is_some();
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, Failure, _>(async |conn| {
+            // Only a live key in the other state changes (a concurrent block or unblock loses); LiteLLM has
+            // yet to follow: pending, with the job that brings it in line.
+            let target = api_keys::table
+                .filter(api_keys::id.eq(id.0))
+                .filter(api_keys::status.eq_any(live));
+            let set = (
+                api_keys::blocked_at.eq(blocking.then_some(at)),
+                api_keys::block_reason.eq(reason.as_deref()),
+                api_keys::sync_state.eq(SyncState::Pending.as_str()),
+                api_keys::updated_at.eq(at),
+            );
+            let row = if blocking {
+                diesel::update(target.filter(api_keys::blocked_at.is_null()))
+                    .set(set)
+                    .returning(ApiKeyRow::as_returning())
+                    .get_result(conn)
+                    .await
+            } else {
+                diesel::update(target.filter(api_keys::blocked_at.is_not_null()))
+                    .set(set)
+                    .returning(ApiKeyRow::as_returning())
+                    .get_result(conn)
+                    .await
+            }
+            .optional()?
+            .ok_or(StoreError::NotFound)?;
+            enqueue_converge(conn, &[id.0], at, at).await?;
+            let links = links_of_key(conn, id.0).await?;
+            let key = row.into_api_key(&links)?;
+            audit::record(conn, audit).await?;
+            Ok(key)
+        })
+        .await
+        .map_err(StoreError::from)
     }
 
     async fn expire_due_keys(&self, now: DateTime<Utc>) -> Result<Vec<ApiKeyId>, StoreError> {

@@ -30,7 +30,7 @@ pub(crate) async fn record(
         .map(drop)
 }
 
-/// Audit rows per INSERT: well under PostgreSQL's 65,535 bind parameters at 9 per row.
+/// Audit rows per INSERT: well under PostgreSQL's 65,535 bind parameters at 10 per row.
 const CHUNK: usize = 1_000;
 
 /// Records many events (e.g. one per key a batch change touched).

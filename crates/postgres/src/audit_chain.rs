@@ -117,6 +117,7 @@ type ListedRow = (
         Option<String>,
         Option<String>,
         DateTime<Utc>,
+        Option<String>,
     ),
     Option<i64>,
     Option<String>,
@@ -232,6 +233,7 @@ impl AuditTrail for PgStore {
                     audit_events::request_id,
                     audit_events::client_addr,
                     audit_events::at,
+                    audit_events::client_request_id,
                 ),
                 audit_chain::seq.nullable(),
                 audit_chain::hash.nullable(),
@@ -276,8 +278,19 @@ impl AuditTrail for PgStore {
 }
 
 fn record((event, seq, hash, username): ListedRow) -> AuditRecord {
-    let (id, actor, action, target_type, target_id, before, after, request_id, client_addr, at) =
-        event;
+    let (
+        id,
+        actor,
+        action,
+        target_type,
+        target_id,
+        before,
+        after,
+        request_id,
+        client_addr,
+        at,
+        client_request_id,
+    ) = event;
     AuditRecord {
         id,
         event: AuditEvent {
@@ -290,6 +303,7 @@ fn record((event, seq, hash, username): ListedRow) -> AuditRecord {
             request_id,
             client_addr,
             at,
+            client_request_id,
         },
         actor_username: username,
         seal: seq.zip(hash).map(|(seq, hash)| ChainLink { seq, hash }),

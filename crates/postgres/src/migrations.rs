@@ -1,8 +1,8 @@
 //! The embedded migrations and how they are applied.
 
 use crate::error::{connection_error, diesel_error};
-use diesel::sql_types::BigInt;
-use diesel::RunQueryDsl;
+use diesel::sql_types::{BigInt, Bool};
+use diesel::{QueryableByName, RunQueryDsl};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::AsyncPgConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -18,8 +18,22 @@ pub const MIGRATIONS_FINGERPRINT: &str = env!("KEYPORT_MIGRATIONS_FINGERPRINT");
 /// Serialises migration runs across replicas starting at the same time (the value spells "keyport").
 const MIGRATION_LOCK: i64 = 0x006b_6579_706f_7274;
 
+/// The group role `keyport serve` may run as (through a LOGIN role that is a member of it): see migration
+/// `2026-12-05-000012_serve_role` and docs/security.md.
+pub const APP_ROLE: &str = "keyport_app";
+
+#[derive(QueryableByName)]
+struct Granted {
+    #[diesel(sql_type = Bool)]
+    granted: bool,
+}
+
 /// Applies the pending migrations to the database at `database_url` and answers the versions applied, in
 /// order. Concurrent callers (replicas starting together) wait for each other on an advisory lock.
+///
+/// Then, migrations or not, it gives [`APP_ROLE`] its privileges again on every table and sequence
+/// (`keyport_grant_app_role()`), so that tables of later migrations are covered and a role the DBA created
+/// after the migrations ran gets its grants. Run it as the tables' owner.
 ///
 /// diesel's migration harness is synchronous: it runs on a blocking thread through diesel-async's
 /// [`AsyncConnectionWrapper`], never on the async executor.
@@ -36,7 +50,11 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, StoreErro
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map(|versions| versions.iter().map(ToString::to_string).collect())
-            .map_err(|e| StoreError::Unexpected(format!("migration failed: {e}")));
+            .map_err(|e| StoreError::Unexpected(format!("migration failed: {e}")))
+            .and_then(|applied| {
+                grant_app_role(&mut conn)?;
+                Ok(applied)
+            });
         // Closing the connection releases the lock too; unlocking first keeps the session reusable in
         // principle and the intent explicit.
         let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1)")
@@ -49,4 +67,20 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, StoreErro
     })
     .await
     .map_err(|e| StoreError::Unexpected(format!("migration task failed: {e}")))?
+}
+
+fn grant_app_role(conn: &mut AsyncConnectionWrapper<AsyncPgConnection>) -> Result<(), StoreError> {
+    let granted = diesel::sql_query("SELECT keyport_grant_app_role() AS granted")
+        .get_result::<Granted>(conn)
+        .map_err(diesel_error)?
+        .granted;
+    if granted {
+        tracing::debug!(role = APP_ROLE, "serve role privileges granted");
+    } else {
+        tracing::warn!(
+            role = APP_ROLE,
+            "role {APP_ROLE} does not exist and the migrating role may not create it: a serve role has no privileges yet (docs/security.md#database-roles)"
+        );
+    }
+    Ok(())
 }

@@ -423,6 +423,8 @@ pub(crate) struct ApiKeyRow {
     pub retire_at: Option<DateTime<Utc>>,
     pub replaced_by: Option<Uuid>,
     pub budget_reset_at: Option<DateTime<Utc>>,
+    pub blocked_at: Option<DateTime<Utc>>,
+    pub block_reason: Option<String>,
 }
 
 /// A key's binding to one subscription, with what the key's model list needs to know of it.
@@ -486,6 +488,8 @@ impl ApiKeyRow {
             revoked_at: self.revoked_at,
             retire_at: self.retire_at,
             replaced_by: self.replaced_by.map(ApiKeyId::from),
+            blocked_at: self.blocked_at,
+            block_reason: self.block_reason,
         })
     }
 }
@@ -605,6 +609,7 @@ pub(crate) struct NewAuditRow<'a> {
     pub request_id: Option<&'a str>,
     pub client_addr: Option<&'a str>,
     pub at: DateTime<Utc>,
+    pub client_request_id: Option<&'a str>,
 }
 
 impl<'a> From<&'a AuditEvent> for NewAuditRow<'a> {
@@ -619,6 +624,7 @@ impl<'a> From<&'a AuditEvent> for NewAuditRow<'a> {
             request_id: event.request_id.as_deref(),
             client_addr: event.client_addr.as_deref(),
             at: event.at,
+            client_request_id: event.client_request_id.as_deref(),
         }
     }
 }

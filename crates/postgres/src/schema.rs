@@ -54,6 +54,8 @@ diesel::table! {
         retire_at -> Nullable<Timestamptz>,
         replaced_by -> Nullable<Uuid>,
         budget_reset_at -> Nullable<Timestamptz>,
+        blocked_at -> Nullable<Timestamptz>,
+        block_reason -> Nullable<Text>,
     }
 }
 
@@ -83,6 +85,7 @@ diesel::table! {
         client_addr -> Nullable<Text>,
         at -> Timestamptz,
         tx -> Xid8,
+        client_request_id -> Nullable<Text>,
     }
 }
 
@@ -110,6 +113,7 @@ diesel::table! {
         return_to -> Text,
         created_at -> Timestamptz,
         expires_at -> Timestamptz,
+        browser_hash -> Text,
     }
 }
 
@@ -132,6 +136,16 @@ diesel::table! {
         default_rpm_limit -> Nullable<Int8>,
         last_synced_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    rate_limits (limiter, address_group) {
+        limiter -> Text,
+        address_group -> Text,
+        tokens -> Float8,
+        granted -> Bool,
         updated_at -> Timestamptz,
     }
 }
@@ -260,6 +274,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     login_states,
     models,
+    rate_limits,
     reconcile_runs,
     self_service_settings,
     sessions,

@@ -74,6 +74,7 @@ impl TryFrom<SessionRow> for Session {
 #[diesel(table_name = login_states, check_for_backend(diesel::pg::Pg))]
 struct LoginStateRow {
     state_hash: String,
+    browser_hash: String,
     nonce: String,
     pkce_verifier: String,
     return_to: String,
@@ -192,6 +193,7 @@ impl SessionStore for PgStore {
         diesel::insert_into(login_states::table)
             .values(LoginStateRow {
                 state_hash: state.state_hash.as_str().to_owned(),
+                browser_hash: state.browser_hash.as_str().to_owned(),
                 nonce: state.nonce.clone(),
                 pkce_verifier: state.pkce_verifier.clone(),
                 return_to: state.return_to.clone(),
@@ -223,6 +225,8 @@ impl SessionStore for PgStore {
         Ok(Some(LoginState {
             state_hash: KeyHash::parse(&row.state_hash)
                 .map_err(|e| StoreError::Unexpected(format!("login_states.state_hash: {e}")))?,
+            browser_hash: KeyHash::parse(&row.browser_hash)
+                .map_err(|e| StoreError::Unexpected(format!("login_states.browser_hash: {e}")))?,
             nonce: row.nonce,
             pkce_verifier: row.pkce_verifier,
             return_to: row.return_to,

@@ -33,6 +33,7 @@ fn admin_actor(id: UserId) -> Actor {
         roles: vec![Role::User, Role::Admin],
         request_id: Some("req-1".into()),
         client_addr: None,
+        client_request_id: None,
     }
 }
 
@@ -352,6 +353,28 @@ async fn everybodys_keys_are_listed_newest_first_with_their_owner_filtered_and_p
         .unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].key.id, k1.id);
+}
+
+#[tokio::test]
+async fn one_key_of_anybody_comes_with_its_owner_and_its_subscriptions() {
+    let w = world().await;
+    let bob = insert_user(&w.store, "bob").await;
+    let bob_sub = subscribe(&w.store, bob.id, &w.model).await;
+    let key = new_key(bob.id, "bobs", &[bob_sub.id]);
+    insert_active_key(&w.store, &key).await;
+
+    let owned = w.store.owned_key(key.id).await.unwrap().unwrap();
+    assert_eq!(owned.owner, "bob");
+    assert_eq!(owned.key.user_id, bob.id);
+    assert_eq!(owned.key.subscription_ids, [bob_sub.id]);
+    assert_eq!(owned.key.models, std::slice::from_ref(&w.model));
+    assert_eq!(
+        w.store
+            .owned_key(keyport_domain::ids::ApiKeyId::new())
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// A restricted model and a pending subscription to it for a new user.

@@ -1,14 +1,14 @@
 //! `keyport admin …`: user and token management from the command line. Only the token goes to stdout, so
 //! that scripts can capture it; everything else goes to stderr.
 
-use crate::config::{AdminCommand, Common, SubscriptionCommand};
+use crate::config::{AdminCommand, Common, KeyCommand, SubscriptionCommand};
 use crate::wiring::{OsSecrets, SystemClock, Wiring};
-use keyport_domain::ids::SubscriptionId;
+use keyport_domain::ids::{ApiKeyId, SubscriptionId};
 use keyport_domain::limits::{BudgetDuration, Limits, Money};
 use keyport_domain::ports::UserStore;
 use keyport_domain::usecases::{
-    ControlSubscription, CreateUser, CreateUserRequest, IssueAccessToken, SetUserStatus,
-    SubscriptionAction,
+    AdminKeys, ControlSubscription, CreateUser, CreateUserRequest, IssueAccessToken, RevokeKey,
+    SetUserStatus, SubscriptionAction, UpdateKey,
 };
 use keyport_domain::user::{Actor, UserStatus};
 use keyport_domain::Error;
@@ -79,6 +79,7 @@ pub async fn run(common: &Common, command: AdminCommand) -> anyhow::Result<()> {
             println!("{}", issued.secret.expose());
         }
         AdminCommand::Subscription { action } => subscription(common, action).await?,
+        AdminCommand::Key { action } => key(common, action).await?,
     }
     Ok(())
 }
@@ -138,6 +139,7 @@ async fn subscription(common: &Common, command: SubscriptionCommand) -> anyhow::
         roles: admin.roles.clone(),
         request_id: None,
         client_addr: None,
+        client_request_id: None,
     };
     let control = ControlSubscription::new(
         wiring.store.clone(),
@@ -153,6 +155,65 @@ async fn subscription(common: &Common, command: SubscriptionCommand) -> anyhow::
         subscription.model_id,
         subscription.status.as_str(),
         serde_json::to_string(&subscription.quota).unwrap_or_default(),
+    );
+    Ok(())
+}
+
+/// `keyport admin key …`: the administrators' key actions of the API (block, unblock, revoke; never a
+/// secret), through the same use case, as the administrator named by `--by` (the use case checks the role).
+async fn key(common: &Common, command: KeyCommand) -> anyhow::Result<()> {
+    let wiring = Wiring::connect(common).await?;
+    let policy = wiring.stored_policy();
+    let converge = wiring.converge_key(policy.clone());
+    let keys = AdminKeys::new(
+        wiring.store.clone(),
+        wiring.store.clone(),
+        Arc::new(RevokeKey::new(
+            wiring.store.clone(),
+            converge.clone(),
+            wiring.clock.clone(),
+        )),
+        Arc::new(UpdateKey::new(
+            wiring.store.clone(),
+            wiring.store.clone(),
+            converge.clone(),
+            wiring.clock.clone(),
+            policy,
+        )),
+        converge,
+        wiring.clock.clone(),
+    );
+    let by = match &command {
+        KeyCommand::Block { by, .. }
+        | KeyCommand::Unblock { by, .. }
+        | KeyCommand::Revoke { by, .. } => by.clone(),
+    };
+    let admin = wiring
+        .store
+        .find_user_by_username(&by)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user named '{by}'"))?;
+    let actor = Actor {
+        roles: admin.roles.clone(),
+        ..Actor::user(admin.id)
+    };
+    let (owned, what) = match command {
+        KeyCommand::Block { id, reason, .. } => {
+            (keys.block(&actor, ApiKeyId(id), &reason).await?, "blocked")
+        }
+        KeyCommand::Unblock { id, .. } => (keys.unblock(&actor, ApiKeyId(id)).await?, "unblocked"),
+        KeyCommand::Revoke { id, reason, .. } => (
+            keys.revoke(&actor, ApiKeyId(id), reason.as_deref()).await?,
+            "revoked",
+        ),
+    };
+    eprintln!(
+        "key {} ({}…) of {}: {what}; status {}, LiteLLM {}",
+        owned.key.id,
+        owned.key.prefix,
+        owned.owner,
+        owned.key.status.as_str(),
+        owned.key.sync_state.as_str(),
     );
     Ok(())
 }

@@ -20,9 +20,19 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct Common {
-    /// PostgreSQL URL.
+    /// PostgreSQL URL keyport works with (`serve` and every command but `migrate`). Give it a role that owns
+    /// nothing when KEYPORT_MIGRATE_DATABASE_URL is set.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+    /// PostgreSQL URL of the role that owns the schema: `keyport migrate`, and `keyport serve` at start,
+    /// migrate with it; default: DATABASE_URL (one role for everything).
+    #[arg(
+        long,
+        env = "KEYPORT_MIGRATE_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub migrate_database_url: Option<String>,
     /// Connections in the database pool.
     #[arg(
         long,
@@ -77,7 +87,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the HTTP server (migrates and syncs the catalog first).
     Serve(Box<ServeArgs>),
-    /// Apply pending database migrations.
+    /// Apply pending database migrations (as KEYPORT_MIGRATE_DATABASE_URL when set, else DATABASE_URL) and
+    /// grant the serve role `keyport_app` its privileges.
     Migrate,
     /// Compare LiteLLM's keys with keyport's and heal every disagreement (keyport's record wins).
     Reconcile {
@@ -454,6 +465,42 @@ pub enum AdminCommand {
         #[command(subcommand)]
         action: SubscriptionCommand,
     },
+    /// Block, unblock or revoke anybody's API key on its owner's behalf; LiteLLM follows at once (or through
+    /// the job queue when it is down). Audited under the administrator named by --by. Never a secret.
+    Key {
+        #[command(subcommand)]
+        action: KeyCommand,
+    },
+}
+
+/// `keyport admin key …`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum KeyCommand {
+    /// Block an active or retiring key: LiteLLM refuses it until it is unblocked.
+    Block {
+        id: uuid::Uuid,
+        /// Why (the key's owner sees it).
+        #[arg(long)]
+        reason: String,
+        /// The administrator acting (a username with the admin role).
+        #[arg(long)]
+        by: String,
+    },
+    /// Lift an administrator's block.
+    Unblock {
+        id: uuid::Uuid,
+        #[arg(long)]
+        by: String,
+    },
+    /// Revoke a key: it stops working at once and is deleted in LiteLLM.
+    Revoke {
+        id: uuid::Uuid,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        by: String,
+    },
 }
 
 /// `keyport admin subscription …`.
@@ -513,6 +560,25 @@ impl Common {
                     "DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/keyport)"
                 )
             })
+    }
+
+    /// The URL migrations run with: KEYPORT_MIGRATE_DATABASE_URL (the owner role), else DATABASE_URL.
+    pub fn migrate_database_url(&self) -> anyhow::Result<&str> {
+        match self
+            .migrate_database_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+        {
+            Some(url) => Ok(url),
+            None => self.database_url(),
+        }
+    }
+
+    /// Whether migrations run as a role of their own (KEYPORT_MIGRATE_DATABASE_URL is set).
+    pub fn split_roles(&self) -> bool {
+        self.migrate_database_url
+            .as_deref()
+            .is_some_and(|u| !u.is_empty())
     }
 
     pub fn litellm(&self) -> anyhow::Result<(url::Url, MasterKey)> {
@@ -706,6 +772,43 @@ mod tests {
         ])
         .secure_cookies()
         .unwrap());
+    }
+
+    #[test]
+    fn migrations_use_the_owner_url_when_given_and_the_database_url_otherwise() {
+        if std::env::var_os("DATABASE_URL").is_some()
+            || std::env::var_os("KEYPORT_MIGRATE_DATABASE_URL").is_some()
+        {
+            return;
+        }
+        let single = Cli::parse_from([
+            "keyport",
+            "--database-url",
+            "postgres://keyport@db/keyport",
+            "migrate",
+        ]);
+        assert_eq!(
+            single.common.migrate_database_url().unwrap(),
+            "postgres://keyport@db/keyport"
+        );
+        assert!(!single.common.split_roles());
+        let split = Cli::parse_from([
+            "keyport",
+            "--database-url",
+            "postgres://keyport_serve:pw-serve@db/keyport",
+            "--migrate-database-url",
+            "postgres://keyport_owner:pw-owner@db/keyport",
+            "migrate",
+        ]);
+        assert!(split.common.split_roles());
+        assert_eq!(
+            split.common.migrate_database_url().unwrap(),
+            "postgres://keyport_owner:pw-owner@db/keyport"
+        );
+        assert_eq!(
+            split.common.database_url().unwrap(),
+            "postgres://keyport_serve:pw-serve@db/keyport"
+        );
     }
 
     #[test]

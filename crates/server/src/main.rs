@@ -51,7 +51,8 @@ async fn run_command(common: config::Common, command: Command) -> anyhow::Result
     match command {
         Command::Serve(_) => unreachable_serve(),
         Command::Migrate => {
-            keyport_postgres::run_migrations(common.database_url()?).await?;
+            // KEYPORT_MIGRATE_DATABASE_URL (the owner role) when set, else DATABASE_URL.
+            keyport_postgres::run_migrations(common.migrate_database_url()?).await?;
             eprintln!("migrations applied");
             Ok(())
         }

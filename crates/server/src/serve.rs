@@ -44,6 +44,26 @@ impl Readiness for Dependencies {
     }
 }
 
+/// Says at start whether the role keyport serves as could rewrite the audit log (docs/security.md).
+async fn report_audit_exposure(wiring: &Wiring) {
+    match wiring.store.audit_exposure().await {
+        Ok(exposure) if exposure.append_only() => tracing::info!(
+            role = %exposure.role,
+            "serving as a database role that can only read and append to the audit log"
+        ),
+        Ok(exposure) => tracing::warn!(
+            role = %exposure.role,
+            superuser = exposure.superuser,
+            owner = exposure.owner,
+            beyond_append = exposure.beyond_append,
+            "serving as a database role that can drop or disable the audit log's triggers; run keyport serve as a member of keyport_app and migrate with KEYPORT_MIGRATE_DATABASE_URL (docs/security.md#database-roles)"
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "cannot tell what the database role may do to the audit log")
+        }
+    }
+}
+
 async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
     args.validate()?;
     if args.dev_login {
@@ -51,12 +71,14 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
             "the DEVELOPMENT LOGIN is on (KEYPORT_DEV_LOGIN=true): anyone who can reach this server can sign in as any user, admin included; never use it in production"
         );
     }
-    let database_url = common.database_url()?.to_owned();
     if !args.no_migrate {
-        keyport_postgres::run_migrations(&database_url).await?;
-        tracing::info!("migrations applied");
+        // With KEYPORT_MIGRATE_DATABASE_URL the owner role migrates (and grants keyport_app its privileges)
+        // on a connection of its own that is closed before serving; the server then works as DATABASE_URL.
+        keyport_postgres::run_migrations(common.migrate_database_url()?).await?;
+        tracing::info!(as_owner_role = common.split_roles(), "migrations applied");
     }
     let wiring = Wiring::connect(&common).await?;
+    report_audit_exposure(&wiring).await;
     match wiring.sync_catalog().execute().await {
         Ok(report) => tracing::info!(
             added = report.added.len(),
@@ -190,11 +212,25 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
             jobs: wiring.store.clone(),
             audit: wiring.store.clone(),
         }),
-        limits: keyport_api::ratelimit::Limits::new(
-            args.login_rate_per_minute,
-            args.auth_failures_per_minute,
-        ),
+        limits: wiring.rate_limits(args.login_rate_per_minute, args.auth_failures_per_minute),
     });
+
+    // Rate-limit buckets that are full again are deleted every minute (a full bucket and a missing one
+    // answer the same).
+    {
+        let state = state.clone();
+        actix_web::rt::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                ticker.tick().await;
+                match state.limits.prune().await {
+                    Ok(0) => {}
+                    Ok(gone) => tracing::debug!(gone, "idle rate-limit buckets pruned"),
+                    Err(error) => tracing::warn!(%error, "pruning rate-limit buckets failed"),
+                }
+            }
+        });
+    }
 
     // Ended and expired sessions and logins in progress are deleted every few minutes.
     {

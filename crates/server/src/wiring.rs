@@ -70,6 +70,18 @@ impl Wiring {
         Ok(Arc::new(store))
     }
 
+    /// The API's per-address rate limits (each `per_minute` also the burst, 0: off), their buckets in
+    /// PostgreSQL so that every replica counts together; a replica that cannot reach the table limits on its
+    /// own until it can again.
+    pub fn rate_limits(
+        &self,
+        login_per_minute: u32,
+        failures_per_minute: u32,
+    ) -> keyport_api::ratelimit::Limits {
+        keyport_api::ratelimit::Limits::new(login_per_minute, failures_per_minute)
+            .shared(self.store.clone())
+    }
+
     pub fn sync_catalog(&self) -> SyncCatalog {
         SyncCatalog::new(self.gateway.clone(), self.store.clone(), self.clock.clone())
     }
@@ -180,11 +192,24 @@ impl Wiring {
                 self.clock.clone(),
             ),
             list_all_keys: ListAllKeys::new(store.clone()),
-            admin_revoke_key: AdminRevokeKey::new(Arc::new(RevokeKey::new(
+            admin_keys: AdminKeys::new(
                 store.clone(),
+                store.clone(),
+                Arc::new(RevokeKey::new(
+                    store.clone(),
+                    converge.clone(),
+                    self.clock.clone(),
+                )),
+                Arc::new(UpdateKey::new(
+                    store.clone(),
+                    store.clone(),
+                    converge.clone(),
+                    self.clock.clone(),
+                    key_policy.clone(),
+                )),
                 converge.clone(),
                 self.clock.clone(),
-            ))),
+            ),
             list_all_subscriptions: ListAllSubscriptions::new(store.clone()),
             subscription_history: SubscriptionHistory::new(store.clone()),
             control_subscription: ControlSubscription::new(

@@ -511,6 +511,247 @@ async fn an_admin_sees_and_revokes_someone_elses_key() {
 }
 
 #[tokio::test]
+async fn an_admin_acts_on_someone_elses_key_only_through_the_admin_routes_and_never_sees_its_secret(
+) {
+    let a = setup().await;
+    let app = &a.app;
+    let sub = app.subscribe(&a.alice, MODEL).await;
+    let (key_id, secret) = create_key(
+        app,
+        &a.alice,
+        json!({"name": "ci", "subscription_ids": [sub]}),
+    )
+    .await;
+    let mine = format!("/api/v1/api-keys/{key_id}");
+    let theirs = format!("/api/v1/admin/api-keys/{key_id}");
+
+    // The member routes act for the owner only: to the administrator, alice's key does not exist there.
+    use reqwest::Method;
+    for (method, path, body) in [
+        (Method::GET, mine.clone(), json!(null)),
+        (Method::PATCH, mine.clone(), json!({"name": "taken-over"})),
+        (Method::POST, format!("{mine}/rotate"), json!({})),
+        (Method::POST, format!("{mine}/revoke"), json!({})),
+        (Method::DELETE, mine.clone(), json!(null)),
+    ] {
+        let (status, problem) = send(app, method.clone(), &a.root, &path, body).await;
+        assert_eq!(status, 404, "{method} {path} as an admin: {problem}");
+        assert_eq!(problem["type"], "urn:keyport:problem:not-found");
+    }
+    let (status, key) = app.get(&a.alice, &mine).await;
+    assert_eq!(
+        (status, key["name"].as_str(), key["status"].as_str()),
+        (200, Some("ci"), Some("active")),
+        "untouched: {key}"
+    );
+
+    // Through /admin: the key with its owner, never its secret.
+    let (status, key) = app.get(&a.root, &theirs).await;
+    assert_eq!(status, 200, "{key}");
+    assert_eq!(
+        (key["owner_username"].as_str(), key["user_id"].as_str()),
+        (Some("alice"), Some(a.alice_id.as_str()))
+    );
+    assert_eq!(key["blocked"], false);
+    assert!(!key.to_string().contains(&secret[6..]), "never the secret");
+    assert_eq!(app.get(&a.alice, &theirs).await.0, 403);
+
+    // Block, with the reason the owner sees; LiteLLM refuses the key at once; no rotation around it.
+    let (status, problem) = app
+        .post(&a.root, &format!("{theirs}/block"), json!({}))
+        .await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (422, Some("reason")),
+        "{problem}"
+    );
+    assert_eq!(
+        app.post(
+            &a.alice,
+            &format!("{theirs}/block"),
+            json!({"reason": "mine"})
+        )
+        .await
+        .0,
+        403
+    );
+    let (status, blocked) = app
+        .post(
+            &a.root,
+            &format!("{theirs}/block"),
+            json!({"reason": "leaked in a support ticket"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{blocked}");
+    assert_eq!(
+        (blocked["blocked"].as_bool(), blocked["status"].as_str()),
+        (Some(true), Some("active"))
+    );
+    assert!(!blocked.to_string().contains(&secret[6..]));
+    assert!(
+        matches!(app.chat(&secret, MODEL).await.0, 401 | 403),
+        "blocked in LiteLLM"
+    );
+    let (_, seen) = app.get(&a.alice, &mine).await;
+    assert_eq!(seen["blocked"], true);
+    assert_eq!(seen["block_reason"], "leaked in a support ticket");
+    let (status, problem) = app
+        .post(&a.alice, &format!("{mine}/rotate"), json!({}))
+        .await;
+    assert_eq!(status, 409, "a rotation must not lift the block: {problem}");
+    let (status, _) = app
+        .post(
+            &a.root,
+            &format!("{theirs}/block"),
+            json!({"reason": "again"}),
+        )
+        .await;
+    assert_eq!(status, 409, "already blocked");
+
+    let (status, unblocked) = app
+        .post(&a.root, &format!("{theirs}/unblock"), json!({}))
+        .await;
+    assert_eq!(
+        (status, unblocked["blocked"].as_bool()),
+        (200, Some(false)),
+        "{unblocked}"
+    );
+    assert_eq!(
+        app.chat(&secret, MODEL).await.0,
+        200,
+        "unblocked in LiteLLM"
+    );
+
+    // The limits, under the owner's rules; LiteLLM follows.
+    let (status, problem) = put(
+        app,
+        &a.root,
+        &format!("{theirs}/limits"),
+        json!({"limits": {"rpm_limit": 0}}),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (422, Some("limits.rpm_limit")),
+        "{problem}"
+    );
+    let (status, limited) = put(
+        app,
+        &a.root,
+        &format!("{theirs}/limits"),
+        json!({"limits": {"rpm_limit": 7}, "reason": "fair use"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{limited}");
+    assert_eq!(limited["limits"]["rpm_limit"], 7);
+    assert_eq!(limited["sync_state"], "synced", "{limited}");
+    let remote = app
+        .double
+        .keys()
+        .into_iter()
+        .find(|k| k.metadata["keyport_key_id"] == key_id.as_str())
+        .unwrap();
+    assert_eq!(remote.rpm_limit, Some(7));
+    assert_eq!(
+        remote.user_id.as_deref(),
+        Some(a.alice_id.as_str()),
+        "still alice's key in LiteLLM"
+    );
+
+    // Revoke, with a reason kept in the audit log.
+    let (status, revoked) = app
+        .post(
+            &a.root,
+            &format!("{theirs}/revoke"),
+            json!({"reason": "offboarding"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            status,
+            revoked["status"].as_str(),
+            revoked["owner_username"].as_str()
+        ),
+        (200, Some("revoked"), Some("alice")),
+        "{revoked}"
+    );
+    assert_eq!(app.chat(&secret, MODEL).await.0, 401, "deleted in LiteLLM");
+
+    // Every change names the administrator as its actor and alice as the owner.
+    let root_id = user_id(app, &a.root, "root").await;
+    let (status, audit) = app
+        .get(
+            &a.root,
+            &format!("/api/v1/admin/audit?target_type=api_key&target_id={key_id}&actor={root_id}"),
+        )
+        .await;
+    assert_eq!(status, 200, "{audit}");
+    let mut actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["after"]["owner"], a.alice_id.as_str(), "{e}");
+            e["action"].as_str().unwrap()
+        })
+        .collect();
+    actions.sort_unstable();
+    assert_eq!(
+        actions,
+        [
+            "api_key.block",
+            "api_key.revoke",
+            "api_key.unblock",
+            "api_key.update"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_cli_blocks_unblocks_and_revokes_a_key_as_the_named_admin() {
+    let a = setup().await;
+    let app = &a.app;
+    let sub = app.subscribe(&a.alice, MODEL).await;
+    let (key_id, secret) = create_key(
+        app,
+        &a.alice,
+        json!({"name": "ci", "subscription_ids": [sub]}),
+    )
+    .await;
+    let mine = format!("/api/v1/api-keys/{key_id}");
+
+    let (ok, _, err) = app.cli(&[
+        "admin", "key", "block", &key_id, "--reason", "x", "--by", "alice",
+    ]);
+    assert!(
+        !ok && err.contains("administrators"),
+        "only an administrator: {err}"
+    );
+    let (ok, out, err) = app.cli(&[
+        "admin", "key", "block", &key_id, "--reason", "leaked", "--by", "root",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.is_empty(), "nothing on stdout, never a secret: {out}");
+    assert!(err.contains("blocked") && err.contains("alice"), "{err}");
+    let (_, key) = app.get(&a.alice, &mine).await;
+    assert_eq!(
+        (key["blocked"].as_bool(), key["block_reason"].as_str()),
+        (Some(true), Some("leaked"))
+    );
+    assert!(matches!(app.chat(&secret, MODEL).await.0, 401 | 403));
+
+    let (ok, _, err) = app.cli(&["admin", "key", "unblock", &key_id, "--by", "root"]);
+    assert!(ok, "{err}");
+    assert_eq!(app.chat(&secret, MODEL).await.0, 200);
+
+    let (ok, _, err) = app.cli(&["admin", "key", "revoke", &key_id, "--by", "root"]);
+    assert!(ok, "{err}");
+    let (_, key) = app.get(&a.alice, &mine).await;
+    assert_eq!(key["status"], "revoked");
+    assert_eq!(app.chat(&secret, MODEL).await.0, 401);
+}
+
+#[tokio::test]
 async fn roles_change_but_one_active_admin_always_remains() {
     let a = setup().await;
     let app = &a.app;

@@ -333,3 +333,123 @@ async fn the_server_reports_unsealed_events_in_metrics() {
     }
     panic!("verify did not seal the events");
 }
+
+#[tokio::test]
+async fn the_recorded_request_id_is_keyports_and_the_clients_is_kept_apart() {
+    let app = App::start().await;
+    let admin = app.create_user("root", true);
+    let alice = app.create_user("alice", false);
+    let sub = app.subscribe(&alice, "gpt-4o-mini").await;
+
+    // Two requests that send the same `x-request-id`: a client's id is neither keyport's nor unique.
+    let planted = "client-7f3a.retry-1";
+    let mut keys = Vec::new();
+    let mut answered = Vec::new();
+    for name in ["k1", "k2"] {
+        let response = app
+            .client
+            .post(app.url("/api/v1/api-keys"))
+            .header("authorization", format!("Bearer {alice}"))
+            .header("x-request-id", planted)
+            .json(&json!({"name": name, "subscription_ids": [sub]}))
+            .send()
+            .await
+            .unwrap();
+        let header = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let (status, created) = common::decode(response).await;
+        assert_eq!(status, 201, "{created}");
+        let id = uuid::Uuid::parse_str(&header)
+            .unwrap_or_else(|_| panic!("keyport answers with its own id, a UUID: {header}"));
+        assert_eq!(id.get_version_num(), 4, "{header}");
+        keys.push(created["key"]["id"].as_str().unwrap().to_owned());
+        answered.push(header);
+    }
+    assert_ne!(answered[0], answered[1], "every request has its own id");
+
+    // A header keyport does not keep (too long) is dropped: no client id, still keyport's own.
+    let too_long = "x".repeat(129);
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/v1/api-keys/{}", keys[1])))
+        .header("authorization", format!("Bearer {alice}"))
+        .header("x-request-id", &too_long)
+        .send()
+        .await
+        .unwrap();
+    let revoke_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(response.status(), 200);
+    assert_ne!(revoke_id, too_long);
+
+    let events = wait_until_sealed(&app, &admin).await;
+    for (key, request_id) in keys.iter().zip(&answered) {
+        let create = events
+            .iter()
+            .find(|e| e["action"] == "api_key.create" && e["target_id"] == key.as_str())
+            .unwrap_or_else(|| panic!("{key} in {events:?}"));
+        assert_eq!(create["request_id"], request_id.as_str(), "{create}");
+        assert_eq!(create["client_request_id"], planted, "{create}");
+    }
+    let revoke = events
+        .iter()
+        .find(|e| e["action"] == "api_key.revoke" && e["target_id"] == keys[1].as_str())
+        .unwrap();
+    assert_eq!(revoke["request_id"], revoke_id.as_str());
+    assert_eq!(revoke["client_request_id"], Value::Null);
+    assert!(
+        events.iter().all(|e| e["request_id"] != planted),
+        "a client's id is never recorded as keyport's"
+    );
+    let (status, page) = app
+        .get(&admin, &format!("/api/v1/admin/audit?request_id={planted}"))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"], json!([]));
+    let (status, page) = app
+        .get(
+            &admin,
+            &format!("/api/v1/admin/audit?request_id={}", answered[0]),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let items = page["items"].as_array().unwrap();
+    assert!(!items.is_empty() && items.iter().all(|e| e["target_id"] == keys[0].as_str()));
+
+    // The chain covers the client's id: it verifies as recorded, and fails once that id is edited.
+    let (ok, stdout, stderr) = app.cli(&["audit", "verify"]);
+    assert!(ok, "{stdout}{stderr}");
+    let create = events
+        .iter()
+        .find(|e| e["action"] == "api_key.create" && e["target_id"] == keys[0].as_str())
+        .unwrap();
+    let (event_id, seq) = (
+        create["id"].as_i64().unwrap(),
+        create["seq"].as_i64().unwrap(),
+    );
+    psql(&app)
+        .await
+        .batch_execute(&format!(
+            "SET session_replication_role = replica; \
+             UPDATE audit_events SET client_request_id = 'someone-else' WHERE id = {event_id}; \
+             RESET session_replication_role"
+        ))
+        .await
+        .unwrap();
+    let (ok, stdout, _) = app.cli(&["audit", "verify"]);
+    assert!(!ok, "verify fails once the client's id is edited: {stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("altered"))
+        .unwrap_or_else(|| panic!("the altered row is listed: {stdout}"));
+    let columns: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        (columns[0], columns[1]),
+        (seq.to_string().as_str(), event_id.to_string().as_str()),
+        "{line}"
+    );
+}

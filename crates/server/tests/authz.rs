@@ -1,6 +1,7 @@
 //! Access control through the real binary: the route × role × owner matrix, built from the server's own
 //! OpenAPI document (so a new route without a rule fails here), token scopes, CSRF on cookie-authenticated
-//! changes, and the per-address limit on failed authentications.
+//! changes, and the per-address limit on failed authentications (counted after authenticating, so valid
+//! credentials always pass, and shared by replicas through the database).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -261,17 +262,17 @@ async fn every_route_answers_every_role_as_the_authorization_table_says() {
                     answer["type"] == "urn:keyport:problem:forbidden",
                     "{method} {path} as {who}: {answer}"
                 );
-            } else if owned(path) && !who.starts_with("alice") && !who.starts_with("root") {
-                // A user's own things are invisible to other users and to auditors (who read through the
-                // admin routes); administrators may act on them.
+            } else if owned(path) && !who.starts_with("alice") {
+                // The member routes act for the owner only: a user's own things are invisible there to
+                // other users, to auditors and to administrators alike, who read and act through the
+                // `/admin` routes.
                 assert_eq!(
                     status, 404,
                     "{method} {path} as {who} (someone else's): {answer}"
                 );
-            } else if owned(path) && who.starts_with("root") {
-                assert!(
-                    ![401, 403].contains(&status) && status < 500,
-                    "{method} {path} as {who} got {status}: {answer}"
+                assert_eq!(
+                    answer["type"], "urn:keyport:problem:not-found",
+                    "{method} {path} as {who}: as if it did not exist: {answer}"
                 );
             } else {
                 assert!(
@@ -287,6 +288,89 @@ async fn every_route_answers_every_role_as_the_authorization_table_says() {
         }
     }
     assert!(checked >= routes.len() * 4 / 2, "{checked}");
+}
+
+#[tokio::test]
+async fn member_routes_act_for_the_owner_only_and_admins_act_on_others_keys_through_admin_routes() {
+    let app = App::start_with_env(DoubleConfig::demo(), DEV_ENV).await;
+    let alice = dev_login(&app, "alice", "user").await;
+    let bob = dev_login(&app, "bob", "user").await;
+    let auditor = dev_login(&app, "audrey", "auditor").await;
+    let admin = dev_login(&app, "root", "admin").await;
+    let f = fixtures(&app, &alice).await;
+    let key = format!("/api/v1/api-keys/{}", f.key);
+    let theirs = format!("/api/v1/admin/api-keys/{}", f.key);
+
+    // Someone else's key on a member route: "not found", as an unknown key, for a member, an auditor and
+    // an administrator alike; nothing changes.
+    let member_routes = [
+        (Method::GET, key.clone(), None),
+        (Method::PATCH, key.clone(), Some(json!({"name": "taken"}))),
+        (Method::POST, format!("{key}/rotate"), Some(json!({}))),
+        (Method::POST, format!("{key}/revoke"), Some(json!({}))),
+        (Method::DELETE, key.clone(), None),
+    ];
+    for who in [&bob, &auditor, &admin] {
+        for (method, path, body) in &member_routes {
+            let (status, answer) = send(&app, Some(who), method.clone(), path, body.clone()).await;
+            assert_eq!(status, 404, "{method} {path}: {answer}");
+            assert_eq!(answer["type"], "urn:keyport:problem:not-found", "{answer}");
+        }
+    }
+    let (status, mine) = send(&app, Some(&alice), Method::GET, &key, None).await;
+    assert_eq!(
+        (status, mine["status"].as_str(), mine["blocked"].as_bool()),
+        (200, Some("active"), Some(false)),
+        "{mine}"
+    );
+
+    // The admin routes: members are refused, auditors read but do not act, administrators act.
+    let admin_routes = [
+        (Method::GET, theirs.clone(), None, 200),
+        (
+            Method::POST,
+            format!("{theirs}/block"),
+            Some(json!({"reason": "matrix"})),
+            200,
+        ),
+        (
+            Method::POST,
+            format!("{theirs}/unblock"),
+            Some(json!({})),
+            200,
+        ),
+        (
+            Method::PUT,
+            format!("{theirs}/limits"),
+            Some(json!({"limits": {"rpm_limit": 5}})),
+            200,
+        ),
+        (
+            Method::POST,
+            format!("{theirs}/revoke"),
+            Some(json!({"reason": "matrix"})),
+            200,
+        ),
+    ];
+    for (method, path, body, admin_status) in &admin_routes {
+        for who in [&alice, &bob] {
+            let (status, answer) = send(&app, Some(who), method.clone(), path, body.clone()).await;
+            assert_eq!(status, 403, "{method} {path} as a member: {answer}");
+        }
+        let (status, answer) = send(&app, Some(&auditor), method.clone(), path, body.clone()).await;
+        let auditor_status = if *method == Method::GET { 200 } else { 403 };
+        assert_eq!(
+            status, auditor_status,
+            "{method} {path} as an auditor: {answer}"
+        );
+        let (status, answer) = send(&app, Some(&admin), method.clone(), path, body.clone()).await;
+        assert_eq!(
+            status, *admin_status,
+            "{method} {path} as an admin: {answer}"
+        );
+        assert!(answer.get("secret").is_none(), "never a secret: {answer}");
+        assert_eq!(answer["owner_username"], "alice", "{answer}");
+    }
 }
 
 #[tokio::test]
@@ -446,10 +530,130 @@ async fn guessing_tokens_from_one_address_is_slowed_down() {
     }
     assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
     assert_eq!(&statuses[5..], &[429; 3], "{statuses:?}");
-    // While the address waits, even a valid token is turned away: guesses cannot be mixed with real calls.
-    let (status, problem) = app.get(&real, "/api/v1/api-keys").await;
-    assert_eq!(status, 429, "{problem}");
+    // While the address waits, a valid token from it still works (a NAT or a proxy that is not trusted
+    // must not let one broken script lock everyone out), and another guess is still refused.
+    for _ in 0..3 {
+        let (status, body) = app.get(&real, "/api/v1/api-keys").await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let r = app
+        .client
+        .get(app.url("/api/v1/api-keys"))
+        .header(AUTHORIZATION, "Bearer kp_pat_guess9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let (_, problem) = common::decode(r).await;
     assert_eq!(problem["type"], "urn:keyport:problem:rate-limited");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("failed authentications"),
+        "{problem}"
+    );
+    // Asking without any credential guesses nothing: a plain 401, not counted.
+    let r = app.client.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+/// A second `keyport serve` on an app's database and LiteLLM double (migrations already applied).
+struct Replica {
+    base: String,
+    child: std::process::Child,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Replica {
+    async fn start(app: &App, env: &[(&str, &str)]) -> Replica {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keyport"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DATABASE_URL", app.db.url())
+            .env("LITELLM_URL", app.double.base_url())
+            .env("LITELLM_MASTER_KEY", app.double.master_key())
+            .env("KEYPORT_LOG", "warn")
+            .env("KEYPORT_DB_POOL_SIZE", "4")
+            .env("KEYPORT_NO_MIGRATE", "true")
+            .envs(env.iter().copied())
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--workers",
+                "1",
+                "--sync-interval-secs",
+                "0",
+                "--job-workers",
+                "0",
+                "--reconcile-interval-secs",
+                "0",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the replica starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let base = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).expect("a line");
+            line.trim()
+                .strip_prefix("keyport listening on ")
+                .map(str::to_owned)
+        })
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("the replica did not print its address"));
+        Replica { base, child }
+    }
+}
+
+#[tokio::test]
+async fn replicas_over_one_database_share_the_failure_count() {
+    let limit = [("KEYPORT_AUTH_FAILURES_PER_MINUTE", "4")];
+    let app = App::start_with_env(DoubleConfig::demo(), &limit).await;
+    let replica = Replica::start(&app, &limit).await;
+    let real = app.create_user("erin", false);
+    let guess = |base: &str| {
+        app.client
+            .get(format!("{base}/api/v1/api-keys"))
+            .header(AUTHORIZATION, "Bearer kp_pat_guess")
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for base in [&app.base, &app.base, &replica.base, &replica.base] {
+        statuses.push(guess(base).await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [401; 4], "four failures, two on each replica");
+    // Each replica alone has seen only two of its four, yet both now refuse: the count is shared.
+    assert_eq!(guess(&app.base).await.unwrap().status(), 429);
+    assert_eq!(guess(&replica.base).await.unwrap().status(), 429);
+    // And neither refuses the valid token from the same address.
+    for base in [&app.base, &replica.base] {
+        let r = app
+            .client
+            .get(format!("{base}/api/v1/api-keys"))
+            .header(AUTHORIZATION, format!("Bearer {real}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
 }
 
 #[tokio::test]

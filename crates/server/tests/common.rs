@@ -1,4 +1,9 @@
 //! Black-box harness: a fresh database, the LiteLLM double, and the real `keyport` binary on a random port.
+//!
+//! keyport runs with the two database roles of docs/security.md wherever the test server allows it: the
+//! binary (`serve` and every command) works as the serve role (`DATABASE_URL`, a member of `keyport_app` that
+//! owns nothing), and migrates as the owner (`KEYPORT_MIGRATE_DATABASE_URL`, the server's own role). Where
+//! the serve role cannot be created, everything runs as the owner, as a single-URL install does.
 
 // Test support: a failure to set up is a test failure, so unwrap/expect/panic are the right tools here.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -13,6 +18,8 @@ use std::time::Duration;
 
 pub struct App {
     pub db: TestDb,
+    /// The URL keyport works with: the serve role's when the split is available, else the owner's.
+    pub database_url: String,
     pub double: LiteLlmDouble,
     pub base: String,
     pub client: reqwest::Client,
@@ -26,11 +33,12 @@ impl Drop for App {
     }
 }
 
-fn keyport(db: &TestDb, double: &LiteLlmDouble) -> Command {
+fn keyport(db: &TestDb, database_url: &str, double: &LiteLlmDouble) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyport"));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DATABASE_URL", db.url())
+        .env("DATABASE_URL", database_url)
+        .env("KEYPORT_MIGRATE_DATABASE_URL", db.url())
         .env("LITELLM_URL", double.base_url())
         .env("LITELLM_MASTER_KEY", double.master_key())
         .env("KEYPORT_LOG", "warn")
@@ -49,8 +57,34 @@ impl App {
 
     pub async fn start_with_env(config: DoubleConfig, env: &[(&str, &str)]) -> App {
         let db = TestDb::new().await;
+        let database_url = match db.serve_url().await {
+            Ok(url) => url,
+            Err(error) => {
+                eprintln!("keyport runs as the database owner in this test: {error}");
+                db.url().to_owned()
+            }
+        };
+        Self::start_as(db, database_url, config, env).await
+    }
+
+    /// Like [`App::start_with_env`], but keyport must serve as the serve role (the test fails otherwise).
+    pub async fn start_as_serve_role(env: &[(&str, &str)]) -> App {
+        let db = TestDb::new().await;
+        let database_url = db
+            .serve_url()
+            .await
+            .unwrap_or_else(|e| panic!("the serve role is needed here: {e}"));
+        Self::start_as(db, database_url, DoubleConfig::demo(), env).await
+    }
+
+    async fn start_as(
+        db: TestDb,
+        database_url: String,
+        config: DoubleConfig,
+        env: &[(&str, &str)],
+    ) -> App {
         let double = LiteLlmDouble::start(config).await.expect("double starts");
-        let mut child = keyport(&db, &double)
+        let mut child = keyport(&db, &database_url, &double)
             .envs(env.iter().copied())
             .args([
                 "serve",
@@ -78,6 +112,7 @@ impl App {
         .unwrap_or_else(|| panic!("keyport did not print its address"));
         App {
             db,
+            database_url,
             double,
             base,
             client: reqwest::Client::builder()
@@ -90,7 +125,7 @@ impl App {
 
     /// Creates a user with the CLI and returns their token.
     pub fn create_user(&self, name: &str, admin: bool) -> String {
-        let mut cmd = keyport(&self.db, &self.double);
+        let mut cmd = keyport(&self.db, &self.database_url, &self.double);
         cmd.args(["admin", "create-user", name]);
         if admin {
             cmd.arg("--admin");
@@ -111,7 +146,7 @@ impl App {
 
     /// Runs a `keyport` command against this app's database and LiteLLM; answers (success, stdout, stderr).
     pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
-        let out = keyport(&self.db, &self.double)
+        let out = keyport(&self.db, &self.database_url, &self.double)
             .args(args)
             .output()
             .expect("keyport runs");

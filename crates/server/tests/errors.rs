@@ -251,6 +251,82 @@ async fn the_openapi_document_and_health_endpoints_are_served() {
     assert_eq!(ready.status(), 200);
 }
 
+/// The values of `attribute="..."` in `html`.
+fn attribute_values<'a>(html: &'a str, attribute: &str) -> Vec<&'a str> {
+    let needle = format!(" {attribute}=\"");
+    html.match_indices(&needle)
+        .filter_map(|(at, _)| {
+            let rest = &html[at + needle.len()..];
+            rest.find('"').map(|end| &rest[..end])
+        })
+        .collect()
+}
+
+/// `/api/docs` is keyport's own page under the web app's Content-Security-Policy: every script and link on it
+/// is on keyport's origin and is served, no script is inline. With the web app built (`just web-build`; the
+/// e2e run renders it in Chromium) it is the API reference and its pinned script; without, a page pointing at
+/// the OpenAPI document. Either way, never a CDN.
+#[tokio::test]
+async fn the_api_docs_page_is_keyports_own_under_the_csp_and_loads_nothing_from_elsewhere() {
+    let app = App::start().await;
+    let answer = app.client.get(app.url("/api/docs")).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let header = |name: &str| {
+        answer
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(header("content-type"), "text/html; charset=utf-8");
+    let csp = header("content-security-policy");
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-eval"), "{csp}");
+    let html = answer.text().await.unwrap();
+    assert!(!html.contains("://"), "no other origin is named: {html}");
+    assert!(html.contains("/api/v1/openapi.json"), "{html}");
+
+    // No inline script: each script element loads a file, or is a data block (never executed) that is empty.
+    for element in html.split("<script").skip(1) {
+        let (tag, rest) = element.split_once('>').unwrap();
+        let content = rest.split("</script>").next().unwrap();
+        assert!(
+            tag.contains(" src=\"") || tag.contains("type=\"application/json\""),
+            "an inline script: <script{tag}>"
+        );
+        assert!(content.trim().is_empty(), "an inline script: {content}");
+    }
+    let scripts = attribute_values(&html, "src");
+    for url in scripts
+        .iter()
+        .chain(attribute_values(&html, "href").iter())
+        .chain(attribute_values(&html, "data-url").iter())
+    {
+        assert!(
+            url.starts_with('/') && !url.starts_with("//"),
+            "{url} is not on keyport's origin"
+        );
+    }
+    for script in &scripts {
+        let served = app.client.get(app.url(script)).send().await.unwrap();
+        assert_eq!(served.status(), 200, "{script}");
+        let content_type = served.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
+        assert!(
+            content_type.starts_with("text/javascript"),
+            "{script}: {content_type}"
+        );
+        assert!(!served.bytes().await.unwrap().is_empty(), "{script}");
+    }
+    if scripts.is_empty() {
+        assert!(
+            html.contains("<a href=\"/api/v1/openapi.json\">"),
+            "without the web app, a link to the document: {html}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn every_answer_says_nosniff_and_readiness_names_what_failed_without_its_error_text() {
     let app = App::start().await;

@@ -141,6 +141,98 @@ async fn another_user_sees_none_of_my_subscriptions_or_keys() {
 }
 
 #[tokio::test]
+async fn my_key_list_comes_a_page_at_a_time_newest_first_like_the_admin_lists() {
+    let app = App::start().await;
+    let alice = app.create_user("alice", false);
+    let bob = app.create_user("bob", false);
+    let sub = app.subscribe(&alice, "gpt-4o-mini").await;
+    let mut ids = Vec::new();
+    for name in ["k1", "k2", "k3", "k4", "k5"] {
+        let (status, created) = app
+            .post(
+                &alice,
+                "/api/v1/api-keys",
+                json!({"name": name, "subscription_ids": [sub]}),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        ids.push(created["key"]["id"].as_str().unwrap().to_owned());
+    }
+    let (status, _) = app
+        .delete(&alice, &format!("/api/v1/api-keys/{}", ids[1]))
+        .await;
+    assert_eq!(status, 200);
+    let bobs = app.subscribe(&bob, "gpt-4o-mini").await;
+    let (status, _) = app
+        .post(
+            &bob,
+            "/api/v1/api-keys",
+            json!({"name": "bobs", "subscription_ids": [bobs]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    // Two at a time: k5 k4 | k3 k2 | k1, each page pointing at the next, the last at none.
+    let mut names = Vec::new();
+    let mut sizes = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/api-keys?limit=2&cursor={c}"),
+            None => "/api/v1/api-keys?limit=2".to_owned(),
+        };
+        let (status, page) = app.get(&alice, &path).await;
+        assert_eq!(status, 200, "{page}");
+        let items = page["items"].as_array().unwrap();
+        sizes.push(items.len());
+        names.extend(items.iter().map(|k| k["name"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(sizes.len() < 10, "the pages never end: {names:?}");
+    }
+    assert_eq!(
+        names,
+        ["k5", "k4", "k3", "k2", "k1"],
+        "newest first, bob's not among them"
+    );
+    assert_eq!(sizes, [2, 2, 1]);
+
+    // Without a limit, one page of up to 50, and the last one.
+    let (_, all) = app.get(&alice, "/api/v1/api-keys").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 5);
+    assert_eq!(all["next_cursor"], serde_json::Value::Null);
+    // The status filter of the admin list.
+    let (status, revoked) = app.get(&alice, "/api/v1/api-keys?status=revoked").await;
+    assert_eq!(status, 200, "{revoked}");
+    let revoked: Vec<_> = revoked["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(revoked, [ids[1].as_str()]);
+
+    // Its objections, named as the admin list names them.
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("status=nope", "status"),
+        ("cursor=nope", "cursor"),
+    ] {
+        let (status, problem) = app.get(&alice, &format!("/api/v1/api-keys?{query}")).await;
+        assert_eq!(status, 422, "{query}: {problem}");
+        assert_eq!(problem["field"], field, "{query}: {problem}");
+    }
+    let (status, problem) = app.get(&alice, "/api/v1/api-keys?user_id=x").await;
+    assert_eq!(
+        status, 400,
+        "no owner filter for members, and an unknown parameter is refused: {problem}"
+    );
+}
+
+#[tokio::test]
 async fn model_ids_with_a_slash_are_reachable() {
     let app = App::start().await;
     let token = app.create_user("alice", false);

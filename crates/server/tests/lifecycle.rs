@@ -47,6 +47,65 @@ where
     false
 }
 
+/// LiteLLM's record of a keyport key.
+fn remote_key(app: &App, key_id: &str) -> keyport_testkit::double::KeyRecord {
+    app.double
+        .keys()
+        .into_iter()
+        .find(|k| k.metadata["keyport_key_id"] == key_id)
+        .unwrap_or_else(|| panic!("LiteLLM has no key {key_id}"))
+}
+
+#[tokio::test]
+async fn a_rotated_key_stays_its_owners_in_litellm_and_an_admin_cannot_rotate_it() {
+    let (app, token, sub) = setup().await;
+    let root = app.create_user("root", true);
+    let (old_id, _) = create_key(
+        &app,
+        &token,
+        json!({"name": "ci", "subscription_ids": [sub]}),
+    )
+    .await;
+    let (_, me) = app.get(&token, "/api/v1/me").await;
+    let alice_id = me["user"]["id"].as_str().unwrap().to_owned();
+    let (_, root_me) = app.get(&root, "/api/v1/me").await;
+    let root_id = root_me["user"]["id"].as_str().unwrap().to_owned();
+    let before = remote_key(&app, &old_id);
+    assert_eq!(before.user_id.as_deref(), Some(alice_id.as_str()));
+
+    // An administrator is not the owner: the member route does not know the key, and no secret is made.
+    let keys_before = app.double.keys().len();
+    let (status, problem) = app
+        .post(
+            &root,
+            &format!("/api/v1/api-keys/{old_id}/rotate"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 404, "{problem}");
+    assert!(problem.get("secret").is_none());
+    assert_eq!(app.double.keys().len(), keys_before, "nothing generated");
+
+    let (status, rotated) = app
+        .post(
+            &token,
+            &format!("/api/v1/api-keys/{old_id}/rotate"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 201, "{rotated}");
+    let new_id = rotated["key"]["id"].as_str().unwrap();
+    let after = remote_key(&app, new_id);
+    assert_eq!(
+        after.user_id.as_deref(),
+        Some(alice_id.as_str()),
+        "LiteLLM's user_id is the owner's"
+    );
+    assert_ne!(after.user_id.as_deref(), Some(root_id.as_str()));
+    assert_eq!(after.team_id, before.team_id, "the owner's team");
+    assert_eq!(after.metadata["keyport_user_id"], alice_id.as_str());
+}
+
 #[tokio::test]
 async fn rotating_without_overlap_stops_the_old_key_at_once_and_the_new_one_works() {
     let (app, token, sub) = setup().await;

@@ -1,7 +1,9 @@
 //! Single sign-on through the real binary against a real OpenID Connect provider (tests/oidc-provider,
 //! node-oidc-provider 9 on loopback), driven over HTTP with a cookie-keeping client and no browser: login,
 //! group → role mapping, allowed groups, every refused token (audience, expiry, nonce), replayed and forged
-//! states, suspension, logout through the provider, and the per-address limit on the callback.
+//! states, the binding of a login to the browser that started it (login CSRF, a leaked callback URL), the
+//! `__Host-` cookies of an HTTPS profile, suspension, logout through the provider, and the per-address
+//! limit on the callback.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -17,6 +19,8 @@ use std::process::{Child, Command, Stdio};
 
 struct Sso {
     base: String,
+    /// The URL people reach keyport at (`base`, unless a test sets KEYPORT_PUBLIC_URL).
+    public: String,
     redirect: String,
     provider: TestProvider,
     db: TestDb,
@@ -53,7 +57,11 @@ fn keyport(db: &TestDb, double: &LiteLlmDouble) -> Command {
 async fn start(env: &[(&str, &str)]) -> Option<Sso> {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let redirect = format!("{base}/api/v1/auth/callback");
+    let public = env
+        .iter()
+        .find(|(k, _)| *k == "KEYPORT_PUBLIC_URL")
+        .map_or_else(|| base.clone(), |(_, v)| v.trim_end_matches('/').to_owned());
+    let redirect = format!("{public}/api/v1/auth/callback");
     let provider = TestProvider::start(&redirect).await?;
     let db = TestDb::new().await;
     let double = LiteLlmDouble::start(DoubleConfig::demo()).await.unwrap();
@@ -93,6 +101,7 @@ async fn start(env: &[(&str, &str)]) -> Option<Sso> {
     );
     Some(Sso {
         base,
+        public,
         redirect,
         provider,
         db,
@@ -106,9 +115,9 @@ impl Sso {
         format!("{}{path}", self.base)
     }
 
-    /// Starts a login at keyport and goes through the provider's form as `account`; answers the URL of
-    /// the provider's redirect back to keyport (not yet called).
-    async fn provider_redirect(&self, browser: &reqwest::Client, account: &str) -> String {
+    /// Starts a login at keyport: answers the provider's authorization URL and the `Set-Cookie` of the
+    /// login cookie (which `browser` keeps, when it keeps cookies).
+    async fn begin(&self, browser: &reqwest::Client) -> (String, String) {
         let start = browser
             .get(self.url("/api/v1/auth/login?return_to=/keys"))
             .send()
@@ -121,7 +130,24 @@ impl Sso {
             to_provider.starts_with(&self.provider.issuer),
             "{to_provider}"
         );
+        let set_cookies = set_cookies(&start);
+        assert_eq!(set_cookies.len(), 1, "{set_cookies:?}");
+        (to_provider, set_cookies[0].clone())
+    }
+
+    /// Starts a login at keyport and goes through the provider's form as `account`; answers the URL of
+    /// the provider's redirect back to keyport (not yet called).
+    async fn provider_redirect(&self, browser: &reqwest::Client, account: &str) -> String {
+        let (to_provider, _) = self.begin(browser).await;
         log_in_at_provider(browser, &to_provider, account, &self.redirect).await
+    }
+
+    /// The provider's redirect back (to the public URL), sent to this test's keyport instead.
+    fn local(&self, back: &str) -> String {
+        let rest = back
+            .strip_prefix(&self.public)
+            .expect("a redirect to keyport");
+        self.url(rest)
     }
 
     /// A whole login as `account`: the callback's answer.
@@ -134,6 +160,28 @@ impl Sso {
         let r = browser.get(self.url("/api/v1/me")).send().await.unwrap();
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
+}
+
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The value of `name=value; …`.
+fn cookie_value<'c>(set_cookie: &'c str, name: &str) -> Option<&'c str> {
+    set_cookie
+        .strip_prefix(name)
+        .and_then(|c| c.strip_prefix('='))
+        .and_then(|c| c.split(';').next())
+}
+
+/// The attributes of a `Set-Cookie`, trimmed.
+fn attributes(set_cookie: &str) -> Vec<&str> {
+    set_cookie.split(';').skip(1).map(str::trim).collect()
 }
 
 fn session_cookie(response: &reqwest::Response) -> String {
@@ -357,6 +405,237 @@ async fn a_replayed_or_forged_state_is_refused() {
     assert!(detail.contains("access_denied"), "{detail}");
     let (_, code, _) = problem(b.get(&denied).send().await.unwrap()).await;
     assert_eq!(code, "login-state-invalid");
+}
+
+#[tokio::test]
+async fn the_login_cookie_is_httponly_for_ten_minutes_and_cleared_by_the_callback() {
+    let Some(sso) = start(&[]).await else { return };
+    let b = browser();
+    let (to_provider, login_cookie) = sso.begin(&b).await;
+    let binding = cookie_value(&login_cookie, "keyport_login").expect("the login cookie");
+    assert!(binding.starts_with("kp_login_"), "{login_cookie}");
+    let attrs = attributes(&login_cookie);
+    for wanted in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=600"] {
+        assert!(attrs.contains(&wanted), "{wanted} in {login_cookie}");
+    }
+    // Plain-HTTP loopback (development): no Secure, so no __Host- prefix either; never a Domain.
+    assert!(!attrs.contains(&"Secure"), "{login_cookie}");
+    assert!(
+        !attrs
+            .iter()
+            .any(|a| a.to_ascii_lowercase().starts_with("domain")),
+        "{login_cookie}"
+    );
+    // The binding secret never travels to the provider.
+    assert!(!to_provider.contains(binding), "{to_provider}");
+
+    let back = log_in_at_provider(&b, &to_provider, "alice", &sso.redirect).await;
+    let done = b.get(&back).send().await.unwrap();
+    assert_eq!(done.status(), 303);
+    let cookies = set_cookies(&done);
+    let cleared = cookies
+        .iter()
+        .find(|c| c.starts_with("keyport_login="))
+        .expect("the login cookie is cleared");
+    assert_eq!(cookie_value(cleared, "keyport_login"), Some(""));
+    assert!(attributes(cleared).contains(&"Max-Age=0"), "{cleared}");
+    assert!(attributes(cleared).contains(&"Path=/"), "{cleared}");
+    assert!(cookies.iter().any(|c| c.starts_with("keyport_session=")));
+    assert!(cookies.iter().any(|c| c.starts_with("keyport_csrf=")));
+    assert_eq!(sso.me(&b).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_callback_without_the_login_cookie_is_refused_and_uses_up_the_state() {
+    let Some(sso) = start(&[]).await else { return };
+    let b = browser();
+    let back = sso.provider_redirect(&b, "alice").await;
+    // The callback URL opened by a client that never started this login (a leaked or logged URL, or
+    // a victim made to open the attacker's): no login cookie.
+    let stranger = browser();
+    let (status, code, detail) = problem(stranger.get(&back).send().await.unwrap()).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "login-browser-mismatch"),
+        "{detail}"
+    );
+    assert_eq!(sso.me(&stranger).await.0, 401);
+    // The state is used up: not even the browser that started the login can finish it now.
+    let (status, code, _) = problem(b.get(&back).send().await.unwrap()).await;
+    assert_eq!((status, code.as_str()), (400, "login-state-invalid"));
+    assert_eq!(sso.me(&b).await.0, 401);
+    assert!(sso.double.users().is_empty(), "nobody was created");
+    // Sent by hand, a made-up or empty login cookie does no better.
+    for forged in ["kp_login_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000", ""] {
+        let back = sso.provider_redirect(&browser(), "alice").await;
+        let r = reqwest::Client::new()
+            .get(&back)
+            .header(COOKIE, format!("keyport_login={forged}"))
+            .send()
+            .await
+            .unwrap();
+        let (status, code, _) = problem(r).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "login-browser-mismatch"),
+            "{forged:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn login_csrf_with_another_browsers_login_cookie_is_refused() {
+    let Some(sso) = start(&[]).await else { return };
+    // The attacker logs in at the provider as themself and keeps the redirect back instead of following
+    // it.
+    let attacker = browser();
+    let attackers_back = sso.provider_redirect(&attacker, "eve").await;
+    // The victim's browser has a login cookie of its own (it started a login, still at the provider).
+    let victim = browser();
+    let (victims_login, _) = sso.begin(&victim).await;
+    // The attacker makes the victim's browser open their callback (a link, an image, a redirect).
+    let (status, code, _) = problem(victim.get(&attackers_back).send().await.unwrap()).await;
+    assert_eq!((status, code.as_str()), (400, "login-browser-mismatch"));
+    assert_eq!(
+        sso.me(&victim).await.0,
+        401,
+        "the victim is not logged in as eve"
+    );
+    assert!(
+        sso.double
+            .users()
+            .iter()
+            .all(|u| u.user_email.as_deref() != Some("eve@example.test")),
+        "nobody was logged in"
+    );
+    // A browser navigating is sent to the login page with the code.
+    let attackers_back = sso.provider_redirect(&attacker, "eve").await;
+    let r = victim
+        .get(&attackers_back)
+        .header(ACCEPT, "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()[LOCATION], "/login?error=login-browser-mismatch");
+    // The refused callbacks left the victim's own login alone: it finishes as the victim.
+    let back = log_in_at_provider(&victim, &victims_login, "alice", &sso.redirect).await;
+    assert_eq!(victim.get(&back).send().await.unwrap().status(), 303);
+    let (status, me) = sso.me(&victim).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["user"]["username"], "alice");
+}
+
+#[tokio::test]
+async fn over_https_every_cookie_is_host_prefixed_and_unprefixed_ones_are_ignored() {
+    // The production profile with an https public URL; the test talks plain HTTP to the loopback port and
+    // carries the cookies by hand (as the TLS-terminating proxy in front would pass them).
+    let Some(sso) = start(&[
+        ("KEYPORT_PROFILE", "production"),
+        ("KEYPORT_PUBLIC_URL", "https://keyport.test"),
+    ])
+    .await
+    else {
+        return;
+    };
+    let b = browser();
+    let (to_provider, login_cookie) = sso.begin(&b).await;
+    let binding = cookie_value(&login_cookie, "__Host-keyport_login")
+        .expect("the __Host- login cookie")
+        .to_owned();
+    let attrs = attributes(&login_cookie);
+    for wanted in [
+        "Secure",
+        "HttpOnly",
+        "Path=/",
+        "SameSite=Lax",
+        "Max-Age=600",
+    ] {
+        assert!(attrs.contains(&wanted), "{wanted} in {login_cookie}");
+    }
+    assert!(
+        !attrs
+            .iter()
+            .any(|a| a.to_ascii_lowercase().starts_with("domain")),
+        "{login_cookie}"
+    );
+    let back = sso.local(&log_in_at_provider(&b, &to_provider, "alice", &sso.redirect).await);
+
+    // The unprefixed name (which a sibling subdomain or a plain-HTTP answer could have planted) is not
+    // read: refused, and the state is used up.
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&back)
+        .header(COOKIE, format!("keyport_login={binding}"))
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = problem(r).await;
+    assert_eq!((status, code.as_str()), (400, "login-browser-mismatch"));
+
+    // The whole login again, with the __Host- cookie.
+    let (to_provider, login_cookie) = sso.begin(&b).await;
+    let binding = cookie_value(&login_cookie, "__Host-keyport_login")
+        .unwrap()
+        .to_owned();
+    let back = sso.local(&log_in_at_provider(&b, &to_provider, "alice", &sso.redirect).await);
+    let done = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&back)
+        .header(COOKIE, format!("__Host-keyport_login={binding}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    let cookies = set_cookies(&done);
+    for name in [
+        "__Host-keyport_session",
+        "__Host-keyport_csrf",
+        "__Host-keyport_login",
+    ] {
+        let cookie = cookies
+            .iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} in {cookies:?}"));
+        let attrs = attributes(cookie);
+        assert!(attrs.contains(&"Secure"), "{cookie}");
+        assert!(attrs.contains(&"Path=/"), "{cookie}");
+        assert!(
+            !attrs
+                .iter()
+                .any(|a| a.to_ascii_lowercase().starts_with("domain")),
+            "{cookie}"
+        );
+    }
+    assert!(
+        !cookies.iter().any(|c| c.starts_with("keyport_")),
+        "no unprefixed cookie: {cookies:?}"
+    );
+    let session = cookies
+        .iter()
+        .find_map(|c| cookie_value(c, "__Host-keyport_session"))
+        .unwrap()
+        .to_owned();
+    let me = |cookie: String| {
+        let url = sso.url("/api/v1/me");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header(COOKIE, cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(me(format!("__Host-keyport_session={session}")).await, 200);
+    // The same session under the unprefixed name is not read.
+    assert_eq!(me(format!("keyport_session={session}")).await, 401);
 }
 
 #[tokio::test]

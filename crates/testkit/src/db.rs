@@ -18,6 +18,13 @@ const DEFAULT_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const TEMPLATE_LOCK: i64 = 0x006b_702d_746d_706c;
 /// Connections in each test database's pool.
 const POOL_SIZE: usize = 4;
+/// Serialises creating the serve role across test processes (the value spells "kp-role").
+const ROLE_LOCK: i64 = 0x006b_702d_726f_6c65;
+/// The LOGIN role tests serve as: a member of `keyport_app` that owns nothing. Roles are cluster-wide, so it
+/// has one fixed name, is created once (idempotently, under [`ROLE_LOCK`]) and is never dropped.
+pub const SERVE_ROLE: &str = "keyport_test_serve";
+/// Its password, for servers that do not trust local connections (a test server only).
+const SERVE_PASSWORD: &str = "keyport-test-serve";
 /// How often to retry a clone while another session still holds the template.
 const CLONE_ATTEMPTS: u32 = 100;
 const CLONE_RETRY_DELAY: Duration = Duration::from_millis(50);
@@ -93,6 +100,19 @@ impl TestDb {
         &self.url
     }
 
+    /// The database's URL as [`SERVE_ROLE`]: a member of `keyport_app`, which the migrations granted
+    /// exactly what `keyport serve` needs (no ownership, only INSERT and SELECT on the audit tables). Creates
+    /// the role when it is missing; fails when the server's role may not (no CREATEROLE) or `keyport_app`
+    /// does not exist (the template was migrated by a role that could not create it).
+    pub async fn serve_url(&self) -> Result<String, TestDbError> {
+        ensure_serve_role(&self.server_url).await?;
+        let mut url = Url::parse(&self.url).map_err(|e| fail("invalid database URL", e))?;
+        url.set_username(SERVE_ROLE)
+            .and_then(|()| url.set_password(Some(SERVE_PASSWORD)))
+            .map_err(|()| TestDbError("cannot put the serve role into the database URL".into()))?;
+        Ok(url.into())
+    }
+
     /// The database's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -149,6 +169,29 @@ async fn admin_client(server_url: &str) -> Result<Client, TestDbError> {
         let _ = connection.await;
     });
     Ok(client)
+}
+
+/// Creates [`SERVE_ROLE`] as a member of `keyport_app` unless it is one already.
+async fn ensure_serve_role(server_url: &str) -> Result<(), TestDbError> {
+    let admin = admin_client(server_url).await?;
+    let statement = format!(
+        "DO $$ BEGIN \
+            PERFORM pg_advisory_xact_lock({ROLE_LOCK}); \
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'keyport_app') THEN \
+                RAISE EXCEPTION 'role keyport_app does not exist: the migrations could not create it'; \
+            END IF; \
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{SERVE_ROLE}') THEN \
+                CREATE ROLE {SERVE_ROLE} LOGIN PASSWORD '{SERVE_PASSWORD}'; \
+            END IF; \
+            IF NOT pg_has_role('{SERVE_ROLE}', 'keyport_app', 'MEMBER') THEN \
+                GRANT keyport_app TO {SERVE_ROLE}; \
+            END IF; \
+        END $$"
+    );
+    admin
+        .batch_execute(&statement)
+        .await
+        .map_err(|e| fail(&format!("cannot create the serve role {SERVE_ROLE}"), e))
 }
 
 async fn template_ready(admin: &Client, template: &str) -> Result<Option<bool>, TestDbError> {

@@ -47,10 +47,17 @@ export function allItems<T>(pages: { items: T[] }[] | undefined): T[] {
 
 const nextCursor = (last: { next_cursor?: string | null }) => last.next_cursor ?? undefined;
 
+/** The values the API's enums allow (from the OpenAPI document, so the UI never keeps its own list). */
+export type Role = Schemas["AdminUserDto"]["roles"][number];
+export type UserStatus = Schemas["AdminUserDto"]["status"];
+export type KeyStatusValue = Schemas["ApiKeyDto"]["status"];
+export type SubscriptionStatus = Schemas["SubscriptionDto"]["status"];
+export type JobStatus = Schemas["JobDto"]["status"];
+
 export interface UserFilters {
   q?: string;
-  role?: string;
-  status?: string;
+  role?: Role;
+  status?: UserStatus;
 }
 
 export function useAdminUsers(filters: UserFilters) {
@@ -83,7 +90,7 @@ function useInvalidateAdmin() {
 export function useChangeRoles() {
   const invalidate = useInvalidateAdmin();
   return useMutation({
-    mutationFn: ({ id, roles }: { id: string; roles: string[] }) =>
+    mutationFn: ({ id, roles }: { id: string; roles: Role[] }) =>
       unwrap(api.PATCH("/api/v1/admin/users/{id}", { params: { path: { id } }, body: { roles } })),
     onSuccess: invalidate,
   });
@@ -133,7 +140,7 @@ export function useRevokeUserAccessToken() {
 
 export interface KeyFilters {
   user_id?: string;
-  status?: string;
+  status?: KeyStatusValue;
 }
 
 export function useAdminKeys(filters: KeyFilters) {
@@ -153,21 +160,64 @@ export function useAdminKeys(filters: KeyFilters) {
   });
 }
 
-export function useAdminRevokeKey() {
+// An administrator's actions on anybody's key, on its owner's behalf (never a secret). The lists are read
+// again afterwards, also after a refusal (a 409 says the key's state does not allow it, perhaps because it
+// changed meanwhile).
+function useInvalidateKeys() {
   const client = useQueryClient();
   const invalidate = useInvalidateAdmin();
+  return async () => {
+    await invalidate();
+    await client.invalidateQueries({ queryKey: keys.apiKeys });
+  };
+}
+
+/** Revoke anybody's key, with an optional reason kept in the audit log. */
+export function useAdminRevokeKey() {
+  const invalidate = useInvalidateKeys();
   return useMutation({
-    mutationFn: (id: string) =>
-      unwrap(api.POST("/api/v1/admin/api-keys/{id}/revoke", { params: { path: { id } } })),
-    onSuccess: async () => {
-      await invalidate();
-      await client.invalidateQueries({ queryKey: keys.apiKeys });
-    },
+    mutationFn: ({ id, reason }: { id: string; reason?: string }) =>
+      unwrap(api.POST("/api/v1/admin/api-keys/{id}/revoke", { params: { path: { id } }, body: reason ? { reason } : {} })),
+    onSettled: invalidate,
+  });
+}
+
+/** Block anybody's key, with the reason its owner sees. */
+export function useBlockKey() {
+  const invalidate = useInvalidateKeys();
+  return useMutation({
+    mutationFn: ({ id, reason }: { id: string; reason: string }) =>
+      unwrap(api.POST("/api/v1/admin/api-keys/{id}/block", { params: { path: { id } }, body: { reason } })),
+    onSettled: invalidate,
+  });
+}
+
+/** Lift an administrator's block. */
+export function useUnblockKey() {
+  const invalidate = useInvalidateKeys();
+  return useMutation({
+    mutationFn: (id: string) => unwrap(api.POST("/api/v1/admin/api-keys/{id}/unblock", { params: { path: { id } } })),
+    onSettled: invalidate,
+  });
+}
+
+/** Replace anybody's key's limits (within its owner's quotas), with an optional reason. */
+export function useSetKeyLimits() {
+  const invalidate = useInvalidateKeys();
+  return useMutation({
+    mutationFn: ({ id, limits, reason }: { id: string; limits: Limits; reason?: string }) =>
+      unwrap(
+        api.PUT("/api/v1/admin/api-keys/{id}/limits", {
+          params: { path: { id } },
+          body: reason ? { limits, reason } : { limits },
+        }),
+      ),
+    onSettled: invalidate,
   });
 }
 
 export interface SubscriptionFilters {
-  status?: string;
+  status?: SubscriptionStatus;
   user_id?: string;
   model_id?: string;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { api, setCsrfToken, unwrap } from "./client";
+import { api, csrfFromCookies, setCsrfToken, unwrap } from "./client";
 import { ApiProblem, toProblem } from "./problem";
 import { fakeApi, problem } from "../test/render";
 
@@ -16,6 +16,15 @@ describe("the API client", () => {
     expect(calls[1]?.headers.get("X-CSRF-Token")).toBe("csrf-123");
     expect(calls[1]?.body).toEqual({ model_id: "gpt-4o-mini" });
     setCsrfToken(null);
+  });
+
+  it("reads the CSRF cookie under its HTTPS (__Host-) and its plain-HTTP name", () => {
+    expect(csrfFromCookies("__Host-keyport_csrf=abc%3D")).toBe("abc=");
+    expect(csrfFromCookies("theme=dark; keyport_csrf=def")).toBe("def");
+    // The __Host- one cannot have been planted by another site or over plain HTTP: it wins.
+    expect(csrfFromCookies("keyport_csrf=planted; __Host-keyport_csrf=real")).toBe("real");
+    expect(csrfFromCookies("keyport_csrf_other=x; Host-keyport_csrf=y")).toBeNull();
+    expect(csrfFromCookies("")).toBeNull();
   });
 
   it("turns a problem+json answer into an ApiProblem with the detail and field errors", async () => {

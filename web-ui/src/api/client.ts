@@ -17,7 +17,9 @@ export type UpdateApiKey = Schemas["UpdateApiKey"];
 export type SelfServiceSettings = Schemas["SettingsDto"];
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-const CSRF_COOKIE = "keyport_csrf";
+// The readable CSRF cookie: `__Host-keyport_csrf` where keyport serves HTTPS, `keyport_csrf` on plain-HTTP
+// localhost development. The prefixed name wins when both are present.
+export const CSRF_COOKIES = ["__Host-keyport_csrf", "keyport_csrf"] as const;
 export const CSRF_HEADER = "X-CSRF-Token";
 
 let csrfToken: string | null = null;
@@ -27,13 +29,23 @@ export function setCsrfToken(token: string | null): void {
   csrfToken = token;
 }
 
-function csrfFromCookie(): string | null {
-  if (typeof document === "undefined") return null;
-  for (const part of document.cookie.split(";")) {
+/** The CSRF token in a `document.cookie` string, under either name of the CSRF cookie. */
+export function csrfFromCookies(cookies: string): string | null {
+  const found = new Map<string, string>();
+  for (const part of cookies.split(";")) {
     const [name, ...value] = part.trim().split("=");
-    if (name === CSRF_COOKIE) return decodeURIComponent(value.join("="));
+    if (name) found.set(name, value.join("="));
+  }
+  for (const name of CSRF_COOKIES) {
+    const value = found.get(name);
+    if (value) return decodeURIComponent(value);
   }
   return null;
+}
+
+function csrfFromCookie(): string | null {
+  if (typeof document === "undefined") return null;
+  return csrfFromCookies(document.cookie);
 }
 
 /** The CSRF token to send: the one the session announced, else the readable cookie. */

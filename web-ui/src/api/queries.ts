@@ -1,6 +1,7 @@
+import type { JobStatus } from "./admin";
 // TanStack Query hooks over the typed client: one key per resource, invalidated by the mutations.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, unwrap, type CreateApiKey, type UpdateApiKey } from "./client";
+import { api, unwrap, type ApiKey, type CreateApiKey, type UpdateApiKey } from "./client";
 import { fetchMe } from "./auth";
 
 export const keys = {
@@ -55,10 +56,34 @@ export function useSubscriptions() {
   });
 }
 
+/** The most keys one page of `GET /api-keys` may carry. */
+const KEY_PAGE = 200;
+
+/**
+ * All of your keys, newest first. The list comes a page at a time (`next_cursor` back as `cursor`, as the admin
+ * lists); the keys page and the subscriptions' spend need every key, so read the pages until the last. A user
+ * holds few keys (live ones are capped), so this is one request nearly always.
+ */
+export async function fetchAllApiKeys(): Promise<ApiKey[]> {
+  const all: ApiKey[] = [];
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  do {
+    const query = cursor === undefined ? { limit: KEY_PAGE } : { limit: KEY_PAGE, cursor };
+    const page = await unwrap(api.GET("/api/v1/api-keys", { params: { query } }));
+    all.push(...page.items);
+    cursor = page.next_cursor ?? undefined;
+    // A cursor the server gave before would loop forever: stop rather than hang the page.
+    if (cursor !== undefined && seen.has(cursor)) break;
+    if (cursor !== undefined) seen.add(cursor);
+  } while (cursor !== undefined);
+  return all;
+}
+
 export function useApiKeys() {
   return useQuery({
     queryKey: keys.apiKeys,
-    queryFn: async () => (await unwrap(api.GET("/api/v1/api-keys"))).items,
+    queryFn: fetchAllApiKeys,
     // A revocation LiteLLM has not confirmed yet, or a change not yet applied, settles by itself: look again.
     refetchInterval: (query) =>
       query.state.data?.some(
@@ -129,7 +154,7 @@ export function useRevokeKey() {
   });
 }
 
-export function useJobs(status: string) {
+export function useJobs(status: JobStatus) {
   return useQuery({
     queryKey: keys.jobs(status),
     queryFn: () =>

@@ -35,12 +35,12 @@ import { Empty, Loading, ProblemAlert, ProblemView } from "../components/States"
 import { formatDate, formatDateTime } from "../format";
 import { validateName } from "./keys/CreateKeyModal";
 
-const SCOPES = [
+const SCOPES: { scope: Scope; label: string }[] = [
   { scope: "read", label: "read: safe requests (GET)" },
   { scope: "write", label: "write: every request" },
 ];
 /** Only administrators and auditors may give a token their role; without it a token acts as a plain member. */
-const ADMIN_SCOPE = { scope: "admin", label: "admin: use your administrator or auditor role" };
+const ADMIN_SCOPE: { scope: Scope; label: string } = { scope: "admin", label: "admin: use your administrator or auditor role" };
 
 function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreated: (t: CreatedAccessToken) => void }) {
   const create = useCreateAccessToken();
@@ -48,7 +48,7 @@ function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreat
   const oversees = (me.data?.user.roles ?? []).some((r) => r === "admin" || r === "auditor");
   const offered = oversees ? [...SCOPES, ADMIN_SCOPE] : SCOPES;
   const [name, setName] = useState("");
-  const [scopes, setScopes] = useState<string[]>(["read"]);
+  const [scopes, setScopes] = useState<Scope[]>(["read"]);
   const [days, setDays] = useState("90");
   const [errors, setErrors] = useState<{ name?: string; scopes?: string; days?: string }>({});
 
@@ -146,6 +146,8 @@ function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreat
     </Modal>
   );
 }
+
+type Scope = "read" | "write" | "admin";
 
 export function AccessTokensPage() {
   const tokens = useAccessTokens();

@@ -3,7 +3,7 @@ import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { KeysPage } from "./KeysPage";
 import { setCsrfToken } from "../api/client";
-import { apiKey, config, fakeApi, problem, renderPage, seriousViolations, subscription } from "../test/render";
+import { apiKey, config, fakeApi, problem, renderPage, seriousViolations, subscription, type Call } from "../test/render";
 
 const SECRET = "sk-kp-SECRETsecretSECRETsecretSECRETse12ab34";
 
@@ -51,6 +51,22 @@ describe("the keys page", () => {
     expect(within(row).getByText("$1.25 of $5.00")).toBeInTheDocument();
     expect(within(screen.getByTestId("key-old")).getByText("revocation pending")).toBeInTheDocument();
     expect(await seriousViolations()).toEqual([]);
+  });
+
+  it("lists every key, reading the list's pages until the last", async () => {
+    const calls = keysApi({
+      "GET /api/v1/api-keys": (call: Call) =>
+        call.path.includes("cursor=")
+          ? { body: { items: [apiKey({ id: "k2", name: "older" })], next_cursor: null } }
+          : { body: { items: [apiKey()], next_cursor: "00000000-0000-7000-8000-0000000000a1" } },
+    });
+    renderPage(<KeysPage config={config} />);
+    expect(await screen.findByTestId("key-older")).toBeInTheDocument();
+    expect(screen.getByTestId("key-ci-pipeline")).toBeInTheDocument();
+    expect(calls.filter((c) => c.method === "GET" && c.path.startsWith("/api/v1/api-keys")).map((c) => c.path)).toEqual([
+      "/api/v1/api-keys?limit=200",
+      "/api/v1/api-keys?limit=200&cursor=00000000-0000-7000-8000-0000000000a1",
+    ]);
   });
 
   it("validates the create form before sending anything", async () => {
@@ -199,5 +215,22 @@ describe("the keys page", () => {
     await user.click(within(dialog).getByRole("button", { name: "Revoke" }));
     await waitFor(() => expect(calls.some((c) => c.method === "POST" && c.path.endsWith("/revoke"))).toBe(true));
     await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+  });
+
+  it("shows a key an administrator blocked, with the reason, and offers no rotation of it", async () => {
+    keysApi({
+      "GET /api/v1/api-keys": {
+        body: { items: [apiKey({ blocked: true, blocked_at: "2026-01-04T10:00:00Z", block_reason: "leaked in a ticket" })] },
+      },
+    });
+    const user = userEvent.setup();
+    renderPage(<KeysPage config={config} />);
+    const label = await screen.findByText("blocked");
+    await user.hover(label);
+    expect(await screen.findByText(/Blocked by an administrator: leaked in a ticket/)).toBeInTheDocument();
+    await user.click(screen.getByRole("button", { name: "Actions for ci-pipeline" }));
+    expect(await screen.findByRole("menuitem", { name: "Revoke" })).toBeInTheDocument();
+    expect(screen.getByRole("menuitem", { name: "Edit limits" })).toBeInTheDocument();
+    expect(screen.queryByRole("menuitem", { name: "Rotate" })).toBeNull();
   });
 });

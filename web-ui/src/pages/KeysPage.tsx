@@ -34,12 +34,19 @@ const STATUS_COLOR: Record<string, "green" | "orange" | "grey" | "red" | "blue">
 
 export function KeyStatus({ apiKey }: { apiKey: ApiKey }) {
   return (
-    <LabelGroup numLabels={3}>
+    <LabelGroup numLabels={4}>
       <Label color={STATUS_COLOR[apiKey.status] ?? "blue"}>{apiKey.status}</Label>
       {apiKey.revocation_pending && (
         <Tooltip content="keyport revoked the key; LiteLLM has not confirmed yet. keyport keeps trying.">
           <Label color="orange" tabIndex={0}>
             revocation pending
+          </Label>
+        </Tooltip>
+      )}
+      {apiKey.blocked && (apiKey.status === "active" || apiKey.status === "retiring") && (
+        <Tooltip content={`Blocked by an administrator: ${apiKey.block_reason ?? "no reason given"}`}>
+          <Label color="red" tabIndex={0}>
+            blocked
           </Label>
         </Tooltip>
       )}
@@ -70,7 +77,8 @@ export function KeysPage({ config }: { config: PublicConfig }) {
   const actions = (key: ApiKey): IAction[] => {
     const items: IAction[] = [];
     if (key.status === "active") {
-      items.push({ title: "Rotate", onClick: () => setDialog({ kind: "rotate", key }) });
+      // A rotation would not lift an administrator's block: the server refuses it, so it is not offered.
+      if (!key.blocked) items.push({ title: "Rotate", onClick: () => setDialog({ kind: "rotate", key }) });
       items.push({ title: "Edit limits", onClick: () => setDialog({ kind: "edit", key }) });
     }
     if (LIVE.has(key.status) || key.revocation_pending) {

@@ -36,6 +36,8 @@ const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 // Where single sign-on failed, the server sends the browser back to /login?error=<problem code>.
 const SSO_ERRORS: Record<string, string> = {
   "login-state-invalid": "The sign-in took too long or was started in another tab. Try again.",
+  "login-browser-mismatch":
+    "The sign-in was started in another browser or tab, or this browser blocks cookies. Start it again here.",
   "login-rejected": "The identity provider did not confirm who you are. Try again.",
   "login-forbidden": "Your account may not use keyport (it is suspended, or the provider refused it).",
   "identity-provider-unavailable": "The identity provider did not answer. Try again in a moment.",

@@ -108,6 +108,9 @@ export const apiKey = (over: Record<string, unknown> = {}) => ({
   expires_at: null,
   created_at: "2026-01-03T10:00:00Z",
   updated_at: "2026-01-03T10:00:00Z",
+  blocked: false,
+  blocked_at: null,
+  block_reason: null,
   ...over,
 });
 

@@ -28,7 +28,12 @@ pub struct AccessTokenDto {
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
     /// `active`, `expired` or `revoked`.
+    #[schema(schema_with = token_status)]
     pub status: String,
+}
+
+fn token_status() -> utoipa::openapi::Object {
+    crate::schema::one_of(["active", "expired", "revoked"])
 }
 
 impl AccessTokenDto {
@@ -52,18 +57,31 @@ pub struct AccessTokenList {
     pub items: Vec<AccessTokenDto>,
 }
 
+/// A token's scope (documentation only: the handler checks the strings, naming the wrong one).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum TokenScope {
+    Read,
+    Write,
+    Admin,
+}
+
 /// A new token.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccessToken {
     /// 1 to 64 characters, e.g. what uses it.
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
     /// `read`, `write` (every request) and, for administrators and auditors, `admin` (without it a token
     /// acts as a plain member). A request made with a token can give the new one only scopes it has itself.
+    #[schema(min_items = 1, inline, value_type = Vec<TokenScope>)]
     pub scopes: Vec<String>,
     /// Days until it expires (1 to 366); null or absent for a token that does not expire. A request made
     /// with a token that expires must make one that expires no later.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 366)]
     pub expires_in_days: Option<u32>,
 }
 

@@ -11,8 +11,10 @@ use utoipa::IntoParams;
 #[serde(deny_unknown_fields)]
 pub struct JobQuery {
     /// pending, running, done or dead (default dead).
+    #[param(schema_with = crate::schema::job_status, required = false)]
     pub status: Option<String>,
     /// At most this many (default 100, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -44,10 +46,16 @@ pub async fn jobs(
             )])
         })?,
     };
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::validation(vec![keyport_domain::FieldError::new(
+            "limit", "1 to 500",
+        )]));
+    }
     let (summary, jobs) = state
         .services
         .list_jobs
-        .execute(&actor, status, query.limit.unwrap_or(100))
+        .execute(&actor, status, limit)
         .await?;
     Ok(HttpResponse::Ok().json(JobList {
         pending: summary.pending,

@@ -28,8 +28,10 @@ pub struct AdminUserDto {
     pub email: Option<String>,
     pub display_name: Option<String>,
     /// `user` always, then `admin` and `auditor` when held.
+    #[schema(schema_with = crate::schema::roles)]
     pub roles: Vec<String>,
     /// `active` or `suspended`.
+    #[schema(schema_with = crate::schema::user_status)]
     pub status: String,
     pub created_at: DateTime<Utc>,
 }
@@ -81,7 +83,7 @@ impl From<&UserOverview> for AdminUserDetail {
 #[serde(deny_unknown_fields)]
 pub struct ChangeRoles {
     /// Any of `admin`, `auditor`, `user`.
-    #[schema(example = json!(["user", "auditor"]))]
+    #[schema(example = json!(["user", "auditor"]), schema_with = crate::schema::roles)]
     pub roles: Vec<String>,
 }
 
@@ -180,6 +182,7 @@ pub struct SubscriptionQuotaBody {
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
     /// 1 to 100 subscription ids.
+    #[schema(min_items = 1, max_items = 100)]
     pub ids: Vec<Uuid>,
 }
 
@@ -188,9 +191,15 @@ pub struct ApproveBody {
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
     /// 1 to 100 subscription ids.
+    #[schema(min_items = 1, max_items = 100)]
     pub ids: Vec<Uuid>,
     /// 1 to 500 characters.
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
+}
+
+fn decision_outcome() -> utoipa::openapi::Object {
+    crate::schema::one_of(["approved", "rejected", "not_pending", "not_found", "failed"])
 }
 
 /// What happened to one subscription of a batch.
@@ -199,8 +208,10 @@ pub struct DecisionItem {
     pub id: Uuid,
     /// `approved`, `rejected`, `not_pending` (decided or withdrawn meanwhile: nothing changed),
     /// `not_found`, or `failed` (nothing changed for this one; try it again).
+    #[schema(schema_with = decision_outcome)]
     pub outcome: String,
     /// The subscription's status now, when known.
+    #[schema(schema_with = crate::schema::subscription_status_or_null)]
     pub status: Option<String>,
     pub detail: Option<String>,
 }
@@ -400,7 +411,7 @@ impl SettingsDto {
 }
 
 /// The settings in force, and where they come from.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AdminSettingsDto {
     #[serde(flatten)]
     pub settings: SettingsDto,
@@ -408,4 +419,56 @@ pub struct AdminSettingsDto {
     pub source: String,
     /// Every route `allowed_routes` may list: LiteLLM's inference routes keyport allows.
     pub available_routes: Vec<String>,
+}
+
+/// Written by hand: a derived schema would be `allOf` with `SettingsDto`, whose `additionalProperties: false`
+/// (right for a `PUT` body) would forbid `source` and `available_routes` in this answer.
+impl utoipa::PartialSchema for AdminSettingsDto {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+        use utoipa::openapi::RefOr;
+        let RefOr::T(Schema::Object(mut object)) = <SettingsDto as utoipa::PartialSchema>::schema()
+        else {
+            return RefOr::T(Schema::Object(ObjectBuilder::new().build()));
+        };
+        object.description = Some("The settings in force, and where they come from".to_owned());
+        object.properties.insert(
+            "source".to_owned(),
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["stored", "configuration"]))
+                .description(Some(
+                    "`stored` (an administrator saved them) or `configuration` (the server's flags, until then)",
+                ))
+                .into(),
+        );
+        object.properties.insert(
+            "available_routes".to_owned(),
+            ArrayBuilder::new()
+                .items(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some(
+                    "Every route `allowed_routes` may list: LiteLLM's inference routes keyport allows",
+                ))
+                .into(),
+        );
+        object
+            .required
+            .extend(["source".to_owned(), "available_routes".to_owned()]);
+        RefOr::T(Schema::Object(object))
+    }
+}
+
+impl utoipa::ToSchema for AdminSettingsDto {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            <LimitsDto as utoipa::ToSchema>::name().into_owned(),
+            <LimitsDto as utoipa::PartialSchema>::schema(),
+        ));
+        <LimitsDto as utoipa::ToSchema>::schemas(schemas);
+    }
 }

@@ -23,14 +23,18 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionListQuery {
     /// pending, active, cancelled, suspended or rejected.
+    #[param(schema_with = crate::schema::subscription_status, required = false)]
     pub status: Option<String>,
     /// Only this user's subscriptions.
+    #[param(value_type = Option<Uuid>)]
     pub user_id: Option<String>,
     /// Only subscriptions to this model.
     pub model_id: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(value_type = Option<Uuid>)]
     pub cursor: Option<String>,
     /// 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

@@ -16,14 +16,19 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct UserListQuery {
     /// Found anywhere in the username, email or display name (case-insensitive; at most 100 characters).
+    #[param(max_length = 100)]
     pub q: Option<String>,
     /// `admin`, `auditor` or `user`.
+    #[param(schema_with = crate::schema::role, required = false)]
     pub role: Option<String>,
     /// `active` or `suspended`.
+    #[param(schema_with = crate::schema::user_status, required = false)]
     pub status: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^([0-9a-fA-F]{2})+$")]
     pub cursor: Option<String>,
     /// 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

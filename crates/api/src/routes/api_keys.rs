@@ -1,4 +1,4 @@
-use crate::dto::{ApiKeyDto, CreateApiKey, CreatedApiKey, ItemList, RotateApiKey, UpdateApiKey};
+use crate::dto::{ApiKeyDto, CreateApiKey, CreatedApiKey, RotateApiKey, UpdateApiKey};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, JsonBody};
 use crate::ApiState;
@@ -7,23 +7,60 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use keyport_domain::ids::ApiKeyId;
 use uuid::Uuid;
 
-/// Your API keys, newest first: prefix, models, status, limits, last known spend. Never a secret.
+/// The filters of your key list: those of the administrators' list (`GET /admin/api-keys`), without the owner.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OwnKeysQuery {
+    /// Only keys in this status.
+    #[param(schema_with = crate::schema::key_status, required = false)]
+    pub status: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[param(value_type = Option<Uuid>)]
+    pub cursor: Option<String>,
+    /// Keys per page: 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// Your API keys, newest first, a page at a time: prefix, models, status, limits, last known spend. Never a
+/// secret. Pass `next_cursor` as `cursor` for the next page; it is null on the last one.
 #[utoipa::path(
     tag = "api-keys",
     security(("bearer" = [])),
+    params(OwnKeysQuery),
     responses(
-        (status = 200, body = ItemList<ApiKeyDto>),
+        (status = 200, body = crate::routes::admin_dto::Page<ApiKeyDto>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A malformed status, cursor or limit; `errors` names each", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api-keys")]
 pub async fn list(
     state: web::Data<ApiState>,
     Authenticated(actor): Authenticated,
+    query: web::Query<OwnKeysQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let keys = state.services.list_keys.execute(&actor).await?;
-    Ok(HttpResponse::Ok().json(ItemList {
-        items: keys.iter().map(ApiKeyDto::from).collect::<Vec<_>>(),
+    let OwnKeysQuery {
+        status,
+        cursor,
+        limit,
+    } = query.into_inner();
+    let page = state
+        .services
+        .list_keys
+        .execute(
+            &actor,
+            keyport_domain::usecases::ListKeysRequest {
+                status,
+                cursor,
+                limit,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(crate::routes::admin_dto::Page {
+        items: page.items.iter().map(ApiKeyDto::from).collect(),
+        next_cursor: page.next_cursor,
     }))
 }
 

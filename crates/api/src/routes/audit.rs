@@ -30,7 +30,7 @@ pub struct AuditQuery {
     pub target_type: Option<String>,
     /// Only events about this thing (with `target_type`, one thing).
     pub target_id: Option<String>,
-    /// Only events of this request (the `x-request-id` it was answered with).
+    /// Only events of this request (keyport's id: the `x-request-id` it was answered with).
     pub request_id: Option<String>,
     /// Events at or after this instant (RFC 3339).
     pub since: Option<String>,
@@ -62,7 +62,12 @@ pub struct AuditEventDto {
     /// The target after the change, when the event records it.
     #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
+    /// keyport's id of the request that made the change (the `x-request-id` it answered with, also in its
+    /// log lines); null for changes made outside a request (workers, the reconciler, commands).
     pub request_id: Option<String>,
+    /// The `x-request-id` the client sent with that request, if any: the client's own correlation id,
+    /// recorded as given (never used as keyport's).
+    pub client_request_id: Option<String>,
     pub client_addr: Option<String>,
     /// Whether the event is in the hash chain yet (it is sealed about a second after its change commits).
     pub sealed: bool,
@@ -86,6 +91,7 @@ impl From<AuditRecord> for AuditEventDto {
             before: event.before,
             after: event.after,
             request_id: event.request_id,
+            client_request_id: event.client_request_id,
             client_addr: event.client_addr,
             sealed: record.seal.is_some(),
             seq: record.seal.as_ref().map(|s| s.seq),

@@ -3,8 +3,15 @@
 //! A failed callback answers `application/problem+json` with a stable code; when the request prefers
 //! HTML (a browser following the provider's redirect) it is instead sent to the web app's
 //! `/login?error=<code>`, so that the person sees the login page with the reason rather than a JSON
-//! document. The codes: `login-state-invalid`, `login-rejected`, `login-forbidden`,
-//! `identity-provider-unavailable` (and `oidc-not-configured` when no provider is set up).
+//! document. The codes: `login-state-invalid`, `login-browser-mismatch`, `login-rejected`,
+//! `login-forbidden`, `identity-provider-unavailable` (and `oidc-not-configured` when no provider is set
+//! up).
+//!
+//! The login is bound to the browser that started it: `/auth/login` sets a 10-minute HttpOnly login
+//! cookie (`__Host-keyport_login` over HTTPS) holding a random secret whose hash is stored with the state,
+//! and the callback refuses (`login-browser-mismatch`, the state used up) a browser that does not present
+//! it. A victim's browser made to open an attacker's callback (login CSRF), or a leaked callback URL opened
+//! elsewhere, then logs nobody in.
 
 use crate::cookies;
 use crate::error::{ApiError, Problem};
@@ -57,6 +64,12 @@ pub fn login_error(error: LoginError) -> ApiError {
             "Login expired or invalid",
             "this login is unknown, was already finished, or took longer than 10 minutes; start again",
         ),
+        LoginError::BrowserMismatch => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "login-browser-mismatch",
+            "Login started in another browser",
+            "this login was not started in this browser (its login cookie is missing or different); start again here, with cookies enabled",
+        ),
         LoginError::Rejected(reason) => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "login-rejected",
@@ -97,12 +110,15 @@ fn no_store() -> CacheControl {
 /// Log in through the organisation's identity provider.
 ///
 /// Answers 302 to the provider's authorization endpoint (authorization code flow with PKCE and a nonce;
-/// the login state is kept server-side for 10 minutes, so any replica can finish it).
+/// the login state is kept server-side for 10 minutes, so any replica can finish it), and sets the login
+/// cookie (`__Host-keyport_login`; `keyport_login` on plain-HTTP localhost development): HttpOnly,
+/// SameSite=Lax, 10 minutes, a random secret that binds the login to this browser (only its hash is
+/// stored). The callback requires it.
 #[utoipa::path(
     tag = "session",
     params(LoginQuery),
     responses(
-        (status = 302, description = "To the identity provider", headers(("Location" = String))),
+        (status = 302, description = "To the identity provider, with the login cookie that binds the login to this browser", headers(("Location" = String), ("Set-Cookie" = String, description = "`__Host-keyport_login` (`keyport_login` on plain-HTTP localhost development): HttpOnly; SameSite=Lax; Path=/; Max-Age=600"))),
         (status = 404, description = "No identity provider is configured (oidc-not-configured)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "return_to is not a local path", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
@@ -123,16 +139,22 @@ pub async fn login(
         .execute(query.return_to.as_deref())
         .await
         .map_err(login_error)?;
-    Ok(HttpResponse::Found()
+    let mut response = HttpResponse::Found();
+    response
         .insert_header(no_store())
-        .insert_header((header::LOCATION, redirect.url))
-        .finish())
+        .insert_header((header::LOCATION, redirect.url.as_str()));
+    cookies::attach_login_binding(&mut response, &redirect.browser_binding, &state.config);
+    Ok(response.finish())
 }
 
 /// The identity provider's redirect back.
 ///
-/// On success: 303 to the `return_to` of the login with the session cookies (`keyport_session`, `keyport_csrf`). On failure: problem+json with one of the codes
-/// `login-state-invalid` (400: unknown, replayed or expired state), `login-rejected` (401: the provider
+/// Requires the login cookie set by `/auth/login` in this browser. On success: 303 to the `return_to` of
+/// the login with the session cookies (`__Host-keyport_session`, `__Host-keyport_csrf`; unprefixed on
+/// plain-HTTP localhost development) and the login cookie cleared. On failure: problem+json with one of
+/// the codes `login-state-invalid` (400: unknown, replayed or expired state), `login-browser-mismatch`
+/// (400: the login cookie is missing or belongs to another login; the state is used up),
+/// `login-rejected` (401: the provider
 /// refused, or its ID token failed a check — audience, expiry, signature, nonce, issuer),
 /// `login-forbidden` (403: not in an allowed group, or suspended), `identity-provider-unavailable`
 /// (503); a request that accepts `text/html` gets 303 to `/login?error=<code>` instead.
@@ -141,7 +163,7 @@ pub async fn login(
     params(CallbackQuery),
     responses(
         (status = 303, description = "Logged in (session cookies set), or a browser sent to /login?error=<code>", headers(("Location" = String))),
-        (status = 400, description = "login-state-invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "login-state-invalid, login-browser-mismatch", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "login-rejected", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "login-forbidden", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "oidc-not-configured", body = Problem, content_type = "application/problem+json"),
@@ -166,6 +188,7 @@ pub async fn callback(
         code: query.code,
         error: query.error,
         error_description: query.error_description,
+        browser_binding: cookies::login_binding_value(&req, &state.config),
     };
     match finish.execute(&callback, &client_info(&req)).await {
         Ok(logged_in) => {
@@ -173,6 +196,7 @@ pub async fn callback(
             response.insert_header(no_store());
             response.insert_header((header::LOCATION, logged_in.return_to));
             cookies::attach_session(&mut response, &logged_in.session, &state.config);
+            cookies::clear_login_binding(&mut response, &state.config);
             Ok(response.finish())
         }
         Err(error) => {
@@ -200,6 +224,7 @@ mod tests {
     fn each_login_failure_has_its_stable_code_and_status() {
         let cases = [
             (LoginError::StateInvalid, 400, "login-state-invalid"),
+            (LoginError::BrowserMismatch, 400, "login-browser-mismatch"),
             (LoginError::Rejected("aud".into()), 401, "login-rejected"),
             (
                 LoginError::Forbidden("group".into()),

@@ -3,7 +3,7 @@
 use crate::authz::{Caller, Credential};
 use crate::cookies;
 use crate::error::{ApiError, Problem};
-use crate::extract::{JsonBody, RequestId};
+use crate::extract::{ClientRequestId, JsonBody, RequestId};
 use crate::ApiState;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::http::StatusCode;
@@ -23,8 +23,10 @@ pub struct MeUser {
     pub email: Option<String>,
     pub display_name: Option<String>,
     /// `user`, plus `admin` and/or `auditor` when held.
+    #[schema(schema_with = crate::schema::roles)]
     pub roles: Vec<String>,
     /// `active` or `suspended`.
+    #[schema(schema_with = crate::schema::user_status)]
     pub status: String,
 }
 
@@ -106,8 +108,10 @@ pub async fn me(caller: Caller) -> HttpResponse {
 #[serde(deny_unknown_fields)]
 pub struct DevLoginRequest {
     /// Created on first use.
+    #[schema(min_length = 1)]
     pub username: String,
     /// `user`, `auditor` or `admin`.
+    #[schema(schema_with = crate::schema::role)]
     pub role: String,
 }
 
@@ -126,6 +130,10 @@ pub(crate) fn client_info(req: &HttpRequest) -> ClientInfo {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        client_request_id: req
+            .extensions()
+            .get::<ClientRequestId>()
+            .map(|r| r.0.clone()),
     }
 }
 
@@ -185,7 +193,7 @@ pub struct LoggedOut {
 /// nothing is ended (revoke the token instead).
 #[utoipa::path(
     tag = "session",
-    security(("session" = [])),
+    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, body = LoggedOut),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -201,11 +209,11 @@ pub async fn logout(
     let mut response = HttpResponse::Ok();
     response.insert_header(CacheControl(vec![CacheDirective::NoStore]));
     let mut logout_url = None;
-    if let Some(cookie) = req.cookie(cookies::SESSION_COOKIE) {
+    if let Some(cookie) = cookies::session_value(&req, &state.config) {
         let ended = state
             .services
             .end_session
-            .execute(&caller.actor, cookie.value())
+            .execute(&caller.actor, &cookie)
             .await?;
         if let Some(session) = ended {
             logout_url = state.logout_url(&session);

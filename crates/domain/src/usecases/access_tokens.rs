@@ -82,7 +82,7 @@ impl ManageAccessTokens {
     ) -> Result<IssuedToken, Error> {
         let mut errors = Vec::new();
         let name = request.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 64 || name.chars().any(is_hidden) {
+        if name.is_empty() || request.name.chars().count() > 64 || name.chars().any(is_hidden) {
             errors.push(FieldError::new(
                 "name",
                 "1 to 64 characters, without control, invisible or text-direction characters",
@@ -132,9 +132,11 @@ impl ManageAccessTokens {
             _ => {}
         }
         let now = self.clock.now();
+        // Out-of-range days were reported above; they must not reach the date arithmetic (which overflows).
         let expires_at = request
             .expires_in_days
-            .map(|d| now + TimeDelta::days(i64::from(d)));
+            .filter(|d| (1..=MAX_TOKEN_DAYS).contains(d))
+            .and_then(|d| now.checked_add_signed(TimeDelta::days(i64::from(d))));
         if let Some(limit) = request.parent.as_ref().and_then(|p| p.expires_at) {
             if expires_at.is_none_or(|at| at > limit) {
                 errors.push(FieldError::new(
@@ -450,6 +452,15 @@ mod tests {
             panic!("expected invalid");
         };
         assert_eq!(errors[0].field, "name");
+        // Found by schemathesis: a lifetime past any date keyport can write was a panic, not a 422.
+        let Error::Invalid(errors) = uc
+            .create(&alice(), request(&["read"], Some(u32::MAX)))
+            .await
+            .unwrap_err()
+        else {
+            panic!("expected invalid");
+        };
+        assert_eq!(errors[0].field, "expires_in_days");
     }
 
     #[tokio::test]

@@ -35,19 +35,21 @@ impl ListUsers {
     ) -> Result<Page<User>, Error> {
         require_oversight(actor, "the user directory")?;
         let mut errors = Vec::new();
+        // Counted as sent (the documented maximum), searched trimmed; never a control character.
+        if request
+            .q
+            .as_ref()
+            .is_some_and(|q| q.chars().count() > MAX_SEARCH_LEN || q.chars().any(char::is_control))
+        {
+            errors.push(FieldError::new(
+                "q",
+                format!("at most {MAX_SEARCH_LEN} characters, none of them control characters"),
+            ));
+        }
         let text = request
             .q
             .map(|q| q.trim().to_owned())
             .filter(|q| !q.is_empty());
-        if text
-            .as_ref()
-            .is_some_and(|q| q.chars().count() > MAX_SEARCH_LEN)
-        {
-            errors.push(FieldError::new(
-                "q",
-                format!("at most {MAX_SEARCH_LEN} characters"),
-            ));
-        }
         let role = parse_opt(
             request.role,
             "role",
@@ -146,7 +148,8 @@ fn decode_username_cursor(cursor: &str) -> Result<String, FieldError> {
     hex::decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .filter(|name| !name.is_empty())
+        // A username never holds a control character (and PostgreSQL text cannot hold NUL).
+        .filter(|name| !name.is_empty() && !name.chars().any(char::is_control))
         .ok_or_else(|| FieldError::new("cursor", "not a cursor from a previous page"))
 }
 

@@ -42,6 +42,7 @@ impl Authenticate {
             roles,
             request_id: None,
             client_addr: None,
+            client_request_id: None,
         };
         let grant = TokenGrant {
             scopes: token.scopes,

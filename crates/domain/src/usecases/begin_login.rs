@@ -8,15 +8,19 @@ use std::sync::Arc;
 /// How long a login may take between the redirect to the provider and its callback.
 pub const LOGIN_STATE_TTL: TimeDelta = TimeDelta::minutes(10);
 
-/// Where to send the browser to log in.
+/// Where to send the browser to log in, and the secret that browser must keep for the callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginRedirect {
     /// The provider's authorization URL.
     pub url: String,
+    /// The browser-binding secret (`kp_login_…`): set in a short-lived HttpOnly cookie of the browser
+    /// that asked, and required by the callback. Only its hash is stored.
+    pub browser_binding: Secret,
 }
 
-/// Starts an OIDC login: a fresh `state`, nonce and PKCE verifier, kept in the store (only the state's
-/// hash as key) so that any replica can finish the login, and the provider's authorization URL.
+/// Starts an OIDC login: a fresh `state`, nonce, PKCE verifier and browser-binding secret, kept in the
+/// store (only the hashes of the state and of the binding) so that any replica can finish the login, and
+/// the provider's authorization URL.
 pub struct BeginLogin {
     provider: Arc<dyn IdentityProvider>,
     sessions: Arc<dyn SessionStore>,
@@ -47,9 +51,12 @@ impl BeginLogin {
         // 32 random bytes each, hex: 256 bits, and within PKCE's verifier alphabet and length (43..=128).
         let nonce = hex::encode(self.secrets.random_bytes());
         let pkce_verifier = hex::encode(self.secrets.random_bytes());
+        let browser_binding =
+            Secret::from_random(SecretKind::LoginBinding, &self.secrets.random_bytes());
         self.sessions
             .insert_login_state(&LoginState {
                 state_hash: state.hash(),
+                browser_hash: browser_binding.hash(),
                 nonce: nonce.clone(),
                 pkce_verifier: pkce_verifier.clone(),
                 return_to,
@@ -62,7 +69,10 @@ impl BeginLogin {
             nonce,
             pkce_verifier,
         });
-        Ok(LoginRedirect { url })
+        Ok(LoginRedirect {
+            url,
+            browser_binding,
+        })
     }
 
     /// Where to send the browser after keyport's logout so that the provider's session ends too
@@ -95,7 +105,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_login_stores_the_state_hash_nonce_and_verifier_and_sends_them_to_the_provider() {
+    async fn a_login_stores_the_hashes_nonce_and_verifier_and_sends_them_to_the_provider() {
         let stored = Arc::new(Mutex::new(None::<LoginState>));
         let mut sessions = MockSessionStore::new();
         let sink = stored.clone();
@@ -130,6 +140,45 @@ mod tests {
         assert_ne!(state.nonce, state.pkce_verifier);
         assert_eq!(state.return_to, "/keys");
         assert_eq!(state.expires_at, now() + LOGIN_STATE_TTL);
+        // The browser gets the binding secret; the store keeps only its hash, and the provider never
+        // sees it.
+        let binding = Secret::from_random(SecretKind::LoginBinding, &[4; 32]);
+        assert_eq!(redirect.browser_binding, binding);
+        assert!(redirect.browser_binding.expose().starts_with("kp_login_"));
+        assert_eq!(state.browser_hash, binding.hash());
+        assert_ne!(state.browser_hash, state.state_hash);
+        assert!(!redirect.url.contains(binding.expose()));
+        assert!(!format!("{state:?}").contains(binding.expose()));
+    }
+
+    #[tokio::test]
+    async fn each_login_gets_a_binding_of_its_own() {
+        let stored = Arc::new(Mutex::new(Vec::<LoginState>::new()));
+        let mut sessions = MockSessionStore::new();
+        let sink = stored.clone();
+        sessions
+            .expect_insert_login_state()
+            .times(2)
+            .returning(move |s| {
+                sink.lock().unwrap().push(s.clone());
+                Ok(())
+            });
+        let mut provider = MockIdentityProvider::new();
+        provider
+            .expect_authorization_url()
+            .returning(|_| "https://idp/auth".into());
+        let begin = BeginLogin::new(
+            Arc::new(provider),
+            Arc::new(sessions),
+            fixed_clock(),
+            counting_secrets(),
+        );
+        let first = begin.execute(None).await.unwrap();
+        let second = begin.execute(None).await.unwrap();
+        assert_ne!(first.browser_binding, second.browser_binding);
+        let stored = stored.lock().unwrap();
+        assert_eq!(stored[0].browser_hash, first.browser_binding.hash());
+        assert_eq!(stored[1].browser_hash, second.browser_binding.hash());
     }
 
     #[tokio::test]

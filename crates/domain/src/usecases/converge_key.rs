@@ -32,8 +32,8 @@ pub enum Converged {
 /// sides and acts on the difference, so it is idempotent and safe to run again after a crash half way.
 ///
 /// - `active`, `retiring` before its deadline: LiteLLM gets the whole desired state (models of the active
-///   subscriptions, limits, expiry, blocked when the owner is suspended, metadata, the owner's team, the
-///   allowed routes), after the owner's pools when those are pending. A key whose subscriptions are all
+///   subscriptions, limits, expiry, blocked when the owner is suspended or an administrator blocked the
+///   key, metadata, the owner's team, the allowed routes), after the owner's pools when those are pending. A key whose subscriptions are all
 ///   suspended by an administrator is blocked until one returns; a key left without any subscription is
 ///   revoked (LiteLLM reads `models: []` as "every model"). A key LiteLLM no longer has becomes `lost` (it
 ///   cannot be re-created without its secret).
@@ -51,7 +51,8 @@ pub struct ConvergeKey {
 /// What a live key must be in LiteLLM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum LiveState {
-    /// Serving these models (the active subscriptions'), blocked when its owner is suspended.
+    /// Serving these models (the active subscriptions'), blocked when its owner is suspended or an
+    /// administrator blocked the key.
     Serve { models: Vec<ModelId>, blocked: bool },
     /// Every subscription it serves is suspended by an administrator: blocked, holding the suspended
     /// models, until one is reactivated.
@@ -77,7 +78,7 @@ pub(crate) fn live_state(key: &ApiKey, owner: Option<&AccessRecord>) -> LiveStat
     if !key.models.is_empty() {
         return LiveState::Serve {
             models: key.models.clone(),
-            blocked: owner_suspended,
+            blocked: owner_suspended || key.is_blocked(),
         };
     }
     let mut paused: Vec<ModelId> = owner
@@ -377,6 +378,32 @@ mod tests {
             .execute(ApiKeyId::new())
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_key_an_administrator_blocked_is_blocked_and_unblocked_when_the_block_is_lifted() {
+        for (blocked, expected) in [(true, true), (false, false)] {
+            let mut key = api_key(alice().user_id, ApiKeyStatus::Active);
+            if blocked {
+                key.blocked_at = Some(now());
+                key.block_reason = Some("leaked in a public repository".into());
+            }
+            let sent = key.clone();
+            let (mut keys, access, mut gateway) = harness(key, UserStatus::Active);
+            gateway
+                .expect_update_key()
+                .times(1)
+                .withf(move |u| u.blocked == expected && !u.models.is_empty())
+                .returning(move |_| Ok(gateway_key(&sent)));
+            keys.expect_mark_key_synced().returning(|_, _| Ok(()));
+            assert_eq!(
+                run(keys, access, gateway)
+                    .execute(ApiKeyId::new())
+                    .await
+                    .unwrap(),
+                Converged::InLine
+            );
+        }
     }
 
     #[tokio::test]

@@ -56,6 +56,7 @@ impl DevLogin {
             let mut event = AuditEvent::system(action, "user", id, now);
             event.request_id = client.request_id.clone();
             event.client_addr = client.addr.clone();
+            event.client_request_id = client.client_request_id.clone();
             event.with_before(serde_json::json!({"via": "development login"}))
         };
         let user = match self.users.find_user_by_username(&username).await? {

@@ -15,13 +15,29 @@ use std::sync::Arc;
 /// Numbered usernames tried (`alice-2` … `alice-9`) before a random suffix.
 const NUMBERED_USERNAMES: u32 = 9;
 
-/// The provider's redirect back to keyport (`/auth/callback?code=…&state=…` or `?error=…&state=…`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The provider's redirect back to keyport (`/auth/callback?code=…&state=…` or `?error=…&state=…`), with
+/// the browser-binding secret from the login cookie of the browser that follows it.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Callback {
     pub state: Option<String>,
     pub code: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// The value of the login cookie (see [`crate::usecases::LoginRedirect::browser_binding`]); `None`
+    /// when the browser sent none.
+    pub browser_binding: Option<String>,
+}
+
+impl std::fmt::Debug for Callback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callback")
+            .field("error", &self.error)
+            .field("error_description", &self.error_description)
+            .field("has_state", &self.state.is_some())
+            .field("has_code", &self.code.is_some())
+            .field("has_browser_binding", &self.browser_binding.is_some())
+            .finish()
+    }
 }
 
 /// A finished login: the new session (its user inside) and where the browser goes next.
@@ -86,6 +102,16 @@ impl FinishLogin {
             .take_login_state(&state.hash(), now)
             .await?
             .ok_or(LoginError::StateInvalid)?;
+        // Then the browser: only the one that started this login holds the secret whose hash was stored
+        // with it. Checked after the state is taken, so that a refused callback cannot be tried again.
+        let same_browser = callback
+            .browser_binding
+            .as_deref()
+            .and_then(|b| Secret::parse(SecretKind::LoginBinding, b).ok())
+            .is_some_and(|b| b.hash().ct_eq(&login.browser_hash));
+        if !same_browser {
+            return Err(LoginError::BrowserMismatch);
+        }
         if let Some(error) = &callback.error {
             return Err(LoginError::Rejected(provider_error(
                 error,
@@ -282,6 +308,7 @@ fn audit(
     event.actor = Some(user);
     event.request_id = client.request_id.clone();
     event.client_addr = client.addr.clone();
+    event.client_request_id = client.client_request_id.clone();
     event
 }
 
@@ -316,10 +343,15 @@ mod tests {
         Secret::from_random(SecretKind::LoginState, &[9; 32])
     }
 
+    fn binding_secret() -> Secret {
+        Secret::from_random(SecretKind::LoginBinding, &[8; 32])
+    }
+
     fn callback() -> Callback {
         Callback {
             state: Some(state_secret().expose().to_owned()),
             code: Some("the-code".into()),
+            browser_binding: Some(binding_secret().expose().to_owned()),
             ..Callback::default()
         }
     }
@@ -329,12 +361,14 @@ mod tests {
             addr: Some("192.0.2.7".into()),
             user_agent: Some("test".into()),
             request_id: Some("req-1".into()),
+            client_request_id: Some("client-7".into()),
         }
     }
 
     fn login_state() -> LoginState {
         LoginState {
             state_hash: state_secret().hash(),
+            browser_hash: binding_secret().hash(),
             nonce: "n-1".into(),
             pkce_verifier: "v-1".into(),
             return_to: "/keys".into(),
@@ -508,6 +542,7 @@ mod tests {
         assert_eq!(audit.actor, Some(user.id));
         assert_eq!(audit.client_addr.as_deref(), Some("192.0.2.7"));
         assert_eq!(audit.request_id.as_deref(), Some("req-1"));
+        assert_eq!(audit.client_request_id.as_deref(), Some("client-7"));
     }
 
     #[tokio::test]
@@ -745,6 +780,81 @@ mod tests {
                 .unwrap_err();
             assert_eq!(err, LoginError::StateInvalid);
         }
+    }
+
+    #[tokio::test]
+    async fn a_callback_from_another_browser_uses_up_the_state_and_is_refused() {
+        let other_browser = Secret::from_random(SecretKind::LoginBinding, &[7; 32]);
+        for binding in [
+            // No login cookie (login CSRF: the victim's browser never started this login).
+            None,
+            // Another browser's cookie (a leaked callback URL opened elsewhere).
+            Some(other_browser.expose().to_owned()),
+            // Not a binding at all, or the state itself.
+            Some("kp_login_forged".to_owned()),
+            Some(String::new()),
+            Some(state_secret().expose().to_owned()),
+            // The stored hash instead of the secret.
+            Some(binding_secret().hash().as_str().to_owned()),
+        ] {
+            let mut provider = MockIdentityProvider::new();
+            provider.expect_exchange_code().never();
+            let mut users = MockIdentityUsers::new();
+            users.expect_find_by_identity().never();
+            let opened = Arc::new(Mutex::new(Vec::new()));
+            let err = finish_opening(
+                provider,
+                // Taken exactly once: the state is used up by the refused callback.
+                sessions_with_state(),
+                users,
+                MockGateway::new(),
+                mapping(),
+                opened.clone(),
+            )
+            .execute(
+                &Callback {
+                    browser_binding: binding.clone(),
+                    ..callback()
+                },
+                &client(),
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(err, LoginError::BrowserMismatch, "{binding:?}");
+            assert!(opened.lock().unwrap().is_empty(), "{binding:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_forged_state_is_refused_as_such_whatever_the_binding() {
+        let mut sessions = MockSessionStore::new();
+        sessions.expect_take_login_state().never();
+        let err = finish(
+            MockIdentityProvider::new(),
+            sessions,
+            MockIdentityUsers::new(),
+            MockGateway::new(),
+            mapping(),
+        )
+        .execute(
+            &Callback {
+                state: Some("kp_state_forged".into()),
+                browser_binding: None,
+                ..callback()
+            },
+            &client(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err, LoginError::StateInvalid);
+    }
+
+    #[test]
+    fn a_callback_never_prints_its_secrets() {
+        let printed = format!("{:?}", callback());
+        assert!(!printed.contains(binding_secret().expose()), "{printed}");
+        assert!(!printed.contains(state_secret().expose()), "{printed}");
+        assert!(!printed.contains("the-code"), "{printed}");
     }
 
     #[tokio::test]

@@ -114,6 +114,8 @@ pub fn api_key(user: UserId, status: ApiKeyStatus) -> ApiKey {
         revoked_at: None,
         retire_at: None,
         replaced_by: None,
+        blocked_at: None,
+        block_reason: None,
     }
 }
 

@@ -20,7 +20,8 @@ impl ListSubscriptions {
     }
 }
 
-/// One of the caller's subscriptions; someone else's is "not found".
+/// One of the caller's subscriptions; someone else's is "not found", for administrators too (they see
+/// everybody's through the `/admin` routes).
 pub struct GetSubscription {
     subscriptions: Arc<dyn SubscriptionStore>,
 }
@@ -34,7 +35,7 @@ impl GetSubscription {
         self.subscriptions
             .get_subscription(id)
             .await?
-            .filter(|s| s.user_id == actor.user_id || actor.is_admin())
+            .filter(|s| s.user_id == actor.user_id)
             .ok_or(Error::NotFound {
                 entity: "subscription",
             })
@@ -64,5 +65,14 @@ mod tests {
             }
         );
         assert_eq!(uc.execute(&bob(), id).await.unwrap().id, id);
+        let mut admin = alice();
+        admin.roles.push(crate::user::Role::Admin);
+        assert_eq!(
+            uc.execute(&admin, id).await.unwrap_err(),
+            Error::NotFound {
+                entity: "subscription"
+            },
+            "the member routes act for the owner only"
+        );
     }
 }

@@ -51,7 +51,7 @@ pub use admin_decide_subscriptions::{
     DecideSubscriptions, Decision, DecisionOutcome, MAX_DECISION_BATCH, MAX_REASON_LEN,
 };
 pub use admin_grant_subscription::{GrantSubscription, GrantSubscriptionRequest};
-pub use admin_keys::{AdminRevokeKey, ListAllKeys, ListAllKeysRequest};
+pub use admin_keys::{AdminKeys, ListAllKeys, ListAllKeysRequest};
 pub use admin_set_user_status::SetUserStatusById;
 pub use admin_settings::{ReadSettings, SaveSettings};
 pub use admin_subscriptions::{
@@ -72,7 +72,7 @@ pub use get_key::GetKey;
 pub use key_rules::{KeyPolicy, PolicySource, MAX_SUBSCRIPTIONS_PER_KEY};
 pub use list_audit::{AuditCursor, AuditPage, ListAudit, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
 pub use list_jobs::{ListJobs, MAX_JOBS_LISTED};
-pub use list_keys::ListKeys;
+pub use list_keys::{ListKeys, ListKeysRequest};
 pub use list_models::{GetModel, ListModels};
 pub use list_subscriptions::{GetSubscription, ListSubscriptions};
 pub use reconcile::{

@@ -3,7 +3,7 @@ use crate::audit::AuditEvent;
 use crate::ids::ApiKeyId;
 use crate::ports::{ApiKeyStore, Clock};
 use crate::usecases::converge_key::ConvergeKey;
-use crate::usecases::get_key::owned_key;
+use crate::usecases::get_key::{audit_after, key_for, KeyAccess};
 use crate::usecases::update_key::converge_now;
 use crate::user::Actor;
 use crate::{Error, StoreError};
@@ -32,9 +32,39 @@ impl RevokeKey {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(user = %actor.user_id, key = %id))]
+    /// The owner revokes one of their keys (anybody else's is "not found", for administrators too).
     pub async fn execute(&self, actor: &Actor, id: ApiKeyId) -> Result<ApiKey, Error> {
-        let key = owned_key(self.keys.as_ref(), actor, id).await?;
+        self.revoke(actor, id, KeyAccess::Owner, None).await
+    }
+
+    /// An administrator revokes anybody's key on its owner's behalf, exactly as the owner would; the audit
+    /// event names the administrator as its actor, the owner and the reason (auditors are refused).
+    pub async fn on_behalf_of_owner(
+        &self,
+        actor: &Actor,
+        id: ApiKeyId,
+        reason: Option<&str>,
+    ) -> Result<ApiKey, Error> {
+        self.revoke(actor, id, KeyAccess::Administrator, reason)
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(user = %actor.user_id, key = %id, access = ?access))]
+    async fn revoke(
+        &self,
+        actor: &Actor,
+        id: ApiKeyId,
+        access: KeyAccess,
+        reason: Option<&str>,
+    ) -> Result<ApiKey, Error> {
+        let key = key_for(
+            self.keys.as_ref(),
+            actor,
+            id,
+            access,
+            "revoke other people's keys",
+        )
+        .await?;
         let now = self.clock.now();
         match key.status {
             ApiKeyStatus::Revoked if key.sync_state == SyncState::Synced => return Ok(key),
@@ -42,7 +72,12 @@ impl RevokeKey {
             ApiKeyStatus::Active | ApiKeyStatus::Retiring | ApiKeyStatus::Lost => {
                 let audit = AuditEvent::by(actor, "api_key.revoke", "api_key", id, now)
                     .with_before(serde_json::json!({"status": key.status.as_str()}))
-                    .with_after(serde_json::json!({"status": "revoked"}));
+                    .with_after(audit_after(
+                        serde_json::json!({"status": "revoked"}),
+                        access,
+                        &key,
+                        reason,
+                    ));
                 let revoked = if key.status == ApiKeyStatus::Lost {
                     self.keys
                         .change_key_status(
@@ -200,6 +235,34 @@ mod tests {
             .unwrap_err();
         assert_eq!(err, Error::NotFound { entity: "api key" });
         assert_eq!(state.lock().unwrap().status, ApiKeyStatus::Active);
+    }
+
+    #[tokio::test]
+    async fn an_administrator_revokes_someone_elses_key_only_on_the_owners_behalf() {
+        let key = api_key(bob().user_id, ApiKeyStatus::Active);
+        let id = key.id;
+        let (keys, state) = store(key);
+        let mut gateway = MockGateway::new();
+        gateway.expect_delete_key().times(1).returning(|_| Ok(()));
+        let uc = revoke(keys, gateway);
+        let mut admin = alice();
+        admin.roles.push(crate::user::Role::Admin);
+        assert_eq!(
+            uc.execute(&admin, id).await.unwrap_err(),
+            Error::NotFound { entity: "api key" },
+            "the member route acts for the owner only"
+        );
+        assert_eq!(state.lock().unwrap().status, ApiKeyStatus::Active);
+        assert!(matches!(
+            uc.on_behalf_of_owner(&alice(), id, None).await.unwrap_err(),
+            Error::Forbidden(_)
+        ));
+        let out = uc
+            .on_behalf_of_owner(&admin, id, Some("offboarding"))
+            .await
+            .unwrap();
+        assert_eq!(out.status, ApiKeyStatus::Revoked);
+        assert_eq!(out.user_id, bob().user_id, "still the owner's key");
     }
 
     #[tokio::test]

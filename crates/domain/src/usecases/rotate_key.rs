@@ -75,8 +75,19 @@ impl RotateKey {
             )
             .into());
         }
+        // The owner's own key only (an administrator never receives another user's secret): the new key is
+        // the owner's, in LiteLLM too (its `user_id` and team are the old key's owner's).
         let old = owned_key(self.keys.as_ref(), actor, id).await?;
         require_active(&old, "rotated")?;
+        if old.is_blocked() {
+            // A new key would not be blocked: rotating must not lift an administrator's block.
+            return Err(Error::Conflict {
+                field: None,
+                message:
+                    "an administrator blocked this key; it cannot be rotated until it is unblocked"
+                        .into(),
+            });
+        }
         let subscriptions: Vec<_> = self
             .subscriptions
             .get_subscriptions(&old.subscription_ids)
@@ -330,6 +341,74 @@ mod tests {
             "the policy's routes"
         );
         assert_eq!(*caps.lock().unwrap(), [None], "a rotation replaces a key");
+    }
+
+    #[tokio::test]
+    async fn the_new_key_is_the_owners_in_litellm_and_nobody_else_rotates_it() {
+        let old = api_key(alice().user_id, ApiKeyStatus::Active);
+        let old_id = old.id;
+        let (mut keys, subs) = setup(old.clone(), SubscriptionStatus::Active);
+        let owner = alice().user_id;
+        keys.expect_insert_provisioning_key()
+            .times(1)
+            .withf(move |k, _, _| k.user_id == owner)
+            .returning(|_, _, _| Ok(KeyInserted::default()));
+        expect_completion(&mut keys);
+        let mut gateway = MockGateway::new();
+        gateway
+            .expect_key_info()
+            .returning(|_| Ok(Some(remote(Some(1)))));
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let slot = sent.clone();
+        gateway.expect_generate_key().times(1).returning(move |g| {
+            slot.lock().unwrap().push(g.clone());
+            Ok(remote(None))
+        });
+        let uc = rotation(keys, subs, gateway);
+
+        // An administrator (or anyone else) is not the owner: "not found", nothing generated, no secret.
+        let mut admin = bob();
+        admin.roles.push(crate::user::Role::Admin);
+        assert_eq!(
+            uc.execute(&admin, old_id, Duration::zero())
+                .await
+                .unwrap_err(),
+            Error::NotFound { entity: "api key" }
+        );
+        assert!(sent.lock().unwrap().is_empty());
+
+        uc.execute(&alice(), old_id, Duration::zero())
+            .await
+            .unwrap();
+        let sent = sent.lock().unwrap();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].user_id, owner, "LiteLLM's user_id is the owner's");
+        assert_eq!(sent[0].team_id, crate::access::team_id_of(owner));
+        assert_eq!(
+            sent[0].metadata["keyport_user_id"],
+            serde_json::json!(owner),
+            "the metadata names the owner"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_an_administrator_blocked_is_not_rotated() {
+        let mut old = api_key(alice().user_id, ApiKeyStatus::Active);
+        old.blocked_at = Some(now());
+        old.block_reason = Some("leaked".into());
+        let id = old.id;
+        let (mut keys, subs) = setup(old, SubscriptionStatus::Active);
+        keys.expect_insert_provisioning_key().never();
+        let mut gateway = MockGateway::new();
+        gateway.expect_generate_key().never();
+        let err = rotation(keys, subs, gateway)
+            .execute(&alice(), id, Duration::zero())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Conflict { message, .. } if message.contains("blocked")),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]

@@ -75,6 +75,7 @@ impl StartSession {
             roles: user.roles.clone(),
             request_id: client.request_id,
             client_addr: client.addr,
+            client_request_id: client.client_request_id,
         };
         // The target is the start of the session's hash: enough to tell sessions apart in the log, useless
         // as a credential.
@@ -147,6 +148,7 @@ impl AuthenticateSession {
                 roles: user.roles.clone(),
                 request_id: None,
                 client_addr: None,
+                client_request_id: None,
             },
             user,
             csrf_token: secret.derive(CSRF_LABEL),

@@ -5,7 +5,7 @@ use crate::limits::Limits;
 use crate::ports::{ApiKeyStore, Clock, SubscriptionStore};
 use crate::subscription::SubscriptionStatus;
 use crate::usecases::converge_key::ConvergeKey;
-use crate::usecases::get_key::owned_key;
+use crate::usecases::get_key::{audit_after, key_for, KeyAccess};
 use crate::usecases::key_rules::{
     active_subscriptions, check_within_quotas, effective_expiry, effective_limits, name_taken,
     requested_subscriptions, require_active, PolicySource,
@@ -55,14 +55,53 @@ impl UpdateKey {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(user = %actor.user_id, key = %id))]
+    /// The owner changes one of their keys (anybody else's is "not found", for administrators too).
     pub async fn execute(
         &self,
         actor: &Actor,
         id: ApiKeyId,
         request: UpdateKeyRequest,
     ) -> Result<ApiKey, Error> {
-        let key = owned_key(self.keys.as_ref(), actor, id).await?;
+        self.update(actor, id, request, KeyAccess::Owner, None)
+            .await
+    }
+
+    /// An administrator changes anybody's key's limits on its owner's behalf, under the same rules as the
+    /// owner (within the key's active subscriptions' quotas and the administrator's maximum; each unset
+    /// limit taken from the tightest quota); the audit event names the administrator as its actor, the
+    /// owner and the reason (auditors are refused).
+    pub async fn limits_on_behalf_of_owner(
+        &self,
+        actor: &Actor,
+        id: ApiKeyId,
+        limits: Limits,
+        reason: Option<&str>,
+    ) -> Result<ApiKey, Error> {
+        let request = UpdateKeyRequest {
+            limits: Some(limits),
+            ..UpdateKeyRequest::default()
+        };
+        self.update(actor, id, request, KeyAccess::Administrator, reason)
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(user = %actor.user_id, key = %id, access = ?access))]
+    async fn update(
+        &self,
+        actor: &Actor,
+        id: ApiKeyId,
+        request: UpdateKeyRequest,
+        access: KeyAccess,
+        reason: Option<&str>,
+    ) -> Result<ApiKey, Error> {
+        let key = key_for(
+            self.keys.as_ref(),
+            actor,
+            id,
+            access,
+            "change other people's keys",
+        )
+        .await?;
         require_active(&key, "changed")?;
         let now = self.clock.now();
         let policy = self.policy.policy().await?;
@@ -130,9 +169,14 @@ impl UpdateKey {
             .with_before(serde_json::json!({
                 "name": key.name, "limits": key.limits, "subscription_ids": key.subscription_ids, "expires_at": key.expires_at,
             }))
-            .with_after(serde_json::json!({
-                "name": update.name, "limits": update.limits, "subscription_ids": update.subscription_ids, "expires_at": update.expires_at,
-            }));
+            .with_after(audit_after(
+                serde_json::json!({
+                    "name": update.name, "limits": update.limits, "subscription_ids": update.subscription_ids, "expires_at": update.expires_at,
+                }),
+                access,
+                &key,
+                reason,
+            ));
         self.keys
             .update_key(id, &update, now, &audit)
             .await

@@ -48,6 +48,8 @@ async fn an_inserted_key_is_provisioning_pending_and_bound_to_its_subscriptions(
             revoked_at: None,
             retire_at: None,
             replaced_by: None,
+            blocked_at: None,
+            block_reason: None,
         }
     );
     assert_eq!(audit_actions(&w.db, key.id).await, ["api_key.create"]);
@@ -319,6 +321,108 @@ async fn revoking_a_provisioning_revoked_or_unknown_key_is_not_found_and_writes_
     }
     let still = w.store.get_key(revoked.id).await.unwrap().unwrap();
     assert_eq!(still.revoked_at, Some(at(2)), "the first revocation stands");
+}
+
+#[tokio::test]
+async fn blocking_records_the_reason_and_a_job_and_changes_a_live_key_only_once() {
+    let w = world().await;
+    let key = new_key(w.user.id, "ci", &[w.subscription.id]);
+    insert_active_key(&w.store, &key).await;
+    let jobs_before = pending_jobs_of(&w.db, key.id).await.len();
+
+    let blocked = w
+        .store
+        .set_key_block(
+            key.id,
+            Some("leaked".into()),
+            at(5),
+            &audit("api_key.block", "api_key", key.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(blocked.blocked_at, Some(at(5)));
+    assert_eq!(blocked.block_reason.as_deref(), Some("leaked"));
+    assert_eq!(
+        blocked.status,
+        ApiKeyStatus::Active,
+        "blocked, still active"
+    );
+    assert_eq!(
+        blocked.sync_state,
+        SyncState::Pending,
+        "LiteLLM has to follow"
+    );
+    assert_eq!(blocked.subscription_ids, [w.subscription.id]);
+    assert_eq!(w.store.get_key(key.id).await.unwrap(), Some(blocked));
+    assert_eq!(
+        pending_jobs_of(&w.db, key.id).await.len(),
+        jobs_before + 1,
+        "a ConvergeKey job brings LiteLLM in line"
+    );
+
+    // Blocking a blocked key, or unblocking one that is not, changes nothing and records nothing.
+    assert_eq!(
+        w.store
+            .set_key_block(
+                key.id,
+                Some("again".into()),
+                at(6),
+                &audit("api_key.block.again", "api_key", key.id),
+            )
+            .await,
+        Err(StoreError::NotFound)
+    );
+    let unblocked = w
+        .store
+        .set_key_block(
+            key.id,
+            None,
+            at(7),
+            &audit("api_key.unblock", "api_key", key.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!((unblocked.blocked_at, unblocked.block_reason), (None, None));
+    assert_eq!(
+        w.store
+            .set_key_block(
+                key.id,
+                None,
+                at(8),
+                &audit("api_key.unblock.again", "api_key", key.id),
+            )
+            .await,
+        Err(StoreError::NotFound)
+    );
+
+    // Only a live key: a revoked one (or an unknown one) is not found.
+    w.store
+        .revoke_key(key.id, at(9), &audit("api_key.revoke", "api_key", key.id))
+        .await
+        .unwrap();
+    for id in [key.id, ApiKeyId::new()] {
+        assert_eq!(
+            w.store
+                .set_key_block(
+                    id,
+                    Some("late".into()),
+                    at(10),
+                    &audit("api_key.block.late", "api_key", id),
+                )
+                .await,
+            Err(StoreError::NotFound)
+        );
+    }
+    assert_eq!(
+        audit_actions(&w.db, key.id).await,
+        [
+            "api_key.create",
+            "api_key.activate",
+            "api_key.block",
+            "api_key.unblock",
+            "api_key.revoke"
+        ]
+    );
 }
 
 #[tokio::test]

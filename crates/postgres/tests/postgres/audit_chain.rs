@@ -158,6 +158,79 @@ async fn the_hash_is_sha256_of_the_documented_canonical_rendering() {
     assert_eq!(head.hash, sha256sum(&rendering));
 }
 
+#[tokio::test]
+async fn a_client_request_id_is_rendered_after_the_previous_hash_and_only_when_present() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let mut event = AuditEvent::system("api_key.create", "api_key", "k-1", at(7));
+    event.request_id = Some("0b7c55e4-6f1e-4c36-9d0e-2a4f4f7c1b11".into());
+    event.client_request_id = Some("client \"7\"".into());
+    store.append(&event).await.unwrap();
+    seal_all(&store).await;
+    let head = store.head().await.unwrap().unwrap();
+    let (id, seq) = sealed_at(&db, "k-1").await;
+    assert_eq!(seq, 1);
+    // The documented array of twelve, then the client's id (JSON-quoted) as a thirteenth element.
+    let rendering = format!(
+        "[1, {id}, null, \"api_key.create\", \"api_key\", \"k-1\", null, null, \"0b7c55e4-6f1e-4c36-9d0e-2a4f4f7c1b11\", null, {}, null, \"client \\\"7\\\"\"]",
+        at(7).timestamp_micros()
+    );
+    assert_eq!(head.hash, sha256sum(&rendering));
+}
+
+#[tokio::test]
+async fn events_sealed_before_the_client_request_id_existed_still_verify() {
+    use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+    use diesel_async::AsyncPgConnection;
+    use diesel_migrations::MigrationHarness;
+    use keyport_postgres::{run_migrations, MIGRATIONS};
+    /// The version of `2026-12-05-000012_serve_role`, which added the column.
+    const CLIENT_REQUEST_ID: &str = "20261205000012";
+
+    let db = TestDb::new().await;
+    let url = db.url().to_owned();
+    tokio::task::spawn_blocking(move || {
+        use diesel::Connection;
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url).unwrap();
+        while conn
+            .applied_migrations()
+            .unwrap()
+            .iter()
+            .any(|version| version.to_string().as_str() >= CLIENT_REQUEST_ID)
+        {
+            conn.revert_last_migration(MIGRATIONS).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    // Sealed by the old definition, on the old table.
+    for n in 0..3 {
+        sql(
+            &db,
+            &format!(
+                "INSERT INTO audit_events (action, target_type, target_id, request_id) \
+                 VALUES ('test.old', 'test', 'old{n}', 'from-a-client-{n}')"
+            ),
+        )
+        .await
+        .unwrap();
+    }
+    // The adapter's sealing names no column, so it works on the old table too.
+    let old = connect(db.url(), 2).await.unwrap();
+    assert_eq!(seal_all(&old).await, 3);
+    old.pool().close();
+
+    run_migrations(db.url()).await.unwrap();
+    let store = connect(db.url(), 2).await.unwrap();
+    let mut event = AuditEvent::system("test.new", "test", "new", at(9));
+    event.client_request_id = Some("client-9".into());
+    store.append(&event).await.unwrap();
+    assert_eq!(seal_all(&store).await, 1);
+    let report = verify(&store, VerifyOptions::default()).await;
+    assert!(report.intact(), "{:?}", report.problems);
+    assert_eq!(report.head.unwrap().seq, 4);
+}
+
 /// SHA-256 by coreutils, independent of the database.
 fn sha256sum(text: &str) -> String {
     use std::io::Write;
@@ -504,6 +577,7 @@ async fn the_log_lists_newest_first_with_filters_and_keyset_pages() {
     actor.roles.push(Role::Admin);
     actor.request_id = Some("req-1".into());
     actor.client_addr = Some("192.0.2.7".into());
+    actor.client_request_id = Some("client-1".into());
     for (action, target, seconds) in [
         ("api_key.create", "k1", 10),
         ("api_key.revoke", "k1", 20),
@@ -560,6 +634,7 @@ async fn the_log_lists_newest_first_with_filters_and_keyset_pages() {
         .unwrap();
     assert_eq!(revoke.actor_username.as_deref(), Some("alice"));
     assert_eq!(revoke.event.request_id.as_deref(), Some("req-1"));
+    assert_eq!(revoke.event.client_request_id.as_deref(), Some("client-1"));
     assert_eq!(revoke.event.client_addr.as_deref(), Some("192.0.2.7"));
     assert_eq!(revoke.event.at, at(20));
     let seal: &ChainLink = revoke.seal.as_ref().unwrap();

@@ -58,6 +58,8 @@ async fn unknown_subscription_key_sync_and_availability_states_are_refused() {
         (format!("UPDATE subscriptions SET status = 'paused' WHERE id = '{}'", w.subscription.id), "subscriptions_status_known"),
         (format!("UPDATE api_keys SET status = 'blocked' WHERE id = '{}'", key.id), "api_keys_status_known"),
         (format!("UPDATE api_keys SET sync_state = 'dirty' WHERE id = '{}'", key.id), "api_keys_sync_state_known"),
+        (format!("UPDATE api_keys SET blocked_at = now() WHERE id = '{}'", key.id), "api_keys_block_reason_iff_blocked"),
+        (format!("UPDATE api_keys SET block_reason = 'why' WHERE id = '{}'", key.id), "api_keys_block_reason_iff_blocked"),
         ("UPDATE models SET availability = 'maybe'".to_owned(), "models_availability_known"),
         (
             format!("INSERT INTO subscription_status_history (subscription_id, to_status) VALUES ('{}', 'gone')", w.subscription.id),

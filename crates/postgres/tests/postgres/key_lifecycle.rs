@@ -393,6 +393,47 @@ async fn a_rotation_is_not_found_and_changes_nothing_unless_new_is_provisioning_
 }
 
 #[tokio::test]
+async fn a_key_an_administrator_blocked_meanwhile_is_not_replaced_by_a_rotation() {
+    let w = world().await;
+    let old = new_key(w.user.id, "ci", &[w.subscription.id]);
+    insert_active_key(&w.store, &old).await;
+    let new = new_key(w.user.id, "ci (rotating)", &[w.subscription.id]);
+    insert_key(&w.store, &new).await;
+    w.store
+        .set_key_block(
+            old.id,
+            Some("leaked".into()),
+            at(5),
+            &audit("api_key.block", "api_key", old.id),
+        )
+        .await
+        .unwrap();
+
+    let result = w
+        .store
+        .complete_rotation(
+            new.id,
+            old.id,
+            at(3_600),
+            at(10),
+            &audit("api_key.rotate", "api_key", old.id),
+        )
+        .await;
+
+    assert_eq!(result, Err(StoreError::NotFound));
+    let still = w.store.get_key(old.id).await.unwrap().unwrap();
+    assert_eq!(
+        (still.status, still.is_blocked()),
+        (ApiKeyStatus::Active, true)
+    );
+    assert_eq!(
+        w.store.get_key(new.id).await.unwrap().unwrap().status,
+        ApiKeyStatus::Provisioning,
+        "nothing changed: the successor is left for the provisioning's clean-up"
+    );
+}
+
+#[tokio::test]
 async fn a_status_change_moves_the_key_from_any_given_status_and_queues_a_job() {
     let w = world().await;
     let key = new_key(w.user.id, "ci", &[w.subscription.id]);

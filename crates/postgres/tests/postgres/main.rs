@@ -14,6 +14,7 @@ mod key_lifecycle;
 mod leadership;
 mod migrations;
 mod models;
+mod rate_limits;
 mod reconcile_runs;
 mod reconciler;
 mod sessions;

@@ -197,3 +197,88 @@ async fn the_quota_pools_migration_queues_a_converge_job_for_every_user_and_ever
         SyncState::Synced
     );
 }
+
+/// What `keyport_app` may do to each table, as `has_table_privilege` says.
+#[expect(
+    clippy::unwrap_used,
+    reason = "test helper: a failed query must fail the test that asked"
+)]
+async fn app_privileges(db: &TestDb, table: &str) -> Vec<&'static str> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Bool;
+    use diesel_async::RunQueryDsl;
+    let mut conn = db.pool().get().await.unwrap();
+    let mut held = Vec::new();
+    for privilege in [
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "TRUNCATE",
+        "REFERENCES",
+        "TRIGGER",
+    ] {
+        let has: bool = diesel::select(sql::<Bool>(&format!(
+            "has_table_privilege('{}', '{table}', '{privilege}')",
+            keyport_postgres::APP_ROLE
+        )))
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+        if has {
+            held.push(privilege);
+        }
+    }
+    held
+}
+
+#[tokio::test]
+async fn the_serve_role_may_only_append_to_the_audit_log_and_tables_added_later_are_granted() {
+    use crate::common::sql;
+    let db = TestDb::new().await;
+    let ordinary = ["SELECT", "INSERT", "UPDATE", "DELETE"];
+    for table in [
+        "users",
+        "api_keys",
+        "jobs",
+        "sessions",
+        "self_service_settings",
+    ] {
+        assert_eq!(app_privileges(&db, table).await, ordinary, "{table}");
+    }
+    for table in ["audit_events", "audit_chain"] {
+        assert_eq!(
+            app_privileges(&db, table).await,
+            ["SELECT", "INSERT"],
+            "{table}"
+        );
+    }
+    assert!(app_privileges(&db, "__diesel_schema_migrations")
+        .await
+        .is_empty());
+
+    // A table a later migration adds gets the ordinary grants at the next migrate; grants taken away by
+    // hand (or extra ones given) are put back to exactly what the serve role needs.
+    sql(&db, "CREATE TABLE later (id bigserial PRIMARY KEY)")
+        .await
+        .unwrap();
+    sql(&db, "REVOKE ALL ON users FROM keyport_app")
+        .await
+        .unwrap();
+    sql(
+        &db,
+        "GRANT TRUNCATE, TRIGGER ON audit_events TO keyport_app",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        run_migrations(db.url()).await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(app_privileges(&db, "later").await, ordinary);
+    assert_eq!(app_privileges(&db, "users").await, ordinary);
+    assert_eq!(
+        app_privileges(&db, "audit_events").await,
+        ["SELECT", "INSERT"]
+    );
+}

@@ -119,6 +119,7 @@ async fn a_login_state_is_taken_once_and_not_after_it_expired() {
     let now = at(0);
     let state = |seed: u8, expires_at| LoginState {
         state_hash: Secret::from_random(SecretKind::LoginState, &[seed; RANDOM_BYTES]).hash(),
+        browser_hash: Secret::from_random(SecretKind::LoginBinding, &[seed; RANDOM_BYTES]).hash(),
         nonce: "n".into(),
         pkce_verifier: "v".repeat(43),
         return_to: "/keys".into(),
@@ -132,6 +133,7 @@ async fn a_login_state_is_taken_once_and_not_after_it_expired() {
         store.take_login_state(&live.state_hash, now)
     );
     let taken: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+    // Whole, the browser binding's hash included.
     assert_eq!(taken, vec![live.clone()]);
 
     let old = state(2, now - TimeDelta::seconds(1));

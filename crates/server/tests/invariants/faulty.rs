@@ -512,6 +512,16 @@ impl ApiKeyStore for FaultyStore {
         let call = self.inner.live_key_name_taken(user, name);
         self.ctl.store("live_key_name_taken", call).await
     }
+    async fn set_key_block(
+        &self,
+        id: ApiKeyId,
+        reason: Option<String>,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<ApiKey, StoreError> {
+        let call = self.inner.set_key_block(id, reason, at, audit);
+        self.ctl.store("set_key_block", call).await
+    }
     async fn update_key(
         &self,
         id: ApiKeyId,

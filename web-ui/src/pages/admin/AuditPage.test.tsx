@@ -22,6 +22,7 @@ describe("the audit log", () => {
     expect(await seriousViolations()).toEqual([]);
     await user.click(screen.getByRole("button", { name: "Details" }));
     expect(screen.getByText(/"restricted": true/)).toBeVisible();
+    expect(screen.getByText("ci-run-812")).toBeVisible();
     await user.click(screen.getByRole("button", { name: "Load more" }));
     expect(await screen.findByText("api_key.create")).toBeInTheDocument();
     expect(screen.getByText("keyport")).toBeInTheDocument();

@@ -29,7 +29,7 @@ const TEXT_FIELDS: [Field, string, string][] = [
   ["actor", "Actor (user id)", "The id of the user who acted."],
   ["target_type", "Target type", "api_key, subscription, user, model, settings…"],
   ["target_id", "Target id", "The id of the changed thing."],
-  ["request_id", "Request id", "The x-request-id of one request."],
+  ["request_id", "Request id", "keyport's id of one request (the x-request-id it answered with)."],
 ];
 const TIME_FIELDS: [Field, string, string][] = [
   ["since", "From", "Events at or after this time (your time zone)."],
@@ -180,7 +180,7 @@ export function AuditPage() {
 
 function EventRows({ event: e, rowIndex }: { event: AuditEvent; rowIndex: number }) {
   const [open, setOpen] = useState(false);
-  const hasDetail = e.before != null || e.after != null || !!e.client_addr;
+  const hasDetail = e.before != null || e.after != null || !!e.client_addr || !!e.client_request_id;
   return (
     <Tbody isExpanded={open}>
       <Tr>
@@ -220,6 +220,12 @@ function EventRows({ event: e, rowIndex }: { event: AuditEvent; rowIndex: number
                 ))}
               </Grid>
               {e.client_addr && <small>From {e.client_addr}</small>}
+              {e.client_request_id && (
+                <small>
+                  {" "}
+                  Client's request id <code>{e.client_request_id}</code>
+                </small>
+              )}
               {e.hash && (
                 <small>
                   {" "}

@@ -18,12 +18,13 @@ import {
 } from "@patternfly/react-core";
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 import { useJobs } from "../../api/queries";
+import type { JobStatus } from "../../api/admin";
 import { Empty, Loading, ProblemView } from "../../components/States";
 import { formatDateTime } from "../../format";
 import { ReconcilerSection } from "./Reconciler";
 
 export function JobsPage() {
-  const [status, setStatus] = useState("dead");
+  const [status, setStatus] = useState<JobStatus>("dead");
   const jobs = useJobs(status);
   return (
     <>
@@ -60,7 +61,7 @@ export function JobsPage() {
             <Toolbar>
               <ToolbarContent>
                 <ToolbarItem>
-                  <FormSelect aria-label="Job state" value={status} onChange={(_e, v) => setStatus(v)}>
+                  <FormSelect aria-label="Job state" value={status} onChange={(_e, v) => setStatus(v as JobStatus)}>
                     {["dead", "pending", "running", "done"].map((s) => (
                       <FormSelectOption key={s} value={s} label={s} />
                     ))}

@@ -1,9 +1,8 @@
-// Everybody's API keys (never a secret): owner, models, status, spend; admins revoke any of them, exactly as
-// the owner would. Also the key list of one user's page.
+// Everybody's API keys (never a secret): owner, models, status, spend; admins block, unblock, change the
+// limits of and revoke any of them on the owner's behalf (KeyControls). Also the key list of one user's page.
 import { useState } from "react";
 import { Link } from "react-router";
 import {
-  Button,
   FormSelect,
   FormSelectOption,
   Label,
@@ -14,22 +13,20 @@ import {
   ToolbarItem,
 } from "@patternfly/react-core";
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
-import { allItems, useAdminKeys, useAdminRevokeKey, type AdminKey } from "../../api/admin";
-import { ConfirmModal } from "../../components/ConfirmModal";
+import { allItems, useAdminKeys, type AdminKey, type KeyStatusValue } from "../../api/admin";
 import { SpendBar } from "../../components/SpendBar";
 import { Empty, Loading, ProblemView } from "../../components/States";
 import { formatDate, formatDateTime } from "../../format";
 import { KeyStatus } from "../KeysPage";
+import { KeyActionButtons, KeyActionModal, type KeyAction } from "./KeyControls";
 import { LoadMore, PageHeader, useCanChange } from "./shared";
 
-const LIVE = new Set(["active", "retiring", "provisioning"]);
-const STATUSES = ["provisioning", "active", "retiring", "revoked", "expired", "failed", "lost"];
+const STATUSES: KeyStatusValue[] = ["provisioning", "active", "retiring", "revoked", "expired", "failed", "lost"];
 
-export function AdminKeysTable({ userId, status }: { userId?: string; status?: string }) {
+export function AdminKeysTable({ userId, status }: { userId?: string; status?: KeyStatusValue }) {
   const canChange = useCanChange();
   const apiKeys = useAdminKeys({ user_id: userId, status });
-  const revoke = useAdminRevokeKey();
-  const [revoking, setRevoking] = useState<AdminKey | null>(null);
+  const [dialog, setDialog] = useState<{ action: KeyAction; key: AdminKey } | null>(null);
   const items = allItems(apiKeys.data?.pages);
 
   if (apiKeys.isPending) return <Loading what="the keys" />;
@@ -76,26 +73,13 @@ export function AdminKeysTable({ userId, status }: { userId?: string; status?: s
                 <KeyStatus apiKey={k} />
               </Td>
               <Td dataLabel="Spend">
-                <SpendBar spend={k.spend} budget={k.limits.max_budget} label={`Spend of ${k.owner_username}'s ${k.name}`} />
+                <SpendBar spend={k.spend} budget={k.limits.max_budget == null ? null : String(k.limits.max_budget)} label={`Spend of ${k.owner_username}'s ${k.name}`} />
               </Td>
               <Td dataLabel="Expires">{k.expires_at ? formatDate(k.expires_at) : "never"}</Td>
               <Td dataLabel="Created">{formatDateTime(k.created_at)}</Td>
               {canChange && (
                 <Td isActionCell>
-                  {(LIVE.has(k.status) || k.revocation_pending) && (
-                    <Button
-                      variant="secondary"
-                      isDanger
-                      size="sm"
-                      aria-label={`Revoke ${k.owner_username}'s key ${k.name}`}
-                      onClick={() => {
-                        revoke.reset();
-                        setRevoking(k);
-                      }}
-                    >
-                      {k.revocation_pending ? "Retry revocation" : "Revoke"}
-                    </Button>
-                  )}
+                  <KeyActionButtons apiKey={k} onAction={(action) => setDialog({ action, key: k })} />
                 </Td>
               )}
             </Tr>
@@ -103,25 +87,13 @@ export function AdminKeysTable({ userId, status }: { userId?: string; status?: s
         </Tbody>
       </Table>
       <LoadMore query={apiKeys} />
-      {revoking && (
-        <ConfirmModal
-          title={`Revoke ${revoking.owner_username}'s key ${revoking.name}?`}
-          confirm="Revoke"
-          busy={revoke.isPending}
-          error={revoke.error}
-          onClose={() => setRevoking(null)}
-          onConfirm={() => revoke.mutate(revoking.id, { onSuccess: () => setRevoking(null) })}
-        >
-          The key <code>{revoking.prefix}…</code> stops working at once for every client that uses it. Its owner
-          sees it revoked. This cannot be undone.
-        </ConfirmModal>
-      )}
+      {dialog && <KeyActionModal action={dialog.action} apiKey={dialog.key} onClose={() => setDialog(null)} />}
     </>
   );
 }
 
 export function KeysAdminPage() {
-  const [status, setStatus] = useState("");
+  const [status, setStatus] = useState<KeyStatusValue | "">("");
   return (
     <>
       <PageHeader title="All keys">Everybody's API keys, newest first. keyport never shows a key's secret again.</PageHeader>
@@ -129,7 +101,7 @@ export function KeysAdminPage() {
         <Toolbar>
           <ToolbarContent>
             <ToolbarItem>
-              <FormSelect aria-label="Key status" value={status} onChange={(_e, v) => setStatus(v)}>
+              <FormSelect aria-label="Key status" value={status} onChange={(_e, v) => setStatus(v as KeyStatusValue | "")}>
                 <FormSelectOption value="" label="Any status" />
                 {STATUSES.map((s) => (
                   <FormSelectOption key={s} value={s} label={s} />

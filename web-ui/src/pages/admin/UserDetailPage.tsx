@@ -40,8 +40,7 @@ import {
   useSetUserStatus,
   useSubscriptionHistory,
   type AdminSubscription,
-  type AdminUserDetail,
-} from "../../api/admin";
+  type AdminUserDetail, type Role } from "../../api/admin";
 import { useMe, useModels } from "../../api/queries";
 import { ApiProblem } from "../../api/problem";
 import { ConfirmModal } from "../../components/ConfirmModal";
@@ -188,7 +187,7 @@ function RolesForm({ user, self }: { user: AdminUserDetail; self: boolean }) {
         e.preventDefault();
         if (self && !admin) return setLocal("You cannot remove your own administrator role.");
         setLocal(null);
-        const roles = ["user", ...(admin ? ["admin"] : []), ...(auditor ? ["auditor"] : [])];
+        const roles: Role[] = ["user", ...(admin ? ["admin" as const] : []), ...(auditor ? ["auditor" as const] : [])];
         change.mutate({ id: user.id, roles });
       }}
     >

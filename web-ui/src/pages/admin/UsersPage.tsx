@@ -14,7 +14,7 @@ import {
   ToolbarItem,
 } from "@patternfly/react-core";
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
-import { allItems, useAdminUsers } from "../../api/admin";
+import { allItems, useAdminUsers, type Role, type UserStatus as UserStatusValue } from "../../api/admin";
 import { Empty, Loading, ProblemView } from "../../components/States";
 import { formatDate } from "../../format";
 import { LoadMore, PageHeader } from "./shared";
@@ -38,9 +38,9 @@ export function UserStatus({ status }: { status: string }) {
 export function UsersPage() {
   const [search, setSearch] = useState("");
   const [q, setQ] = useState("");
-  const [role, setRole] = useState("");
-  const [status, setStatus] = useState("");
-  const users = useAdminUsers({ q, role, status });
+  const [role, setRole] = useState<Role | "">("");
+  const [status, setStatus] = useState<UserStatusValue | "">("");
+  const users = useAdminUsers({ q, role: role || undefined, status: status || undefined });
   const items = allItems(users.data?.pages);
 
   return (
@@ -63,7 +63,7 @@ export function UsersPage() {
               />
             </ToolbarItem>
             <ToolbarItem>
-              <FormSelect aria-label="Role" value={role} onChange={(_e, v) => setRole(v)}>
+              <FormSelect aria-label="Role" value={role} onChange={(_e, v) => setRole(v as Role | "")}>
                 <FormSelectOption value="" label="Any role" />
                 <FormSelectOption value="admin" label="Administrators" />
                 <FormSelectOption value="auditor" label="Auditors" />
@@ -71,7 +71,7 @@ export function UsersPage() {
               </FormSelect>
             </ToolbarItem>
             <ToolbarItem>
-              <FormSelect aria-label="Status" value={status} onChange={(_e, v) => setStatus(v)}>
+              <FormSelect aria-label="Status" value={status} onChange={(_e, v) => setStatus(v as UserStatusValue | "")}>
                 <FormSelectOption value="" label="Any status" />
                 <FormSelectOption value="active" label="Active" />
                 <FormSelectOption value="suspended" label="Suspended" />

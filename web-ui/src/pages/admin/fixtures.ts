@@ -77,6 +77,7 @@ export const auditEvent = (over: Record<string, unknown> = {}) => ({
   before: { restricted: false },
   after: { restricted: true },
   request_id: "7d0e1234-aaaa-bbbb-cccc-000000000000",
+  client_request_id: "ci-run-812",
   client_addr: "192.0.2.7",
   sealed: true,
   seq: 41,
