@@ -19,6 +19,7 @@ import {
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 import { useJobs } from "../../api/queries";
 import type { JobStatus } from "../../api/admin";
+import { apiEnums } from "../../api/enums";
 import { Empty, Loading, ProblemView } from "../../components/States";
 import { formatDateTime } from "../../format";
 import { ReconcilerSection } from "./Reconciler";
@@ -62,7 +63,7 @@ export function JobsPage() {
               <ToolbarContent>
                 <ToolbarItem>
                   <FormSelect aria-label="Job state" value={status} onChange={(_e, v) => setStatus(v as JobStatus)}>
-                    {["dead", "pending", "running", "done"].map((s) => (
+                    {apiEnums.JobDto.status.map((s) => (
                       <FormSelectOption key={s} value={s} label={s} />
                     ))}
                   </FormSelect>

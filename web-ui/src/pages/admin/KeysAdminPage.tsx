@@ -14,6 +14,7 @@ import {
 } from "@patternfly/react-core";
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 import { allItems, useAdminKeys, type AdminKey, type KeyStatusValue } from "../../api/admin";
+import { apiEnums } from "../../api/enums";
 import { SpendBar } from "../../components/SpendBar";
 import { Empty, Loading, ProblemView } from "../../components/States";
 import { formatDate, formatDateTime } from "../../format";
@@ -21,7 +22,7 @@ import { KeyStatus } from "../KeysPage";
 import { KeyActionButtons, KeyActionModal, type KeyAction } from "./KeyControls";
 import { LoadMore, PageHeader, useCanChange } from "./shared";
 
-const STATUSES: KeyStatusValue[] = ["provisioning", "active", "retiring", "revoked", "expired", "failed", "lost"];
+const STATUSES: readonly KeyStatusValue[] = apiEnums.ApiKeyDto.status;
 
 export function AdminKeysTable({ userId, status }: { userId?: string; status?: KeyStatusValue }) {
   const canChange = useCanChange();

@@ -15,6 +15,9 @@ import {
 } from "@patternfly/react-core";
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 import { allItems, useAdminUsers, type Role, type UserStatus as UserStatusValue } from "../../api/admin";
+import { apiEnums } from "../../api/enums";
+
+const ROLE_LABELS: Record<Role, string> = { admin: "Administrators", auditor: "Auditors", user: "Users" };
 import { Empty, Loading, ProblemView } from "../../components/States";
 import { formatDate } from "../../format";
 import { LoadMore, PageHeader } from "./shared";
@@ -65,16 +68,17 @@ export function UsersPage() {
             <ToolbarItem>
               <FormSelect aria-label="Role" value={role} onChange={(_e, v) => setRole(v as Role | "")}>
                 <FormSelectOption value="" label="Any role" />
-                <FormSelectOption value="admin" label="Administrators" />
-                <FormSelectOption value="auditor" label="Auditors" />
-                <FormSelectOption value="user" label="Users" />
+                {apiEnums.AdminUserDto.roles.map((r) => (
+                  <FormSelectOption key={r} value={r} label={ROLE_LABELS[r]} />
+                ))}
               </FormSelect>
             </ToolbarItem>
             <ToolbarItem>
               <FormSelect aria-label="Status" value={status} onChange={(_e, v) => setStatus(v as UserStatusValue | "")}>
                 <FormSelectOption value="" label="Any status" />
-                <FormSelectOption value="active" label="Active" />
-                <FormSelectOption value="suspended" label="Suspended" />
+                {apiEnums.AdminUserDto.status.map((s) => (
+                  <FormSelectOption key={s} value={s} label={s.charAt(0).toUpperCase() + s.slice(1)} />
+                ))}
               </FormSelect>
             </ToolbarItem>
           </ToolbarContent>
