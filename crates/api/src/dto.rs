@@ -14,13 +14,15 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Spending and rate limits; an absent or null value means unlimited (in answers) or "take the default"
-/// (in requests). Amounts are USD, as decimal strings in answers (numbers are accepted in requests).
+/// (in requests). Amounts are USD, as decimal strings both ways.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsDto {
-    /// USD, a decimal string (requests may also send a JSON number), 0 to 1000000000 with at most 6
-    /// decimal places; null: unlimited, or the default.
-    #[schema(value_type = Option<String>, example = "10.00")]
+    /// USD, a decimal string of digits with an optional fraction (`"10.00"`), up to 1000000000 with at most
+    /// 6 decimal places; null: unlimited, or the default. A JSON number is refused: it would pass through
+    /// binary floating point on the way.
+    #[schema(value_type = Option<String>, example = "10.00", pattern = r"^[0-9]+(\.[0-9]+)?$")]
+    #[serde(default, deserialize_with = "decimal_string")]
     pub max_budget: Option<Decimal>,
     /// `<n><unit>`: a whole number from 1 to 100000 and a unit, s, m, h, d, w or mo.
     #[schema(example = "30d", pattern = r"^([1-9][0-9]{0,4}|100000)(s|m|h|d|w|mo)$")]
@@ -31,6 +33,30 @@ pub struct LimitsDto {
     /// Requests per minute, 1 to 2147483646; absent or null for unlimited.
     #[schema(minimum = 1, maximum = 2147483646, example = 60)]
     pub rpm_limit: Option<u64>,
+}
+
+/// An amount written as the documented decimal string (`^[0-9]+(\.[0-9]+)?$`), or null.
+fn decimal_string<'de, D>(deserializer: D) -> Result<Option<Decimal>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error as _;
+    let Some(text) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (text.as_str(), None),
+    };
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !fraction.is_none_or(digits) {
+        return Err(D::Error::custom(
+            "an amount is a decimal string of digits, e.g. \"10.00\"",
+        ));
+    }
+    text.parse::<Decimal>()
+        .map(Some)
+        .map_err(|_| D::Error::custom("an amount this large cannot be a budget"))
 }
 
 impl From<&Limits> for LimitsDto {
@@ -395,4 +421,31 @@ pub struct JobList {
     /// The earliest due time among pending jobs.
     pub oldest_pending_at: Option<DateTime<Utc>>,
     pub items: Vec<JobDto>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::parse_json;
+
+    #[test]
+    fn an_amount_is_the_documented_decimal_string_and_nothing_else() {
+        let ok: LimitsDto = parse_json(br#"{"max_budget": "10.50"}"#).unwrap();
+        assert_eq!(ok.max_budget, Some(Decimal::new(1050, 2)));
+        let none: LimitsDto = parse_json(br#"{"max_budget": null}"#).unwrap();
+        assert_eq!(none.max_budget, None);
+        // Found by schemathesis: a JSON number was accepted where the document says string.
+        for bad in [
+            r#"{"max_budget": 10}"#,
+            r#"{"max_budget": "1e3"}"#,
+            r#"{"max_budget": "-1"}"#,
+            r#"{"max_budget": " 1"}"#,
+            r#"{"max_budget": "1."}"#,
+            r#"{"max_budget": ""}"#,
+        ] {
+            let err = parse_json::<LimitsDto>(bad.as_bytes()).unwrap_err();
+            assert_eq!(err.status.as_u16(), 422, "{bad}");
+            assert_eq!(err.errors[0].field, "max_budget", "{bad}");
+        }
+    }
 }

@@ -384,6 +384,18 @@ mod tests {
     }
 
     #[test]
+    fn a_method_not_allowed_lists_the_allowed_ones_and_litellms_words_stay_in_the_log() {
+        let response = ApiError::method_not_allowed("PUT", "/api/v1/models", &["GET", "HEAD"])
+            .error_response();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers().get(header::ALLOW).unwrap(), "GET, HEAD");
+        let err: ApiError =
+            Error::GatewayRejected("table LiteLLM_VerificationToken: boom".into()).into();
+        assert_eq!(err.status, StatusCode::BAD_GATEWAY);
+        assert!(!err.problem().detail.contains("LiteLLM_VerificationToken"));
+    }
+
+    #[test]
     fn internal_details_are_not_shown_to_the_caller() {
         let err: ApiError = Error::Internal("connection string postgres://secret".into()).into();
         assert!(!err.problem().detail.contains("secret"));

@@ -184,12 +184,18 @@ async fn unknown_routes_and_wrong_methods_are_problems_and_ui_paths_never_reach_
         .send()
         .await
         .unwrap();
+    // RFC 9110: a 405 lists the methods the resource answers.
+    let allow = response
+        .headers()
+        .get("allow")
+        .map(|v| v.to_str().unwrap().to_owned());
     let (status, body) = decode(response).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (405, Some("method-not-allowed")),
         "{body}"
     );
+    assert_eq!(allow.as_deref(), Some("GET, POST"), "{body}");
     assert_eq!(
         app.get(&token, "/api-keys/123").await.0,
         200,

@@ -23,6 +23,7 @@ const MAX_FILTER_LEN: usize = 200;
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only events by this user (a user id).
+    #[param(value_type = Option<uuid::Uuid>)]
     pub actor: Option<String>,
     /// An action (`api_key.create`), or a prefix ending in `*` (`api_key.*`).
     pub action: Option<String>,
@@ -33,12 +34,15 @@ pub struct AuditQuery {
     /// Only events of this request (keyport's id: the `x-request-id` it was answered with).
     pub request_id: Option<String>,
     /// Events at or after this instant (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
     pub since: Option<String>,
     /// Events before this instant (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
     pub until: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Events per page, 1 to 500 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
 }
 

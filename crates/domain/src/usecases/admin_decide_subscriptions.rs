@@ -67,13 +67,15 @@ impl DecideSubscriptions {
     ) -> Result<Vec<(SubscriptionId, DecisionOutcome)>, Error> {
         require_admin(actor, "approve or reject subscriptions")?;
         let mut errors = Vec::new();
+        // Counted as sent (the documented maximum), decided once each.
+        let sent = ids.len();
         let mut unique = Vec::new();
         for id in ids {
             if !unique.contains(&id) {
                 unique.push(id);
             }
         }
-        if unique.is_empty() || unique.len() > MAX_DECISION_BATCH {
+        if unique.is_empty() || sent > MAX_DECISION_BATCH {
             errors.push(FieldError::new(
                 "ids",
                 format!("1 to {MAX_DECISION_BATCH} subscription ids"),
@@ -298,6 +300,13 @@ mod tests {
         let uc = DecideSubscriptions::new(Arc::new(store(vec![], vec![])), fixed_clock());
         let err = uc
             .execute(&admin(), vec![], Decision::Approve)
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, Error::Invalid(e) if e[0].field == "ids"));
+        // Found by schemathesis: 101 copies of one id were one id after deduplication, and accepted.
+        let copies = vec![SubscriptionId::new(); MAX_DECISION_BATCH + 1];
+        let err = uc
+            .execute(&admin(), copies, Decision::Approve)
             .await
             .unwrap_err();
         assert!(matches!(&err, Error::Invalid(e) if e[0].field == "ids"));
