@@ -419,7 +419,19 @@ impl Env {
             tokio::time::sleep(SLOWER_THAN_TIMEOUT + std::time::Duration::from_millis(100)).await;
         }
         self.drain_jobs(&self.clean).await?;
-        let report = self.reconcile(&self.clean).await?;
+        // No fault is left, but on a loaded machine the double can still miss keyport's short test timeout
+        // (a CI run beside a benchmark once timed out a `GET /key/list`): a pass that found LiteLLM
+        // unavailable is run again, a few times, before it counts as a failure. A pass is idempotent.
+        let mut attempt = 0;
+        let report = loop {
+            attempt += 1;
+            match self.reconcile(&self.clean).await {
+                Err(e) if attempt < 5 && e.contains("LiteLLM unavailable") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                }
+                other => break other?,
+            }
+        };
         self.drain_jobs(&self.clean).await?;
         Ok(report)
     }
