@@ -44,6 +44,10 @@ schema:
 bench:
     scripts/bench.sh
 
+# Mixed traffic at half the measured capacity for N minutes (release build): no errors, flat memory (not in `just test`)
+soak minutes="10":
+    scripts/soak.sh --minutes "$1"
+
 # Benchmark one reconcile pass over 100,000 keys against the seeded LiteLLM double (release build, ~2 min)
 bench-reconcile:
     scripts/bench-reconcile.sh

@@ -219,3 +219,40 @@ target_dir() {
   cargo metadata --no-deps --format-version 1 |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
 }
+
+# --- a running stack, for the benchmarks and the soak ----------------------------------------------------------
+# Both start a process in the background of the calling shell (not in a $(...) subshell, so it stays the
+# caller's child) and add its pid to the caller's array `pids`, whose EXIT trap stops what it holds. The log
+# file is removed first: waiting on a file the new process has not truncated yet would read an old address.
+
+# start_litellm_double BIN_DIR LOG [ARG...]: BIN_DIR/litellm-double on a free port of 127.0.0.1 with the demo
+# models, a fresh master key and ARGs. Sets double_pid, LITELLM_URL and LITELLM_MASTER_KEY (not exported);
+# fails when it does not listen within 120 s.
+start_litellm_double() {
+  local bin=$1 log=$2 line
+  shift 2
+  LITELLM_MASTER_KEY=$(new_master_key)
+  rm -f "$log"
+  "$bin/litellm-double" --host 127.0.0.1 --port "$(free_port)" --master-key "$LITELLM_MASTER_KEY" --demo-models \
+    "$@" >"$log" 2>&1 &
+  double_pid=$!
+  pids+=("$double_pid")
+  line=$(wait_for_line "$log" 'listening on http://[^[:space:]]+' "$double_pid" 120) || return 1
+  # shellcheck disable=SC2034 # for the caller
+  LITELLM_URL=${line#listening on }
+}
+
+# start_keyport_serve BIN_DIR LOG [ENV_ARG...]: `BIN_DIR/keyport serve` on a free port of 127.0.0.1, run through
+# env(1) with ENV_ARGs (NAME=VALUE, -u NAME) on top of the caller's environment. Sets keyport_pid and portal
+# (http://127.0.0.1:PORT); fails when it does not listen within 120 s (it migrates first).
+start_keyport_serve() {
+  local bin=$1 log=$2 line
+  shift 2
+  rm -f "$log"
+  env "$@" KEYPORT_BIND="127.0.0.1:$(free_port)" "$bin/keyport" serve >"$log" 2>&1 &
+  keyport_pid=$!
+  pids+=("$keyport_pid")
+  line=$(wait_for_line "$log" 'keyport listening on http://[^[:space:]]+' "$keyport_pid" 120) || return 1
+  # shellcheck disable=SC2034 # for the caller
+  portal=${line#keyport listening on }
+}
