@@ -89,8 +89,35 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-/// Parses JSON, naming the field at fault.
+/// Whether a JSON text holds the escape `\u0000` (a NUL character: PostgreSQL's text cannot store one). Raw
+/// control characters are not valid JSON, so the escape is the only way in; `\\u0000` (a backslash, then
+/// `u0000`) is not one.
+fn holds_nul_escape(body: &[u8]) -> bool {
+    body.windows(6).enumerate().any(|(at, w)| {
+        w == b"\\u0000" && body[..at].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0
+    })
+}
+
+/// Parses a JSON object, naming the field at fault.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // Every body keyport takes is an object; serde would also build a struct from an array (`[]` read as a
+    // struct whose fields all default: found by schemathesis, it reset every setting).
+    if body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b != b'{')
+    {
+        return Err(ApiError::validation(vec![keyport_domain::FieldError::new(
+            "body",
+            "send a JSON object",
+        )]));
+    }
+    if holds_nul_escape(body) {
+        return Err(ApiError::validation(vec![keyport_domain::FieldError::new(
+            "body",
+            "text must not contain NUL characters (\\u0000)",
+        )]));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(value) => {
@@ -205,6 +232,13 @@ mod tests {
     #[test]
     fn json_errors_name_the_field_at_fault() {
         assert_eq!(field_of(r#"{"name": 1}"#), (422, Some("name".into())));
+        // Found by schemathesis: an array read as a struct of defaults, a NUL reaching PostgreSQL (500).
+        assert_eq!(field_of("[]"), (422, Some("body".into())));
+        assert_eq!(
+            field_of(r#"{"description": "a\u0000b"}"#),
+            (422, Some("body".into()))
+        );
+        assert!(!holds_nul_escape(br#"{"description": "a\\u0000b"}"#));
         assert_eq!(
             field_of(r#"{"name": "a", "nope": 1}"#),
             (422, Some("nope".into()))

@@ -64,6 +64,14 @@ async fn malformed_bodies_are_4xx_naming_the_field() {
             422,
             Some("subscription_ids[0]"),
         ),
+        // Found by schemathesis: an array was read as a struct of defaults, and a NUL reached PostgreSQL.
+        ("[]".to_owned(), "application/json", 422, Some("body")),
+        (
+            format!(r#"{{"name": "k\u0000", "subscription_ids": ["{sub}"]}}"#),
+            "application/json",
+            422,
+            Some("body"),
+        ),
         (
             r#"{"subscription_ids": []}"#.to_owned(),
             "application/json",
@@ -166,6 +174,24 @@ async fn a_second_live_key_with_the_same_name_is_a_conflict_on_name() {
         "{problem}"
     );
     assert_eq!(app.double.keys().len(), 1);
+}
+
+#[tokio::test]
+async fn a_nul_in_an_api_path_or_query_is_refused_before_the_database() {
+    let app = App::start().await;
+    let token = app.create_user("root", true);
+    for path in [
+        "/api/v1/admin/audit?action=a%00b",
+        "/api/v1/admin/subscriptions?model_id=%00",
+        "/api/v1/models/gpt%00",
+    ] {
+        let (status, body) = app.get(&token, path).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("malformed-request")),
+            "{path}: {body}"
+        );
+    }
 }
 
 #[tokio::test]
