@@ -32,15 +32,14 @@ pub async fn request_context(
 
     // PostgreSQL's text cannot hold NUL: an API path or query carrying `%00` is refused before it gets there.
     let is_api = path == "/api" || path.starts_with("/api/");
-    let response = if is_api
-        && (req.uri().path().contains("%00") || req.query_string().contains("%00"))
-    {
-        req.error_response(ApiError::malformed(
-            "NUL characters (%00) are not allowed in an API path or query",
-        ))
-    } else {
-        next.call(req).await?.map_into_boxed_body()
-    };
+    let response =
+        if is_api && (req.uri().path().contains("%00") || req.query_string().contains("%00")) {
+            req.error_response(ApiError::malformed(
+                "NUL characters (%00) are not allowed in an API path or query",
+            ))
+        } else {
+            next.call(req).await?.map_into_boxed_body()
+        };
     let status = response.status();
     let is_problem = response
         .headers()
