@@ -13,12 +13,12 @@
 //! (`ratelimit.rs`); failures are counted after authenticating, so a valid credential always passes.
 
 use crate::cookies::CSRF_HEADER;
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::extract::{ClientRequestId, RequestId};
 use crate::ApiState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{header, Method, StatusCode};
+use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 use chrono::{DateTime, Utc};
@@ -207,16 +207,10 @@ pub struct Caller {
 /// authentications`).
 fn too_many(what: &str, retry_after: u64) -> ApiError {
     ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate-limited",
-        "Too many requests",
+        ProblemCode::RateLimited,
         format!("too many {what} from your address; try again in {retry_after} s"),
     )
     .with_retry_after(retry_after)
-}
-
-fn forbidden(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, code, "Forbidden", detail)
 }
 
 /// Checks the request against [`RULES`]; see the module documentation.
@@ -239,17 +233,15 @@ pub async fn authorize(
         }
         None => {
             tracing::error!(path = %path, method = %req.method(), "API route without an authorization rule");
-            return Ok(req.error_response(forbidden(
-                "no-access-rule",
+            return Ok(req.error_response(ApiError::new(
+                ProblemCode::NoAccessRule,
                 "this route has no access rule, so nobody may call it",
             )));
         }
     };
     let Some(state) = req.app_data::<web::Data<ApiState>>().cloned() else {
         return Ok(req.error_response(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
+            ProblemCode::Internal,
             "the API is not configured",
         )));
     };
@@ -339,8 +331,8 @@ pub async fn authorize(
             let needed = if unsafe_method { "write" } else { "read" };
             let ok = scopes.iter().any(|s| s == "write" || s == needed);
             if !ok {
-                return Ok(req.error_response(forbidden(
-                    "insufficient-scope",
+                return Ok(req.error_response(ApiError::new(
+                    ProblemCode::InsufficientScope,
                     format!("this token lacks the '{needed}' scope"),
                 )));
             }
@@ -352,8 +344,8 @@ pub async fn authorize(
                 .map(|v| v.as_bytes().to_vec())
                 .unwrap_or_default();
             if presented.ct_eq(csrf_token.as_bytes()).unwrap_u8() != 1 {
-                return Ok(req.error_response(forbidden(
-                    "csrf",
+                return Ok(req.error_response(ApiError::new(
+                    ProblemCode::Csrf,
                     format!(
                         "a change made with the session cookie needs the '{CSRF_HEADER}' header from /api/v1/me"
                     ),
@@ -374,7 +366,10 @@ pub async fn authorize(
             Access::Admin => "administrators",
             _ => "administrators and auditors",
         };
-        return Ok(req.error_response(forbidden("forbidden", format!("only {who} may do this"))));
+        return Ok(req.error_response(ApiError::new(
+            ProblemCode::Forbidden,
+            format!("only {who} may do this"),
+        )));
     }
 
     caller.actor.request_id = request_id;

@@ -12,36 +12,91 @@ use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// Every problem `code` keyport answers, so that clients can switch on them; the OpenAPI document declares
-/// `Problem.code` as this enum, and docs/api.md explains each. A test keeps the list and the code in step.
-pub const PROBLEM_CODES: &[&str] = &[
-    "validation",
-    "malformed-request",
-    "unsupported-media-type",
-    "payload-too-large",
-    "unauthenticated",
-    "forbidden",
-    "insufficient-scope",
-    "csrf",
-    "no-access-rule",
-    "not-found",
-    "route-not-found",
-    "method-not-allowed",
-    "conflict",
-    "rate-limited",
-    "dev-login-disabled",
-    "oidc-not-configured",
-    "login-state-invalid",
-    "login-browser-mismatch",
-    "login-rejected",
-    "login-forbidden",
-    "identity-provider-unavailable",
-    "litellm-rejected",
-    "litellm-unavailable",
-    "database-unavailable",
-    "http-error",
-    "internal",
-];
+/// Declares [`ProblemCode`] from one row per code: its variant, its wire string, its status and its title, so
+/// that [`ProblemCode::ALL`] cannot miss one.
+macro_rules! problem_codes {
+    ($($(#[$doc:meta])* $variant:ident = $code:literal, $status:ident, $title:literal;)*) => {
+        /// Every problem `code` keyport answers, so that clients can switch on them: the OpenAPI document
+        /// declares `Problem.code` as the enum of [`ProblemCode::ALL`], and docs/api.md ("Errors") explains
+        /// each.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ProblemCode {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ProblemCode {
+            /// Every code, in the order the OpenAPI document lists them.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
+
+            /// The code on the wire: `code`, and `type` after `urn:keyport:problem:`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)*
+                }
+            }
+
+            /// The status the code is answered with. `http-error` and `internal` also stand for the other
+            /// statuses of their class that actix answers before keyport's handlers; those answers pass the
+            /// status on with [`ApiError::with_status`].
+            pub const fn status(self) -> StatusCode {
+                match self {
+                    $(Self::$variant => StatusCode::$status,)*
+                }
+            }
+
+            /// The problem's `title`: the same for every answer with this code.
+            pub const fn title(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $title,)*
+                }
+            }
+        }
+    };
+}
+
+problem_codes! {
+    Validation = "validation", UNPROCESSABLE_ENTITY, "Invalid input";
+    MalformedRequest = "malformed-request", BAD_REQUEST, "Malformed request";
+    UnsupportedMediaType = "unsupported-media-type", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type";
+    PayloadTooLarge = "payload-too-large", PAYLOAD_TOO_LARGE, "Body too large";
+    Unauthenticated = "unauthenticated", UNAUTHORIZED, "Authentication required";
+    Forbidden = "forbidden", FORBIDDEN, "Forbidden";
+    InsufficientScope = "insufficient-scope", FORBIDDEN, "Forbidden";
+    Csrf = "csrf", FORBIDDEN, "Forbidden";
+    NoAccessRule = "no-access-rule", FORBIDDEN, "Forbidden";
+    NotFound = "not-found", NOT_FOUND, "Not found";
+    RouteNotFound = "route-not-found", NOT_FOUND, "No such API route";
+    MethodNotAllowed = "method-not-allowed", METHOD_NOT_ALLOWED, "Method not allowed";
+    Conflict = "conflict", CONFLICT, "Conflict";
+    RateLimited = "rate-limited", TOO_MANY_REQUESTS, "Too many requests";
+    DevLoginDisabled = "dev-login-disabled", NOT_FOUND, "Development login is off";
+    OidcNotConfigured = "oidc-not-configured", NOT_FOUND, "Single sign-on is not configured";
+    LoginStateInvalid = "login-state-invalid", BAD_REQUEST, "Login expired or invalid";
+    LoginBrowserMismatch = "login-browser-mismatch", BAD_REQUEST, "Login started in another browser";
+    LoginRejected = "login-rejected", UNAUTHORIZED, "Login rejected";
+    LoginForbidden = "login-forbidden", FORBIDDEN, "Login not allowed";
+    IdentityProviderUnavailable = "identity-provider-unavailable", SERVICE_UNAVAILABLE,
+        "The identity provider is unavailable";
+    LitellmRejected = "litellm-rejected", BAD_GATEWAY, "LiteLLM refused the change";
+    LitellmUnavailable = "litellm-unavailable", SERVICE_UNAVAILABLE, "LiteLLM is unavailable";
+    DatabaseUnavailable = "database-unavailable", SERVICE_UNAVAILABLE, "The database is unavailable";
+    /// A refusal made before keyport's handlers that no other code names: 400, or the 4xx it relays.
+    HttpError = "http-error", BAD_REQUEST, "Request refused";
+    /// A bug: 500, or the 5xx made before keyport's handlers that it relays.
+    Internal = "internal", INTERNAL_SERVER_ERROR, "Internal error";
+}
+
+impl fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ProblemCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
 /// One wrong input.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
@@ -59,7 +114,7 @@ pub struct Problem {
     pub problem_type: String,
     /// The same code without its prefix, e.g. `validation`; one of a fixed list (docs/api.md, "Errors").
     #[schema(schema_with = problem_code_schema)]
-    pub code: String,
+    pub code: ProblemCode,
     pub title: String,
     pub status: u16,
     pub detail: String,
@@ -73,17 +128,16 @@ pub struct Problem {
 fn problem_code_schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::Type::String)
-        .enum_values(Some(PROBLEM_CODES.iter().copied()))
+        .enum_values(Some(ProblemCode::ALL.iter().map(|c| c.as_str())))
         .description(Some("The problem's stable code, e.g. `validation`"))
         .build()
 }
 
-/// The API layer's error: a status, a stable code and what to tell the caller.
+/// The API layer's error: a stable code, its status and what to tell the caller.
 #[derive(Debug, Clone, thiserror::Error)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
-    pub title: &'static str,
+    pub code: ProblemCode,
     pub detail: String,
     pub errors: Vec<FieldProblem>,
     /// Seconds to wait before trying again (`Retry-After`), for 429 and 503 answers.
@@ -99,16 +153,11 @@ impl fmt::Display for ApiError {
 }
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
+    /// An answer with `code`, at the code's status.
+    pub fn new(code: ProblemCode, detail: impl Into<String>) -> Self {
         Self {
-            status,
+            status: code.status(),
             code,
-            title,
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
@@ -120,13 +169,18 @@ impl ApiError {
     pub fn method_not_allowed(method: &str, path: &str, allowed: &[&str]) -> Self {
         let allow = allowed.join(", ");
         let mut out = Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            "Method not allowed",
+            ProblemCode::MethodNotAllowed,
             format!("{method} is not allowed on {path}; use {allow}"),
         );
         out.allow = Some(allow.into_boxed_str());
         out
+    }
+
+    /// Answers with `status` rather than the code's own, for a code that stands for several
+    /// ([`ProblemCode::status`]).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
     }
 
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
@@ -147,12 +201,7 @@ impl ApiError {
             [one] => format!("{}: {}", one.field, one.message),
             many => format!("{} fields are invalid", many.len()),
         };
-        let mut out = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
-            "Invalid input",
-            detail,
-        );
+        let mut out = Self::new(ProblemCode::Validation, detail);
         out.errors = errors
             .into_iter()
             .map(|e| FieldProblem {
@@ -164,42 +213,28 @@ impl ApiError {
     }
 
     pub fn malformed(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-request",
-            "Malformed request",
-            detail,
-        )
+        Self::new(ProblemCode::MalformedRequest, detail)
     }
 
     pub fn unauthenticated() -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "Authentication required",
+            ProblemCode::Unauthenticated,
             "sign in, or send a valid personal access token as 'Authorization: Bearer kp_pat_…'",
         )
     }
 
     pub fn route_not_found(path: &str) -> Self {
         Self::new(
-            StatusCode::NOT_FOUND,
-            "route-not-found",
-            "No such API route",
+            ProblemCode::RouteNotFound,
             format!("there is no API route {path}; see /api/v1/openapi.json"),
         )
     }
 
     pub fn problem(&self) -> Problem {
-        debug_assert!(
-            PROBLEM_CODES.contains(&self.code),
-            "problem code {} is not in PROBLEM_CODES",
-            self.code
-        );
         Problem {
             problem_type: format!("urn:keyport:problem:{}", self.code),
-            code: self.code.to_owned(),
-            title: self.title.to_owned(),
+            code: self.code,
+            title: self.code.title().to_owned(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
             field: self.errors.first().map(|e| e.field.clone()),
@@ -215,7 +250,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if self.status.is_server_error() {
-            tracing::error!(status = self.status.as_u16(), code = self.code, detail = %self.detail, "request failed");
+            tracing::error!(status = self.status.as_u16(), code = self.code.as_str(), detail = %self.detail, "request failed");
         }
         let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
@@ -237,49 +272,35 @@ impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         match error {
             Error::Invalid(errors) => Self::validation(errors),
-            Error::NotFound { entity } => Self::new(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "Not found",
-                format!("no such {entity}"),
-            ),
+            Error::NotFound { entity } => {
+                Self::new(ProblemCode::NotFound, format!("no such {entity}"))
+            }
             Error::Conflict { field, message } => {
-                let out = Self::new(StatusCode::CONFLICT, "conflict", "Conflict", message.clone());
+                let out = Self::new(ProblemCode::Conflict, message.clone());
                 match field {
                     Some(field) => out.with_field(field, message),
                     None => out,
                 }
             }
-            Error::Forbidden(detail) => Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
+            Error::Forbidden(detail) => Self::new(ProblemCode::Forbidden, detail),
             Error::Unauthenticated => Self::unauthenticated(),
             Error::GatewayRejected(reason) => {
                 // LiteLLM's own words can name its internals (tables, routes, other keys); they go to the log.
                 tracing::warn!(%reason, "LiteLLM refused a change");
                 Self::new(
-                    StatusCode::BAD_GATEWAY,
-                    "litellm-rejected",
-                    "LiteLLM refused the change",
+                    ProblemCode::LitellmRejected,
                     "LiteLLM refused the change; an administrator finds LiteLLM's reason in keyport's log",
                 )
             }
-            Error::GatewayUnavailable { detail } => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "litellm-unavailable",
-                "LiteLLM is unavailable",
-                detail,
-            ),
+            Error::GatewayUnavailable { detail } => Self::new(ProblemCode::LitellmUnavailable, detail),
             Error::StoreUnavailable => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database-unavailable",
-                "The database is unavailable",
+                ProblemCode::DatabaseUnavailable,
                 "keyport's database did not answer; nothing was changed that you were told about. Try again in a moment.",
             ),
             Error::Internal(message) => {
                 tracing::error!(%message, "internal error");
                 Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "Internal error",
+                    ProblemCode::Internal,
                     "something went wrong on keyport's side; it has been logged",
                 )
             }
@@ -313,73 +334,56 @@ mod tests {
         assert_eq!(body["status"], 422);
     }
 
-    /// Every code literal handed to an `ApiError` in this crate's source is declared, every declared code is
-    /// used, and docs/api.md explains each one.
+    /// docs/api.md's error table has a row `| `code` | status | … |` for every code, with the code's status
+    /// (or its class, as `4xx`), and no row for a code keyport does not answer.
     #[test]
-    fn the_declared_problem_codes_are_exactly_the_ones_answered_and_documented() {
-        fn sources(dir: &std::path::Path, out: &mut String) {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    sources(&path, out);
-                } else if path.extension().is_some_and(|e| e == "rs") {
-                    out.push_str(&std::fs::read_to_string(&path).unwrap());
-                }
-            }
-        }
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut source = String::new();
-        sources(&root.join("src"), &mut source);
-        // A code is the first string literal after a status (`StatusCode::X, "…"`), a status variable
-        // (`ApiError::new(s, "…"`) or in `forbidden("…"`.
-        let mut used = std::collections::BTreeSet::new();
-        let mut rest = source.as_str();
-        while let Some(at) = rest.find(['S', 'f']) {
-            rest = &rest[at..];
-            let after = if let Some(tail) = rest.strip_prefix("StatusCode::") {
-                let end = tail
-                    .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
-                    .unwrap_or(tail.len());
-                tail[end..]
-                    .trim_start()
-                    .strip_prefix(',')
-                    .map(str::trim_start)
-            } else {
-                rest.strip_prefix("forbidden(").map(str::trim_start)
-            };
-            if let Some(code) = after.and_then(|a| a.strip_prefix('"')) {
-                let end = code.find('"').unwrap();
-                if code[..end]
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b'-')
-                {
-                    used.insert(code[..end].to_owned());
-                }
-            }
-            rest = &rest[1..];
-        }
-        for (at, _) in source.match_indices("ApiError::new(") {
-            let args = &source[at + "ApiError::new(".len()..];
-            let second = args.split(',').nth(1).map(str::trim).unwrap_or_default();
-            if let Some(code) = second.strip_prefix('"').and_then(|c| c.split('"').next()) {
-                if code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
-                    used.insert(code.to_owned());
-                }
-            }
-        }
-        used.remove("no-store");
-        let declared: std::collections::BTreeSet<String> =
-            PROBLEM_CODES.iter().map(|c| (*c).to_owned()).collect();
-        assert_eq!(
-            used, declared,
-            "codes answered (left) vs PROBLEM_CODES (right)"
-        );
-        let api_md = std::fs::read_to_string(root.join("../../docs/api.md")).unwrap();
-        for code in PROBLEM_CODES {
+    fn every_problem_code_is_explained_in_the_api_docs_with_its_status() {
+        let api_md = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/api.md"),
+        )
+        .unwrap();
+        let table: std::collections::BTreeMap<&str, &str> = api_md
+            .lines()
+            .skip_while(|line| *line != "## Errors")
+            .skip(1)
+            .take_while(|line| !line.starts_with("## "))
+            .filter_map(|line| {
+                let mut cells = line.strip_prefix("| `")?.split(" | ");
+                let code = cells.next()?.strip_suffix('`')?;
+                let status = cells
+                    .next()
+                    .filter(|s| s.starts_with(|c: char| c.is_ascii_digit()))?;
+                Some((code, status))
+            })
+            .collect();
+        for code in ProblemCode::ALL {
+            let status = code.status().as_u16().to_string();
+            let documented = table.get(code.as_str()).copied();
             assert!(
-                api_md.contains(&format!("| `{code}` |")),
-                "docs/api.md's error table lacks `{code}`"
+                documented == Some(status.as_str())
+                    || documented.is_some_and(|d| d.ends_with("xx") && status.starts_with(&d[..1])),
+                "docs/api.md's error table gives `{code}` the status {documented:?}, not {status}"
             );
+        }
+        let answered: Vec<&str> = ProblemCode::ALL.iter().map(|c| c.as_str()).collect();
+        for documented in table.keys() {
+            assert!(
+                answered.contains(documented),
+                "docs/api.md explains `{documented}`, which keyport does not answer"
+            );
+        }
+    }
+
+    #[test]
+    fn a_code_stands_for_one_wire_string() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in ProblemCode::ALL {
+            assert!(seen.insert(code.as_str()), "`{code}` twice");
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+            assert!(code
+                .as_str()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'-'));
         }
     }
 

@@ -2,9 +2,9 @@
 //! caller.
 
 use crate::authz::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use actix_web::dev::Payload;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures::future::LocalBoxFuture;
 use futures::future::{ready, Ready};
@@ -58,17 +58,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         Box::pin(async move {
             if !content_type_ok {
                 return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported-media-type",
-                    "Unsupported media type",
+                    ProblemCode::UnsupportedMediaType,
                     "send the body as JSON with 'Content-Type: application/json'",
                 ));
             }
             let too_large = || {
                 ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload-too-large",
-                    "Body too large",
+                    ProblemCode::PayloadTooLarge,
                     format!("the body may be at most {MAX_BODY_BYTES} bytes"),
                 )
             };

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use utoipa_actix_web::AppExt;
 
-pub use error::{ApiError, Problem};
+pub use error::{ApiError, Problem, ProblemCode};
 
 /// The use cases the API calls, built once by the server.
 pub struct Services {
@@ -157,13 +157,7 @@ pub fn app(
         .openapi(openapi::base())
         .app_data(state)
         .app_data(web::PathConfig::default().error_handler(|err, _| {
-            ApiError::new(
-                actix_web::http::StatusCode::NOT_FOUND,
-                "not-found",
-                "Not found",
-                format!("no such resource: {err}"),
-            )
-            .into()
+            ApiError::new(ProblemCode::NotFound, format!("no such resource: {err}")).into()
         }))
         .app_data(
             web::QueryConfig::default()

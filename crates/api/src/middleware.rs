@@ -2,7 +2,7 @@
 //! kept apart as the client's id, never used as keyport's), one access-log line, and a guarantee that every error answer under `/api` is problem+json, including the ones actix-web makes itself
 //! (405 for a wrong method, for example).
 
-use crate::error::{ApiError, PROBLEM_JSON};
+use crate::error::{ApiError, ProblemCode, PROBLEM_JSON};
 use crate::extract::{ClientRequestId, RequestId};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -50,24 +50,20 @@ pub async fn request_context(
             let (req, _) = response.into_parts();
             let error = match status {
                 StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
-                    status,
-                    "method-not-allowed",
-                    "Method not allowed",
+                    ProblemCode::MethodNotAllowed,
                     format!("{method} is not allowed on {path}"),
                 ),
                 StatusCode::NOT_FOUND => ApiError::route_not_found(&path),
                 s if s.is_server_error() => ApiError::new(
-                    s,
-                    "internal",
-                    "Internal error",
+                    ProblemCode::Internal,
                     "something went wrong on keyport's side; it has been logged",
-                ),
+                )
+                .with_status(s),
                 s => ApiError::new(
-                    s,
-                    "http-error",
-                    "Request refused",
-                    s.canonical_reason().unwrap_or("request refused").to_owned(),
-                ),
+                    ProblemCode::HttpError,
+                    s.canonical_reason().unwrap_or("request refused"),
+                )
+                .with_status(s),
             };
             ServiceResponse::new(req, error.error_response())
         } else {

@@ -10,8 +10,9 @@
 //! missing file under `assets/` is a 404, not the app: a stale script tag must fail visibly, not load HTML as
 //! JavaScript. API paths never reach this module (the fallback in `lib.rs` answers them with problem+json).
 
+use crate::error::ProblemCode;
 use crate::ApiError;
-use actix_web::http::{header, Method, StatusCode};
+use actix_web::http::{header, Method};
 use actix_web::{HttpRequest, HttpResponse};
 use std::borrow::Cow;
 
@@ -137,12 +138,7 @@ fn file(body: Cow<'static, [u8]>, content_type: &'static str, cache: &'static st
 }
 
 fn not_found(path: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "Not found",
-        format!("no such file: {path}"),
-    )
+    ApiError::new(ProblemCode::NotFound, format!("no such file: {path}"))
 }
 
 /// What a server built without the web app answers in its place.

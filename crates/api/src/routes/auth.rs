@@ -14,11 +14,10 @@
 //! elsewhere, then logs nobody in.
 
 use crate::cookies;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, ProblemCode};
 use crate::routes::session::client_info;
 use crate::ApiState;
 use actix_web::http::header::{self, CacheControl, CacheDirective};
-use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use keyport_domain::login::LoginError;
 use keyport_domain::usecases::Callback;
@@ -48,9 +47,7 @@ pub struct CallbackQuery {
 
 fn not_configured() -> ApiError {
     ApiError::new(
-        StatusCode::NOT_FOUND,
-        "oidc-not-configured",
-        "Single sign-on is not configured",
+        ProblemCode::OidcNotConfigured,
         "this keyport has no identity provider configured (KEYPORT_OIDC_ISSUER)",
     )
 }
@@ -59,35 +56,19 @@ fn not_configured() -> ApiError {
 pub fn login_error(error: LoginError) -> ApiError {
     match error {
         LoginError::StateInvalid => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "login-state-invalid",
-            "Login expired or invalid",
+            ProblemCode::LoginStateInvalid,
             "this login is unknown, was already finished, or took longer than 10 minutes; start again",
         ),
         LoginError::BrowserMismatch => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "login-browser-mismatch",
-            "Login started in another browser",
+            ProblemCode::LoginBrowserMismatch,
             "this login was not started in this browser (its login cookie is missing or different); start again here, with cookies enabled",
         ),
-        LoginError::Rejected(reason) => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "login-rejected",
-            "Login rejected",
-            reason,
-        ),
-        LoginError::Forbidden(reason) => ApiError::new(
-            StatusCode::FORBIDDEN,
-            "login-forbidden",
-            "Login not allowed",
-            reason,
-        ),
+        LoginError::Rejected(reason) => ApiError::new(ProblemCode::LoginRejected, reason),
+        LoginError::Forbidden(reason) => ApiError::new(ProblemCode::LoginForbidden, reason),
         LoginError::ProviderUnavailable(reason) => {
             tracing::warn!(%reason, "identity provider unavailable");
             ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "identity-provider-unavailable",
-                "The identity provider is unavailable",
+                ProblemCode::IdentityProviderUnavailable,
                 "the identity provider did not answer; try again in a moment",
             )
         }
@@ -202,7 +183,7 @@ pub async fn callback(
         Err(error) => {
             let error = login_error(error);
             if error.status.is_client_error() {
-                tracing::info!(code = error.code, detail = %error.detail, "login failed");
+                tracing::info!(code = error.code.as_str(), detail = %error.detail, "login failed");
             }
             if wants_html(&req) {
                 return Ok(HttpResponse::SeeOther()
@@ -244,7 +225,7 @@ mod tests {
         ];
         for (error, status, code) in cases {
             let api = login_error(error);
-            assert_eq!((api.status.as_u16(), api.code), (status, code));
+            assert_eq!((api.status.as_u16(), api.code.as_str()), (status, code));
         }
     }
 

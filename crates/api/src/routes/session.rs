@@ -2,11 +2,10 @@
 
 use crate::authz::{Caller, Credential};
 use crate::cookies;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, ProblemCode};
 use crate::extract::{ClientRequestId, JsonBody, RequestId};
 use crate::ApiState;
 use actix_web::http::header::{CacheControl, CacheDirective};
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use keyport_domain::session::{ClientInfo, IssuedSession};
@@ -158,9 +157,7 @@ pub async fn dev_login(
 ) -> Result<HttpResponse, ApiError> {
     if !state.services.dev_login.enabled() {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "dev-login-disabled",
-            "Development login is off",
+            ProblemCode::DevLoginDisabled,
             "the development login is off on this server; sign in through your identity provider",
         ));
     }
