@@ -40,7 +40,7 @@ schema:
     ensure_diesel
     DATABASE_URL="$(scripts/postgres.sh)" scripts/check-schema.sh --write
 
-# Benchmark list/create key throughput and memory against DESIGN §9 (release build, wrk, ~1 min)
+# Benchmark list/create key throughput and memory against docs/performance.md#targets (release build, wrk, ~1 min)
 bench:
     scripts/bench.sh
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `just bench-reconcile`: one reconcile pass over 100,000 keys against the LiteLLM double (DESIGN §9: under
-# 60 s, LiteLLM calls growing with pages, not keys), measured on this machine.
+# `just bench-reconcile`: one reconcile pass over 100,000 keys against the LiteLLM double
+# (docs/performance.md#reconcile: under 60 s, LiteLLM calls growing with pages, not keys), measured on this
+# machine.
 #
 # Builds keyport and the LiteLLM double in release, re-creates the database keyport_bench_reconcile on the
 # server that scripts/postgres.sh gives (which must be local), runs `keyport migrate`, and seeds with SQL

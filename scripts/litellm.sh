@@ -17,8 +17,8 @@ cd "$KEYPORT_ROOT"
 
 LITELLM_VERSION=1.108.7
 # Not in the [proxy] extra, but without it LiteLLM's auth error handler crashes on `import prisma` and answers
-# a plain-text 500 instead of its 401 JSON (litellm-api.md §2.3). Only imported: no client is generated and
-# no engine downloaded, since no database is configured.
+# a plain-text 500 instead of its 401 JSON (docs/litellm-contract.md#errors). Only imported: no client is
+# generated and no engine downloaded, since no database is configured.
 PRISMA_VERSION=0.15.0
 REQUIREMENTS=("litellm[proxy]==$LITELLM_VERSION" "prisma==$PRISMA_VERSION")
 VENV="$KEYPORT_ROOT/.venv/litellm"

@@ -1,6 +1,6 @@
-//! Who is calling (litellm-api.md §2.1): the key is read from the headers in LiteLLM's precedence, then
-//! resolved to the master key or a live virtual key, failing with LiteLLM's exact auth errors. The checks
-//! that depend on the route (admin-only routes, model access, expiry, budget) are the handlers' own.
+//! Who is calling (docs/litellm-contract.md#authentication): the key is read from the headers in LiteLLM's
+//! precedence, then resolved to the master key or a live virtual key, failing with LiteLLM's exact auth errors.
+//! The checks that depend on the route (admin-only routes, model access, expiry, budget) are the handlers' own.
 
 use crate::errors::{Failure, Param};
 use crate::pyfmt;

@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-/// The LiteLLM release whose behaviour the double reproduces where releases differ (litellm-api.md §4).
+/// The LiteLLM release whose behaviour the double reproduces where releases differ
+/// (docs/litellm-contract.md#release-differences).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum VersionProfile {
     /// 1.108.7: `/key/info` serves deleted keys from the archive with `status: "deleted"`, and reports
@@ -10,7 +11,8 @@ pub enum VersionProfile {
     #[default]
     V1_108,
     /// 1.81: `/key/info` answers 404 for a deleted key and has neither `status` nor `total_spend`;
-    /// `/key/update` ignores an explicit `null` for `tpm_limit`, `rpm_limit` and `budget_duration` (§8).
+    /// `/key/update` ignores an explicit `null` for `tpm_limit`, `rpm_limit` and `budget_duration`
+    /// (docs/litellm-contract.md#traps-seen-in-the-field).
     V1_81,
 }
 

@@ -1,5 +1,5 @@
-//! LiteLLM's duration strings (`duration`, `budget_duration`; litellm-api.md §2.4), parsed the way
-//! `duration_in_seconds` does: a leading number and an optional unit, the rest ignored.
+//! LiteLLM's duration strings (`duration`, `budget_duration`; docs/litellm-contract.md#durations-and-money),
+//! parsed the way `duration_in_seconds` does: a leading number and an optional unit, the rest ignored.
 
 use chrono::{DateTime, Datelike, Duration, Months, TimeZone, Timelike, Utc};
 

@@ -1,6 +1,6 @@
-//! Error bodies exactly as LiteLLM 1.108.7 writes them (litellm-api.md §2.3). Every failure a handler
-//! answers is a [`Failure`]; its constructors are named after the LiteLLM code path that produces the shape,
-//! so a handler says *how* LiteLLM fails, and this module alone knows what that looks like on the wire.
+//! Error bodies exactly as LiteLLM 1.108.7 writes them (docs/litellm-contract.md#errors). Every failure a
+//! handler answers is a [`Failure`]; its constructors are named after the LiteLLM code path that produces the
+//! shape, so a handler says *how* LiteLLM fails, and this module alone knows what that looks like on the wire.
 
 use crate::pyfmt;
 use actix_web::http::StatusCode;

@@ -1,7 +1,7 @@
 //! A LiteLLM test double. keyport cannot run a database-backed LiteLLM here, so its gateway adapter is
 //! tested against this HTTP server instead: it reproduces the admin API contract of LiteLLM 1.108.7 as
-//! written down in `litellm-api.md` (key hashing, custom keys, alias uniqueness, merge-patch updates, the
-//! archive of deleted keys, users, spend and paged spend logs, catalog shapes and every error body byte
+//! written down in `docs/litellm-contract.md` (key hashing, custom keys, alias uniqueness, merge-patch updates,
+//! the archive of deleted keys, users, spend and paged spend logs, catalog shapes and every error body byte
 //! for byte), enforces virtual keys on `/v1/chat/completions` like the proxy (blocked, model, expiry,
 //! budget, rpm/tpm), and lets a test look inside (keys, users, spend logs, calls received) and make it
 //! fail on purpose ([`Fault`]). Start one per test with [`LiteLlmDouble::start`], or run the

@@ -1,5 +1,5 @@
-//! LiteLLM's route and role gates for virtual keys (litellm-api-2.md §1.2), as 1.108.7 runs them before any
-//! handler (`user_api_key_auth._authorize_authenticated_request`):
+//! LiteLLM's route and role gates for virtual keys (docs/litellm-contract.md#route-and-role-gates), as 1.108.7
+//! runs them before any handler (`user_api_key_auth._authorize_authenticated_request`):
 //!
 //! 1. `RouteChecks.is_virtual_key_allowed_to_call_route`: a key with a non-empty `allowed_routes` may call
 //!    only a route that an entry names exactly, as a prefix followed by `/`, as a `LiteLLMRoutes` group, or

@@ -1,4 +1,4 @@
-//! Catalog and health routes (§3.12, §3.14).
+//! Catalog and health routes (docs/litellm-contract.md#the-catalog, #health).
 
 mod common;
 

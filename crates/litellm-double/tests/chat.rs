@@ -1,4 +1,5 @@
-//! Key enforcement on `/v1/chat/completions` in the order of §2.3, and what a successful call charges.
+//! Key enforcement on `/v1/chat/completions` in the order of
+//! docs/litellm-contract.md#order-of-the-checks-on-use, and what a successful call charges.
 
 mod common;
 

@@ -1,4 +1,5 @@
-//! The `/key/*` contract of litellm-api.md §2–§3, bodies compared byte for byte where the tables give them.
+//! The `/key/*` contract of docs/litellm-contract.md (#authentication to #key-routes), bodies compared byte for
+//! byte where the tables give them.
 
 mod common;
 

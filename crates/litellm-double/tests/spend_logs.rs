@@ -1,4 +1,4 @@
-//! `GET /spend/logs/v2` (litellm-api.md §3.13): the rows chat calls write, filtered and paged.
+//! `GET /spend/logs/v2` (docs/litellm-contract.md#spend-logs): the rows chat calls write, filtered and paged.
 
 mod common;
 

@@ -1,5 +1,5 @@
-//! The `/user/*` contract of litellm-api.md §3.8–§3.10 and §8, bodies compared byte for byte where the
-//! tables give them.
+//! The `/user/*` contract of docs/litellm-contract.md#user-and-team-routes and #traps-seen-in-the-field, bodies
+//! compared byte for byte where the tables give them.
 
 mod common;
 

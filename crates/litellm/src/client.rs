@@ -33,10 +33,10 @@ use url::Url;
 
 /// What [`Gateway::update_key`] sends for an unlimited `tpm_limit`/`rpm_limit`: `2147483647` (`i32::MAX`,
 /// the largest value LiteLLM's 32-bit columns hold). `null` would clear the column on 1.108.7, but older
-/// releases ignore `null` for these fields on updates (litellm-api.md §8), so a limit once set could never
-/// be lifted there; this value is honoured by every release. It is never a real limit: keyport caps rate
-/// limits at [`MAX_RATE_LIMIT`] (`i32::MAX - 1`), and every rate above that reads back as unlimited
-/// (`None`).
+/// releases ignore `null` for these fields on updates (docs/litellm-contract.md#traps-seen-in-the-field), so a
+/// limit once set could never be lifted there; this value is honoured by every release. It is never a real
+/// limit: keyport caps rate limits at [`MAX_RATE_LIMIT`] (`i32::MAX - 1`), and every rate above that reads back
+/// as unlimited (`None`).
 pub const UNLIMITED_RATE: u64 = MAX_RATE_LIMIT + 1;
 
 /// Largest page `/key/list` serves (`size` ≤ 100; more is a 422).
@@ -694,17 +694,18 @@ impl Gateway for LiteLlmClient {
     /// Sends the key's **whole** desired state, so that repeating it is harmless (retried on `Unavailable`
     /// like the other idempotent calls). `models` must not be empty (`Invalid` without a call: LiteLLM reads
     /// `[]` as every model). Each field is sent explicitly, "unlimited" spelled the way LiteLLM honours on
-    /// update (litellm-api.md §3.2, §2.4, §8):
+    /// update (docs/litellm-contract.md#updating-keys, #durations-and-money, #traps-seen-in-the-field):
     ///
     /// - `max_budget`: the amount, or `null` — every release clears the column on `null`, and no number
     ///   means "no budget".
     /// - `budget_duration`: the window, or `null` — the only spelling of "no window" (any string sets
-    ///   one). 1.108.7 clears it and `budget_reset_at`; releases that ignore `null` here (§8) keep the old
-    ///   window, which is inert without a `max_budget` but would make a lifetime budget reset, so a warning
-    ///   is logged whenever the answer does not show what was sent.
+    ///   one). 1.108.7 clears it and `budget_reset_at`; releases that ignore `null` here
+    ///   (#traps-seen-in-the-field) keep the old window, which is inert without a `max_budget` but would make
+    ///   a lifetime budget reset, so a warning is logged whenever the answer does not show what was sent.
     /// - `tpm_limit`, `rpm_limit`: the limit, or [`UNLIMITED_RATE`] (`2147483647`), because releases
-    ///   before 1.108 ignore `null` on these (§8); read back, it is `None` again.
-    /// - `duration`: `"<n>s"` from now, or `null` for never (§2.4; `"-1"` also works on 1.108.7).
+    ///   before 1.108 ignore `null` on these (#traps-seen-in-the-field); read back, it is `None` again.
+    /// - `duration`: `"<n>s"` from now, or `null` for never (#durations-and-money; `"-1"` also works on
+    ///   1.108.7).
     /// - `blocked`: `true` or `false`, always.
     /// - `metadata`: the full object, which replaces the stored one (`null` sends `{}`).
     ///
@@ -812,7 +813,8 @@ impl Gateway for LiteLlmClient {
     /// *deployment* (≈ 8 KB each) with the same cost-map fields (context window, prices, provider,
     /// `supports_*`) that `/model_group/info` already gives per model group, the unit keyport sells and
     /// a key's `models` names; it has no description-like fields either, and it can keep serving a
-    /// deleted model for a while (litellm-api.md §8), which would resurrect models in a sync.
+    /// deleted model for a while (docs/litellm-contract.md#traps-seen-in-the-field), which would resurrect
+    /// models in a sync.
     async fn model_catalog(&self) -> Result<Vec<CatalogEntry>, GatewayError> {
         let path = "/model_group/info";
         let answer: ModelGroupAnswer = self
@@ -833,9 +835,10 @@ impl Gateway for LiteLlmClient {
     /// `/user/new` with `user_id`, `user_email`/`user_alias` when given (blank ones are left out),
     /// `user_role: "internal_user_viewer"` (inference only: LiteLLM's role gate refuses its keys every key
     /// management route), `models: ["no-default-models"]` (none until [`Gateway::set_user_access`]; `[]`
-    /// would be every model) and `auto_create_key: false` (litellm-api.md §3.8, §8; litellm-api-2.md §1). LiteLLM's 409 "User with id …
-    /// already exists" is success, so the call is idempotent and retried like the reads; its 409 "User
-    /// with email … already exists" (another user holds the email) is `Conflict { field: "user_email" }`.
+    /// would be every model) and `auto_create_key: false` (docs/litellm-contract.md#creating-users,
+    /// #traps-seen-in-the-field, #route-and-role-gates). LiteLLM's 409 "User with id … already exists" is
+    /// success, so the call is idempotent and retried like the reads; its 409 "User with email … already
+    /// exists" (another user holds the email) is `Conflict { field: "user_email" }`.
     async fn ensure_user(&self, user: &GatewayUser) -> Result<(), GatewayError> {
         let path = "/user/new";
         let body = json_body(&NewUserBody {
@@ -881,10 +884,11 @@ impl Gateway for LiteLlmClient {
     /// Sends the user's **whole** desired budget and limits (retried like the other idempotent calls),
     /// each field explicitly, "unlimited" spelled as on [`Gateway::update_key`]: `max_budget: null`,
     /// `budget_duration: null`, `tpm_limit`/`rpm_limit` [`UNLIMITED_RATE`]. LiteLLM's `/user/update` drops
-    /// every `null` except `max_budget`'s (litellm-api.md §8, `_update_internal_user_params`), so the
-    /// rates need the number, and a budget window once set stays (harmless without a `max_budget`; with
-    /// one, the budget keeps resetting): a warning is logged whenever the answer does not show what was
-    /// sent. A rate outside 1..=[`MAX_RATE_LIMIT`] is `Invalid` without a call.
+    /// every `null` except `max_budget`'s (docs/litellm-contract.md#traps-seen-in-the-field,
+    /// `_update_internal_user_params`), so the rates need the number, and a budget window once set stays
+    /// (harmless without a `max_budget`; with one, the budget keeps resetting): a warning is logged whenever
+    /// the answer does not show what was sent. A rate outside 1..=[`MAX_RATE_LIMIT`] is `Invalid` without a
+    /// call.
     async fn update_user(&self, update: &GatewayUserUpdate) -> Result<(), GatewayError> {
         let path = "/user/update";
         let body = json_body(&update_user_body(update)?)?;

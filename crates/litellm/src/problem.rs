@@ -1,5 +1,5 @@
-//! LiteLLM's error answers, in every shape it writes them (litellm-api.md §2.3), decoded leniently and
-//! classified into the domain's [`GatewayError`] by HTTP status first and `error.type` second.
+//! LiteLLM's error answers, in every shape it writes them (docs/litellm-contract.md#errors), decoded leniently
+//! and classified into the domain's [`GatewayError`] by HTTP status first and `error.type` second.
 
 use keyport_domain::GatewayError;
 use reqwest::StatusCode;
@@ -146,7 +146,7 @@ pub fn clean_message(message: &str) -> String {
 }
 
 /// The field a `/user/new` 409 is about (it names none in `param`): `User with id … already exists` →
-/// `user_id`, `User with email … already exists` → `user_email` (litellm-api.md §2.3).
+/// `user_id`, `User with email … already exists` → `user_email` (docs/litellm-contract.md#errors).
 fn conflicting_user_field(message: &str) -> Option<&'static str> {
     if !message.ends_with(" already exists") {
         return None;
@@ -191,7 +191,8 @@ pub fn classify(status: StatusCode, body: &[u8]) -> GatewayError {
                 message: problem.message,
             }
         }
-        // `/user/new` of a LiteLLM without its database (litellm-api.md §2.3): not the request's fault.
+        // `/user/new` of a LiteLLM without its database (docs/litellm-contract.md#errors): not the request's
+        // fault.
         400 if problem.message.starts_with("DB not connected") => {
             GatewayError::Unavailable(format!("LiteLLM answered {code}: {}", problem.message))
         }

@@ -1,5 +1,6 @@
-//! LiteLLM's JSON, as the adapter sends and reads it. Reading is lenient (litellm-api.md §4): unknown
-//! fields are ignored, numbers may come as strings, datetimes with `Z` or `+00:00` or without offset.
+//! LiteLLM's JSON, as the adapter sends and reads it. Reading is lenient
+//! (docs/litellm-contract.md#release-differences): unknown fields are ignored, numbers may come as strings,
+//! datetimes with `Z` or `+00:00` or without offset.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use keyport_domain::GatewayError;

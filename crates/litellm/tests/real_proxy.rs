@@ -258,9 +258,9 @@ async fn the_401_answers_are_byte_for_byte_those_of_the_double() {
 #[ignore = "needs a real LiteLLM: run scripts/litellm.sh test"]
 async fn a_wrong_master_key_without_a_database_is_refused_as_invalid_not_unauthorized() {
     // Without a database LiteLLM cannot tell a wrong master key from a virtual key it would look up: it
-    // answers 400 `no_db_connection` "No connected db." (litellm-api.md §2.3) before any 401. The adapter
-    // reads that as a certain refusal. Against a database-backed LiteLLM the same mistake is a 401, which
-    // `contract.rs` checks is `Unauthorized`.
+    // answers 400 `no_db_connection` "No connected db." (docs/litellm-contract.md#errors) before any 401. The
+    // adapter reads that as a certain refusal. Against a database-backed LiteLLM the same mistake is a 401,
+    // which `contract.rs` checks is `Unauthorized`.
     let real = real();
     let no_db = GatewayError::Invalid {
         field: None,
@@ -316,8 +316,9 @@ fn assert_unavailable(call: &str, err: &GatewayError, says: &str) {
 #[tokio::test]
 #[ignore = "needs a real LiteLLM: run scripts/litellm.sh test"]
 async fn the_key_routes_without_a_database_are_unavailable_not_a_crash() {
-    // Each answers a 500 in a different shape (litellm-api.md §2.3); all are "LiteLLM cannot do this now",
-    // which the use cases treat as an uncertain outcome to check again later. None is read as "not found".
+    // Each answers a 500 in a different shape (docs/litellm-contract.md#errors); all are "LiteLLM cannot do
+    // this now", which the use cases treat as an uncertain outcome to check again later. None is read as "not
+    // found".
     let client = real().client();
     let hash = unknown_hash();
     assert_unavailable(

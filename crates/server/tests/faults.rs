@@ -1,5 +1,6 @@
-//! The create and revoke flows under the double's injectable faults: each ends in the state DESIGN.md §4
-//! promises, seen both through keyport's API and in LiteLLM's (the double's) state.
+//! The create and revoke flows under the double's injectable faults: each ends in the state
+//! docs/lifecycle.md#invariants promises, seen both through keyport's API and in LiteLLM's (the double's)
+//! state.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
 mod common;

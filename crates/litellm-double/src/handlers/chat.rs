@@ -1,7 +1,8 @@
-//! `POST /v1/chat/completions`: enforces a virtual key the way the proxy does (§2.3, in the order of
-//! `validate_resolved_virtual_key`: unknown → blocked → model → the key's user's budget → expired →
-//! budget, then the rate limiter's pre-call hook: `rpm_limit`/`tpm_limit`), then answers a mock completion
-//! of 10 prompt and 20 completion tokens, charges the key and its user and writes a spend log row.
+//! `POST /v1/chat/completions`: enforces a virtual key the way the proxy does
+//! (docs/litellm-contract.md#order-of-the-checks-on-use, in the order of `validate_resolved_virtual_key`:
+//! unknown → blocked → model → the key's user's budget → expired → budget, then the rate limiter's pre-call
+//! hook: `rpm_limit`/`tpm_limit`), then answers a mock completion of 10 prompt and 20 completion tokens,
+//! charges the key and its user and writes a spend log row.
 
 use crate::auth::{self, Caller};
 use crate::errors::{Failure, Param};

@@ -1,5 +1,6 @@
-//! The catalog routes (§3.12): `/model_group/info` (one entry per public name), `/model/info` (one per
-//! deployment) and the OpenAI-style `/v1/models`. A virtual key sees only the models it may use.
+//! The catalog routes (docs/litellm-contract.md#the-catalog): `/model_group/info` (one entry per public name),
+//! `/model/info` (one per deployment) and the OpenAI-style `/v1/models`. A virtual key sees only the models it
+//! may use.
 
 use crate::auth::{self, Caller};
 use crate::config::ModelSpec;

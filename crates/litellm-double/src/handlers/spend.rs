@@ -1,5 +1,5 @@
-//! `GET /spend/logs/v2` (litellm-api.md §3.13): the spend-log rows chat calls wrote, filtered and paged,
-//! newest first (`startTime desc`; rows of the same instant latest-written first).
+//! `GET /spend/logs/v2` (docs/litellm-contract.md#spend-logs): the spend-log rows chat calls wrote, filtered
+//! and paged, newest first (`startTime desc`; rows of the same instant latest-written first).
 //!
 //! - `start_date` and `end_date` are required (400 `bad_request` "Start date and end date are required",
 //!   as LiteLLM's paged spend-log route answers) and read as UTC `YYYY-MM-DD HH:MM:SS`; both bounds are

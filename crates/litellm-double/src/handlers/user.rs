@@ -1,18 +1,19 @@
-//! `/user/new`, `/user/info` and `/user/update` (litellm-api.md §3.8–§3.10): LiteLLM's internal users, the
-//! owners of keys whose `max_budget`/`budget_duration`/limits apply across all of them.
+//! `/user/new`, `/user/info` and `/user/update` (docs/litellm-contract.md#user-and-team-routes): LiteLLM's
+//! internal users, the owners of keys whose `max_budget`/`budget_duration`/limits apply across all of them.
 //!
 //! - `/user/new` checks `budget_duration`, then a taken `user_id` (exact) and a taken `user_email` (trimmed,
 //!   case-insensitive), each a 409 through `handle_exception_on_proxy` naming the **stored** value; it
 //!   creates a key for the user unless `auto_create_key: false` (the answer's `key` is then `""`). The 1.81
-//!   profile gives a user created without `models` the list `["no-default-models"]` (§8).
+//!   profile gives a user created without `models` the list `["no-default-models"]`
+//!   (#traps-seen-in-the-field).
 //! - `/user/info` answers the user row, its keys (with `token` and `team_alias: "None"`) and its teams
-//!   (none: the double has no teams); an unknown user is 404 `User <id> not found` in both profiles (§8:
-//!   from 1.81 on).
+//!   (none: the double has no teams); an unknown user is 404 `User <id> not found` in both profiles
+//!   (#traps-seen-in-the-field: from 1.81 on).
 //! - `/user/update` writes only the fields sent with a value: `null`, `[]` and `{}` are dropped (LiteLLM's
-//!   `_update_internal_user_params`, so `tpm_limit: null` cannot lift a limit, §8), except `max_budget`,
-//!   whose `null` clears it. Identified by `user_id` it is an upsert (a missing user is inserted); by
-//!   `user_email` alone it updates the first user with exactly that email or inserts one with a new id.
-//!   Errors are re-typed `auth_error` like `/key/update`'s.
+//!   `_update_internal_user_params`, so `tpm_limit: null` cannot lift a limit, #traps-seen-in-the-field),
+//!   except `max_budget`, whose `null` clears it. Identified by `user_id` it is an upsert (a missing user is
+//!   inserted); by `user_email` alone it updates the first user with exactly that email or inserts one with
+//!   a new id. Errors are re-typed `auth_error` like `/key/update`'s.
 
 use super::key::generate::{key_name, new_raw_key};
 use super::key::{alias_taken, budget_duration_problem, row as key_row};
@@ -66,7 +67,8 @@ fn check_role(map: &Map<String, Value>) -> Result<(), Failure> {
     }
 }
 
-/// What `/user/new` gives a user created without `models` on 1.81 (§8).
+/// What `/user/new` gives a user created without `models` on 1.81
+/// (docs/litellm-contract.md#traps-seen-in-the-field).
 pub const NO_DEFAULT_MODELS: &str = "no-default-models";
 
 fn time(at: DateTime<Utc>, zulu: bool) -> Value {
@@ -262,7 +264,7 @@ pub async fn new(
         ..UserRecord::new(user_id.clone(), now)
     };
 
-    // The stray key LiteLLM creates unless told not to (§3.8, §8).
+    // The stray key LiteLLM creates unless told not to (docs/litellm-contract.md#creating-users).
     let mut raw_key = String::new();
     let mut expires = None;
     if auto_create_key {

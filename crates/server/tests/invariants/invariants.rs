@@ -1,4 +1,4 @@
-//! The invariants of DESIGN.md §4 and docs/lifecycle.md, checked over the double's state and the database
+//! The invariants of docs/lifecycle.md#invariants, checked over the double's state and the database
 //! once a scenario has settled:
 //!
 //! 1. no orphan: every LiteLLM key tagged `managed_by: keyport` has a row that is `active` or `retiring`;

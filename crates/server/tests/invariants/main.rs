@@ -1,7 +1,7 @@
-//! The proof of keyport's promise (DESIGN.md §4): whatever fails — LiteLLM slow, answering 5xx, timing out
-//! before or after committing, dropping connections; the database unavailable; the process dying between
-//! any two steps; workers, the reconciler or other requests running in between — once the job worker and
-//! one reconcile pass have run, the invariants hold (see `invariants.rs`).
+//! The proof of keyport's promise (docs/lifecycle.md#invariants): whatever fails — LiteLLM slow, answering 5xx,
+//! timing out before or after committing, dropping connections; the database unavailable; the process dying
+//! between any two steps; workers, the reconciler or other requests running in between — once the job worker
+//! and one reconcile pass have run, the invariants hold (see `invariants.rs`).
 //!
 //! In process: the use cases are built as the server builds them, over the real `PgStore` (a database per
 //! test) and the real `LiteLlmClient` (short timeouts) against an in-process LiteLLM double, with

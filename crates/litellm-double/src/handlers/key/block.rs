@@ -1,4 +1,4 @@
-//! `POST /key/block` and `POST /key/unblock` (§3.6).
+//! `POST /key/block` and `POST /key/unblock` (docs/litellm-contract.md#blocking-keys).
 
 use super::row;
 use crate::auth::{self, Caller};

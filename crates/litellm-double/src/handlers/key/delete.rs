@@ -1,4 +1,5 @@
-//! `POST /key/delete` (§3.3): by keys or aliases; deleted rows move to the archive.
+//! `POST /key/delete` (docs/litellm-contract.md#deleting-keys): by keys or aliases; deleted rows move to the
+//! archive.
 
 use crate::auth::{self, Caller, ADMIN_USER_ID};
 use crate::errors::{DetailItem, Failure};

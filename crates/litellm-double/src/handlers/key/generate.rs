@@ -1,5 +1,5 @@
-//! `POST /key/generate` (§3.1): custom keys, alias uniqueness, upsert of a known custom key, an answer that
-//! echoes the request.
+//! `POST /key/generate` (docs/litellm-contract.md#generating-keys): custom keys, alias uniqueness, upsert of a
+//! known custom key, an answer that echoes the request.
 
 use super::{alias_taken, budget_duration_problem, max_budget_problem};
 use crate::auth::{self, Caller, ADMIN_USER_ID};

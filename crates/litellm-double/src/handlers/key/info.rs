@@ -1,4 +1,5 @@
-//! `GET /key/info?key=` (§3.4): by hash or raw key; deleted keys from the archive on 1.108.7.
+//! `GET /key/info?key=` (docs/litellm-contract.md#reading-a-key): by hash or raw key; deleted keys from the
+//! archive on 1.108.7.
 
 use super::{deleted_info, info};
 use crate::auth::{self, Caller};

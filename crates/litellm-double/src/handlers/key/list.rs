@@ -1,4 +1,5 @@
-//! `GET /key/list` (§3.7): filters, pages, hashes only unless `return_full_object=true`.
+//! `GET /key/list` (docs/litellm-contract.md#listing-keys): filters, pages, hashes only unless
+//! `return_full_object=true`.
 
 use super::row;
 use crate::auth::{self, Caller};

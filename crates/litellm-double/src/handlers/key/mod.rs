@@ -1,4 +1,4 @@
-//! `/key/*`: the virtual-key management routes (litellm-api.md §3.1–§3.7), and how a stored key is
+//! `/key/*`: the virtual-key management routes (docs/litellm-contract.md#key-routes), and how a stored key is
 //! rendered in their answers.
 
 pub mod block;

@@ -1,7 +1,8 @@
-//! `POST /key/update` (§3.2): a merge patch on one key, identified by `key` (raw or hash) or, failing
-//! that, by a `key_alias` that names exactly one key. `metadata` replaces the stored object whole.
-//! 1.108.7 clears a column on an explicit `null`; the 1.81 profile ignores `null` for the fields in
-//! [`NULL_IGNORED_BY_1_81`] (litellm-api.md §8), so "unlimited" cannot be restored that way there.
+//! `POST /key/update` (docs/litellm-contract.md#updating-keys): a merge patch on one key, identified by `key`
+//! (raw or hash) or, failing that, by a `key_alias` that names exactly one key. `metadata` replaces the stored
+//! object whole. 1.108.7 clears a column on an explicit `null`; the 1.81 profile ignores `null` for the fields
+//! in [`NULL_IGNORED_BY_1_81`] (docs/litellm-contract.md#traps-seen-in-the-field), so "unlimited" cannot be
+//! restored that way there.
 
 use super::{alias_taken, budget_duration_problem, max_budget_problem, row};
 use crate::auth::{self, Caller, ADMIN_USER_ID};
@@ -136,7 +137,7 @@ fn check_non_admin(
 }
 
 /// Fields whose explicit `null` LiteLLM 1.81 ignores on update (the stored value stays), per the field
-/// notes of the portal that ran on it (§8).
+/// notes of the portal that ran on it (docs/litellm-contract.md#traps-seen-in-the-field).
 pub const NULL_IGNORED_BY_1_81: &[&str] = &["tpm_limit", "rpm_limit", "budget_duration"];
 
 fn set<T>(slot: &mut Option<T>, patch: Patch<T>) {
