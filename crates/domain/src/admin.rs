@@ -27,8 +27,6 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 200;
 /// The longest lifetime an administrator may set for self-service keys, in days (100 years).
 pub const MAX_LIFETIME_DAYS: u32 = 36_500;
-/// The constraint a roles change violates when it would leave no active administrator.
-pub const LAST_ACTIVE_ADMIN: &str = "last_active_admin";
 
 /// One page of a keyset-paginated list; `next_cursor` fetches the next page, `None` on the last one.
 #[derive(Debug, Clone, PartialEq)]
@@ -317,7 +315,7 @@ pub trait UserDirectory: Send + Sync {
     async fn user_overview(&self, id: UserId) -> Result<Option<UserOverview>, StoreError>;
     /// Replaces a user's roles (normalised: `user` first, then `admin`, `auditor`). The active
     /// administrators are locked first, so that two concurrent changes cannot both remove the last one.
-    /// MUST answer `NotFound` for an unknown user and `Conflict { constraint: LAST_ACTIVE_ADMIN }`,
+    /// MUST answer `NotFound` for an unknown user and `Conflict(LastActiveAdmin)`,
     /// changing nothing, when no active administrator would remain.
     async fn change_roles(
         &self,
@@ -329,7 +327,7 @@ pub trait UserDirectory: Send + Sync {
     /// Suspends a user like [`crate::ports::UserStore::change_user_status`] (a `ConvergeKey` job for each
     /// of their active and retiring keys, in the same transaction), with the active administrators locked
     /// first as in [`UserDirectory::change_roles`]. MUST answer `NotFound` for an unknown user and
-    /// `Conflict { constraint: LAST_ACTIVE_ADMIN }`, changing nothing, when no active administrator would
+    /// `Conflict(LastActiveAdmin)`, changing nothing, when no active administrator would
     /// remain.
     async fn suspend_user(
         &self,

@@ -35,12 +35,41 @@ impl fmt::Display for FieldError {
 
 impl std::error::Error for FieldError {}
 
+/// Which rule a store change broke when it answers [`StoreError::Conflict`]. The store adapter classifies
+/// its own rules (in PostgreSQL: unique constraints, and the checks made under a lock) into these kinds, in
+/// one place; use cases match on the kind and never see the adapter's names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConflictKind {
+    /// Another user has that username.
+    #[error("the username is taken")]
+    UsernameTaken,
+    /// The login identity (issuer, subject) is linked to a user already.
+    #[error("the identity is linked to a user already")]
+    IdentityLinked,
+    /// The user already has a subscription to the model, whatever its status.
+    #[error("the user already has a subscription to the model")]
+    AlreadySubscribed,
+    /// The user has a provisioning or active key of that name (names compare case-insensitively).
+    #[error("the user has a live key of that name")]
+    KeyNameTaken,
+    /// The user holds as many provisioning and active keys as allowed.
+    #[error("the user holds as many live keys as allowed")]
+    LiveKeyCapReached,
+    /// The change would leave no active administrator.
+    #[error("no active administrator would remain")]
+    LastActiveAdmin,
+    /// A rule the domain does not tell apart (e.g. a key hash already known); the adapter's name for it is
+    /// kept for the log.
+    #[error("{0}")]
+    Other(String),
+}
+
 /// What a store (database) port answers when it cannot do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
-    /// A uniqueness rule was violated; `constraint` names which one (e.g. `api_keys_live_name`).
-    #[error("conflict on {constraint}")]
-    Conflict { constraint: String },
+    /// A uniqueness rule (or a rule checked under a lock) was violated; the kind says which.
+    #[error("conflict: {0}")]
+    Conflict(ConflictKind),
     /// The row that the operation needs does not exist (or is not in the state the operation expects).
     #[error("not found")]
     NotFound,
@@ -137,9 +166,9 @@ impl From<StoreError> for Error {
     fn from(value: StoreError) -> Self {
         match value {
             StoreError::NotFound => Self::NotFound { entity: "record" },
-            StoreError::Conflict { constraint } => Self::Conflict {
+            StoreError::Conflict(kind) => Self::Conflict {
                 field: None,
-                message: format!("conflicts with an existing record ({constraint})"),
+                message: format!("conflicts with an existing record ({kind})"),
             },
             StoreError::Unavailable(_) => Self::StoreUnavailable,
             StoreError::Unexpected(message) => Self::Internal(message),

@@ -23,4 +23,4 @@ pub mod subscription;
 pub mod usecases;
 pub mod user;
 
-pub use error::{Error, FieldError, GatewayError, StoreError};
+pub use error::{ConflictKind, Error, FieldError, GatewayError, StoreError};

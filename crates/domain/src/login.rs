@@ -114,8 +114,8 @@ pub trait IdentityUsers: Send + Sync {
         subject: &str,
     ) -> Result<Option<User>, StoreError>;
     /// Inserts a new user linked to (issuer, subject), with its audit event, in one transaction.
-    /// MUST answer `Conflict { constraint: "users_username" }` when the username is taken (so that the
-    /// caller can try another) and `Conflict { constraint: "users_issuer_subject" }` when the identity
+    /// MUST answer `Conflict(UsernameTaken)` when the username is taken (so that the
+    /// caller can try another) and `Conflict(IdentityLinked)` when the identity
     /// is linked to a user already (two first logins at once).
     async fn insert_identity_user(
         &self,

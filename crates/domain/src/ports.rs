@@ -69,7 +69,7 @@ impl AccessToken {
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Inserts a user, and optionally a first access token, in one transaction.
-    /// MUST answer `Conflict { constraint: "users_username" }` when the username is taken.
+    /// MUST answer `Conflict(UsernameTaken)` when the username is taken.
     async fn insert_user(
         &self,
         user: &User,
@@ -169,8 +169,7 @@ pub trait SubscriptionStore: Send + Sync {
     /// A user's subscriptions, newest first.
     async fn list_subscriptions(&self, user: UserId) -> Result<Vec<Subscription>, StoreError>;
     /// Inserts a subscription and its first status-history row.
-    /// MUST answer `Conflict { constraint: "subscriptions_user_model" }` when the user already has one for
-    /// the model.
+    /// MUST answer `Conflict(AlreadySubscribed)` when the user already has one for the model.
     async fn insert_subscription(
         &self,
         subscription: &Subscription,
@@ -308,9 +307,8 @@ pub trait ApiKeyStore: Send + Sync {
     /// row is locked first and the insert refused when they already hold that many `provisioning` or
     /// `active` keys, so that concurrent creates cannot pass the cap together (a rotation passes `None`: it
     /// replaces a key). Answers whether the owner's LiteLLM access is pending (see [`AccessStore`]).
-    /// MUST answer `Conflict { constraint: "api_keys_live_name" }` when the user has a live key of that name,
-    /// `Conflict { constraint: "api_keys_live_cap" }` at the cap, and
-    /// `Conflict { constraint: "api_keys_key_hash" }` for a hash already known.
+    /// MUST answer `Conflict(KeyNameTaken)` when the user has a live key of that name,
+    /// `Conflict(LiveKeyCapReached)` at the cap, and `Conflict(Other(_))` for a hash already known.
     async fn insert_provisioning_key(
         &self,
         key: &NewApiKey,
@@ -361,8 +359,7 @@ pub trait ApiKeyStore: Send + Sync {
     /// Applies a change to an `active` key (name, limits, expiry; the subscription links are replaced by
     /// the given set), marks the LiteLLM side pending and queues a `ConvergeKey` job, in one transaction.
     /// MUST answer `NotFound` when the key is not `active` (or a subscription is not the owner's), and
-    /// `Conflict { constraint: "api_keys_live_name" }` for a name another provisioning or active key of
-    /// the user holds.
+    /// `Conflict(KeyNameTaken)` for a name another provisioning or active key of the user holds.
     async fn update_key(
         &self,
         id: ApiKeyId,
@@ -371,11 +368,11 @@ pub trait ApiKeyStore: Send + Sync {
         audit: &AuditEvent,
     ) -> Result<ApiKey, StoreError>;
     /// Ends a rotation in one transaction: the old key `active → retiring` with `retire_at` and
-    /// `replaced_by`, which gives up its name (`api_keys_live_name` covers provisioning and active keys
-    /// only); the new key `provisioning → active` (synced at `at`) under the old key's name; and a
-    /// `ConvergeKey` job for the old key due at `retire_at`. Answers the new key. MUST answer `NotFound`
-    /// (changing nothing) when the new key is not `provisioning`, the old one not `active` or blocked by an
-    /// administrator, or they belong to different users.
+    /// `replaced_by`, which gives up its name (only provisioning and active keys hold a name, see
+    /// [`crate::ConflictKind::KeyNameTaken`]); the new key `provisioning → active` (synced at `at`) under
+    /// the old key's name; and a `ConvergeKey` job for the old key due at `retire_at`. Answers the new key.
+    /// MUST answer `NotFound` (changing nothing) when the new key is not `provisioning`, the old one not
+    /// `active` or blocked by an administrator, or they belong to different users.
     async fn complete_rotation(
         &self,
         new_key: ApiKeyId,

@@ -11,13 +11,13 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use keyport_domain::admin::{UserDirectory, UserOverview, UserQuery, LAST_ACTIVE_ADMIN};
+use keyport_domain::admin::{UserDirectory, UserOverview, UserQuery};
 use keyport_domain::api_key::{ApiKeyStatus, SyncState};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::UserId;
 use keyport_domain::subscription::SubscriptionStatus;
 use keyport_domain::user::{normalize_roles, Role, User, UserStatus};
-use keyport_domain::StoreError;
+use keyport_domain::{ConflictKind, StoreError};
 use uuid::Uuid;
 
 /// A `LIKE` pattern that finds `text` anywhere, with `LIKE`'s wildcards in it taken literally.
@@ -195,7 +195,7 @@ impl UserDirectory for PgStore {
 }
 
 /// Locks every active administrator in id order (a concurrent change of another one waits here, and then
-/// sees what that change did) and refuses, with `LAST_ACTIVE_ADMIN`, when `losing` is the only one.
+/// sees what that change did) and refuses, with `LastActiveAdmin`, when `losing` is the only one.
 async fn keep_an_active_admin(conn: &mut AsyncPgConnection, losing: UserId) -> Result<(), Failure> {
     let admins: Vec<Uuid> = users::table
         .filter(users::status.eq(UserStatus::Active.as_str()))
@@ -206,10 +206,7 @@ async fn keep_an_active_admin(conn: &mut AsyncPgConnection, losing: UserId) -> R
         .load(conn)
         .await?;
     if admins.contains(&losing.0) && admins.len() <= 1 {
-        return Err(StoreError::Conflict {
-            constraint: LAST_ACTIVE_ADMIN.to_owned(),
-        }
-        .into());
+        return Err(StoreError::Conflict(ConflictKind::LastActiveAdmin).into());
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::{ApiKeyId, UserId};
 use keyport_domain::ports::{ApiKeyStore, KeyInserted, SpendReading};
 use keyport_domain::secret::KeyHash;
-use keyport_domain::StoreError;
+use keyport_domain::{ConflictKind, StoreError};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -178,10 +178,7 @@ impl ApiKeyStore for PgStore {
                     .get_result(conn)
                     .await?;
                 if live >= i64::from(cap) {
-                    return Err(StoreError::Conflict {
-                        constraint: "api_keys_live_cap".into(),
-                    }
-                    .into());
+                    return Err(StoreError::Conflict(ConflictKind::LiveKeyCapReached).into());
                 }
             }
             diesel::insert_into(api_keys::table)

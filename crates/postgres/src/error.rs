@@ -2,7 +2,7 @@
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::deadpool::PoolError;
-use keyport_domain::StoreError;
+use keyport_domain::{ConflictKind, StoreError};
 
 /// A failure inside a transaction: either a database error (mapped when it happens) or a domain answer such
 /// as `NotFound` that must roll the transaction back. diesel-async wants the error type of a transaction to
@@ -28,16 +28,17 @@ impl From<Failure> for StoreError {
     }
 }
 
-/// Uniqueness violations name their constraint (the domain relies on those names); a missing referenced
-/// row is `NotFound`; a lost connection or an aborted serialisable transaction is `Unavailable` (nothing was
-/// committed, the caller may retry); anything else, including a CHECK violation, is a bug: `Unexpected`.
+/// Uniqueness violations become a `Conflict` of the kind their constraint stands for (see
+/// [`conflict_kind`]); a missing referenced row is `NotFound`; a lost connection or an aborted serialisable
+/// transaction is `Unavailable` (nothing was committed, the caller may retry); anything else, including a
+/// CHECK violation, is a bug: `Unexpected`.
 pub(crate) fn diesel_error(error: DieselError) -> StoreError {
     match error {
         DieselError::NotFound => StoreError::NotFound,
         DieselError::DatabaseError(kind, info) => match kind {
-            DatabaseErrorKind::UniqueViolation => StoreError::Conflict {
-                constraint: info.constraint_name().unwrap_or("unknown").to_owned(),
-            },
+            DatabaseErrorKind::UniqueViolation => {
+                StoreError::Conflict(conflict_kind(info.constraint_name().unwrap_or("unknown")))
+            }
             DatabaseErrorKind::ForeignKeyViolation => StoreError::NotFound,
             DatabaseErrorKind::ClosedConnection
             | DatabaseErrorKind::UnableToSendCommand
@@ -53,6 +54,19 @@ pub(crate) fn diesel_error(error: DieselError) -> StoreError {
             StoreError::Unavailable("the connection's transaction state is broken".to_owned())
         }
         other => StoreError::Unexpected(other.to_string()),
+    }
+}
+
+/// The one place where a unique constraint's name (see the migrations) becomes the domain's kind of
+/// conflict. The domain tells apart only the rules a use case answers differently; any other constraint
+/// is `Other`, named for the log.
+pub(crate) fn conflict_kind(constraint: &str) -> ConflictKind {
+    match constraint {
+        "users_username" => ConflictKind::UsernameTaken,
+        "users_issuer_subject" => ConflictKind::IdentityLinked,
+        "subscriptions_user_model" => ConflictKind::AlreadySubscribed,
+        "api_keys_live_name" => ConflictKind::KeyNameTaken,
+        other => ConflictKind::Other(other.to_owned()),
     }
 }
 

@@ -13,7 +13,7 @@ use diesel::result::DatabaseErrorKind::{CheckViolation, UniqueViolation};
 use keyport_domain::access::InferenceRoutes;
 use keyport_domain::admin::{
     AdminKeyStore, ApprovalStore, KeyQuery, ModelChanges, ReleasePending, SelfServiceSettings,
-    SettingsStore, SubscriptionQuery, UserDirectory, UserQuery, LAST_ACTIVE_ADMIN,
+    SettingsStore, SubscriptionQuery, UserDirectory, UserQuery,
 };
 use keyport_domain::api_key::ApiKeyStatus;
 use keyport_domain::audit::AuditEvent;
@@ -22,7 +22,7 @@ use keyport_domain::limits::Limits;
 use keyport_domain::ports::{SubscriptionStore, UserStore};
 use keyport_domain::subscription::SubscriptionStatus::{self, *};
 use keyport_domain::user::{Actor, Role, User, UserStatus};
-use keyport_domain::StoreError;
+use keyport_domain::{ConflictKind, StoreError};
 use keyport_postgres::{CachedSettings, PgStore};
 use keyport_testkit::TestDb;
 use std::time::Duration;
@@ -235,9 +235,7 @@ async fn roles_change_with_their_audit_event_but_the_last_active_admin_stays() {
     let refused = store.change_roles(bob.id, &[Role::User], at(3), &by).await;
     assert_eq!(
         refused,
-        Err(StoreError::Conflict {
-            constraint: LAST_ACTIVE_ADMIN.into()
-        })
+        Err(StoreError::Conflict(ConflictKind::LastActiveAdmin))
     );
     assert!(store.get_user(bob.id).await.unwrap().unwrap().is_admin());
     assert_eq!(
@@ -1080,9 +1078,7 @@ async fn suspending_queues_a_job_per_live_key_but_never_the_last_active_admin() 
 
     assert_eq!(
         w.store.suspend_user(root.id, at(6), &by(root.id)).await,
-        Err(StoreError::Conflict {
-            constraint: LAST_ACTIVE_ADMIN.into()
-        })
+        Err(StoreError::Conflict(ConflictKind::LastActiveAdmin))
     );
     assert_eq!(
         w.store.get_user(root.id).await.unwrap().unwrap().status,

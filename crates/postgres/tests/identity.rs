@@ -12,7 +12,7 @@ use keyport_domain::ids::UserId;
 use keyport_domain::login::{IdentityUsers, ProfileUpdate};
 use keyport_domain::ports::UserStore;
 use keyport_domain::user::Role;
-use keyport_domain::StoreError;
+use keyport_domain::{ConflictKind, StoreError};
 use keyport_testkit::TestDb;
 
 const ISSUER: &str = "https://idp.example/realms/acme";
@@ -87,12 +87,7 @@ async fn a_taken_username_and_a_linked_identity_are_named_conflicts_and_write_no
         )
         .await
         .unwrap_err();
-    assert_eq!(
-        err,
-        StoreError::Conflict {
-            constraint: "users_username".into()
-        }
-    );
+    assert_eq!(err, StoreError::Conflict(ConflictKind::UsernameTaken));
 
     let same_identity = user("alice-2");
     let err = store
@@ -104,12 +99,7 @@ async fn a_taken_username_and_a_linked_identity_are_named_conflicts_and_write_no
         )
         .await
         .unwrap_err();
-    assert_eq!(
-        err,
-        StoreError::Conflict {
-            constraint: "users_issuer_subject".into()
-        }
-    );
+    assert_eq!(err, StoreError::Conflict(ConflictKind::IdentityLinked));
 
     assert_eq!(store.get_user(same_name.id).await.unwrap(), None);
     assert_eq!(store.get_user(same_identity.id).await.unwrap(), None);

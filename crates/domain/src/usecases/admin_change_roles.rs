@@ -1,10 +1,10 @@
-use crate::admin::{UserDirectory, LAST_ACTIVE_ADMIN};
+use crate::admin::UserDirectory;
 use crate::audit::AuditEvent;
 use crate::ids::UserId;
 use crate::ports::Clock;
 use crate::usecases::admin_users::require_admin;
 use crate::user::{normalize_roles, Actor, Role, User};
-use crate::{Error, FieldError, StoreError};
+use crate::{ConflictKind, Error, FieldError, StoreError};
 use std::sync::Arc;
 
 /// Replace a user's roles (`user` is always held). An administrator cannot take away their own admin role,
@@ -66,12 +66,10 @@ impl ChangeUserRoles {
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => Error::NotFound { entity: "user" },
-                StoreError::Conflict { constraint } if constraint == LAST_ACTIVE_ADMIN => {
-                    Error::Conflict {
-                        field: Some("roles".into()),
-                        message: "at least one active administrator must remain".into(),
-                    }
-                }
+                StoreError::Conflict(ConflictKind::LastActiveAdmin) => Error::Conflict {
+                    field: Some("roles".into()),
+                    message: "at least one active administrator must remain".into(),
+                },
                 other => other.into(),
             })
     }
@@ -170,11 +168,9 @@ mod tests {
         users
             .expect_user_overview()
             .returning(|id| Ok(Some(overview(id, vec![Role::User, Role::Admin]))));
-        users.expect_change_roles().returning(|_, _, _, _| {
-            Err(StoreError::Conflict {
-                constraint: LAST_ACTIVE_ADMIN.into(),
-            })
-        });
+        users
+            .expect_change_roles()
+            .returning(|_, _, _, _| Err(StoreError::Conflict(ConflictKind::LastActiveAdmin)));
         let err = ChangeUserRoles::new(Arc::new(users), fixed_clock())
             .execute(&admin(), bob().user_id, &strings(&["user"]))
             .await

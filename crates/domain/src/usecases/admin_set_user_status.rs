@@ -64,11 +64,10 @@ impl SetUserStatusById {
 mod tests {
     use super::*;
     use crate::admin::MockUserDirectory;
-    use crate::admin::LAST_ACTIVE_ADMIN;
     use crate::ports::MockUserStore;
     use crate::usecases::fixtures::*;
     use crate::user::Role;
-    use crate::StoreError;
+    use crate::{ConflictKind, StoreError};
 
     fn admin() -> Actor {
         let mut actor = alice();
@@ -181,11 +180,9 @@ mod tests {
             })
             .returning(|_, status, _, _| Ok(bob_user(status)));
         let mut directory = MockUserDirectory::new();
-        directory.expect_suspend_user().returning(|_, _, _| {
-            Err(StoreError::Conflict {
-                constraint: LAST_ACTIVE_ADMIN.into(),
-            })
-        });
+        directory
+            .expect_suspend_user()
+            .returning(|_, _, _| Err(StoreError::Conflict(ConflictKind::LastActiveAdmin)));
         let uc = SetUserStatusById::new(Arc::new(users), Arc::new(directory), fixed_clock());
         let err = uc
             .execute(&admin(), bob().user_id, UserStatus::Suspended)

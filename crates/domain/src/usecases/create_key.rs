@@ -32,12 +32,12 @@ pub struct CreatedKey {
     pub secret: KeySecret,
 }
 
-/// Create an API key bound to some of the caller's subscriptions (DESIGN.md §4, steps 1–6):
-/// validate; generate the secret; record the key as `provisioning`; create it in LiteLLM (checking an
-/// uncertain outcome before deciding, never creating twice); mark it `active` and hand out the secret once.
-/// When LiteLLM refuses for certain, the key is marked `failed`. When the outcome stays unknown, or the
-/// database fails after LiteLLM created the key, the row stays `provisioning`: nobody has the secret, and the
-/// reconciler deletes the key in LiteLLM and marks it `failed`.
+/// Create an API key bound to some of the caller's subscriptions
+/// (docs/lifecycle.md#creating-a-key-step-by-step, steps 1–6): validate; generate the secret; record the key as
+/// `provisioning`; create it in LiteLLM (checking an uncertain outcome before deciding, never creating twice);
+/// mark it `active` and hand out the secret once. When LiteLLM refuses for certain, the key is marked `failed`.
+/// When the outcome stays unknown, or the database fails after LiteLLM created the key, the row stays
+/// `provisioning`: nobody has the secret, and the reconciler deletes the key in LiteLLM and marks it `failed`.
 pub struct CreateKey {
     keys: Arc<dyn ApiKeyStore>,
     subscriptions: Arc<dyn SubscriptionStore>,
@@ -195,7 +195,7 @@ mod tests {
     use crate::usecases::fixtures::*;
     use crate::usecases::key_rules::KeyPolicy;
     use crate::user::UserStatus;
-    use crate::StoreError;
+    use crate::{ConflictKind, StoreError};
     use chrono::Duration;
     use std::sync::Mutex;
 
@@ -502,11 +502,7 @@ mod tests {
         let mut h = Harness::with_subscriptions(vec![sub.clone()]);
         h.keys
             .expect_insert_provisioning_key()
-            .returning(|_, _, _| {
-                Err(StoreError::Conflict {
-                    constraint: "api_keys_live_name".into(),
-                })
-            });
+            .returning(|_, _, _| Err(StoreError::Conflict(ConflictKind::KeyNameTaken)));
         h.gateway.expect_generate_key().never();
         let err = h
             .use_case()
@@ -813,11 +809,7 @@ mod tests {
         let mut h = Harness::with_subscriptions(vec![sub.clone()]);
         h.keys
             .expect_insert_provisioning_key()
-            .returning(|_, _, _| {
-                Err(StoreError::Conflict {
-                    constraint: "api_keys_live_cap".into(),
-                })
-            });
+            .returning(|_, _, _| Err(StoreError::Conflict(ConflictKind::LiveKeyCapReached)));
         h.gateway.expect_generate_key().never();
         h.keys.expect_fail_key().never();
         let err = h

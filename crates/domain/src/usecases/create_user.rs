@@ -159,6 +159,7 @@ mod tests {
     use super::*;
     use crate::ports::MockUserStore;
     use crate::usecases::fixtures::*;
+    use crate::ConflictKind;
 
     #[tokio::test]
     async fn a_new_user_gets_a_token_whose_hash_alone_is_stored() {
@@ -193,11 +194,10 @@ mod tests {
     #[tokio::test]
     async fn a_taken_username_is_a_conflict_and_a_bad_one_is_invalid() {
         let mut users = MockUserStore::new();
-        users.expect_insert_user().times(1).returning(|_, _, _| {
-            Err(StoreError::Conflict {
-                constraint: "users_username".into(),
-            })
-        });
+        users
+            .expect_insert_user()
+            .times(1)
+            .returning(|_, _, _| Err(StoreError::Conflict(ConflictKind::UsernameTaken)));
         let uc = CreateUser::new(Arc::new(users), fixed_clock(), fixed_secrets());
         let err = uc
             .execute(CreateUserRequest {

@@ -9,7 +9,7 @@ use crate::secret::{Secret, SecretKind};
 use crate::session::{ClientInfo, IssuedSession, SessionOrigin, SessionStore};
 use crate::usecases::StartSession;
 use crate::user::{User, UserStatus};
-use crate::StoreError;
+use crate::{ConflictKind, StoreError};
 use std::sync::Arc;
 
 /// Numbered usernames tried (`alice-2` … `alice-9`) before a random suffix.
@@ -250,12 +250,8 @@ impl FinishLogin {
                 .await
             {
                 Ok(()) => return Ok((user, true)),
-                Err(StoreError::Conflict { constraint }) if constraint == "users_username" => {
-                    continue
-                }
-                Err(StoreError::Conflict { constraint })
-                    if constraint == "users_issuer_subject" =>
-                {
+                Err(StoreError::Conflict(ConflictKind::UsernameTaken)) => continue,
+                Err(StoreError::Conflict(ConflictKind::IdentityLinked)) => {
                     // Another request finished this person's first login meanwhile: theirs wins.
                     let user = self
                         .users
@@ -559,9 +555,7 @@ mod tests {
             .returning(move |u, _, _, _| {
                 sink.lock().unwrap().push((u.username.clone(), u.id));
                 if u.username == "alice" || u.username == "alice-2" {
-                    Err(StoreError::Conflict {
-                        constraint: "users_username".into(),
-                    })
+                    Err(StoreError::Conflict(ConflictKind::UsernameTaken))
                 } else {
                     Ok(())
                 }
@@ -926,11 +920,7 @@ mod tests {
         users
             .expect_insert_identity_user()
             .times(1)
-            .returning(|_, _, _, _| {
-                Err(StoreError::Conflict {
-                    constraint: "users_issuer_subject".into(),
-                })
-            });
+            .returning(|_, _, _, _| Err(StoreError::Conflict(ConflictKind::IdentityLinked)));
         let logged_in = finish(
             provider_answering(Ok(identity("alice", &[]))),
             sessions_with_state(),

@@ -1,8 +1,8 @@
-//! Steps 3–6 of DESIGN.md §4, shared by creating and rotating a key: record the key as `provisioning`,
-//! create it in LiteLLM (checking an uncertain outcome by hash, never creating twice), then finish — mark
-//! it `active`, or complete the rotation — and hand out the secret once. A certain refusal marks it
-//! `failed`; an unknown outcome, or a database failure after LiteLLM created it, leaves it `provisioning`
-//! for the reconciler (nobody has its secret).
+//! Steps 3–6 of docs/lifecycle.md#creating-a-key-step-by-step, shared by creating and rotating a key: record
+//! the key as `provisioning`, create it in LiteLLM (checking an uncertain outcome by hash, never creating
+//! twice), then finish — mark it `active`, or complete the rotation — and hand out the secret once. A certain
+//! refusal marks it `failed`; an unknown outcome, or a database failure after LiteLLM created it, leaves it
+//! `provisioning` for the reconciler (nobody has its secret).
 
 use crate::access::{team_id_of, InferenceRoutes};
 use crate::api_key::{ApiKey, NewApiKey};
@@ -15,7 +15,7 @@ use crate::usecases::converge_user::ConvergeUser;
 use crate::usecases::create_key::{gateway_failure, CreatedKey};
 use crate::usecases::key_rules::{name_taken, too_many_keys};
 use crate::user::Actor;
-use crate::{Error, GatewayError, StoreError};
+use crate::{ConflictKind, Error, GatewayError, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -79,10 +79,8 @@ impl Provisioner {
             .insert_provisioning_key(&new_key, plan.max_live_keys, &audit)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict { constraint } if constraint == "api_keys_live_name" => {
-                    name_taken(&new_key.name)
-                }
-                StoreError::Conflict { constraint } if constraint == "api_keys_live_cap" => {
+                StoreError::Conflict(ConflictKind::KeyNameTaken) => name_taken(&new_key.name),
+                StoreError::Conflict(ConflictKind::LiveKeyCapReached) => {
                     too_many_keys(plan.max_live_keys.unwrap_or_default())
                 }
                 other => other.into(),
@@ -157,11 +155,7 @@ impl Provisioner {
                         tracing::warn!(key = %id, error = %e, "could not delete the unrecorded key in LiteLLM; the reconciler will");
                     }
                     Err(match store_error {
-                        StoreError::Conflict { constraint }
-                            if constraint == "api_keys_live_name" =>
-                        {
-                            name_taken(&name)
-                        }
+                        StoreError::Conflict(ConflictKind::KeyNameTaken) => name_taken(&name),
                         StoreError::NotFound => Error::Conflict {
                             field: None,
                             message: "the key, or the key it replaces, changed meanwhile; nothing was issued"

@@ -1,8 +1,8 @@
-use crate::admin::{UserDirectory, LAST_ACTIVE_ADMIN};
+use crate::admin::UserDirectory;
 use crate::audit::AuditEvent;
 use crate::ports::{Clock, UserStore};
 use crate::user::{Actor, User, UserStatus};
-use crate::{Error, StoreError};
+use crate::{ConflictKind, Error, StoreError};
 use std::sync::Arc;
 
 /// Suspend or reactivate a user. The status change and a job for each of the user's live keys commit
@@ -90,7 +90,7 @@ pub(crate) async fn apply_status(
     };
     changed.map_err(|e| match e {
         StoreError::NotFound => Error::NotFound { entity: "user" },
-        StoreError::Conflict { constraint } if constraint == LAST_ACTIVE_ADMIN => Error::Conflict {
+        StoreError::Conflict(ConflictKind::LastActiveAdmin) => Error::Conflict {
             field: None,
             message: "at least one active administrator must remain".into(),
         },
@@ -170,11 +170,9 @@ mod tests {
             .expect_find_user_by_username()
             .returning(|_| Ok(Some(alice_user(UserStatus::Active))));
         let mut directory = MockUserDirectory::new();
-        directory.expect_suspend_user().returning(|_, _, _| {
-            Err(StoreError::Conflict {
-                constraint: LAST_ACTIVE_ADMIN.into(),
-            })
-        });
+        directory
+            .expect_suspend_user()
+            .returning(|_, _, _| Err(StoreError::Conflict(ConflictKind::LastActiveAdmin)));
         let err = SetUserStatus::new(Arc::new(users), Arc::new(directory), fixed_clock())
             .execute(None, "alice", UserStatus::Suspended)
             .await

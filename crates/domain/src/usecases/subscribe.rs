@@ -148,6 +148,7 @@ mod tests {
     use super::*;
     use crate::ports::{MockModelStore, MockSubscriptionStore};
     use crate::usecases::fixtures::*;
+    use crate::ConflictKind;
 
     fn use_case(models: MockModelStore, subs: MockSubscriptionStore) -> Subscribe {
         Subscribe::new(Arc::new(models), Arc::new(subs), fixed_clock())
@@ -288,11 +289,8 @@ mod tests {
             .returning(|_| Ok(Some(model("gpt-4o-mini", false))));
         let mut subs = MockSubscriptionStore::new();
         subs.expect_find_subscription().returning(|_, _| Ok(None));
-        subs.expect_insert_subscription().returning(|_, _| {
-            Err(StoreError::Conflict {
-                constraint: "subscriptions_user_model".into(),
-            })
-        });
+        subs.expect_insert_subscription()
+            .returning(|_, _| Err(StoreError::Conflict(ConflictKind::AlreadySubscribed)));
         let err = use_case(models, subs)
             .execute(&alice(), "gpt-4o-mini")
             .await

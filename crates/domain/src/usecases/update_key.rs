@@ -11,7 +11,7 @@ use crate::usecases::key_rules::{
     requested_subscriptions, require_active, PolicySource,
 };
 use crate::user::Actor;
-use crate::{Error, StoreError};
+use crate::{ConflictKind, Error, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -185,7 +185,7 @@ impl UpdateKey {
                     field: None,
                     message: "the key changed meanwhile; reload it and try again".into(),
                 },
-                StoreError::Conflict { constraint } if constraint == "api_keys_live_name" => {
+                StoreError::Conflict(ConflictKind::KeyNameTaken) => {
                     name_taken(update.name.as_deref().unwrap_or(&key.name))
                 }
                 other => other.into(),

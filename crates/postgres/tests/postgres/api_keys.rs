@@ -3,13 +3,11 @@ use keyport_domain::api_key::{ApiKey, ApiKeyStatus, SyncState};
 use keyport_domain::ids::{ApiKeyId, SubscriptionId};
 use keyport_domain::ports::{ApiKeyStore, SubscriptionStore};
 use keyport_domain::subscription::SubscriptionStatus;
-use keyport_domain::StoreError;
+use keyport_domain::{ConflictKind, StoreError};
 use keyport_testkit::TestDb;
 
 fn live_name_conflict<T>() -> Result<T, StoreError> {
-    Err(StoreError::Conflict {
-        constraint: "api_keys_live_name".to_owned(),
-    })
+    Err(StoreError::Conflict(ConflictKind::KeyNameTaken))
 }
 
 #[tokio::test]
@@ -144,9 +142,9 @@ async fn a_known_hash_conflicts_on_api_keys_key_hash() {
 
     assert_eq!(
         result,
-        Err(StoreError::Conflict {
-            constraint: "api_keys_key_hash".to_owned()
-        })
+        Err(StoreError::Conflict(ConflictKind::Other(
+            "api_keys_key_hash".into()
+        )))
     );
     assert!(audit_actions(&w.db, copy.id).await.is_empty());
 }

@@ -4,14 +4,12 @@
 use crate::common::*;
 use keyport_domain::api_key::NewApiKey;
 use keyport_domain::ports::{AccessStore, ApiKeyStore, KeyInserted, SubscriptionStore};
-use keyport_domain::StoreError;
+use keyport_domain::{ConflictKind, StoreError};
 use keyport_postgres::PgStore;
 use std::sync::Arc;
 
 fn cap_reached<T>() -> Result<T, StoreError> {
-    Err(StoreError::Conflict {
-        constraint: "api_keys_live_cap".to_owned(),
-    })
+    Err(StoreError::Conflict(ConflictKind::LiveKeyCapReached))
 }
 
 async fn insert_capped(
@@ -130,7 +128,7 @@ async fn concurrent_capped_inserts_for_one_user_never_pass_the_cap() {
     for insert in inserts {
         match insert.await.unwrap() {
             Ok(_) => inserted += 1,
-            Err(StoreError::Conflict { constraint }) if constraint == "api_keys_live_cap" => {
+            Err(StoreError::Conflict(ConflictKind::LiveKeyCapReached)) => {
                 refused += 1;
             }
             Err(other) => panic!("an insert failed otherwise: {other:?}"),

@@ -5,13 +5,11 @@ use keyport_domain::api_key::{ApiKeyStatus, KeyUpdate, SyncState};
 use keyport_domain::ids::ApiKeyId;
 use keyport_domain::limits::Limits;
 use keyport_domain::ports::{ApiKeyStore, SubscriptionStore};
-use keyport_domain::StoreError;
+use keyport_domain::{ConflictKind, StoreError};
 use serde_json::json;
 
 fn live_name_conflict<T>() -> Result<T, StoreError> {
-    Err(StoreError::Conflict {
-        constraint: "api_keys_live_name".to_owned(),
-    })
+    Err(StoreError::Conflict(ConflictKind::KeyNameTaken))
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use keyport_domain::ids::{ModelId, SubscriptionId};
 use keyport_domain::limits::Limits;
 use keyport_domain::ports::{AccessStore, ApiKeyStore, SubscriptionStore};
 use keyport_domain::subscription::SubscriptionStatus::{self, *};
-use keyport_domain::StoreError;
+use keyport_domain::{ConflictKind, StoreError};
 use keyport_testkit::TestDb;
 
 #[expect(
@@ -71,9 +71,7 @@ async fn a_second_subscription_to_the_same_model_conflicts_on_subscriptions_user
 
     assert_eq!(
         result,
-        Err(StoreError::Conflict {
-            constraint: "subscriptions_user_model".to_owned()
-        })
+        Err(StoreError::Conflict(ConflictKind::AlreadySubscribed))
     );
     assert!(audit_actions(&w.db, again.id).await.is_empty());
     assert!(history(&w.db, again.id).await.is_empty());

@@ -1,7 +1,7 @@
 use crate::common::*;
 use keyport_domain::ports::{AccessTokenStore, UserStore};
 use keyport_domain::user::Role;
-use keyport_domain::StoreError;
+use keyport_domain::{ConflictKind, StoreError};
 use keyport_testkit::TestDb;
 
 #[tokio::test]
@@ -44,9 +44,7 @@ async fn a_taken_username_conflicts_on_users_username_and_leaves_no_audit_event(
 
     assert_eq!(
         result,
-        Err(StoreError::Conflict {
-            constraint: "users_username".to_owned()
-        })
+        Err(StoreError::Conflict(ConflictKind::UsernameTaken))
     );
     assert!(audit_actions(&db, second.id).await.is_empty());
     assert_eq!(store.get_user(second.id).await.unwrap(), None);
@@ -97,9 +95,9 @@ async fn a_user_whose_first_token_cannot_be_stored_is_not_stored_either() {
 
     assert_eq!(
         result,
-        Err(StoreError::Conflict {
-            constraint: "access_tokens_token_hash".to_owned()
-        })
+        Err(StoreError::Conflict(ConflictKind::Other(
+            "access_tokens_token_hash".into()
+        )))
     );
     assert_eq!(store.get_user(bob.id).await.unwrap(), None);
     assert!(audit_actions(&db, bob.id).await.is_empty());
