@@ -1,6 +1,6 @@
 // Generates src/api/schema.d.ts from the server's OpenAPI document (../docs/openapi.json, which a Rust test
-// keeps equal to what the code produces). The server reuses operation ids across resources (`list`, `get`,
-// `create`), which would collapse into one entry of `operations`, so each is renamed after its method and path.
+// keeps equal to what the code produces), and src/api/enums.ts from its enum properties. The server names each
+// operation after its method and path (crates/api/src/openapi.rs), so the ids are unique as they are.
 import { readFile, writeFile } from "node:fs/promises";
 import openapiTS, { astToString } from "openapi-typescript";
 
@@ -9,13 +9,6 @@ const target = new URL("../src/api/schema.d.ts", import.meta.url);
 const enumsTarget = new URL("../src/api/enums.ts", import.meta.url);
 
 const document = JSON.parse(await readFile(source, "utf8"));
-// The client reaches operations by path and method, so their names only need to be unique: make them so.
-for (const [route, item] of Object.entries(document.paths ?? {})) {
-  for (const [method, operation] of Object.entries(item)) {
-    if (!operation || typeof operation !== "object" || !("responses" in operation)) continue;
-    operation.operationId = `${method}${route.replace(/[^A-Za-z0-9]+/g, "_")}`;
-  }
-}
 const ast = await openapiTS(document, { alphabetize: false });
 await writeFile(
   target,

@@ -375,7 +375,7 @@ export function useAudit(filters: AuditFilters) {
     queryFn: ({ pageParam }) =>
       unwrap(
         api.GET("/api/v1/admin/audit", {
-          params: { query: { ...present({ ...filters, cursor: pageParam }), limit: "50" } },
+          params: { query: { ...present({ ...filters, cursor: pageParam }), limit: 50 } },
         }),
       ),
     getNextPageParam: nextCursor,

@@ -1,16 +1,15 @@
 // My API keys: prefix, models, status, spend against budget, expiry; create, rotate, edit limits, revoke.
 import { useState } from "react";
-import { Button, Content, Label, LabelGroup, MenuToggle, PageSection, Title, Tooltip } from "@patternfly/react-core";
+import { Button, Content, MenuToggle, PageSection, Title } from "@patternfly/react-core";
 import { EllipsisVIcon } from "@patternfly/react-icons";
-import { ActionsColumn, Table, Tbody, Td, Th, Thead, Tr, type IAction } from "@patternfly/react-table";
+import { ActionsColumn, Table, Tbody, Td, Th, Thead, type IAction } from "@patternfly/react-table";
 import type { ApiKey, CreatedApiKey, PublicConfig } from "../api/client";
 import { useApiKeys, useRevokeKey, useSelfServiceSettings, useSubscriptions } from "../api/queries";
 import { ConfirmModal } from "../components/ConfirmModal";
 import { Empty, Loading, ProblemView } from "../components/States";
-import { SpendBar } from "../components/SpendBar";
-import { formatDate, formatDateTime, formatDuration } from "../format";
 import { CreateKeyModal } from "./keys/CreateKeyModal";
 import { EditKeyModal } from "./keys/EditKeyModal";
+import { KeyHeaderRow, KeyRow } from "./keys/KeyRow";
 import { RotateKeyModal } from "./keys/RotateKeyModal";
 import { SecretModal } from "./keys/SecretModal";
 
@@ -21,48 +20,6 @@ type Dialog =
   | { kind: "edit"; key: ApiKey }
   | { kind: "revoke"; key: ApiKey }
   | null;
-
-const STATUS_COLOR: Record<string, "green" | "orange" | "grey" | "red" | "blue"> = {
-  active: "green",
-  provisioning: "blue",
-  retiring: "orange",
-  revoked: "grey",
-  expired: "grey",
-  failed: "red",
-  lost: "red",
-};
-
-export function KeyStatus({ apiKey }: { apiKey: ApiKey }) {
-  return (
-    <LabelGroup numLabels={4}>
-      <Label color={STATUS_COLOR[apiKey.status] ?? "blue"}>{apiKey.status}</Label>
-      {apiKey.revocation_pending && (
-        <Tooltip content="keyport revoked the key; LiteLLM has not confirmed yet. keyport keeps trying.">
-          <Label color="orange" tabIndex={0}>
-            revocation pending
-          </Label>
-        </Tooltip>
-      )}
-      {apiKey.blocked && (apiKey.status === "active" || apiKey.status === "retiring") && (
-        <Tooltip content={`Blocked by an administrator: ${apiKey.block_reason ?? "no reason given"}`}>
-          <Label color="red" tabIndex={0}>
-            blocked
-          </Label>
-        </Tooltip>
-      )}
-      {apiKey.status === "retiring" && apiKey.retire_at && (
-        <Label color="orange">stops {formatDateTime(apiKey.retire_at)}</Label>
-      )}
-      {!apiKey.revocation_pending && apiKey.sync_state === "pending" && apiKey.status !== "revoked" && (
-        <Tooltip content={apiKey.last_sync_error ?? "A change is waiting to reach LiteLLM."}>
-          <Label color="blue" tabIndex={0}>
-            sync pending
-          </Label>
-        </Tooltip>
-      )}
-    </LabelGroup>
-  );
-}
 
 const LIVE = new Set(["active", "retiring", "provisioning"]);
 
@@ -119,49 +76,21 @@ export function KeysPage({ config }: { config: PublicConfig }) {
         ) : (
           <Table aria-label="API keys" variant="compact">
             <Thead>
-              <Tr>
-                <Th>Name</Th>
-                <Th>Key</Th>
-                <Th>Models</Th>
-                <Th>Status</Th>
-                <Th>Spend</Th>
-                <Th>Expires</Th>
-                <Th>Created</Th>
+              <KeyHeaderRow>
                 <Th screenReaderText="Actions" />
-              </Tr>
+              </KeyHeaderRow>
             </Thead>
             <Tbody>
               {apiKeys.data.map((key) => {
                 const items = actions(key);
                 return (
-                  <Tr key={key.id} data-testid={`key-${key.name}`}>
-                    <Td dataLabel="Name">{key.name}</Td>
-                    <Td dataLabel="Key">
-                      <code className="kp-nowrap">{key.prefix}…</code>
-                    </Td>
-                    <Td dataLabel="Models">
-                      <LabelGroup>
-                        {key.models.map((m) => (
-                          <Label key={m} isCompact>
-                            {m}
-                          </Label>
-                        ))}
-                      </LabelGroup>
-                    </Td>
-                    <Td dataLabel="Status">
-                      <KeyStatus apiKey={key} />
-                    </Td>
-                    <Td dataLabel="Spend">
-                      <SpendBar spend={key.spend} budget={key.limits.max_budget} label={`Spend of ${key.name}`} />
-                      {key.limits.budget_duration && key.limits.max_budget && (
-                        <small>
-                          per {formatDuration(key.limits.budget_duration)}
-                          {key.budget_reset_at && <>, resets {formatDateTime(key.budget_reset_at)}</>}
-                        </small>
-                      )}
-                    </Td>
-                    <Td dataLabel="Expires">{key.expires_at ? formatDate(key.expires_at) : "never"}</Td>
-                    <Td dataLabel="Created">{formatDateTime(key.created_at)}</Td>
+                  <KeyRow
+                    key={key.id}
+                    apiKey={key}
+                    spendLabel={`Spend of ${key.name}`}
+                    budgetWindow
+                    testId={`key-${key.name}`}
+                  >
                     <Td isActionCell>
                       {items.length > 0 && (
                         <ActionsColumn
@@ -181,7 +110,7 @@ export function KeysPage({ config }: { config: PublicConfig }) {
                         />
                       )}
                     </Td>
-                  </Tr>
+                  </KeyRow>
                 );
               })}
             </Tbody>

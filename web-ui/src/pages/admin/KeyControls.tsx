@@ -33,10 +33,9 @@ import { ApiProblem } from "../../api/problem";
 import { useSelfServiceSettings } from "../../api/queries";
 import { ConfirmModal } from "../../components/ConfirmModal";
 import { ProblemAlert } from "../../components/States";
-import { keyCap } from "../keys/CreateKeyModal";
-import { LimitsFields } from "../keys/LimitsFields";
-import { inputToLimits, limitFieldOf, limitsToInput, type LimitField, type LimitsInput } from "../keys/limits";
-import { checkLimits } from "./shared";
+import { LimitsFields } from "../../limits/LimitsFields";
+import { checkLimits, inputToLimits, keyCap, limitFieldUnder, limitsToInput } from "../../limits/limits";
+import type { LimitField, LimitsInput } from "../../limits/limits";
 
 export type KeyAction = "block" | "unblock" | "limits" | "revoke";
 
@@ -280,7 +279,7 @@ function LimitsModal({ apiKey: k, onClose }: ModalProps) {
   const server: Partial<Record<LimitField | "reason", string>> = {};
   if (change.error instanceof ApiProblem)
     for (const e of change.error.errors) {
-      const field = e.field === "reason" ? "reason" : limitFieldOf(e.field);
+      const field = e.field === "reason" ? "reason" : limitFieldUnder("limits", e.field);
       if (field) server[field] = e.message;
     }
   const errors = { ...server, ...local };

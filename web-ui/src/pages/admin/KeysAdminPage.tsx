@@ -5,20 +5,16 @@ import { Link } from "react-router";
 import {
   FormSelect,
   FormSelectOption,
-  Label,
-  LabelGroup,
   PageSection,
   Toolbar,
   ToolbarContent,
   ToolbarItem,
 } from "@patternfly/react-core";
-import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
+import { Table, Tbody, Td, Th, Thead } from "@patternfly/react-table";
 import { allItems, useAdminKeys, type AdminKey, type KeyStatusValue } from "../../api/admin";
 import { apiEnums } from "../../api/enums";
-import { SpendBar } from "../../components/SpendBar";
 import { Empty, Loading, ProblemView } from "../../components/States";
-import { formatDate, formatDateTime } from "../../format";
-import { KeyStatus } from "../KeysPage";
+import { KeyHeaderRow, KeyRow } from "../keys/KeyRow";
 import { KeyActionButtons, KeyActionModal, type KeyAction } from "./KeyControls";
 import { LoadMore, PageHeader, useCanChange } from "./shared";
 
@@ -37,53 +33,22 @@ export function AdminKeysTable({ userId, status }: { userId?: string; status?: K
     <>
       <Table aria-label={userId ? "The user's keys" : "All keys"} variant="compact">
         <Thead>
-          <Tr>
-            <Th>Name</Th>
-            {!userId && <Th>Owner</Th>}
-            <Th>Key</Th>
-            <Th>Models</Th>
-            <Th>Status</Th>
-            <Th>Spend</Th>
-            <Th>Expires</Th>
-            <Th>Created</Th>
-            {canChange && <Th screenReaderText="Actions" />}
-          </Tr>
+          <KeyHeaderRow owner={!userId}>{canChange && <Th screenReaderText="Actions" />}</KeyHeaderRow>
         </Thead>
         <Tbody>
           {items.map((k) => (
-            <Tr key={k.id}>
-              <Td dataLabel="Name">{k.name}</Td>
-              {!userId && (
-                <Td dataLabel="Owner">
-                  <Link to={`/admin/users/${k.user_id}`}>{k.owner_username}</Link>
-                </Td>
-              )}
-              <Td dataLabel="Key">
-                <code className="kp-nowrap">{k.prefix}…</code>
-              </Td>
-              <Td dataLabel="Models">
-                <LabelGroup>
-                  {k.models.map((m) => (
-                    <Label key={m} isCompact>
-                      {m}
-                    </Label>
-                  ))}
-                </LabelGroup>
-              </Td>
-              <Td dataLabel="Status">
-                <KeyStatus apiKey={k} />
-              </Td>
-              <Td dataLabel="Spend">
-                <SpendBar spend={k.spend} budget={k.limits.max_budget == null ? null : String(k.limits.max_budget)} label={`Spend of ${k.owner_username}'s ${k.name}`} />
-              </Td>
-              <Td dataLabel="Expires">{k.expires_at ? formatDate(k.expires_at) : "never"}</Td>
-              <Td dataLabel="Created">{formatDateTime(k.created_at)}</Td>
+            <KeyRow
+              key={k.id}
+              apiKey={k}
+              spendLabel={`Spend of ${k.owner_username}'s ${k.name}`}
+              owner={userId ? undefined : <Link to={`/admin/users/${k.user_id}`}>{k.owner_username}</Link>}
+            >
               {canChange && (
                 <Td isActionCell>
                   <KeyActionButtons apiKey={k} onAction={(action) => setDialog({ action, key: k })} />
                 </Td>
               )}
-            </Tr>
+            </KeyRow>
           ))}
         </Tbody>
       </Table>

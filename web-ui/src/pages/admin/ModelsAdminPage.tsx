@@ -28,8 +28,10 @@ import { ApiProblem } from "../../api/problem";
 import { ConfirmModal } from "../../components/ConfirmModal";
 import { Empty, Loading, ProblemAlert, ProblemView } from "../../components/States";
 import { formatLimits } from "../../format";
-import { inputToLimits, limitsToInput, type LimitField, type LimitsInput } from "../keys/limits";
-import { checkLimits, limitFieldUnder, LimitsEditor, PageHeader, useCanChange } from "./shared";
+import { LimitsFields } from "../../limits/LimitsFields";
+import { checkLimits, inputToLimits, limitFieldUnder, limitsToInput } from "../../limits/limits";
+import type { LimitField, LimitsInput } from "../../limits/limits";
+import { PageHeader, useCanChange } from "./shared";
 
 type Dialog = { kind: "edit"; model: Model } | { kind: "open"; model: Model } | null;
 
@@ -281,12 +283,11 @@ export function EditModelModal({
               </HelperText>
             </FormHelperText>
           </FormGroup>
-          <LimitsEditor
+          <LimitsFields
             idPrefix="model-quota"
             legend="Default quota of new subscriptions"
             value={quota}
             errors={errors.quota}
-            readOnly={false}
             onChange={(field, v) => setQuota((q) => ({ ...q, [field]: v }))}
           />
           <ProblemAlert error={error} title="The model was not changed" />

@@ -22,8 +22,10 @@ import {
 import { useAdminSettings, usePutSettings, type AdminSettings, type SettingsBody } from "../../api/admin";
 import { ApiProblem } from "../../api/problem";
 import { Loading, ProblemAlert, ProblemView } from "../../components/States";
-import { inputToLimits, limitsToInput, type LimitField, type LimitsInput } from "../keys/limits";
-import { checkLimits, limitFieldUnder, LimitsEditor, PageHeader, useCanChange } from "./shared";
+import { LimitsFields } from "../../limits/LimitsFields";
+import { checkLimits, inputToLimits, limitFieldUnder, limitsToInput } from "../../limits/limits";
+import type { LimitField, LimitsInput } from "../../limits/limits";
+import { PageHeader, useCanChange } from "./shared";
 
 const GROUPS = [
   ["subscription_max_quota", "Most quota of a new subscription"],
@@ -226,7 +228,7 @@ function SettingsForm({ settings }: { settings: AdminSettings }) {
         </Label>
       </div>
       {GROUPS.map(([group, legend]) => (
-        <LimitsEditor
+        <LimitsFields
           key={group}
           idPrefix={group}
           legend={legend}

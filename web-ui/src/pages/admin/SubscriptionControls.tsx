@@ -29,8 +29,9 @@ import {
 import { ApiProblem } from "../../api/problem";
 import { ConfirmModal } from "../../components/ConfirmModal";
 import { ProblemAlert } from "../../components/States";
-import { inputToLimits, type LimitField, type LimitsInput } from "../keys/limits";
-import { checkLimits, limitFieldUnder, limitsToInput, LimitsEditor } from "./shared";
+import { LimitsFields } from "../../limits/LimitsFields";
+import { checkLimits, inputToLimits, limitFieldUnder, limitsToInput } from "../../limits/limits";
+import type { LimitField, LimitsInput } from "../../limits/limits";
 
 export type SubscriptionAction = "suspend" | "reactivate" | "revoke" | "quota";
 
@@ -287,12 +288,11 @@ function QuotaModal({ subscription: s, onClose, onDone }: ModalProps) {
           as sub-limits within it.
         </p>
         <Form id="subscription-quota-form" onSubmit={submit} noValidate style={{ marginTop: "1rem" }}>
-          <LimitsEditor
+          <LimitsFields
             idPrefix="subscription-quota"
             legend="Quota"
             value={value}
             errors={errors}
-            readOnly={false}
             onChange={(field, v) => setValue((prev) => ({ ...prev, [field]: v }))}
           />
           {Object.keys(server).length === 0 && <ProblemAlert error={change.error} title="The quota was not changed" />}

@@ -21,18 +21,9 @@ import { ApiProblem, asProblem } from "../../api/problem";
 import { useCreateKey } from "../../api/queries";
 import { ProblemAlert } from "../../components/States";
 import { formatBudget } from "../../format";
-import { LimitsFields } from "./LimitsFields";
-import {
-  inputToLimits,
-  limitFieldOf,
-  limitsToInput,
-  prefill,
-  tightestQuota,
-  tighter,
-  validateLimits,
-  type LimitField,
-  type LimitsInput,
-} from "./limits";
+import { LimitsFields } from "../../limits/LimitsFields";
+import { inputToLimits, keyCap, limitFieldUnder, limitsToInput, prefill, validateLimits } from "../../limits/limits";
+import type { LimitField, LimitsInput } from "../../limits/limits";
 
 type Errors = Partial<Record<"name" | "subscriptions" | "expires" | LimitField, string>>;
 
@@ -60,11 +51,6 @@ export function validateExpiry(date: string, maxDays?: number | null, now = new 
   return undefined;
 }
 
-/** The cap of a key bound to `subscriptions`: their tightest quota, and the administrator's maximum. */
-export function keyCap(subscriptions: Subscription[], settings: SelfServiceSettings | undefined) {
-  return tighter(tightestQuota(subscriptions), settings?.key_max_limits);
-}
-
 /** Puts the server's field errors on the form's fields; what names no field stays in the alert. */
 export function serverFieldErrors(problem: ApiProblem): Errors {
   const errors: Errors = {};
@@ -73,7 +59,7 @@ export function serverFieldErrors(problem: ApiProblem): Errors {
     else if (field.startsWith("subscription_ids")) errors.subscriptions = message;
     else if (field === "expires_at") errors.expires = message;
     else {
-      const limit = limitFieldOf(field);
+      const limit = limitFieldUnder("limits", field);
       if (limit) errors[limit] = message;
     }
   }

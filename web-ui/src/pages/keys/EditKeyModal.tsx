@@ -18,9 +18,10 @@ import type { ApiKey, SelfServiceSettings, Subscription } from "../../api/client
 import { asProblem } from "../../api/problem";
 import { useUpdateKey } from "../../api/queries";
 import { ProblemAlert } from "../../components/States";
-import { LimitsFields } from "./LimitsFields";
-import { inputToLimits, limitsToInput, validateLimits, type LimitField, type LimitsInput } from "./limits";
-import { endOfDay, keyCap, serverFieldErrors, validateExpiry } from "./CreateKeyModal";
+import { LimitsFields } from "../../limits/LimitsFields";
+import { inputToLimits, keyCap, limitsToInput, validateLimits } from "../../limits/limits";
+import type { LimitField, LimitsInput } from "../../limits/limits";
+import { endOfDay, serverFieldErrors, validateExpiry } from "./CreateKeyModal";
 
 type Errors = Partial<Record<"expires" | LimitField, string>>;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { inputToLimits, limitsToInput, prefill, tightestQuota, tighter, validateLimits } from "./limits";
-import { subscription } from "../../test/render";
-import type { Subscription } from "../../api/client";
+import { subscription } from "../test/render";
+import type { Subscription } from "../api/client";
 
 const sub = (quota: Record<string, unknown>) => subscription({ quota }) as unknown as Subscription;
 
