@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# `just bench`: the throughput and memory numbers of DESIGN §9, measured with wrk on this machine.
+# `just bench`: the throughput and memory numbers of docs/performance.md#targets, measured with wrk on this
+# machine.
 #
 # Builds keyport and the LiteLLM double in release, re-creates the database keyport_bench on the server that
 # scripts/postgres.sh gives, starts the double and `keyport serve` on 127.0.0.1, creates a user, subscribes
 # it to gpt-4o-mini and creates 20 keys through the API, then runs
 #   list my keys   GET  /api/v1/api-keys   64 connections, 2 threads
-#   create a key   POST /api/v1/api-keys   32 connections, 2 threads, a unique name per request
+#   create a key   POST /api/v1/api-keys   32 connections, 2 threads, a unique name per request, spread over
+#                  64 users (a user holds at most 1000 live keys)
 # for KEYPORT_BENCH_DURATION seconds each (default 20), and prints a Markdown summary with requests/s, p50,
 # p99 and the server's resident memory idle (before load) and at its peak. Raw output: .dev/bench/.
 # Nothing is written to docs/; copy the summary into docs/performance.md by hand.
@@ -45,26 +47,13 @@ database_url=$(ensure_database "$server" keyport_bench fresh)
 log "fresh database: $database_url"
 
 section "LiteLLM double and keyport"
-master_key=$(new_master_key)
-port=$(free_port)
-"$bin/litellm-double" --host 127.0.0.1 --port "$port" --master-key "$master_key" --demo-models \
-  >"$out/litellm-double.log" 2>&1 &
-pid=$!
-pids+=("$pid")
-line=$(wait_for_line "$out/litellm-double.log" 'listening on http://[^[:space:]]+' "$pid" 60) ||
-  die "the LiteLLM double did not start"
-litellm_url=${line#listening on }
-
-port=$(free_port)
-env -u KEYPORT_PUBLIC_LITELLM_URL \
+start_litellm_double "$bin" "$out/litellm-double.log" || die "the LiteLLM double did not start"
+litellm_url=$LITELLM_URL
+master_key=$LITELLM_MASTER_KEY
+start_keyport_serve "$bin" "$out/keyport.log" -u KEYPORT_PUBLIC_LITELLM_URL \
   DATABASE_URL="$database_url" LITELLM_URL="$litellm_url" LITELLM_MASTER_KEY="$master_key" \
-  KEYPORT_BIND="127.0.0.1:$port" KEYPORT_LOG="${KEYPORT_BENCH_LOG:-warn}" \
-  "$bin/keyport" serve >"$out/keyport.log" 2>&1 &
-server_pid=$!
-pids+=("$server_pid")
-line=$(wait_for_line "$out/keyport.log" 'keyport listening on http://[^[:space:]]+' "$server_pid" 120) ||
-  die "keyport did not start"
-portal=${line#keyport listening on }
+  KEYPORT_LOG="${KEYPORT_BENCH_LOG:-warn}" KEYPORT_MAX_LIVE_KEYS_PER_USER=1000 || die "keyport did not start"
+server_pid=$keyport_pid
 log "keyport at $portal (pid $server_pid), LiteLLM double at $litellm_url"
 
 section "setup: a user, a subscription, 20 keys"
@@ -107,20 +96,37 @@ sleep 2
 idle_rss=$(rss_kb VmRSS)
 log "idle RSS: $idle_rss kB"
 
+# The creates are spread over 64 users: one user may hold at most 1000 live keys (the highest cap), and a
+# 30 s run at the target rate makes about 24,000.
+creators=()
+for i in $(seq 1 64); do
+  creator_token=$(DATABASE_URL="$database_url" LITELLM_URL="$litellm_url" LITELLM_MASTER_KEY="$master_key" \
+    "$bin/keyport" admin create-user "bench-creator-$i" 2>/dev/null)
+  creator_sub=$(curl -sS "$portal/api/v1/subscriptions" -H "Authorization: Bearer $creator_token" \
+    -H 'Content-Type: application/json' -d "{\"model_id\": \"$model\"}" | json_field id)
+  creators+=("$creator_token:$creator_sub")
+done
+log "${#creators[@]} users to create keys with"
+
 cat >"$out/create-key.lua" <<'EOF'
--- POST /api/v1/api-keys with a name unique to each request: bench-<thread>-<counter>.
-local token = os.getenv("KEYPORT_BENCH_TOKEN")
-local subscription = os.getenv("KEYPORT_BENCH_SUBSCRIPTION")
+-- POST /api/v1/api-keys with a name unique to each request (bench-<thread>-<counter>), for each of the
+-- creators (token:subscription, comma-separated in KEYPORT_BENCH_CREATORS) in turn.
+local creators = {}
+for pair in string.gmatch(os.getenv("KEYPORT_BENCH_CREATORS"), "[^,]+") do
+  local token, subscription = string.match(pair, "([^:]+):(.+)")
+  table.insert(creators, { token = token, subscription = subscription })
+end
 local threads = 0
 function setup(thread)
   thread:set("thread_id", threads)
   threads = threads + 1
 end
 local counter = 0
-local headers = { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" }
 function request()
   counter = counter + 1
-  local body = string.format('{"name": "bench-%d-%d", "subscription_ids": ["%s"]}', thread_id, counter, subscription)
+  local creator = creators[(counter % #creators) + 1]
+  local headers = { ["Authorization"] = "Bearer " .. creator.token, ["Content-Type"] = "application/json" }
+  local body = string.format('{"name": "bench-%d-%d", "subscription_ids": ["%s"]}', thread_id, counter, creator.subscription)
   return wrk.format("POST", "/api/v1/api-keys", headers, body)
 end
 EOF
@@ -134,7 +140,7 @@ run_wrk -t2 -c64 -d"${duration}s" --latency -H "Authorization: Bearer $token" "$
   tee "$out/list-keys.txt"
 
 section "create a key: 32 connections, ${duration} s"
-KEYPORT_BENCH_TOKEN=$token KEYPORT_BENCH_SUBSCRIPTION=$subscription_id \
+KEYPORT_BENCH_CREATORS=$(IFS=,; echo "${creators[*]}") \
   run_wrk -t2 -c32 -d"${duration}s" --latency -s "$out/create-key.lua" "$portal" | tee "$out/create-key.txt"
 
 kill -0 "$server_pid" 2>/dev/null || die "keyport exited during the benchmark (log: $out/keyport.log)"
