@@ -1,10 +1,10 @@
 //! `AdminKeyStore`: everybody's keys, a page at a time, in two queries (the page with its owners, then the
 //! links of exactly those keys).
 
-use crate::api_keys::links_of_key;
+use crate::api_keys::{links_of_key, load_links};
 use crate::error::diesel_error;
-use crate::rows::{ApiKeyRow, KeyLinkRow};
-use crate::schema::{api_key_subscriptions, api_keys, subscriptions, users};
+use crate::rows::ApiKeyRow;
+use crate::schema::{api_keys, users};
 use crate::PgStore;
 use async_trait::async_trait;
 use diesel::prelude::*;
@@ -12,8 +12,6 @@ use diesel_async::RunQueryDsl;
 use keyport_domain::admin::{AdminKeyStore, KeyQuery, OwnedKey};
 use keyport_domain::ids::ApiKeyId;
 use keyport_domain::StoreError;
-use std::collections::HashMap;
-use uuid::Uuid;
 
 #[async_trait]
 impl AdminKeyStore for PgStore {
@@ -35,39 +33,13 @@ impl AdminKeyStore for PgStore {
         }
         let mut conn = self.conn().await?;
         let keys: Vec<(ApiKeyRow, String)> = page.load(&mut conn).await.map_err(diesel_error)?;
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<Uuid> = keys.iter().map(|(key, _)| key.id).collect();
-        let links: Vec<KeyLinkRow> = api_key_subscriptions::table
-            .inner_join(
-                subscriptions::table
-                    .on(subscriptions::id.eq(api_key_subscriptions::subscription_id)),
-            )
-            .filter(api_key_subscriptions::api_key_id.eq_any(&ids))
-            .order((api_key_subscriptions::api_key_id, subscriptions::model_id))
-            .select((
-                api_key_subscriptions::api_key_id,
-                api_key_subscriptions::subscription_id,
-                subscriptions::model_id,
-                subscriptions::status,
-            ))
-            .load(&mut conn)
-            .await
-            .map_err(diesel_error)?;
-        let mut links_by_key: HashMap<Uuid, Vec<KeyLinkRow>> = HashMap::new();
-        for link in links {
-            links_by_key.entry(link.api_key_id).or_default().push(link);
-        }
-        keys.into_iter()
-            .map(|(key, owner)| {
-                let links = links_by_key.remove(&key.id).unwrap_or_default();
-                Ok(OwnedKey {
-                    key: key.into_api_key(&links)?,
-                    owner,
-                })
-            })
-            .collect()
+        let (keys, owners): (Vec<ApiKeyRow>, Vec<String>) = keys.into_iter().unzip();
+        let keys = load_links(&mut conn, keys).await?;
+        Ok(keys
+            .into_iter()
+            .zip(owners)
+            .map(|(key, owner)| OwnedKey { key, owner })
+            .collect())
     }
 
     async fn owned_key(&self, id: ApiKeyId) -> Result<Option<OwnedKey>, StoreError> {

@@ -2,9 +2,9 @@
 //! administrator.
 
 use crate::error::{diesel_error, Failure};
-use crate::jobs::enqueue_converge;
 use crate::rows::{live_key_statuses, UserRow};
 use crate::schema::{api_keys, subscriptions, users};
+use crate::users::pend_live_keys;
 use crate::{audit, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,7 +12,6 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use keyport_domain::admin::{UserDirectory, UserOverview, UserQuery};
-use keyport_domain::api_key::{ApiKeyStatus, SyncState};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::UserId;
 use keyport_domain::subscription::SubscriptionStatus;
@@ -170,22 +169,7 @@ impl UserDirectory for PgStore {
                 .optional()?
                 .ok_or(StoreError::NotFound)?;
             // The owner's live keys are blocked in LiteLLM by the jobs (as `change_user_status` does).
-            let keys: Vec<Uuid> = api_keys::table
-                .filter(api_keys::user_id.eq(id.0))
-                .filter(api_keys::status.eq_any([
-                    ApiKeyStatus::Active.as_str(),
-                    ApiKeyStatus::Retiring.as_str(),
-                ]))
-                .select(api_keys::id)
-                .load(conn)
-                .await?;
-            if !keys.is_empty() {
-                diesel::update(api_keys::table.filter(api_keys::id.eq_any(&keys)))
-                    .set(api_keys::sync_state.eq(SyncState::Pending.as_str()))
-                    .execute(conn)
-                    .await?;
-                enqueue_converge(conn, &keys, at, at).await?;
-            }
+            pend_live_keys(conn, id, at).await?;
             audit::record(conn, audit).await?;
             Ok(User::try_from(row)?)
         })

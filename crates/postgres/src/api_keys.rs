@@ -61,6 +61,34 @@ pub(crate) async fn links_of_key(
         .await
 }
 
+/// The keys with their bindings, loaded in one more query (the links of exactly these keys: a key that
+/// changes meanwhile still comes with all its links), in the keys' order.
+pub(crate) async fn load_links(
+    conn: &mut AsyncPgConnection,
+    keys: Vec<ApiKeyRow>,
+) -> Result<Vec<ApiKey>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = keys.iter().map(|key| key.id).collect();
+    let links = api_key_subscriptions::table
+        .inner_join(
+            subscriptions::table.on(subscriptions::id.eq(api_key_subscriptions::subscription_id)),
+        )
+        .filter(api_key_subscriptions::api_key_id.eq_any(&ids))
+        .order((api_key_subscriptions::api_key_id, subscriptions::model_id))
+        .select((
+            api_key_subscriptions::api_key_id,
+            api_key_subscriptions::subscription_id,
+            subscriptions::model_id,
+            subscriptions::status,
+        ))
+        .load::<KeyLinkRow>(conn)
+        .await
+        .map_err(diesel_error)?;
+    with_links(keys, links)
+}
+
 /// The keys with their bindings: `links` are those of these keys (others are ignored), in the order to
 /// report them per key.
 fn with_links(keys: Vec<ApiKeyRow>, links: Vec<KeyLinkRow>) -> Result<Vec<ApiKey>, StoreError> {
@@ -712,27 +740,7 @@ impl ApiKeyStore for PgStore {
             page = page.filter(api_keys::id.gt(after.0));
         }
         let keys: Vec<ApiKeyRow> = page.load(&mut conn).await.map_err(diesel_error)?;
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<Uuid> = keys.iter().map(|key| key.id).collect();
-        let links = api_key_subscriptions::table
-            .inner_join(
-                subscriptions::table
-                    .on(subscriptions::id.eq(api_key_subscriptions::subscription_id)),
-            )
-            .filter(api_key_subscriptions::api_key_id.eq_any(&ids))
-            .order((api_key_subscriptions::api_key_id, subscriptions::model_id))
-            .select((
-                api_key_subscriptions::api_key_id,
-                api_key_subscriptions::subscription_id,
-                subscriptions::model_id,
-                subscriptions::status,
-            ))
-            .load::<KeyLinkRow>(&mut conn)
-            .await
-            .map_err(diesel_error)?;
-        with_links(keys, links)
+        load_links(&mut conn, keys).await
     }
 
     async fn record_spend(

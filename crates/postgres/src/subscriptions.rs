@@ -1,9 +1,10 @@
 //! `SubscriptionStore`.
 
+use crate::api_keys::load_links;
 use crate::error::{diesel_error, Failure};
 use crate::jobs::enqueue_converge;
 use crate::rows::{
-    live_key_statuses, ApiKeyRow, KeyLinkRow, LimitColumns, NewSubscriptionRow, QuotaChangeset,
+    live_key_statuses, ApiKeyRow, LimitColumns, NewSubscriptionRow, QuotaChangeset,
     StatusHistoryRow, SubscriptionRow,
 };
 use crate::schema::{api_key_subscriptions, api_keys, subscription_status_history, subscriptions};
@@ -19,7 +20,6 @@ use keyport_domain::limits::Limits;
 use keyport_domain::ports::{KeyEffects, SubscriptionStore};
 use keyport_domain::subscription::{Subscription, SubscriptionStatus};
 use keyport_domain::StoreError;
-use std::collections::HashMap;
 use uuid::Uuid;
 
 fn convert(rows: Vec<SubscriptionRow>) -> Result<Vec<Subscription>, StoreError> {
@@ -370,35 +370,6 @@ impl SubscriptionStore for PgStore {
             .load(&mut conn)
             .await
             .map_err(diesel_error)?;
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<Uuid> = keys.iter().map(|key| key.id).collect();
-        let links: Vec<KeyLinkRow> = api_key_subscriptions::table
-            .inner_join(
-                subscriptions::table
-                    .on(subscriptions::id.eq(api_key_subscriptions::subscription_id)),
-            )
-            .filter(api_key_subscriptions::api_key_id.eq_any(&ids))
-            .order((api_key_subscriptions::api_key_id, subscriptions::model_id))
-            .select((
-                api_key_subscriptions::api_key_id,
-                api_key_subscriptions::subscription_id,
-                subscriptions::model_id,
-                subscriptions::status,
-            ))
-            .load(&mut conn)
-            .await
-            .map_err(diesel_error)?;
-        let mut links_by_key: HashMap<Uuid, Vec<KeyLinkRow>> = HashMap::new();
-        for link in links {
-            links_by_key.entry(link.api_key_id).or_default().push(link);
-        }
-        keys.into_iter()
-            .map(|key| {
-                let links = links_by_key.remove(&key.id).unwrap_or_default();
-                key.into_api_key(&links)
-            })
-            .collect()
+        load_links(&mut conn, keys).await
     }
 }

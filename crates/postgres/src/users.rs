@@ -8,7 +8,8 @@ use crate::{audit, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel::result::Error as DieselError;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use keyport_domain::api_key::{ApiKeyStatus, SyncState};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::UserId;
@@ -105,22 +106,7 @@ impl UserStore for PgStore {
                 .await
                 .optional()?
                 .ok_or(StoreError::NotFound)?;
-            let keys: Vec<Uuid> = api_keys::table
-                .filter(api_keys::user_id.eq(id.0))
-                .filter(api_keys::status.eq_any([
-                    ApiKeyStatus::Active.as_str(),
-                    ApiKeyStatus::Retiring.as_str(),
-                ]))
-                .select(api_keys::id)
-                .load(conn)
-                .await?;
-            if !keys.is_empty() {
-                diesel::update(api_keys::table.filter(api_keys::id.eq_any(&keys)))
-                    .set(api_keys::sync_state.eq(SyncState::Pending.as_str()))
-                    .execute(conn)
-                    .await?;
-                enqueue_converge(conn, &keys, at, at).await?;
-            }
+            pend_live_keys(conn, id, at).await?;
             audit::record(conn, audit).await?;
             Ok(User::try_from(row)?)
         })
@@ -154,4 +140,31 @@ impl UserStore for PgStore {
         .await
         .map_err(StoreError::from)
     }
+}
+
+/// Marks the user's live keys (active and retiring) pending and queues a converge job for each, due now:
+/// the jobs bring LiteLLM in line with the user's new status. Meant to run inside the transaction that
+/// changes the status.
+pub(crate) async fn pend_live_keys(
+    conn: &mut AsyncPgConnection,
+    user: UserId,
+    at: DateTime<Utc>,
+) -> Result<(), DieselError> {
+    let keys: Vec<Uuid> = api_keys::table
+        .filter(api_keys::user_id.eq(user.0))
+        .filter(api_keys::status.eq_any([
+            ApiKeyStatus::Active.as_str(),
+            ApiKeyStatus::Retiring.as_str(),
+        ]))
+        .select(api_keys::id)
+        .load(conn)
+        .await?;
+    if !keys.is_empty() {
+        diesel::update(api_keys::table.filter(api_keys::id.eq_any(&keys)))
+            .set(api_keys::sync_state.eq(SyncState::Pending.as_str()))
+            .execute(conn)
+            .await?;
+        enqueue_converge(conn, &keys, at, at).await?;
+    }
+    Ok(())
 }

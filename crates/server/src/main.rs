@@ -4,10 +4,13 @@
 
 mod admin;
 mod audit;
+mod catalog_sync;
 mod config;
 mod metrics;
+mod rate_limit_prune;
 mod reconcile;
 mod serve;
+mod session_purge;
 mod wiring;
 mod worker;
 

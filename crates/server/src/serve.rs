@@ -1,10 +1,12 @@
-//! `keyport serve`: migrate, connect, sync the catalog, then serve HTTP until SIGINT/SIGTERM (graceful:
-//! in-flight requests finish). The catalog is re-synced periodically in the background.
+//! `keyport serve`, top-down: prepare (check the flags, migrate, connect, sync the catalog), start the
+//! background tasks (catalog sync, job workers, reconciler, audit sealer; each in its own file), build the
+//! API's state, start the upkeep (rate-limit pruning, session purge), then serve HTTP until SIGINT/SIGTERM
+//! (graceful: in-flight requests finish).
 
 use crate::config::{Common, ServeArgs};
 use crate::metrics::{Counters, Prometheus};
 use crate::wiring::Wiring;
-use crate::{audit, reconcile, worker};
+use crate::{audit, catalog_sync, rate_limit_prune, reconcile, session_purge, worker};
 use actix_web::{web, HttpServer};
 use anyhow::Context;
 use async_trait::async_trait;
@@ -65,6 +67,16 @@ async fn report_audit_exposure(wiring: &Wiring) {
 }
 
 async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
+    let wiring = prepare(&common, &args).await?;
+    let counters = Arc::new(Counters::default());
+    start_background_tasks(&wiring, &args, &counters);
+    let state = build_state(&common, &args, &wiring, counters).await?;
+    start_upkeep(&state, &wiring, &args);
+    listen(state, &args).await
+}
+
+/// Checks the flags, migrates (unless told not to), connects, and syncs the catalog once.
+async fn prepare(common: &Common, args: &ServeArgs) -> anyhow::Result<Wiring> {
     args.validate()?;
     if args.dev_login {
         tracing::warn!(
@@ -77,62 +89,33 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
         keyport_postgres::run_migrations(common.migrate_database_url()?).await?;
         tracing::info!(as_owner_role = common.split_roles(), "migrations applied");
     }
-    let wiring = Wiring::connect(&common).await?;
+    let wiring = Wiring::connect(common).await?;
     report_audit_exposure(&wiring).await;
-    match wiring.sync_catalog().execute().await {
-        Ok(report) => tracing::info!(
-            added = report.added.len(),
-            updated = report.updated.len(),
-            unchanged = report.unchanged,
-            unavailable = report.now_unavailable.len(),
-            "catalog synced"
-        ),
-        Err(error) => {
-            tracing::warn!(%error, "catalog sync at start failed; serving the catalog as stored")
-        }
-    }
-    if args.sync_interval_secs > 0 {
-        let sync = wiring.sync_catalog();
-        let every = Duration::from_secs(args.sync_interval_secs);
-        actix_web::rt::spawn(async move {
-            let mut ticker = tokio::time::interval(every);
-            ticker.tick().await;
-            loop {
-                ticker.tick().await;
-                match sync.execute().await {
-                    Ok(report)
-                        if !report.added.is_empty()
-                            || !report.updated.is_empty()
-                            || !report.now_unavailable.is_empty() =>
-                    {
-                        tracing::info!(
-                            added = report.added.len(),
-                            updated = report.updated.len(),
-                            unavailable = report.now_unavailable.len(),
-                            "catalog synced"
-                        )
-                    }
-                    Ok(_) => tracing::debug!("catalog unchanged"),
-                    Err(error) => tracing::warn!(%error, "periodic catalog sync failed"),
-                }
-            }
-        });
-    }
+    catalog_sync::at_start(&wiring).await;
+    Ok(wiring)
+}
 
-    let counters = Arc::new(Counters::default());
+/// Starts the tasks that run use cases in the background, each unless its interval (or count) is 0: the
+/// periodic catalog sync, the job workers, the reconciler and the audit sealer.
+fn start_background_tasks(wiring: &Wiring, args: &ServeArgs, counters: &Arc<Counters>) {
+    if args.sync_interval_secs > 0 {
+        catalog_sync::spawn(
+            wiring.sync_catalog(),
+            Duration::from_secs(args.sync_interval_secs),
+        );
+    }
     if args.job_workers > 0 {
         let backoff = Backoff {
             max_attempts: args.job_max_attempts.max(1),
             ..Backoff::default()
         };
         worker::spawn(
-            worker::run_jobs(&wiring, backoff),
+            worker::run_jobs(wiring, backoff),
             args.job_workers,
             Duration::from_millis(args.job_poll_ms.max(10)),
             counters.clone(),
         );
     }
-
     if args.reconcile_interval_secs > 0 {
         reconcile::spawn(
             wiring.clone(),
@@ -144,7 +127,6 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
             counters.clone(),
         );
     }
-
     if args.audit_seal_interval_ms > 0 {
         audit::spawn(
             wiring.store.clone(),
@@ -152,7 +134,16 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
             counters.clone(),
         );
     }
+}
 
+/// The key policy from the flags, the use cases (with single sign-on when configured) and the settings the
+/// API shows or obeys.
+async fn build_state(
+    common: &Common,
+    args: &ServeArgs,
+    wiring: &Wiring,
+    counters: Arc<Counters>,
+) -> anyhow::Result<web::Data<ApiState>> {
     let (litellm_url, _) = common.litellm()?;
     let policy = KeyPolicy {
         max_limits: Limits::UNLIMITED,
@@ -190,7 +181,7 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
             args.session_policy(),
         );
     }
-    let state = web::Data::new(ApiState {
+    Ok(web::Data::new(ApiState {
         services,
         config: ApiConfig {
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -208,48 +199,22 @@ async fn serve(common: Common, args: ServeArgs) -> anyhow::Result<()> {
             wiring: wiring.clone(),
         }),
         metrics: Arc::new(Prometheus {
-            counters: counters.clone(),
+            counters,
             jobs: wiring.store.clone(),
             audit: wiring.store.clone(),
         }),
         limits: wiring.rate_limits(args.login_rate_per_minute, args.auth_failures_per_minute),
-    });
+    }))
+}
 
-    // Rate-limit buckets that are full again are deleted every minute (a full bucket and a missing one
-    // answer the same).
-    {
-        let state = state.clone();
-        actix_web::rt::spawn(async move {
-            let mut ticker = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                ticker.tick().await;
-                match state.limits.prune().await {
-                    Ok(0) => {}
-                    Ok(gone) => tracing::debug!(gone, "idle rate-limit buckets pruned"),
-                    Err(error) => tracing::warn!(%error, "pruning rate-limit buckets failed"),
-                }
-            }
-        });
-    }
+/// Starts the housekeeping tasks: the rate-limit pruning (every minute) and the session purge (every five).
+fn start_upkeep(state: &web::Data<ApiState>, wiring: &Wiring, args: &ServeArgs) {
+    rate_limit_prune::spawn(state.clone());
+    session_purge::spawn(wiring.store.clone(), args.session_policy().idle);
+}
 
-    // Ended and expired sessions and logins in progress are deleted every few minutes.
-    {
-        let store = wiring.store.clone();
-        let idle = args.session_policy().idle;
-        actix_web::rt::spawn(async move {
-            use keyport_domain::session::SessionStore;
-            let mut ticker = tokio::time::interval(Duration::from_secs(300));
-            loop {
-                ticker.tick().await;
-                match store.purge_expired(chrono::Utc::now(), idle).await {
-                    Ok(0) => {}
-                    Ok(gone) => tracing::debug!(gone, "expired sessions purged"),
-                    Err(error) => tracing::warn!(%error, "purging expired sessions failed"),
-                }
-            }
-        });
-    }
-
+/// Serves HTTP until SIGINT/SIGTERM; in-flight requests get 20 seconds to finish.
+async fn listen(state: web::Data<ApiState>, args: &ServeArgs) -> anyhow::Result<()> {
     let mut server = HttpServer::new(move || keyport_api::app(state.clone())).shutdown_timeout(20);
     if let Some(workers) = args.workers {
         server = server.workers(workers);
