@@ -30,16 +30,28 @@ pub async fn request_context(
     let method = req.method().clone();
     let path = req.path().to_owned();
 
-    // PostgreSQL's text cannot hold NUL: an API path or query carrying `%00` is refused before it gets there.
+    // PostgreSQL's text cannot hold NUL: an API path or query value carrying `%00` is refused (422, naming the
+    // parameter; the request is well formed, the value is not allowed) before it gets there.
     let is_api = path == "/api" || path.starts_with("/api/");
-    let response =
-        if is_api && (req.uri().path().contains("%00") || req.query_string().contains("%00")) {
-            req.error_response(ApiError::malformed(
-                "NUL characters (%00) are not allowed in an API path or query",
-            ))
-        } else {
-            next.call(req).await?.map_into_boxed_body()
-        };
+    let nul_in = if !is_api {
+        None
+    } else if req.uri().path().contains("%00") {
+        Some("path".to_owned())
+    } else {
+        req.query_string()
+            .split('&')
+            .find(|pair| pair.contains("%00"))
+            .map(|pair| pair.split('=').next().unwrap_or_default().to_owned())
+    };
+    let response = match nul_in {
+        Some(field) => {
+            req.error_response(ApiError::validation(vec![keyport_domain::FieldError::new(
+                field,
+                "must not contain NUL characters (%00)",
+            )]))
+        }
+        None => next.call(req).await?.map_into_boxed_body(),
+    };
     let status = response.status();
     let is_problem = response
         .headers()

@@ -180,15 +180,15 @@ async fn a_second_live_key_with_the_same_name_is_a_conflict_on_name() {
 async fn a_nul_in_an_api_path_or_query_is_refused_before_the_database() {
     let app = App::start().await;
     let token = app.create_user("root", true);
-    for path in [
-        "/api/v1/admin/audit?action=a%00b",
-        "/api/v1/admin/subscriptions?model_id=%00",
-        "/api/v1/models/gpt%00",
+    for (path, field) in [
+        ("/api/v1/admin/audit?limit=5&action=a%00b", "action"),
+        ("/api/v1/admin/subscriptions?model_id=%00", "model_id"),
+        ("/api/v1/models/gpt%00", "path"),
     ] {
         let (status, body) = app.get(&token, path).await;
         assert_eq!(
-            (status, body["code"].as_str()),
-            (400, Some("malformed-request")),
+            (status, body["code"].as_str(), body["field"].as_str()),
+            (422, Some("validation"), Some(field)),
             "{path}: {body}"
         );
     }
