@@ -204,7 +204,10 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
+    #[expect(
+        dead_code,
+        reason = "only deserialized, to see which field a parse error names"
+    )]
     struct Body {
         name: String,
         limits: Option<Inner>,
@@ -212,7 +215,10 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
+    #[expect(
+        dead_code,
+        reason = "only deserialized, to see which field a parse error names"
+    )]
     struct Inner {
         rpm_limit: Option<u64>,
     }

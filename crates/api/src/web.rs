@@ -178,7 +178,6 @@ fn content_type(path: &str) -> &'static str {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 mod tests {
     use super::*;
     use actix_web::body::MessageBody;

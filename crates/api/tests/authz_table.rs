@@ -1,8 +1,6 @@
 //! docs/security.md prints the authorization table; this keeps it equal to the code's. Regenerate with
 //! `UPDATE_DOCS=1 cargo test -p keyport-api --test authz_table`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use keyport_api::authz::{Access, RULES};
 
 const START: &str = "<!-- authz-table:start -->";

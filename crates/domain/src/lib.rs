@@ -20,6 +20,8 @@ pub mod reconcile_log;
 pub mod secret;
 pub mod session;
 pub mod subscription;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod usecases;
 pub mod user;
 

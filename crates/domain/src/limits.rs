@@ -328,9 +328,7 @@ mod tests {
     use super::*;
     use rust_decimal::Decimal;
 
-    fn money(v: i64) -> Money {
-        Money::new(Decimal::from(v)).unwrap()
-    }
+    use crate::testing::money;
 
     #[test]
     fn budget_durations_parse_litellm_syntax_and_reject_the_rest() {
@@ -364,7 +362,7 @@ mod tests {
     #[test]
     fn money_is_never_negative() {
         assert!(Money::new(Decimal::from(-1)).is_err());
-        assert_eq!(money(0), Money::ZERO);
+        assert_eq!(money("0"), Money::ZERO);
         assert!(Money::new(Decimal::from(2_000_000_000i64)).is_err());
         assert!(Money::budget("0.000001".parse().unwrap()).is_ok());
         assert!(Money::budget("0.0000001".parse().unwrap()).is_err());
@@ -381,20 +379,20 @@ mod tests {
     #[test]
     fn exceeding_names_each_field_above_the_quota() {
         let quota = Limits {
-            max_budget: Some(money(10)),
+            max_budget: Some(money("10")),
             budget_duration: Some(BudgetDuration::parse("30d").unwrap()),
             tpm_limit: Some(1000),
             rpm_limit: None,
         };
         let within = Limits {
-            max_budget: Some(money(2)),
+            max_budget: Some(money("2")),
             budget_duration: Some(BudgetDuration::parse("7d").unwrap()),
             tpm_limit: Some(1000),
             rpm_limit: Some(5),
         };
         assert!(within.exceeding(&quota, "q").is_empty());
         let above = Limits {
-            max_budget: Some(money(11)),
+            max_budget: Some(money("11")),
             budget_duration: Some(BudgetDuration::parse("1mo").unwrap()),
             tpm_limit: None,
             rpm_limit: Some(1),
@@ -406,13 +404,13 @@ mod tests {
             .collect();
         assert_eq!(fields, ["max_budget", "tpm_limit"]);
         let lifetime = Limits {
-            max_budget: Some(money(10)),
+            max_budget: Some(money("10")),
             ..Limits::default()
         };
         assert!(lifetime
             .exceeding(
                 &Limits {
-                    max_budget: Some(money(10)),
+                    max_budget: Some(money("10")),
                     ..Limits::default()
                 },
                 "q"
@@ -423,22 +421,22 @@ mod tests {
     #[test]
     fn a_budget_that_resets_more_often_is_measured_over_the_quota_window() {
         let quota = Limits {
-            max_budget: Some(money(10)),
+            max_budget: Some(money("10")),
             budget_duration: Some(BudgetDuration::parse("30d").unwrap()),
             ..Limits::default()
         };
-        let daily = |b| Limits {
+        let daily = |b: &str| Limits {
             max_budget: Some(money(b)),
             budget_duration: Some(BudgetDuration::parse("1d").unwrap()),
             ..Limits::default()
         };
         assert_eq!(
-            daily(1).exceeding(&quota, "q")[0].field,
+            daily("1").exceeding(&quota, "q")[0].field,
             "max_budget",
             "1 USD a day is 30 USD a month"
         );
         let weekly = Limits {
-            max_budget: Some(money(2)),
+            max_budget: Some(money("2")),
             budget_duration: Some(BudgetDuration::parse("7d").unwrap()),
             ..Limits::default()
         };
@@ -447,15 +445,15 @@ mod tests {
             "2 USD a week is at most 10 USD in 30 days"
         );
         let one_off = Limits {
-            max_budget: Some(money(10)),
+            max_budget: Some(money("10")),
             ..Limits::default()
         };
         assert_eq!(
-            daily(1).exceeding(&one_off, "q")[0].field,
+            daily("1").exceeding(&one_off, "q")[0].field,
             "budget_duration"
         );
         assert!(Limits {
-            max_budget: Some(money(3)),
+            max_budget: Some(money("3")),
             ..Limits::default()
         }
         .exceeding(&quota, "q")
@@ -465,19 +463,19 @@ mod tests {
     #[test]
     fn tightest_takes_the_least_of_each_limit() {
         let a = Limits {
-            max_budget: Some(money(10)),
+            max_budget: Some(money("10")),
             budget_duration: None,
             tpm_limit: Some(5),
             rpm_limit: None,
         };
         let b = Limits {
-            max_budget: Some(money(3)),
+            max_budget: Some(money("3")),
             budget_duration: Some(BudgetDuration::parse("1d").unwrap()),
             tpm_limit: None,
             rpm_limit: Some(7),
         };
         let t = Limits::tightest([&a, &b]);
-        assert_eq!(t.max_budget, Some(money(3)));
+        assert_eq!(t.max_budget, Some(money("3")));
         assert_eq!(t.budget_duration.unwrap().to_string(), "1d");
         assert_eq!(t.tpm_limit, Some(5));
         assert_eq!(t.rpm_limit, Some(7));

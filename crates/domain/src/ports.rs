@@ -178,7 +178,10 @@ pub trait SubscriptionStore: Send + Sync {
     /// Moves a subscription from `from` to `to` (recording the history row, and replacing the quota when one
     /// is given). MUST answer `NotFound` when the subscription is no longer in status `from`, changing
     /// nothing.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a status change names the subscription, both statuses, why, the new quota, when and its audit event"
+    )]
     async fn change_subscription_status(
         &self,
         id: SubscriptionId,
@@ -196,7 +199,10 @@ pub trait SubscriptionStore: Send + Sync {
     /// job is queued for every key in `effects.revoke` and `effects.converge`, so that LiteLLM follows (a
     /// key's models are always those of its active subscriptions). MUST answer `NotFound`, changing
     /// nothing, when the subscription is no longer in status `from`.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a status change names the subscription, both statuses, why, its effects on keys, when and its audit event"
+    )]
     async fn change_subscription_status_cascading(
         &self,
         id: SubscriptionId,

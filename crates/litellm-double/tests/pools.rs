@@ -1,6 +1,5 @@
 //! Quotas pooled across keys: a user's per-model budget (`model_max_budget`), a team's per-model rates,
 //! a key's starting spend; users' access fields and `/user/list`; teams.
-#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,6 +1,5 @@
 //! LiteLLM's route and role gates for virtual keys, and what a non-admin key may then do in the key
 //! handlers (docs/litellm-contract.md#route-and-role-gates).
-#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,42 +1,41 @@
 //! The adapter's side of pooled quotas and locked-down keys, against the double: what `generate_key`,
 //! `set_user_access`, `ensure_team` and `list_users` send, refuse without a call, and how they survive a
 //! race with another replica.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
-use keyport_domain::access::{team_id_of, ModelRates, UserAccess, DEFAULT_INFERENCE_ROUTES};
+#[expect(dead_code, reason = "this file needs only the client configuration")]
+mod common;
+
+use common::routes;
+use keyport_domain::access::{team_id_of, ModelRates, UserAccess};
 use keyport_domain::ids::{ModelId, UserId};
-use keyport_domain::limits::{Limits, Money};
+use keyport_domain::limits::Limits;
 use keyport_domain::ports::{Gateway, GatewayUser, GenerateKey, MAX_USERS_PER_LIST};
-use keyport_domain::secret::{Secret, SecretKind, RANDOM_BYTES};
+use keyport_domain::secret::SecretKind;
+use keyport_domain::testing::{money, secret};
 use keyport_domain::GatewayError;
-use keyport_litellm::{LiteLlmClient, LiteLlmConfig, MasterKey, RetryPolicy};
+use keyport_litellm::{LiteLlmClient, RetryPolicy};
 use keyport_litellm_double::{DoubleConfig, Fault, LiteLlmDouble};
-use rust_decimal::Decimal;
 use serde_json::json;
 use std::time::Duration;
 
 async fn setup() -> (LiteLlmDouble, LiteLlmClient) {
     let double = LiteLlmDouble::start(DoubleConfig::demo()).await.unwrap();
-    let client = LiteLlmClient::new(
-        LiteLlmConfig::new(
-            double.base_url().parse().unwrap(),
-            MasterKey::new(double.master_key()),
-        )
-        .with_retry(RetryPolicy {
-            max_retries: 1,
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(1),
-        }),
-    )
-    .unwrap();
-    (double, client)
+    // One quick retry, instead of the shared two.
+    let config = common::config(&double).with_retry(RetryPolicy {
+        max_retries: 1,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(1),
+    });
+    (double, LiteLlmClient::new(config).unwrap())
 }
 
 fn request(user_id: UserId) -> GenerateKey {
-    let mut bytes = [0u8; RANDOM_BYTES];
-    bytes[..16].copy_from_slice(UserId::new().0.as_bytes());
     GenerateKey {
-        secret: Secret::from_random(SecretKind::ApiKey, &bytes),
+        secret: secret(SecretKind::ApiKey),
         alias: format!("k-{}", UserId::new()),
         user_id,
         models: vec![ModelId::parse("gpt-4o-mini").unwrap()],
@@ -44,11 +43,8 @@ fn request(user_id: UserId) -> GenerateKey {
         expires_in_seconds: None,
         metadata: json!({}),
         team_id: team_id_of(user_id),
-        allowed_routes: DEFAULT_INFERENCE_ROUTES
-            .iter()
-            .map(|r| (*r).to_owned())
-            .collect(),
-        spend: Some(Money::new(Decimal::new(125, 2)).unwrap()),
+        allowed_routes: routes(),
+        spend: Some(money("1.25")),
     }
 }
 

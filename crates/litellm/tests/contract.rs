@@ -3,7 +3,11 @@
 //! Keys it creates have unique aliases (`keyport-contract-…`) and are deleted at the end; users it creates
 //! have emails `keyport-contract-…@example.invalid` and are removed at the end with `/user/delete` (a route
 //! keyport itself does not use; best effort, the double does not serve it).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 use keyport_domain::access::{
     team_id_of, user_drift, ModelBudget, ModelRates, UserAccess, DEFAULT_INFERENCE_ROUTES,
@@ -15,7 +19,8 @@ use keyport_domain::ports::{
     Gateway, GatewayKey, GatewayKeyStatus, GatewayUser, GatewayUserUpdate, GenerateKey, SpendQuery,
     UpdateKey,
 };
-use keyport_domain::secret::{KeyHash, Secret, SecretKind, RANDOM_BYTES};
+use keyport_domain::secret::{KeyHash, SecretKind};
+use keyport_domain::testing::{money, secret};
 use keyport_domain::GatewayError;
 use keyport_litellm::{LiteLlmClient, LiteLlmConfig, MasterKey};
 use keyport_litellm_double::{DoubleConfig, LiteLlmDouble};
@@ -69,13 +74,6 @@ impl Target {
     }
 }
 
-fn fresh_secret() -> Secret {
-    let mut bytes = [0u8; RANDOM_BYTES];
-    bytes[..16].copy_from_slice(UserId::new().0.as_bytes());
-    bytes[16..].copy_from_slice(UserId::new().0.as_bytes());
-    Secret::from_random(SecretKind::ApiKey, &bytes)
-}
-
 fn unique_alias() -> String {
     format!("keyport-contract-{}", UserId::new())
 }
@@ -94,7 +92,7 @@ async fn some_model(client: &LiteLlmClient) -> ModelId {
 fn request(model: ModelId) -> GenerateKey {
     let user_id = UserId::new();
     GenerateKey {
-        secret: fresh_secret(),
+        secret: secret(SecretKind::ApiKey),
         alias: unique_alias(),
         user_id,
         models: vec![model],
@@ -180,7 +178,7 @@ async fn a_second_key_with_the_same_alias_is_a_conflict() {
 async fn unknown_keys_are_absent_and_a_wrong_master_key_is_unauthorized() {
     let target = target().await;
     let client = target.client();
-    let unknown = KeyHash::of(&fresh_secret());
+    let unknown = KeyHash::of(&secret(SecretKind::ApiKey));
     assert_eq!(client.key_info(&unknown).await.unwrap(), None);
     let wrong = LiteLlmClient::new(LiteLlmConfig::new(
         target.url.parse().unwrap(),
@@ -408,7 +406,7 @@ async fn spend_logs_answer_pages_and_nothing_for_a_key_without_calls() {
 
     let quiet = client
         .spend_logs(&SpendQuery {
-            key_hash: Some(KeyHash::of(&fresh_secret())),
+            key_hash: Some(KeyHash::of(&secret(SecretKind::ApiKey))),
             user_id: Some(UserId::new()),
             ..window
         })
@@ -465,7 +463,7 @@ async fn a_key_limited_to_inference_routes_cannot_mint_or_delete_keys_but_an_unr
     );
 
     // What keyport did before: a key without routes, owned by a user without a role, mints at will.
-    let raw = fresh_secret();
+    let raw = secret(SecretKind::ApiKey);
     let (status, body) = call_as(
         &target,
         &target.master_key,
@@ -497,10 +495,6 @@ async fn a_key_limited_to_inference_routes_cannot_mint_or_delete_keys_but_an_unr
     }
 }
 
-fn money(cents: i64) -> Money {
-    Money::new(Decimal::new(cents, 2)).unwrap()
-}
-
 #[tokio::test]
 async fn user_access_and_the_team_are_set_idempotently_and_read_back() {
     let target = target().await;
@@ -521,7 +515,7 @@ async fn user_access_and_the_team_are_set_idempotently_and_read_back() {
         budgets: [(
             model.clone(),
             ModelBudget {
-                max_budget: money(1000),
+                max_budget: money("10.00"),
                 window: BudgetDuration::parse("30d").unwrap(),
             },
         )]
@@ -598,7 +592,7 @@ async fn a_users_model_budget_is_one_pool_for_all_its_keys() {
             user_id: user.user_id,
             team_id: access.team_id(),
             limits: Limits {
-                max_budget: Some(money(1000)),
+                max_budget: Some(money("10.00")),
                 ..Limits::UNLIMITED
             },
             ..request(model.clone())
@@ -652,14 +646,14 @@ async fn a_key_starts_with_the_spend_it_is_generated_with() {
     let client = target.client();
     let model = some_model(&client).await;
     let req = GenerateKey {
-        spend: Some(money(200)),
+        spend: Some(money("2.00")),
         ..request(model)
     };
     let created = client.generate_key(&req).await.unwrap();
     assert_eq!(created.team_id.as_deref(), Some(req.team_id.as_str()));
     assert_eq!(created.allowed_routes, req.allowed_routes);
     let read = client.key_info(&req.secret.hash()).await.unwrap().unwrap();
-    assert_eq!(read.spend, Some(money(200)));
+    assert_eq!(read.spend, Some(money("2.00")));
     assert_eq!(read.allowed_routes, req.allowed_routes);
     assert_eq!(read.team_id, Some(req.team_id.clone()));
     client.delete_key(&req.secret.hash()).await.unwrap();

@@ -1,40 +1,33 @@
 //! The adapter against the LiteLLM double: every call's happy path, every error classification (the
 //! double's real 4xx answers, and injected faults for 5xx, timeouts and dropped connections).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
+#[expect(
+    dead_code,
+    reason = "this file starts its doubles itself and needs no `Setup`"
+)]
+mod common;
+
+use common::{config, routes};
 use keyport_domain::ids::{ModelId, UserId};
-use keyport_domain::limits::{BudgetDuration, Limits, Money};
+use keyport_domain::limits::{BudgetDuration, Limits};
 use keyport_domain::ports::{Gateway, GatewayKeyStatus, GenerateKey};
-use keyport_domain::secret::{KeyHash, Secret, SecretKind, RANDOM_BYTES};
+use keyport_domain::secret::{KeyHash, SecretKind};
+use keyport_domain::testing::{money, secret};
 use keyport_domain::GatewayError;
-use keyport_litellm::{LiteLlmClient, LiteLlmConfig, MasterKey, RetryPolicy};
+use keyport_litellm::{LiteLlmClient, MasterKey, RetryPolicy};
 use keyport_litellm_double::{DoubleConfig, Fault, LiteLlmDouble, VersionProfile};
 use rust_decimal::Decimal;
 use serde_json::json;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
-
-static SEED: AtomicU8 = AtomicU8::new(1);
-
-fn secret() -> Secret {
-    let seed = SEED.fetch_add(1, Ordering::Relaxed);
-    let mut bytes = [0u8; RANDOM_BYTES];
-    for (i, b) in bytes.iter_mut().enumerate() {
-        *b = seed
-            .wrapping_mul(37)
-            .wrapping_add((i as u8).wrapping_mul(11));
-    }
-    Secret::from_random(SecretKind::ApiKey, &bytes)
-}
-
-fn money(text: &str) -> Money {
-    Money::new(Decimal::from_str(text).unwrap()).unwrap()
-}
 
 fn request(alias: &str, models: &[&str]) -> GenerateKey {
     GenerateKey {
-        secret: secret(),
+        secret: secret(SecretKind::ApiKey),
         alias: alias.to_owned(),
         user_id: UserId::new(),
         models: models.iter().map(|m| ModelId::parse(*m).unwrap()).collect(),
@@ -54,18 +47,6 @@ fn request(alias: &str, models: &[&str]) -> GenerateKey {
 
 async fn double_with(config: DoubleConfig) -> LiteLlmDouble {
     LiteLlmDouble::start(config).await.unwrap()
-}
-
-fn config(double: &LiteLlmDouble) -> LiteLlmConfig {
-    LiteLlmConfig::new(
-        double.base_url().parse().unwrap(),
-        MasterKey::new(double.master_key()),
-    )
-    .with_retry(RetryPolicy {
-        max_retries: 2,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-    })
 }
 
 async fn setup() -> (LiteLlmDouble, LiteLlmClient) {
@@ -499,11 +480,4 @@ async fn debug_output_shows_neither_the_master_key_nor_the_secret() {
     assert!(!printed.contains(req.secret.expose()), "{printed}");
     let key = client.generate_key(&req).await.unwrap();
     assert!(!format!("{key:?}").contains(req.secret.expose()));
-}
-
-fn routes() -> Vec<String> {
-    keyport_domain::access::DEFAULT_INFERENCE_ROUTES
-        .iter()
-        .map(|r| (*r).to_owned())
-        .collect()
 }

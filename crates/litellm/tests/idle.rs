@@ -6,7 +6,10 @@
 //!
 //! The race is reproduced with a proxy in front of the double that plays the upstream's side of it: a
 //! request arriving on a connection idle for at least the keep-alive is met with the connection closing.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 use keyport_domain::access::{team_id_of, DEFAULT_INFERENCE_ROUTES};
 use keyport_domain::ids::{ModelId, UserId};

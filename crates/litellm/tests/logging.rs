@@ -1,6 +1,9 @@
 //! What the adapter logs: method, path, status and duration of each call; never the master key, a
 //! secret, a key hash in a query or a request body.
-#![allow(clippy::unwrap_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 use keyport_domain::ids::{ModelId, UserId};
 use keyport_domain::limits::Limits;

@@ -7,7 +7,11 @@
 //!
 //! Every test is `#[ignore]`d with the reason, so a plain `cargo nextest run` lists them as skipped instead
 //! of passing them silently; the script runs them with `--run-ignored only`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap or a panic is a failed test"
+)]
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

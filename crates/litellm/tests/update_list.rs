@@ -1,31 +1,28 @@
 //! `update_key`, `unblock_key` and `list_keys` against the LiteLLM double: what LiteLLM stores afterwards,
 //! and what `/v1/chat/completions` then lets through (models, blocked, expiry, budget and rate limits).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
+#[expect(
+    dead_code,
+    reason = "this file starts its doubles with the suite's team, through `setup`"
+)]
+mod common;
+
+use common::{routes, Setup};
 use keyport_domain::ids::{ModelId, UserId};
-use keyport_domain::limits::{BudgetDuration, Limits, Money};
+use keyport_domain::limits::{BudgetDuration, Limits};
 use keyport_domain::ports::{Gateway, GatewayKeyStatus, GenerateKey, UpdateKey};
-use keyport_domain::secret::{KeyHash, Secret, SecretKind, RANDOM_BYTES};
+use keyport_domain::secret::{KeyHash, Secret, SecretKind};
+use keyport_domain::testing::{money, secret};
 use keyport_domain::GatewayError;
-use keyport_litellm::{LiteLlmClient, LiteLlmConfig, MasterKey, RetryPolicy, UNLIMITED_RATE};
-use keyport_litellm_double::{DoubleConfig, Fault, LiteLlmDouble, VersionProfile};
-use rust_decimal::Decimal;
+use keyport_litellm::UNLIMITED_RATE;
+use keyport_litellm_double::{DoubleConfig, Fault, VersionProfile};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::str::FromStr;
 use std::time::Duration;
-
-/// A fresh random secret (the uuid v4s give 244 random bits: no collisions across 250 keys).
-fn secret() -> Secret {
-    let mut bytes = [0u8; RANDOM_BYTES];
-    bytes[..16].copy_from_slice(UserId::new().0.as_bytes());
-    bytes[16..].copy_from_slice(UserId::new().0.as_bytes());
-    Secret::from_random(SecretKind::ApiKey, &bytes)
-}
-
-fn money(text: &str) -> Money {
-    Money::new(Decimal::from_str(text).unwrap()).unwrap()
-}
 
 fn models(names: &[&str]) -> Vec<ModelId> {
     names.iter().map(|m| ModelId::parse(*m).unwrap()).collect()
@@ -36,7 +33,7 @@ const TEAM: &str = "keyport-test-team";
 
 fn generate(alias: &str, names: &[&str], limits: Limits) -> GenerateKey {
     GenerateKey {
-        secret: secret(),
+        secret: secret(SecretKind::ApiKey),
         alias: alias.to_owned(),
         user_id: UserId::new(),
         models: models(names),
@@ -71,78 +68,29 @@ fn update(hash: &KeyHash, names: &[&str], limits: Limits) -> UpdateKey {
     }
 }
 
-struct Setup {
-    double: LiteLlmDouble,
-    client: LiteLlmClient,
-    http: reqwest::Client,
+/// A double with the suite's team, and its client.
+async fn setup_with(config: DoubleConfig) -> Setup {
+    let s = Setup::start(config).await;
+    s.create_team(TEAM).await;
+    s
+}
+
+async fn setup() -> Setup {
+    setup_with(DoubleConfig::demo()).await
 }
 
 impl Setup {
-    async fn start(config: DoubleConfig) -> Self {
-        let double = LiteLlmDouble::start(config).await.unwrap();
-        let client = LiteLlmClient::new(
-            LiteLlmConfig::new(
-                double.base_url().parse().unwrap(),
-                MasterKey::new(double.master_key()),
-            )
-            .with_retry(RetryPolicy {
-                max_retries: 2,
-                base_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(50),
-            }),
-        )
-        .unwrap();
-        let http = reqwest::Client::new();
-        // The team every key of this suite belongs to (LiteLLM refuses an update naming an unknown team).
-        let created = http
-            .post(format!("{}/team/new", double.base_url()))
-            .bearer_auth(double.master_key())
-            .json(&json!({"team_id": TEAM}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status(), 200);
-        Self {
-            double,
-            client,
-            http,
-        }
-    }
-
-    async fn demo() -> Self {
-        Self::start(DoubleConfig::demo()).await
-    }
-
     /// A key created through the adapter; answers its secret.
     async fn key(&self, names: &[&str], limits: Limits) -> Secret {
         let request = generate(&format!("k-{}", UserId::new()), names, limits);
         self.client.generate_key(&request).await.unwrap();
         request.secret
     }
-
-    /// A chat completion with the virtual key: status and `error.type` (empty on success).
-    async fn chat(&self, secret: &Secret, model: &str) -> (u16, String) {
-        let response = self
-            .http
-            .post(format!("{}/v1/chat/completions", self.double.base_url()))
-            .bearer_auth(secret.expose())
-            .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        let kind = body["error"]["type"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        (status, kind)
-    }
 }
 
 #[tokio::test]
 async fn update_sets_models_limits_expiry_blocked_and_metadata_and_repeating_it_changes_nothing() {
-    let s = Setup::demo().await;
+    let s = setup().await;
     let secret = s.key(&["gpt-4o-mini"], limited()).await;
     let hash = secret.hash();
     let desired = UpdateKey {
@@ -211,7 +159,7 @@ async fn update_sets_models_limits_expiry_blocked_and_metadata_and_repeating_it_
 
 #[tokio::test]
 async fn chat_follows_an_update_of_models_blocked_and_expiry() {
-    let s = Setup::demo().await;
+    let s = setup().await;
     let secret = s.key(&["gpt-4o-mini"], Limits::UNLIMITED).await;
     let hash = secret.hash();
     assert_eq!(s.chat(&secret, "claude-3-5-sonnet").await.0, 403);
@@ -255,7 +203,7 @@ async fn chat_follows_an_update_of_models_blocked_and_expiry() {
 
 #[tokio::test]
 async fn restoring_unlimited_lifts_every_limit_in_litellm_and_in_chat() {
-    let s = Setup::demo().await;
+    let s = setup().await;
     let secret = s.key(&["gpt-4o-mini"], Limits::UNLIMITED).await;
     let hash = secret.hash();
     let unlimited = update(&hash, &["gpt-4o-mini"], Limits::UNLIMITED);
@@ -342,7 +290,7 @@ async fn restoring_unlimited_lifts_every_limit_in_litellm_and_in_chat() {
 
 #[tokio::test]
 async fn rate_limits_are_lifted_even_where_litellm_ignores_null() {
-    let s = Setup::start(DoubleConfig::demo().with_version(VersionProfile::V1_81)).await;
+    let s = setup_with(DoubleConfig::demo().with_version(VersionProfile::V1_81)).await;
     let secret = s
         .key(
             &["gpt-4o-mini"],
@@ -382,7 +330,7 @@ async fn rate_limits_are_lifted_even_where_litellm_ignores_null() {
 
 #[tokio::test]
 async fn limits_keyport_cannot_encode_are_refused_without_a_call() {
-    let s = Setup::demo().await;
+    let s = setup().await;
     let hash = s.key(&["gpt-4o-mini"], Limits::UNLIMITED).await.hash();
     for (limits, field) in [
         (
@@ -431,7 +379,7 @@ async fn limits_keyport_cannot_encode_are_refused_without_a_call() {
 
 #[tokio::test]
 async fn updating_an_unknown_key_is_not_found() {
-    let s = Setup::demo().await;
+    let s = setup().await;
     let unknown = KeyHash::parse(&"e".repeat(64)).unwrap();
     assert_eq!(
         s.client
@@ -445,7 +393,7 @@ async fn updating_an_unknown_key_is_not_found() {
 
 #[tokio::test]
 async fn an_empty_model_list_is_refused_without_a_call() {
-    let s = Setup::demo().await;
+    let s = setup().await;
     let hash = s.key(&["gpt-4o-mini"], Limits::UNLIMITED).await.hash();
     let err = s
         .client
@@ -462,7 +410,7 @@ async fn an_empty_model_list_is_refused_without_a_call() {
 
 #[tokio::test]
 async fn update_is_retried_through_a_passing_503() {
-    let s = Setup::demo().await;
+    let s = setup().await;
     let hash = s.key(&["gpt-4o-mini"], limited()).await.hash();
     s.double.inject(Fault::Status(503).on("/key/update"));
     let key = s
@@ -489,7 +437,7 @@ async fn update_is_retried_through_a_passing_503() {
 
 #[tokio::test]
 async fn unblock_after_block_lets_chat_through_again() {
-    let s = Setup::demo().await;
+    let s = setup().await;
     let secret = s.key(&["gpt-4o-mini"], Limits::UNLIMITED).await;
     let hash = secret.hash();
     s.client.block_key(&hash).await.unwrap();
@@ -515,7 +463,7 @@ async fn unblock_after_block_lets_chat_through_again() {
 
 #[tokio::test]
 async fn list_keys_pages_through_every_key_once() {
-    let s = Setup::demo().await;
+    let s = setup().await;
     let mut created = BTreeSet::new();
     for i in 0..250 {
         let limits = if i % 2 == 0 {
@@ -549,7 +497,7 @@ async fn list_keys_pages_through_every_key_once() {
 
 #[tokio::test]
 async fn list_keys_reads_what_update_wrote_and_refuses_bad_pages_without_a_call() {
-    let s = Setup::demo().await;
+    let s = setup().await;
     let secret = s.key(&["gpt-4o-mini"], limited()).await;
     let mut blocked = update(&secret.hash(), &["claude-3-5-sonnet"], Limits::UNLIMITED);
     blocked.blocked = true;
@@ -578,7 +526,7 @@ async fn list_keys_reads_what_update_wrote_and_refuses_bad_pages_without_a_call(
 
 #[tokio::test]
 async fn list_keys_skips_keys_without_a_token_and_refuses_bare_hashes() {
-    let s = Setup::demo().await;
+    let s = setup().await;
     let token = "a".repeat(64);
     let body = json!({
         "keys": [
@@ -606,11 +554,4 @@ async fn list_keys_skips_keys_without_a_token_and_refuses_bare_hashes() {
         s.client.list_keys(1, 10).await.unwrap_err(),
         GatewayError::Unexpected(_)
     ));
-}
-
-fn routes() -> Vec<String> {
-    keyport_domain::access::DEFAULT_INFERENCE_ROUTES
-        .iter()
-        .map(|r| (*r).to_owned())
-        .collect()
 }

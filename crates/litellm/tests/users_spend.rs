@@ -1,35 +1,29 @@
 //! `ensure_user`, `user_info`, `update_user` and `spend_logs` against the LiteLLM double: what LiteLLM
 //! stores and answers, what `/v1/chat/completions` then enforces and records, and how every failure of
 //! these calls is classified.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+#[expect(dead_code, reason = "this file's keys need no team of their own")]
+mod common;
 
 use chrono::{Duration as TimeDelta, TimeZone, Utc};
+use common::{routes, Setup};
 use keyport_domain::ids::{ModelId, UserId};
 use keyport_domain::limits::{BudgetDuration, Limits, Money};
 use keyport_domain::ports::{
     Gateway, GatewayUser, GatewayUserUpdate, GenerateKey, SpendPage, SpendQuery,
 };
-use keyport_domain::secret::{KeyHash, Secret, SecretKind, RANDOM_BYTES};
+use keyport_domain::secret::{KeyHash, Secret, SecretKind};
+use keyport_domain::testing::{money, secret};
 use keyport_domain::GatewayError;
 use keyport_litellm::{
-    LiteLlmClient, LiteLlmConfig, MasterKey, RetryPolicy, MAX_SPEND_PAGE_SIZE, UNLIMITED_RATE,
+    LiteLlmClient, LiteLlmConfig, MasterKey, MAX_SPEND_PAGE_SIZE, UNLIMITED_RATE,
 };
 use keyport_litellm_double::{DoubleConfig, Fault, LiteLlmDouble, SpendLogRow, VersionProfile};
-use rust_decimal::Decimal;
 use serde_json::json;
-use std::str::FromStr;
-use std::time::Duration;
-
-fn secret() -> Secret {
-    let mut bytes = [0u8; RANDOM_BYTES];
-    bytes[..16].copy_from_slice(UserId::new().0.as_bytes());
-    bytes[16..].copy_from_slice(UserId::new().0.as_bytes());
-    Secret::from_random(SecretKind::ApiKey, &bytes)
-}
-
-fn money(text: &str) -> Money {
-    Money::new(Decimal::from_str(text).unwrap()).unwrap()
-}
 
 fn user(email: Option<&str>) -> GatewayUser {
     GatewayUser {
@@ -48,42 +42,11 @@ fn limited() -> Limits {
     }
 }
 
-struct Setup {
-    double: LiteLlmDouble,
-    client: LiteLlmClient,
-    http: reqwest::Client,
-}
-
 impl Setup {
-    async fn start(config: DoubleConfig) -> Self {
-        let double = LiteLlmDouble::start(config).await.unwrap();
-        let client = LiteLlmClient::new(
-            LiteLlmConfig::new(
-                double.base_url().parse().unwrap(),
-                MasterKey::new(double.master_key()),
-            )
-            .with_retry(RetryPolicy {
-                max_retries: 2,
-                base_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(50),
-            }),
-        )
-        .unwrap();
-        Self {
-            double,
-            client,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn demo() -> Self {
-        Self::start(DoubleConfig::demo()).await
-    }
-
     /// A key of `user` created through the adapter; answers its secret.
     async fn key(&self, user: UserId) -> Secret {
         let request = GenerateKey {
-            secret: secret(),
+            secret: secret(SecretKind::ApiKey),
             alias: format!("k-{}", UserId::new()),
             user_id: user,
             models: vec![
@@ -99,25 +62,6 @@ impl Setup {
         };
         self.client.generate_key(&request).await.unwrap();
         request.secret
-    }
-
-    /// A chat completion with the virtual key: status and `error.type` (empty on success).
-    async fn chat(&self, secret: &Secret, model: &str) -> (u16, String) {
-        let response = self
-            .http
-            .post(format!("{}/v1/chat/completions", self.double.base_url()))
-            .bearer_auth(secret.expose())
-            .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        let kind = body["error"]["type"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        (status, kind)
     }
 }
 
@@ -753,11 +697,4 @@ async fn every_call_classifies_litellms_error_shapes() {
         }
         s.double.clear_faults();
     }
-}
-
-fn routes() -> Vec<String> {
-    keyport_domain::access::DEFAULT_INFERENCE_ROUTES
-        .iter()
-        .map(|r| (*r).to_owned())
-        .collect()
 }

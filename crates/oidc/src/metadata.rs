@@ -108,7 +108,6 @@ impl ProviderMetadata {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn metadata() -> ProviderMetadata {

@@ -7,7 +7,12 @@
 //! When the provider's npm packages are missing it installs them (`npm ci`) first.
 
 // Test support: a failure to set up is a test failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -1,7 +1,11 @@
 //! `OidcProvider` against a real OpenID Connect provider (tests/oidc-provider, node-oidc-provider 9) on
 //! loopback: discovery, the login through its form, and every way an ID token must be refused.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap or a panic is a failed test"
+)]
 
 use keyport_domain::login::{AuthorizationRequest, IdentityError, IdentityProvider};
 use keyport_oidc::testing::{

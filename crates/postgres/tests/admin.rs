@@ -2,9 +2,15 @@
 //! everybody's keys and subscriptions, approvals (history, concurrency), the model change that approves
 //! pending subscriptions, and the self-service settings with their constraints and cache.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
-#[allow(dead_code)]
+#[expect(
+    dead_code,
+    reason = "the shared helpers serve many test files; this one uses some"
+)]
 #[path = "postgres/common.rs"]
 mod common;
 

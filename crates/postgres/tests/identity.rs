@@ -1,9 +1,10 @@
 //! `IdentityUsers` against a real PostgreSQL: users are found by (issuer, subject) only, a first login's
 //! insert names the constraint it broke, and a profile refresh commits with its audit event.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
-
-#[allow(dead_code)]
+#[expect(
+    dead_code,
+    reason = "the shared helpers serve many test files; this one uses some"
+)]
 #[path = "postgres/common.rs"]
 mod common;
 

@@ -60,7 +60,6 @@ pub struct AccessTokenList {
 /// A token's scope (documentation only: the handler checks the strings, naming the wrong one).
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
 pub enum TokenScope {
     Read,
     Write,

@@ -240,7 +240,7 @@ mod tests {
         store.expect_get_settings().returning(|| {
             Ok(Some(SelfServiceSettings {
                 subscription_max_quota: Limits {
-                    max_budget: Some(money(20)),
+                    max_budget: Some(money("20")),
                     budget_duration: Some(crate::limits::BudgetDuration::parse("30d").unwrap()),
                     ..Limits::default()
                 },
@@ -299,7 +299,7 @@ mod tests {
                 *sid == id
                     && *from == SubscriptionStatus::Pending
                     && *to == SubscriptionStatus::Active
-                    && quota.as_ref().and_then(|q| q.max_budget) == Some(money(15))
+                    && quota.as_ref().and_then(|q| q.max_budget) == Some(money("15"))
             })
             .returning(|id, _, to, _, quota, _, _| {
                 let mut s = subscription(bob().user_id, "secret-model", to);
@@ -311,7 +311,7 @@ mod tests {
             .execute(
                 &admin(),
                 request(Some(Limits {
-                    max_budget: Some(money(15)),
+                    max_budget: Some(money("15")),
                     ..Limits::default()
                 })),
             )
@@ -330,7 +330,7 @@ mod tests {
             .execute(
                 &admin(),
                 request(Some(Limits {
-                    max_budget: Some(money(21)),
+                    max_budget: Some(money("21")),
                     ..Limits::default()
                 })),
             )

@@ -635,12 +635,12 @@ mod tests {
         gateway
             .expect_update_key()
             .times(1)
-            .withf(|u| u.limits.max_budget == Some(money(4)))
+            .withf(|u| u.limits.max_budget == Some(money("4")))
             .returning(|_| Err(crate::GatewayError::Unavailable("down".into())));
         let h = harness(gateway);
         let id = h.id();
         let within = Limits {
-            max_budget: Some(money(4)),
+            max_budget: Some(money("4")),
             ..Limits::default()
         };
         assert!(matches!(
@@ -650,7 +650,7 @@ mod tests {
             Error::Forbidden(_)
         ));
         let above = Limits {
-            max_budget: Some(money(50)),
+            max_budget: Some(money("50")),
             ..Limits::default()
         };
         let Error::Invalid(errors) =
@@ -667,7 +667,7 @@ mod tests {
             h.uc.set_limits(&admin(), id, within, Some("budget review"))
                 .await
                 .unwrap();
-        assert_eq!(changed.key.limits.max_budget, Some(money(4)));
+        assert_eq!(changed.key.limits.max_budget, Some(money("4")));
         assert_eq!(
             changed.key.limits.rpm_limit,
             quota(10).rpm_limit,

@@ -288,7 +288,10 @@ mod tests {
     }
 
     /// Records the inserted key and the cap on live keys it was inserted under, and answers `answer`.
-    #[allow(clippy::type_complexity)]
+    #[expect(
+        clippy::type_complexity,
+        reason = "two recorders handed back to the test, each shared with the mock"
+    )]
     fn expect_insert_answering(
         keys: &mut MockApiKeyStore,
         answer: KeyInserted,
@@ -438,7 +441,7 @@ mod tests {
         h.keys.expect_insert_provisioning_key().never();
         h.gateway.expect_generate_key().never();
         let mut req = request("ci", &[&sub]);
-        req.limits.max_budget = Some(money(11));
+        req.limits.max_budget = Some(money("11"));
         req.limits.rpm_limit = Some(61);
         let err = h.use_case().execute(&alice(), req).await.unwrap_err();
         let Error::Invalid(fields) = err else {
@@ -461,11 +464,11 @@ mod tests {
             .expect_activate_key()
             .returning(move |_, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
         let mut req = request("ci", &[&sub]);
-        req.limits.max_budget = Some(money(2));
+        req.limits.max_budget = Some(money("2"));
         req.limits.budget_duration = Some(BudgetDuration::parse("7d").unwrap());
         h.use_case().execute(&alice(), req).await.unwrap();
         let stored = inserted.lock().unwrap().clone().unwrap();
-        assert_eq!(stored.limits.max_budget, Some(money(2)));
+        assert_eq!(stored.limits.max_budget, Some(money("2")));
         assert_eq!(stored.limits.budget_duration.unwrap().to_string(), "7d");
         assert_eq!(
             stored.limits.rpm_limit,
@@ -682,7 +685,7 @@ mod tests {
         let mut h = Harness::with_subscriptions(vec![sub.clone()]);
         h.policy = KeyPolicy {
             max_limits: Limits {
-                max_budget: Some(money(1)),
+                max_budget: Some(money("1")),
                 ..Limits::default()
             },
             max_lifetime: Some(Duration::days(90)),
@@ -704,7 +707,7 @@ mod tests {
         let stored = inserted.lock().unwrap().clone().unwrap();
         assert_eq!(
             stored.limits.max_budget,
-            Some(money(1)),
+            Some(money("1")),
             "the tighter admin maximum wins over the quota"
         );
         assert_eq!(stored.expires_at, Some(now() + Duration::days(90)));

@@ -2,16 +2,17 @@
 
 use crate::api_key::{ApiKey, ApiKeyStatus, SyncState};
 use crate::ids::{ApiKeyId, ModelId, SubscriptionId, UserId};
-use crate::limits::{BudgetDuration, Limits, Money};
+use crate::limits::{BudgetDuration, Limits};
 use crate::model::{Availability, Model};
 use crate::ports::{AccessRecord, Clock, MockClock, MockSecretGenerator, SecretGenerator};
 use crate::secret::{Secret, SecretKind, RANDOM_BYTES};
 use crate::subscription::{Subscription, SubscriptionStatus};
 use crate::user::{Actor, Role, User, UserStatus};
 use chrono::{DateTime, TimeZone, Utc};
-use rust_decimal::Decimal;
 use std::sync::Arc;
 use uuid::Uuid;
+
+pub use crate::testing::money;
 
 pub fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
@@ -44,13 +45,9 @@ pub fn bob() -> Actor {
     Actor::user(UserId(Uuid::from_u128(0xB0B)))
 }
 
-pub fn money(v: i64) -> Money {
-    Money::new(Decimal::from(v)).unwrap()
-}
-
 pub fn quota(budget: i64) -> Limits {
     Limits {
-        max_budget: Some(money(budget)),
+        max_budget: Some(money(&budget.to_string())),
         budget_duration: Some(BudgetDuration::parse("30d").unwrap()),
         tpm_limit: Some(10_000),
         rpm_limit: Some(60),

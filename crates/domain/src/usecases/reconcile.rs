@@ -991,7 +991,7 @@ mod tests {
             budget_duration: row.limits.budget_duration.as_ref().map(ToString::to_string),
             tpm_limit: row.limits.tpm_limit,
             rpm_limit: row.limits.rpm_limit,
-            spend: Some(money(1)),
+            spend: Some(money("1")),
             budget_reset_at: None,
             expires_at: row.expires_at,
             metadata: serde_json::json!({"managed_by": "keyport", "keyport_key_id": row.id}),
@@ -1032,7 +1032,7 @@ mod tests {
     fn mocks(w: &World, calls: Arc<Mutex<Vec<String>>>) -> Reconcile {
         let mut drifted_remote = remote_of(&w.drifted);
         drifted_remote.models = vec!["gpt-4o-mini".into(), "claude".into()];
-        drifted_remote.max_budget = Some(money(999));
+        drifted_remote.max_budget = Some(money("999"));
         let page = vec![
             remote_of(&w.in_sync),
             drifted_remote,

@@ -32,7 +32,10 @@ pub struct RotateKey {
 }
 
 impl RotateKey {
-    #[allow(clippy::too_many_arguments)] // the ports a rotation needs, each injected
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the ports a rotation needs, each injected"
+    )]
     pub fn new(
         keys: Arc<dyn ApiKeyStore>,
         subscriptions: Arc<dyn SubscriptionStore>,
@@ -223,7 +226,7 @@ mod tests {
             budget_duration: None,
             tpm_limit: None,
             rpm_limit: None,
-            spend: spend.map(money),
+            spend: spend.map(|units| money(&units.to_string())),
             budget_reset_at: None,
             expires_at: None,
             metadata: serde_json::Value::Null,
@@ -333,7 +336,11 @@ mod tests {
             .await
             .unwrap();
         let sent = sent.lock().unwrap().clone().unwrap();
-        assert_eq!(sent.spend, Some(money(3)), "rotating must not reset spend");
+        assert_eq!(
+            sent.spend,
+            Some(money("3")),
+            "rotating must not reset spend"
+        );
         assert_eq!(sent.team_id, format!("keyport-{}", alice().user_id));
         assert_eq!(
             sent.allowed_routes,

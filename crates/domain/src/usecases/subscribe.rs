@@ -309,7 +309,7 @@ mod tests {
         subs.expect_find_subscription().returning(|_, _| Ok(None));
         subs.expect_insert_subscription()
             .times(1)
-            .withf(|s, _| s.quota.rpm_limit == Some(7) && s.quota.max_budget == Some(money(10)))
+            .withf(|s, _| s.quota.rpm_limit == Some(7) && s.quota.max_budget == Some(money("10")))
             .returning(|_, _| Ok(()));
         let mut settings = MockSettingsStore::new();
         settings.expect_get_settings().returning(|| {

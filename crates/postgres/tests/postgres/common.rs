@@ -13,12 +13,12 @@ use diesel_async::RunQueryDsl;
 use keyport_domain::api_key::{litellm_alias, NewApiKey};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::{AccessTokenId, ApiKeyId, ModelId, SubscriptionId, UserId};
-use keyport_domain::limits::{BudgetDuration, Limits, Money};
+use keyport_domain::limits::{BudgetDuration, Limits};
 use keyport_domain::model::CatalogEntry;
 use keyport_domain::ports::{
     AccessToken, ApiKeyStore, CatalogChanges, ModelStore, SubscriptionStore, UserStore,
 };
-use keyport_domain::secret::{Secret, SecretKind, RANDOM_BYTES};
+use keyport_domain::secret::SecretKind;
 use keyport_domain::subscription::{Subscription, SubscriptionStatus};
 use keyport_domain::user::{Role, User, UserStatus};
 use keyport_postgres::schema::audit_events;
@@ -27,13 +27,12 @@ use keyport_testkit::TestDb;
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
+/// The shared fixtures of every crate's tests.
+pub use keyport_domain::testing::{money, secret};
+
 /// A fixed instant plus `seconds` (PostgreSQL keeps microseconds, so whole seconds round-trip exactly).
 pub fn at(seconds: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap() + TimeDelta::seconds(seconds)
-}
-
-pub fn money(value: &str) -> Money {
-    Money::new(Decimal::from_str(value).unwrap()).unwrap()
 }
 
 pub fn limits(budget: &str, window: &str, tpm: u64, rpm: u64) -> Limits {
@@ -68,17 +67,6 @@ pub async fn insert_user(store: &PgStore, username: &str) -> User {
         .await
         .unwrap();
     user
-}
-
-pub fn secret(kind: SecretKind) -> Secret {
-    let mut bytes = [0u8; RANDOM_BYTES];
-    for (chunk, random) in bytes
-        .chunks_mut(16)
-        .zip([uuid::Uuid::new_v4(), uuid::Uuid::new_v4()])
-    {
-        chunk.copy_from_slice(random.as_bytes());
-    }
-    Secret::from_random(kind, &bytes)
 }
 
 pub fn access_token(user: UserId) -> AccessToken {

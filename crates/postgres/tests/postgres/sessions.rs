@@ -1,19 +1,16 @@
 use crate::common::*;
 use chrono::{DateTime, TimeDelta, Utc};
 use keyport_domain::audit::AuditEvent;
-use keyport_domain::secret::{Secret, SecretKind, RANDOM_BYTES};
+use keyport_domain::secret::SecretKind;
 use keyport_domain::session::{LoginState, Session, SessionOrigin, SessionStore};
+use keyport_domain::testing::seeded_secret;
 use keyport_domain::user::User;
 use keyport_postgres::PgStore;
 use keyport_testkit::TestDb;
 
-fn secret(seed: u8) -> Secret {
-    Secret::from_random(SecretKind::Session, &[seed; RANDOM_BYTES])
-}
-
 fn session(user: &User, seed: u8, now: DateTime<Utc>) -> Session {
     Session {
-        hash: secret(seed).hash(),
+        hash: seeded_secret(SecretKind::Session, seed).hash(),
         user_id: user.id,
         origin: SessionOrigin::Development,
         created_at: now,
@@ -68,7 +65,7 @@ async fn a_session_lives_until_idle_absolute_or_ended() {
         .unwrap()
         .is_none());
     assert!(store
-        .find_live_session(&secret(2).hash(), now, idle)
+        .find_live_session(&seeded_secret(SecretKind::Session, 2).hash(), now, idle)
         .await
         .unwrap()
         .is_none());
@@ -107,7 +104,7 @@ async fn a_users_sessions_end_together_and_expired_ones_are_purged() {
     // Three ended sessions go; the live one stays.
     assert_eq!(store.purge_expired(now, idle).await.unwrap(), 3);
     assert!(store
-        .find_live_session(&secret(4).hash(), now, idle)
+        .find_live_session(&seeded_secret(SecretKind::Session, 4).hash(), now, idle)
         .await
         .unwrap()
         .is_some());
@@ -118,8 +115,8 @@ async fn a_login_state_is_taken_once_and_not_after_it_expired() {
     let (_db, store, _user) = store_with_user().await;
     let now = at(0);
     let state = |seed: u8, expires_at| LoginState {
-        state_hash: Secret::from_random(SecretKind::LoginState, &[seed; RANDOM_BYTES]).hash(),
-        browser_hash: Secret::from_random(SecretKind::LoginBinding, &[seed; RANDOM_BYTES]).hash(),
+        state_hash: seeded_secret(SecretKind::LoginState, seed).hash(),
+        browser_hash: seeded_secret(SecretKind::LoginBinding, seed).hash(),
         nonce: "n".into(),
         pkce_verifier: "v".repeat(43),
         return_to: "/keys".into(),
