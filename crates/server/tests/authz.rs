@@ -579,7 +579,6 @@ impl Drop for Replica {
 
 impl Replica {
     async fn start(app: &App, env: &[(&str, &str)]) -> Replica {
-        use std::io::{BufRead, BufReader};
         use std::process::{Command, Stdio};
         let mut child = Command::new(env!("CARGO_BIN_EXE_keyport"))
             .env_clear()
@@ -608,17 +607,7 @@ impl Replica {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("the replica starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let base = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).expect("a line");
-            line.trim()
-                .strip_prefix("keyport listening on ")
-                .map(str::to_owned)
-        })
-        .await
-        .unwrap()
-        .unwrap_or_else(|| panic!("the replica did not print its address"));
+        let base = common::listening_address(&mut child).await;
         Replica { base, child }
     }
 }

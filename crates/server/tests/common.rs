@@ -99,17 +99,7 @@ impl App {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("keyport starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let base = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).expect("a line");
-            line.trim()
-                .strip_prefix("keyport listening on ")
-                .map(str::to_owned)
-        })
-        .await
-        .unwrap()
-        .unwrap_or_else(|| panic!("keyport did not print its address"));
+        let base = listening_address(&mut child).await;
         App {
             db,
             database_url,
@@ -257,4 +247,20 @@ pub async fn decode(r: reqwest::Response) -> (u16, Value) {
         );
     }
     (status, body)
+}
+
+/// Reads the first line `keyport serve` prints (its stdout must be piped) and answers the address it
+/// listens on.
+pub async fn listening_address(child: &mut std::process::Child) -> String {
+    let stdout = child.stdout.take().expect("keyport's stdout is piped");
+    tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("a line");
+        line.trim()
+            .strip_prefix("keyport listening on ")
+            .map(str::to_owned)
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|| panic!("keyport did not print its address"))
 }
