@@ -22,7 +22,7 @@ use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 use chrono::{DateTime, Utc};
-use keyport_domain::user::{Actor, User};
+use keyport_domain::users::{Actor, User};
 use keyport_domain::Error;
 use subtle::ConstantTimeEq;
 

@@ -14,9 +14,9 @@ use crate::ApiConfig;
 use actix_web::cookie::time::{Duration, OffsetDateTime};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponseBuilder};
+use keyport_domain::identity::IssuedSession;
+use keyport_domain::identity::LOGIN_STATE_TTL;
 use keyport_domain::secret::Secret;
-use keyport_domain::session::IssuedSession;
-use keyport_domain::usecases::LOGIN_STATE_TTL;
 
 /// The session cookie's name on plain-HTTP localhost development.
 pub const SESSION_COOKIE: &str = "keyport_session";
@@ -178,7 +178,7 @@ mod tests {
 
     fn issued() -> IssuedSession {
         use keyport_domain::ids::UserId;
-        use keyport_domain::user::{Role, User, UserStatus};
+        use keyport_domain::users::{Role, User, UserStatus};
         let now = chrono::Utc::now();
         IssuedSession {
             secret: Secret::from_random(SecretKind::Session, &[6; 32]),

@@ -2,11 +2,11 @@
 //! (which can only be built valid) reports each wrong field.
 
 use chrono::{DateTime, Utc};
-use keyport_domain::api_key::ApiKey;
+use keyport_domain::catalog::Model;
 use keyport_domain::ids::SubscriptionId;
+use keyport_domain::keys::ApiKey;
 use keyport_domain::limits::{BudgetDuration, Limits, Money};
-use keyport_domain::model::Model;
-use keyport_domain::subscription::Subscription;
+use keyport_domain::subscriptions::Subscription;
 use keyport_domain::FieldError;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -200,13 +200,13 @@ pub struct CreateApiKey {
 impl CreateApiKey {
     pub fn into_request(
         self,
-    ) -> Result<keyport_domain::usecases::CreateKeyRequest, keyport_domain::Error> {
+    ) -> Result<keyport_domain::keys::CreateKeyRequest, keyport_domain::Error> {
         let limits = self
             .limits
             .unwrap_or_default()
             .into_limits("limits")
             .map_err(keyport_domain::Error::Invalid)?;
-        Ok(keyport_domain::usecases::CreateKeyRequest {
+        Ok(keyport_domain::keys::CreateKeyRequest {
             name: self.name,
             subscription_ids: self
                 .subscription_ids
@@ -249,13 +249,13 @@ where
 impl UpdateApiKey {
     pub fn into_request(
         self,
-    ) -> Result<keyport_domain::usecases::UpdateKeyRequest, keyport_domain::Error> {
+    ) -> Result<keyport_domain::keys::UpdateKeyRequest, keyport_domain::Error> {
         let limits = self
             .limits
             .map(|l| l.into_limits("limits"))
             .transpose()
             .map_err(keyport_domain::Error::Invalid)?;
-        Ok(keyport_domain::usecases::UpdateKeyRequest {
+        Ok(keyport_domain::keys::UpdateKeyRequest {
             name: self.name,
             limits,
             subscription_ids: self
@@ -317,7 +317,7 @@ pub struct ApiKeyDto {
 
 impl From<&ApiKey> for ApiKeyDto {
     fn from(k: &ApiKey) -> Self {
-        use keyport_domain::api_key::{ApiKeyStatus, SyncState};
+        use keyport_domain::keys::{ApiKeyStatus, SyncState};
         Self {
             id: k.id.0,
             name: k.name.clone(),
@@ -395,8 +395,8 @@ pub struct JobDto {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<&keyport_domain::job::Job> for JobDto {
-    fn from(j: &keyport_domain::job::Job) -> Self {
+impl From<&keyport_domain::jobs::Job> for JobDto {
+    fn from(j: &keyport_domain::jobs::Job) -> Self {
         Self {
             id: j.id,
             kind: j.kind.as_str().to_owned(),

@@ -9,7 +9,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures::future::LocalBoxFuture;
 use futures::future::{ready, Ready};
 use futures::StreamExt;
-use keyport_domain::user::Actor;
+use keyport_domain::users::Actor;
 use serde::de::DeserializeOwned;
 
 /// Largest JSON body accepted.

@@ -14,8 +14,8 @@
 //! - In memory, at most [`MAX_TRACKED`] groups are kept; a new group beyond that evicts the least recently
 //!   updated ones, one at a time. Counters are never reset wholesale.
 
-use keyport_domain::ports::RateLimitStore;
-use keyport_domain::rate_limit::{retry_after_secs, RateDecision, RateLimit};
+use keyport_domain::identity::RateLimitStore;
+use keyport_domain::identity::{retry_after_secs, RateDecision, RateLimit};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -322,7 +322,7 @@ impl Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keyport_domain::ports::MockRateLimitStore;
+    use keyport_domain::identity::MockRateLimitStore;
     use keyport_domain::StoreError;
 
     fn v4(n: u8) -> Option<IpAddr> {

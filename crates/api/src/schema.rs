@@ -2,11 +2,11 @@
 //! that the OpenAPI document lists every value a client can receive or send, from the one list the domain
 //! keeps (`ALL`). Use with `#[schema(schema_with = …)]` on a field or `#[param(schema_with = …)]` on a query.
 
-use keyport_domain::api_key::{ApiKeyStatus, SyncState};
-use keyport_domain::job::{JobKind, JobStatus};
-use keyport_domain::model::Availability;
-use keyport_domain::subscription::SubscriptionStatus;
-use keyport_domain::user::{Role, UserStatus};
+use keyport_domain::catalog::Availability;
+use keyport_domain::jobs::{JobKind, JobStatus};
+use keyport_domain::keys::{ApiKeyStatus, SyncState};
+use keyport_domain::subscriptions::SubscriptionStatus;
+use keyport_domain::users::{Role, UserStatus};
 use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, Type};
 
 /// A string that is one of `values`.

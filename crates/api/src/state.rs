@@ -4,7 +4,10 @@
 
 use crate::ratelimit;
 use async_trait::async_trait;
-use keyport_domain::usecases::*;
+use keyport_domain::{
+    audit::*, catalog::*, identity::*, jobs::*, keys::*, reconcile::*, settings::*,
+    subscriptions::*, users::*,
+};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -106,8 +109,8 @@ pub struct ApiState {
 impl ApiState {
     /// Where to send the browser after ending `session`, to end the identity provider's session too: the
     /// provider's end-session URL for OIDC sessions, none otherwise.
-    pub fn logout_url(&self, session: &keyport_domain::session::Session) -> Option<String> {
-        if session.origin != keyport_domain::session::SessionOrigin::Oidc {
+    pub fn logout_url(&self, session: &keyport_domain::identity::Session) -> Option<String> {
+        if session.origin != keyport_domain::identity::SessionOrigin::Oidc {
             return None;
         }
         self.services

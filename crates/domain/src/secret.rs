@@ -20,7 +20,7 @@ const CHECKSUM_CHARS: usize = 6;
 /// Characters of the random part that the prefix shows, after the fixed kind prefix.
 const PREFIX_RANDOM_CHARS: usize = 6;
 
-/// How many random bytes a [`crate::ports::SecretGenerator`] must supply for one secret.
+/// How many random bytes a [`crate::runtime::SecretGenerator`] must supply for one secret.
 pub const RANDOM_BYTES: usize = RANDOM_CHARS;
 
 /// The kinds of secret keyport issues; each has its own recognisable prefix.

@@ -11,14 +11,14 @@ use crate::wire::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keyport_domain::access::{GatewayUserState, UserAccess, GATEWAY_USER_ROLE, NO_MODELS};
-use keyport_domain::ids::{ModelId, UserId};
-use keyport_domain::limits::{Limits, Money, MAX_RATE_LIMIT};
-use keyport_domain::model::CatalogEntry;
-use keyport_domain::ports::{
+use keyport_domain::catalog::CatalogEntry;
+use keyport_domain::gateway::{
     Gateway, GatewayKey, GatewayKeyPage, GatewayKeyStatus, GatewayUser, GatewayUserInfo,
     GatewayUserUpdate, GenerateKey, SpendLogEntry, SpendPage, SpendQuery, UpdateKey,
     MAX_USERS_PER_LIST,
 };
+use keyport_domain::ids::{ModelId, UserId};
+use keyport_domain::limits::{Limits, Money, MAX_RATE_LIMIT};
 use keyport_domain::secret::KeyHash;
 use keyport_domain::GatewayError;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};

@@ -1,5 +1,5 @@
 //! keyport's LiteLLM gateway adapter. [`LiteLlmClient`] implements the domain's
-//! [`Gateway`](keyport_domain::ports::Gateway) port over LiteLLM's admin API (`/key/*`, `/user/new`,
+//! [`Gateway`](keyport_domain::gateway::Gateway) port over LiteLLM's admin API (`/key/*`, `/user/new`,
 //! `/user/info`, `/user/update`, `/spend/logs/v2`, `/model_group/info`) with reqwest, following the
 //! contract in `docs/litellm-contract.md`: it sends the secret keyport generated as a custom key, never asks
 //! for a key without models, creates users without a stray key, view-only and with no model until their

@@ -11,9 +11,9 @@ mod common;
 
 use common::routes;
 use keyport_domain::access::{team_id_of, ModelRates, UserAccess};
+use keyport_domain::gateway::{Gateway, GatewayUser, GenerateKey, MAX_USERS_PER_LIST};
 use keyport_domain::ids::{ModelId, UserId};
 use keyport_domain::limits::Limits;
-use keyport_domain::ports::{Gateway, GatewayUser, GenerateKey, MAX_USERS_PER_LIST};
 use keyport_domain::secret::SecretKind;
 use keyport_domain::testing::{money, secret};
 use keyport_domain::GatewayError;

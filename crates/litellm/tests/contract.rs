@@ -13,12 +13,12 @@ use keyport_domain::access::{
     team_id_of, user_drift, ModelBudget, ModelRates, UserAccess, DEFAULT_INFERENCE_ROUTES,
     GATEWAY_USER_ROLE, NO_MODELS,
 };
-use keyport_domain::ids::{ModelId, UserId};
-use keyport_domain::limits::{BudgetDuration, Limits, Money};
-use keyport_domain::ports::{
+use keyport_domain::gateway::{
     Gateway, GatewayKey, GatewayKeyStatus, GatewayUser, GatewayUserUpdate, GenerateKey, SpendQuery,
     UpdateKey,
 };
+use keyport_domain::ids::{ModelId, UserId};
+use keyport_domain::limits::{BudgetDuration, Limits, Money};
 use keyport_domain::secret::{KeyHash, SecretKind};
 use keyport_domain::testing::{money, secret};
 use keyport_domain::GatewayError;

@@ -12,9 +12,9 @@
 mod common;
 
 use common::{config, routes};
+use keyport_domain::gateway::{Gateway, GatewayKeyStatus, GenerateKey};
 use keyport_domain::ids::{ModelId, UserId};
 use keyport_domain::limits::{BudgetDuration, Limits};
-use keyport_domain::ports::{Gateway, GatewayKeyStatus, GenerateKey};
 use keyport_domain::secret::{KeyHash, SecretKind};
 use keyport_domain::testing::{money, secret};
 use keyport_domain::GatewayError;

@@ -5,9 +5,9 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
+use keyport_domain::gateway::{Gateway, GenerateKey};
 use keyport_domain::ids::{ModelId, UserId};
 use keyport_domain::limits::Limits;
-use keyport_domain::ports::{Gateway, GenerateKey};
 use keyport_domain::secret::{Secret, SecretKind, RANDOM_BYTES};
 use keyport_litellm::{LiteLlmClient, LiteLlmConfig, MasterKey, RetryPolicy};
 use keyport_litellm_double::{DoubleConfig, Fault, LiteLlmDouble};

@@ -15,12 +15,14 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use keyport_domain::catalog::SyncCatalog;
+use keyport_domain::catalog::{Availability, CatalogEntry, Model};
+use keyport_domain::catalog::{CatalogChanges, ModelStore};
+use keyport_domain::gateway::{Gateway, GenerateKey};
 use keyport_domain::ids::{ModelId, UserId};
 use keyport_domain::limits::Limits;
-use keyport_domain::model::{Availability, CatalogEntry, Model};
-use keyport_domain::ports::{CatalogChanges, Clock, Gateway, GenerateKey, ModelStore};
+use keyport_domain::runtime::Clock;
 use keyport_domain::secret::{KeyHash, Secret, SecretKind, RANDOM_BYTES};
-use keyport_domain::usecases::SyncCatalog;
 use keyport_domain::{GatewayError, StoreError};
 use keyport_litellm::{LiteLlmClient, LiteLlmConfig, MasterKey, RetryPolicy};
 use keyport_litellm_double::{DoubleConfig, LiteLlmDouble};

@@ -12,9 +12,9 @@
 mod common;
 
 use common::{routes, Setup};
+use keyport_domain::gateway::{Gateway, GatewayKeyStatus, GenerateKey, UpdateKey};
 use keyport_domain::ids::{ModelId, UserId};
 use keyport_domain::limits::{BudgetDuration, Limits};
-use keyport_domain::ports::{Gateway, GatewayKeyStatus, GenerateKey, UpdateKey};
 use keyport_domain::secret::{KeyHash, Secret, SecretKind};
 use keyport_domain::testing::{money, secret};
 use keyport_domain::GatewayError;
@@ -140,7 +140,7 @@ async fn update_sets_models_limits_expiry_blocked_and_metadata_and_repeating_it_
     assert!((0..=5).contains(&moved), "{moved}");
     assert_eq!(
         again,
-        keyport_domain::ports::GatewayKey {
+        keyport_domain::gateway::GatewayKey {
             expires_at: again.expires_at,
             ..key
         }

@@ -11,11 +11,11 @@ mod common;
 
 use chrono::{Duration as TimeDelta, TimeZone, Utc};
 use common::{routes, Setup};
-use keyport_domain::ids::{ModelId, UserId};
-use keyport_domain::limits::{BudgetDuration, Limits, Money};
-use keyport_domain::ports::{
+use keyport_domain::gateway::{
     Gateway, GatewayUser, GatewayUserUpdate, GenerateKey, SpendPage, SpendQuery,
 };
+use keyport_domain::ids::{ModelId, UserId};
+use keyport_domain::limits::{BudgetDuration, Limits, Money};
 use keyport_domain::secret::{KeyHash, Secret, SecretKind};
 use keyport_domain::testing::{money, secret};
 use keyport_domain::GatewayError;

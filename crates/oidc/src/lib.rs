@@ -1,5 +1,5 @@
 //! keyport's OpenID Connect adapter: [`OidcProvider`] implements the domain's
-//! [`IdentityProvider`](keyport_domain::login::IdentityProvider) against any compliant provider (Keycloak,
+//! [`IdentityProvider`](keyport_domain::identity::IdentityProvider) against any compliant provider (Keycloak,
 //! Entra ID, Google, Okta, Dex, …). At start it reads the provider's discovery document and JWKS and fails
 //! clearly when either is unreachable or wrong; logins use the authorization code flow with PKCE (S256),
 //! `state` and `nonce`; the ID token is validated here — signature against the JWKS (fetched again when a

@@ -5,7 +5,7 @@ use crate::metadata::{secure_url, ProviderMetadata};
 use crate::token::{self, Expectations, KeySet};
 use async_trait::async_trait;
 use base64::Engine;
-use keyport_domain::login::{
+use keyport_domain::identity::{
     AuthorizationRequest, IdentityError, IdentityProvider, VerifiedIdentity,
 };
 use serde::Deserialize;

@@ -3,7 +3,7 @@
 use crate::metadata::ALLOWED_ALGORITHMS;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use keyport_domain::login::VerifiedIdentity;
+use keyport_domain::identity::VerifiedIdentity;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

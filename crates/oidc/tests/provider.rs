@@ -7,7 +7,7 @@
     reason = "test code: a failed unwrap or a panic is a failed test"
 )]
 
-use keyport_domain::login::{AuthorizationRequest, IdentityError, IdentityProvider};
+use keyport_domain::identity::{AuthorizationRequest, IdentityError, IdentityProvider};
 use keyport_oidc::testing::{
     browser, log_in_at_provider, TestProvider, TokenMode, CLIENT_ID, CLIENT_SECRET,
 };

@@ -10,10 +10,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use keyport_domain::audit::AuditEvent;
+use keyport_domain::identity::{AccessToken, AccessTokenStore};
 use keyport_domain::ids::{AccessTokenId, UserId};
-use keyport_domain::ports::{AccessToken, AccessTokenStore};
 use keyport_domain::secret::KeyHash;
-use keyport_domain::user::User;
+use keyport_domain::users::User;
 use keyport_domain::StoreError;
 
 /// How stale `last_used_at` may get before a use is written down.

@@ -9,14 +9,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use keyport_domain::admin::{
-    ApprovalStore, ModelChanges, ModelUpdated, OwnedSubscription, ReleasePending,
-    StatusHistoryEntry, SubscriptionQuery,
-};
 use keyport_domain::audit::AuditEvent;
+use keyport_domain::catalog::Model;
+use keyport_domain::catalog::{ModelChanges, ModelUpdated, ReleasePending};
 use keyport_domain::ids::{ModelId, SubscriptionId};
-use keyport_domain::model::Model;
-use keyport_domain::subscription::{Subscription, SubscriptionStatus};
+use keyport_domain::subscriptions::{
+    ApprovalStore, OwnedSubscription, StatusHistoryEntry, SubscriptionQuery,
+};
+use keyport_domain::subscriptions::{Subscription, SubscriptionStatus};
 use keyport_domain::StoreError;
 use rust_decimal::Decimal;
 use uuid::Uuid;

@@ -9,8 +9,8 @@ use crate::PgStore;
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use keyport_domain::admin::{AdminKeyStore, KeyQuery, OwnedKey};
 use keyport_domain::ids::ApiKeyId;
+use keyport_domain::keys::{AdminKeyStore, KeyQuery, OwnedKey};
 use keyport_domain::StoreError;
 
 #[async_trait]

@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use keyport_domain::admin::{UserDirectory, UserOverview, UserQuery};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::UserId;
-use keyport_domain::subscription::SubscriptionStatus;
-use keyport_domain::user::{normalize_roles, Role, User, UserStatus};
+use keyport_domain::subscriptions::SubscriptionStatus;
+use keyport_domain::users::{normalize_roles, Role, User, UserStatus};
+use keyport_domain::users::{UserDirectory, UserOverview, UserQuery};
 use keyport_domain::{ConflictKind, StoreError};
 use uuid::Uuid;
 

@@ -8,7 +8,7 @@ use crate::PgStore;
 use async_trait::async_trait;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use keyport_domain::audit::AuditEvent;
-use keyport_domain::ports::AuditLog;
+use keyport_domain::audit::AuditLog;
 use keyport_domain::StoreError;
 
 #[async_trait]

@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use keyport_domain::audit::AuditEvent;
+use keyport_domain::identity::{IdentityUsers, ProfileUpdate};
 use keyport_domain::ids::UserId;
-use keyport_domain::login::{IdentityUsers, ProfileUpdate};
-use keyport_domain::user::{normalize_roles, User};
+use keyport_domain::users::{normalize_roles, User};
 use keyport_domain::StoreError;
 
 #[async_trait]

@@ -19,8 +19,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Array, BigInt, Int8, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use keyport_domain::ids::ApiKeyId;
-use keyport_domain::job::{Job, JobKind, JobStatus, JobSummary};
-use keyport_domain::ports::JobStore;
+use keyport_domain::jobs::JobStore;
+use keyport_domain::jobs::{Job, JobKind, JobStatus, JobSummary};
 use keyport_domain::StoreError;
 use uuid::Uuid;
 

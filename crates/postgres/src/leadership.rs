@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use diesel::sql_types::BigInt;
 use diesel_async::pooled_connection::deadpool::Object;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use keyport_domain::ports::{LeaderGuard, Leadership};
+use keyport_domain::runtime::{LeaderGuard, Leadership};
 use keyport_domain::StoreError;
 
 diesel::define_sql_function! {

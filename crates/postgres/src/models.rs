@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use keyport_domain::catalog::{Availability, Model};
+use keyport_domain::catalog::{CatalogChanges, ModelStore};
 use keyport_domain::ids::ModelId;
-use keyport_domain::model::{Availability, Model};
-use keyport_domain::ports::{CatalogChanges, ModelStore};
 use keyport_domain::StoreError;
 use std::collections::HashMap;
 

@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use diesel::sql_types::{Bool, Double, Text};
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
-use keyport_domain::ports::RateLimitStore;
-use keyport_domain::rate_limit::{RateDecision, RateLimit};
+use keyport_domain::identity::RateLimitStore;
+use keyport_domain::identity::{RateDecision, RateLimit};
 use keyport_domain::StoreError;
 use std::time::Duration;
 

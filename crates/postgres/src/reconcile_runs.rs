@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use keyport_domain::reconcile_log::{ReconcileLog, ReconcileRun, ReconcileTrigger};
+use keyport_domain::reconcile::{ReconcileLog, ReconcileRun, ReconcileTrigger};
 use keyport_domain::StoreError;
 use std::collections::BTreeMap;
 

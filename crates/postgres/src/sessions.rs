@@ -11,12 +11,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use keyport_domain::audit::AuditEvent;
-use keyport_domain::ids::UserId;
-use keyport_domain::secret::KeyHash;
-use keyport_domain::session::{
+use keyport_domain::identity::{
     LoginState, Session, SessionOrigin, SessionStore, LAST_SEEN_RESOLUTION,
 };
-use keyport_domain::user::User;
+use keyport_domain::ids::UserId;
+use keyport_domain::secret::KeyHash;
+use keyport_domain::users::User;
 use keyport_domain::StoreError;
 use uuid::Uuid;
 

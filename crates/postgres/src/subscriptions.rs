@@ -13,12 +13,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use keyport_domain::api_key::{ApiKey, ApiKeyStatus, SyncState};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::{ModelId, SubscriptionId, UserId};
+use keyport_domain::keys::KeyEffects;
+use keyport_domain::keys::{ApiKey, ApiKeyStatus, SyncState};
 use keyport_domain::limits::Limits;
-use keyport_domain::ports::{KeyEffects, SubscriptionStore};
-use keyport_domain::subscription::{Subscription, SubscriptionStatus};
+use keyport_domain::subscriptions::SubscriptionStore;
+use keyport_domain::subscriptions::{Subscription, SubscriptionStatus};
 use keyport_domain::StoreError;
 use uuid::Uuid;
 

@@ -10,11 +10,12 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use keyport_domain::api_key::{ApiKeyStatus, SyncState};
 use keyport_domain::audit::AuditEvent;
+use keyport_domain::identity::AccessToken;
 use keyport_domain::ids::UserId;
-use keyport_domain::ports::{AccessToken, UserStore};
-use keyport_domain::user::{normalize_roles, Role, User, UserStatus};
+use keyport_domain::keys::{ApiKeyStatus, SyncState};
+use keyport_domain::users::UserStore;
+use keyport_domain::users::{normalize_roles, Role, User, UserStatus};
 use keyport_domain::StoreError;
 use uuid::Uuid;
 

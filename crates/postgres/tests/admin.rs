@@ -17,17 +17,19 @@ mod common;
 use common::*;
 use diesel::result::DatabaseErrorKind::{CheckViolation, UniqueViolation};
 use keyport_domain::access::InferenceRoutes;
-use keyport_domain::admin::{
-    AdminKeyStore, ApprovalStore, KeyQuery, ModelChanges, ReleasePending, SelfServiceSettings,
-    SettingsStore, SubscriptionQuery, UserDirectory, UserQuery,
-};
-use keyport_domain::api_key::ApiKeyStatus;
 use keyport_domain::audit::AuditEvent;
+use keyport_domain::catalog::{ModelChanges, ReleasePending};
 use keyport_domain::ids::UserId;
+use keyport_domain::keys::ApiKeyStatus;
+use keyport_domain::keys::{AdminKeyStore, KeyQuery};
 use keyport_domain::limits::Limits;
-use keyport_domain::ports::{SubscriptionStore, UserStore};
-use keyport_domain::subscription::SubscriptionStatus::{self, *};
-use keyport_domain::user::{Actor, Role, User, UserStatus};
+use keyport_domain::settings::{SelfServiceSettings, SettingsStore};
+use keyport_domain::subscriptions::SubscriptionStatus::{self, *};
+use keyport_domain::subscriptions::SubscriptionStore;
+use keyport_domain::subscriptions::{ApprovalStore, SubscriptionQuery};
+use keyport_domain::users::UserStore;
+use keyport_domain::users::{Actor, Role, User, UserStatus};
+use keyport_domain::users::{UserDirectory, UserQuery};
 use keyport_domain::{ConflictKind, StoreError};
 use keyport_postgres::{CachedSettings, PgStore};
 use keyport_testkit::TestDb;
@@ -170,7 +172,7 @@ async fn a_users_overview_counts_their_keys_and_subscriptions_by_status() {
     insert_active_key(&w.store, &live).await;
     let failed = new_key(w.user.id, "failed", &[w.subscription.id]);
     insert_key(&w.store, &failed).await;
-    use keyport_domain::ports::ApiKeyStore;
+    use keyport_domain::keys::ApiKeyStore;
     w.store
         .fail_key(
             failed.id,
@@ -386,7 +388,7 @@ async fn pending_request(
     w: &World,
     username: &str,
     model: &keyport_domain::ids::ModelId,
-) -> keyport_domain::subscription::Subscription {
+) -> keyport_domain::subscriptions::Subscription {
     let u = insert_user(&w.store, username).await;
     let pending = subscription(u.id, model, Pending);
     w.store

@@ -9,10 +9,10 @@
 mod common;
 
 use common::*;
+use keyport_domain::identity::{IdentityUsers, ProfileUpdate};
 use keyport_domain::ids::UserId;
-use keyport_domain::login::{IdentityUsers, ProfileUpdate};
-use keyport_domain::ports::UserStore;
-use keyport_domain::user::Role;
+use keyport_domain::users::Role;
+use keyport_domain::users::UserStore;
 use keyport_domain::{ConflictKind, StoreError};
 use keyport_testkit::TestDb;
 

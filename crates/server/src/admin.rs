@@ -4,13 +4,12 @@
 use crate::config::{AdminCommand, Common, KeyCommand, SubscriptionCommand};
 use crate::wiring::{OsSecrets, SystemClock, Wiring};
 use keyport_domain::ids::{ApiKeyId, SubscriptionId};
+use keyport_domain::keys::{AdminKeys, RevokeKey, UpdateKey};
 use keyport_domain::limits::{BudgetDuration, Limits, Money};
-use keyport_domain::ports::UserStore;
-use keyport_domain::usecases::{
-    AdminKeys, ControlSubscription, CreateUser, CreateUserRequest, IssueAccessToken, RevokeKey,
-    SetUserStatus, SubscriptionAction, UpdateKey,
-};
-use keyport_domain::user::{Actor, UserStatus};
+use keyport_domain::subscriptions::{ControlSubscription, SubscriptionAction};
+use keyport_domain::users::UserStore;
+use keyport_domain::users::{Actor, UserStatus};
+use keyport_domain::users::{CreateUser, CreateUserRequest, IssueAccessToken, SetUserStatus};
 use keyport_domain::Error;
 use std::sync::Arc;
 

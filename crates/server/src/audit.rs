@@ -5,10 +5,8 @@
 use crate::metrics::Counters;
 use crate::wiring::SystemClock;
 use indicatif::{ProgressBar, ProgressStyle};
+use keyport_domain::audit::{AuditReport, SealAudit, VerifyAudit, VerifyOptions, VerifyProgress};
 use keyport_domain::audit::{AuditTrail, ChainLink};
-use keyport_domain::usecases::{
-    AuditReport, SealAudit, VerifyAudit, VerifyOptions, VerifyProgress,
-};
 use keyport_postgres::PgStore;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -156,7 +154,7 @@ pub fn spawn(store: Arc<PgStore>, interval: Duration, counters: Arc<Counters>) {
 mod tests {
     use super::*;
     use keyport_domain::audit::UnsealedEvents;
-    use keyport_domain::usecases::{AuditProblem, ProblemKind};
+    use keyport_domain::audit::{AuditProblem, ProblemKind};
 
     fn report() -> AuditReport {
         AuditReport {

@@ -2,7 +2,7 @@
 //! stored), then every few minutes in the background.
 
 use crate::wiring::Wiring;
-use keyport_domain::usecases::SyncCatalog;
+use keyport_domain::catalog::SyncCatalog;
 use std::time::Duration;
 
 /// The sync at start.

@@ -289,8 +289,12 @@ impl OidcArgs {
     pub fn settings(
         &self,
         public_url: &url::Url,
-    ) -> anyhow::Result<Option<(keyport_oidc::OidcConfig, keyport_domain::login::RoleMapping)>>
-    {
+    ) -> anyhow::Result<
+        Option<(
+            keyport_oidc::OidcConfig,
+            keyport_domain::identity::RoleMapping,
+        )>,
+    > {
         let issuer = self
             .issuer
             .as_deref()
@@ -331,7 +335,7 @@ impl OidcArgs {
         config.scopes = self.scopes.split_whitespace().map(str::to_owned).collect();
         config.groups_claim = groups_claim.to_owned();
         let allowed = groups(&self.allowed_groups);
-        let mut mapping = keyport_domain::login::RoleMapping {
+        let mut mapping = keyport_domain::identity::RoleMapping {
             groups_claim: groups_claim.to_owned(),
             admin_groups: groups(&self.admin_groups),
             auditor_groups: groups(&self.auditor_groups),
@@ -417,8 +421,8 @@ impl ServeArgs {
         self.oidc.settings(&self.public_url()?).map(|_| ())
     }
 
-    pub fn session_policy(&self) -> keyport_domain::session::SessionPolicy {
-        keyport_domain::session::SessionPolicy {
+    pub fn session_policy(&self) -> keyport_domain::identity::SessionPolicy {
+        keyport_domain::identity::SessionPolicy {
             idle: chrono::TimeDelta::minutes(i64::from(self.session_idle_minutes)),
             absolute: chrono::TimeDelta::hours(i64::from(self.session_max_hours)),
         }

@@ -101,7 +101,7 @@ async fn run_command(common: config::Common, command: Command) -> anyhow::Result
             stale_after_secs,
         } => {
             let wiring = wiring::Wiring::connect(&common).await?;
-            let options = keyport_domain::usecases::ReconcileOptions {
+            let options = keyport_domain::reconcile::ReconcileOptions {
                 dry_run,
                 quarantine_orphans: quarantine,
                 stale_after: chrono::Duration::seconds(i64::from(stale_after_secs)),

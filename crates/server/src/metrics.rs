@@ -4,8 +4,9 @@
 
 use async_trait::async_trait;
 use keyport_domain::audit::AuditTrail;
-use keyport_domain::ports::JobStore;
-use keyport_domain::usecases::{FindingKind, JobRunReport, ReconcileReport};
+use keyport_domain::jobs::JobRunReport;
+use keyport_domain::jobs::JobStore;
+use keyport_domain::reconcile::{FindingKind, ReconcileReport};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -5,11 +5,11 @@
 use crate::metrics::Counters;
 use crate::wiring::Wiring;
 use indicatif::{ProgressBar, ProgressStyle};
-use keyport_domain::ports::Leadership;
-use keyport_domain::reconcile_log::{ReconcileLog, ReconcileRun, ReconcileTrigger};
-use keyport_domain::usecases::{
+use keyport_domain::reconcile::{
     FindingKind, Reconcile, ReconcileOptions, ReconcileProgress, ReconcileReport,
 };
+use keyport_domain::reconcile::{ReconcileLog, ReconcileRun, ReconcileTrigger};
+use keyport_domain::runtime::Leadership;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;

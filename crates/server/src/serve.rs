@@ -11,10 +11,10 @@ use actix_web::{web, HttpServer};
 use anyhow::Context;
 use async_trait::async_trait;
 use keyport_api::{ApiConfig, ApiState, Readiness, ReadinessCheck};
-use keyport_domain::job::Backoff;
+use keyport_domain::jobs::Backoff;
+use keyport_domain::keys::KeyPolicy;
 use keyport_domain::limits::Limits;
-use keyport_domain::usecases::KeyPolicy;
-use keyport_domain::usecases::ReconcileOptions;
+use keyport_domain::reconcile::ReconcileOptions;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The session purge of `keyport serve`: ended and expired sessions and logins in progress are deleted every
 //! few minutes.
 
-use keyport_domain::session::SessionStore;
+use keyport_domain::identity::SessionStore;
 use keyport_postgres::PgStore;
 use std::sync::Arc;
 use std::time::Duration;

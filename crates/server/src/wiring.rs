@@ -4,13 +4,16 @@
 use crate::config::Common;
 use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
-use keyport_domain::admin::{SelfServiceSettings, SettingsSource};
+use keyport_domain::identity::SessionPolicy;
+use keyport_domain::identity::{IdentityProvider, RoleMapping};
 use keyport_domain::limits::Limits;
-use keyport_domain::login::{IdentityProvider, RoleMapping};
-use keyport_domain::ports::{Clock, SecretGenerator};
+use keyport_domain::runtime::{Clock, SecretGenerator};
 use keyport_domain::secret::RANDOM_BYTES;
-use keyport_domain::session::SessionPolicy;
-use keyport_domain::usecases::*;
+use keyport_domain::settings::{SelfServiceSettings, SettingsSource};
+use keyport_domain::{
+    access::*, audit::*, catalog::*, identity::*, jobs::*, keys::*, reconcile::*, settings::*,
+    subscriptions::*, users::*,
+};
 use keyport_litellm::{LiteLlmClient, LiteLlmConfig};
 use keyport_postgres::{CachedSettings, PgStore};
 use rand::RngCore;

@@ -5,8 +5,8 @@
 
 use crate::metrics::Counters;
 use crate::wiring::Wiring;
-use keyport_domain::job::Backoff;
-use keyport_domain::usecases::RunJobs;
+use keyport_domain::jobs::Backoff;
+use keyport_domain::jobs::RunJobs;
 use std::sync::Arc;
 use std::time::Duration;
 

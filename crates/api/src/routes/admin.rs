@@ -3,7 +3,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::Authenticated;
 use crate::ApiState;
 use actix_web::{get, web, HttpResponse};
-use keyport_domain::job::JobStatus;
+use keyport_domain::jobs::JobStatus;
 use serde::Deserialize;
 use utoipa::IntoParams;
 

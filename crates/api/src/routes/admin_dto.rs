@@ -3,12 +3,13 @@
 use crate::dto::{ApiKeyDto, LimitsDto, ModelDto, SubscriptionDto};
 use chrono::{DateTime, Utc};
 use keyport_domain::access::{InferenceRoutes, DEFAULT_MAX_LIVE_KEYS};
-use keyport_domain::admin::{
-    ModelUpdated, OwnedKey, OwnedSubscription, SelfServiceSettings, StatusHistoryEntry,
-    UserOverview,
-};
-use keyport_domain::usecases::DecisionOutcome;
-use keyport_domain::user::User;
+use keyport_domain::catalog::ModelUpdated;
+use keyport_domain::keys::OwnedKey;
+use keyport_domain::settings::SelfServiceSettings;
+use keyport_domain::subscriptions::DecisionOutcome;
+use keyport_domain::subscriptions::{OwnedSubscription, StatusHistoryEntry};
+use keyport_domain::users::User;
+use keyport_domain::users::UserOverview;
 use keyport_domain::FieldError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -282,13 +283,13 @@ pub struct UpdateModelBody {
 impl UpdateModelBody {
     pub fn into_changes(
         self,
-    ) -> Result<keyport_domain::admin::ModelChanges, keyport_domain::Error> {
+    ) -> Result<keyport_domain::catalog::ModelChanges, keyport_domain::Error> {
         let default_quota = self
             .default_quota
             .map(|q| q.into_limits("default_quota"))
             .transpose()
             .map_err(keyport_domain::Error::Invalid)?;
-        Ok(keyport_domain::admin::ModelChanges {
+        Ok(keyport_domain::catalog::ModelChanges {
             restricted: self.restricted,
             hidden: self.hidden,
             display_name: self.display_name,

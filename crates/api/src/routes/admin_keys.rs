@@ -10,7 +10,7 @@ use crate::routes::admin_users::query_uuid;
 use crate::ApiState;
 use actix_web::{get, post, put, web, HttpResponse};
 use keyport_domain::ids::{ApiKeyId, UserId};
-use keyport_domain::usecases::ListAllKeysRequest;
+use keyport_domain::keys::ListAllKeysRequest;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;

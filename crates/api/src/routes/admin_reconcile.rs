@@ -5,7 +5,7 @@ use crate::extract::Authenticated;
 use crate::ApiState;
 use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
-use keyport_domain::reconcile_log::ReconcileRun;
+use keyport_domain::reconcile::ReconcileRun;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};

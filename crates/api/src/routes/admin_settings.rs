@@ -8,7 +8,7 @@ use crate::ApiState;
 use actix_web::{get, put, web, HttpResponse};
 
 fn with_source(
-    settings: &keyport_domain::admin::SelfServiceSettings,
+    settings: &keyport_domain::settings::SelfServiceSettings,
     stored: bool,
 ) -> AdminSettingsDto {
     AdminSettingsDto {

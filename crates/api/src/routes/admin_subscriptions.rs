@@ -12,7 +12,7 @@ use crate::routes::admin_users::query_uuid;
 use crate::ApiState;
 use actix_web::{get, post, put, web, HttpResponse};
 use keyport_domain::ids::{SubscriptionId, UserId};
-use keyport_domain::usecases::{
+use keyport_domain::subscriptions::{
     Decision, GrantSubscriptionRequest, ListAllSubscriptionsRequest, SubscriptionAction,
 };
 use serde::Deserialize;
@@ -217,7 +217,7 @@ pub async fn reject(
 
 async fn control(
     state: &ApiState,
-    actor: &keyport_domain::user::Actor,
+    actor: &keyport_domain::users::Actor,
     id: Uuid,
     action: SubscriptionAction,
 ) -> Result<HttpResponse, ApiError> {

@@ -6,8 +6,8 @@ use crate::routes::admin_dto::{AdminUserDetail, AdminUserDto, ChangeRoles, Page}
 use crate::ApiState;
 use actix_web::{get, patch, post, web, HttpResponse};
 use keyport_domain::ids::UserId;
-use keyport_domain::usecases::ListUsersRequest;
-use keyport_domain::user::UserStatus;
+use keyport_domain::users::ListUsersRequest;
+use keyport_domain::users::UserStatus;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -130,7 +130,7 @@ pub async fn update(
 
 async fn set_status(
     state: web::Data<ApiState>,
-    actor: keyport_domain::user::Actor,
+    actor: keyport_domain::users::Actor,
     id: Uuid,
     status: UserStatus,
 ) -> Result<HttpResponse, ApiError> {

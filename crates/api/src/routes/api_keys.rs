@@ -51,7 +51,7 @@ pub async fn list(
         .list_keys
         .execute(
             &actor,
-            keyport_domain::usecases::ListKeysRequest {
+            keyport_domain::keys::ListKeysRequest {
                 status,
                 cursor,
                 limit,
@@ -91,10 +91,7 @@ pub async fn create(
 }
 
 /// 201 with the new key and its secret, never cached.
-fn secret_response(
-    state: &ApiState,
-    created: &keyport_domain::usecases::CreatedKey,
-) -> HttpResponse {
+fn secret_response(state: &ApiState, created: &keyport_domain::keys::CreatedKey) -> HttpResponse {
     HttpResponse::Created()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .insert_header(("Location", format!("/api/v1/api-keys/{}", created.key.id)))
@@ -197,7 +194,7 @@ pub async fn get(
 
 async fn revoke_key(
     state: web::Data<ApiState>,
-    actor: keyport_domain::user::Actor,
+    actor: keyport_domain::users::Actor,
     id: Uuid,
 ) -> Result<HttpResponse, ApiError> {
     let key = state

@@ -19,8 +19,8 @@ use crate::routes::session::client_info;
 use crate::ApiState;
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use keyport_domain::login::LoginError;
-use keyport_domain::usecases::Callback;
+use keyport_domain::identity::Callback;
+use keyport_domain::identity::LoginError;
 use serde::Deserialize;
 use utoipa::IntoParams;
 

@@ -3,10 +3,12 @@
 
 use crate::common::*;
 use chrono::{DateTime, Utc};
+use keyport_domain::access::{AccessRecord, AccessStore};
 use keyport_domain::ids::UserId;
-use keyport_domain::job::{JobKind, JobStatus};
-use keyport_domain::ports::{AccessRecord, AccessStore, JobStore, SubscriptionStore};
-use keyport_domain::subscription::SubscriptionStatus::*;
+use keyport_domain::jobs::JobStore;
+use keyport_domain::jobs::{JobKind, JobStatus};
+use keyport_domain::subscriptions::SubscriptionStatus::*;
+use keyport_domain::subscriptions::SubscriptionStore;
 use keyport_testkit::TestDb;
 
 /// The user's access record, which must exist.

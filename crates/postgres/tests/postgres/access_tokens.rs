@@ -1,5 +1,5 @@
 use crate::common::*;
-use keyport_domain::ports::AccessTokenStore;
+use keyport_domain::identity::AccessTokenStore;
 use keyport_domain::secret::SecretKind;
 use keyport_testkit::TestDb;
 
@@ -23,7 +23,7 @@ async fn a_live_token_is_found_with_its_user_and_its_first_use_is_recorded() {
     assert_eq!(owner, alice);
     assert_eq!(
         found,
-        keyport_domain::ports::AccessToken {
+        keyport_domain::identity::AccessToken {
             last_used_at: Some(at(5)),
             ..token.clone()
         }

@@ -1,8 +1,9 @@
 use crate::common::*;
-use keyport_domain::api_key::{ApiKey, ApiKeyStatus, SyncState};
 use keyport_domain::ids::{ApiKeyId, SubscriptionId};
-use keyport_domain::ports::{ApiKeyStore, SubscriptionStore};
-use keyport_domain::subscription::SubscriptionStatus;
+use keyport_domain::keys::ApiKeyStore;
+use keyport_domain::keys::{ApiKey, ApiKeyStatus, SyncState};
+use keyport_domain::subscriptions::SubscriptionStatus;
+use keyport_domain::subscriptions::SubscriptionStore;
 use keyport_domain::{ConflictKind, StoreError};
 use keyport_testkit::TestDb;
 

@@ -11,14 +11,15 @@ use crate::common::*;
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::SimpleAsyncConnection;
+use keyport_domain::audit::AuditLog;
 use keyport_domain::audit::{
     ActionFilter, AuditEvent, AuditFilter, AuditTrail, ChainLink, UnsealedEvents,
 };
-use keyport_domain::ports::{AuditLog, Clock};
-use keyport_domain::usecases::{
+use keyport_domain::audit::{
     AuditReport, ProblemKind, SealAudit, VerifyAudit, VerifyOptions, SEAL_BATCH,
 };
-use keyport_domain::user::{Actor, Role};
+use keyport_domain::runtime::Clock;
+use keyport_domain::users::{Actor, Role};
 use keyport_domain::StoreError;
 use keyport_postgres::{connect, PgStore};
 use keyport_testkit::TestDb;

@@ -1,12 +1,13 @@
 //! What a subscription's status change does to the keys bound to it.
 
 use crate::common::*;
-use keyport_domain::api_key::{ApiKey, ApiKeyStatus, SyncState};
 use keyport_domain::audit::AuditEvent;
 use keyport_domain::ids::{ApiKeyId, SubscriptionId};
-use keyport_domain::ports::{ApiKeyStore, KeyEffects, SubscriptionStore};
-use keyport_domain::subscription::SubscriptionStatus::{Active, Cancelled, Pending, Suspended};
-use keyport_domain::user::Actor;
+use keyport_domain::keys::{ApiKey, ApiKeyStatus, SyncState};
+use keyport_domain::keys::{ApiKeyStore, KeyEffects};
+use keyport_domain::subscriptions::SubscriptionStatus::{Active, Cancelled, Pending, Suspended};
+use keyport_domain::subscriptions::SubscriptionStore;
+use keyport_domain::users::Actor;
 use keyport_domain::StoreError;
 use serde_json::json;
 

@@ -10,17 +10,19 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::RunQueryDsl;
-use keyport_domain::api_key::{litellm_alias, NewApiKey};
 use keyport_domain::audit::AuditEvent;
+use keyport_domain::catalog::CatalogEntry;
+use keyport_domain::catalog::{CatalogChanges, ModelStore};
+use keyport_domain::identity::AccessToken;
 use keyport_domain::ids::{AccessTokenId, ApiKeyId, ModelId, SubscriptionId, UserId};
+use keyport_domain::keys::ApiKeyStore;
+use keyport_domain::keys::{litellm_alias, NewApiKey};
 use keyport_domain::limits::{BudgetDuration, Limits};
-use keyport_domain::model::CatalogEntry;
-use keyport_domain::ports::{
-    AccessToken, ApiKeyStore, CatalogChanges, ModelStore, SubscriptionStore, UserStore,
-};
 use keyport_domain::secret::SecretKind;
-use keyport_domain::subscription::{Subscription, SubscriptionStatus};
-use keyport_domain::user::{Role, User, UserStatus};
+use keyport_domain::subscriptions::SubscriptionStore;
+use keyport_domain::subscriptions::{Subscription, SubscriptionStatus};
+use keyport_domain::users::UserStore;
+use keyport_domain::users::{Role, User, UserStatus};
 use keyport_postgres::schema::audit_events;
 use keyport_postgres::PgStore;
 use keyport_testkit::TestDb;

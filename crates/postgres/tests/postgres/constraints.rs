@@ -2,8 +2,8 @@
 
 use crate::common::*;
 use diesel::result::DatabaseErrorKind::{CheckViolation, ForeignKeyViolation, UniqueViolation};
-use keyport_domain::ports::SubscriptionStore;
-use keyport_domain::subscription::SubscriptionStatus;
+use keyport_domain::subscriptions::SubscriptionStatus;
+use keyport_domain::subscriptions::SubscriptionStore;
 use keyport_testkit::TestDb;
 
 #[tokio::test]
@@ -253,7 +253,7 @@ async fn the_history_outlives_the_admin_who_acted_and_the_audit_log_is_append_on
     let w = world().await;
     let admin = insert_user(&w.store, "admin").await;
     let event = keyport_domain::audit::AuditEvent::by(
-        &keyport_domain::user::Actor::user(admin.id),
+        &keyport_domain::users::Actor::user(admin.id),
         "subscription.suspend",
         "subscription",
         w.subscription.id,
@@ -348,12 +348,12 @@ async fn a_key_may_be_lost_but_not_replaced_by_itself_or_an_unknown_key() {
     .await
     .unwrap();
     assert_eq!(
-        keyport_domain::ports::ApiKeyStore::get_key(&w.store, key.id)
+        keyport_domain::keys::ApiKeyStore::get_key(&w.store, key.id)
             .await
             .unwrap()
             .unwrap()
             .status,
-        keyport_domain::api_key::ApiKeyStatus::Lost
+        keyport_domain::keys::ApiKeyStatus::Lost
     );
     assert_refused(
         &w.db,
@@ -457,7 +457,7 @@ async fn a_keys_jobs_go_with_it_and_its_successor_going_clears_replaced_by() {
     insert_active_key(&w.store, &old).await;
     let new = new_key(w.user.id, "next", &[w.subscription.id]);
     insert_key(&w.store, &new).await;
-    keyport_domain::ports::ApiKeyStore::complete_rotation(
+    keyport_domain::keys::ApiKeyStore::complete_rotation(
         &w.store,
         new.id,
         old.id,
@@ -467,7 +467,7 @@ async fn a_keys_jobs_go_with_it_and_its_successor_going_clears_replaced_by() {
     )
     .await
     .unwrap();
-    keyport_domain::ports::JobStore::enqueue_converge(&w.store, new.id, at(10))
+    keyport_domain::jobs::JobStore::enqueue_converge(&w.store, new.id, at(10))
         .await
         .unwrap();
 
@@ -480,7 +480,7 @@ async fn a_keys_jobs_go_with_it_and_its_successor_going_clears_replaced_by() {
 
     assert!(jobs_of(&w.db, new.id).await.is_empty());
     assert_eq!(jobs_of(&w.db, old.id).await.len(), 1);
-    let old = keyport_domain::ports::ApiKeyStore::get_key(&w.store, old.id)
+    let old = keyport_domain::keys::ApiKeyStore::get_key(&w.store, old.id)
         .await
         .unwrap()
         .unwrap();

@@ -2,8 +2,10 @@
 //! what it learns of the owner's access on the way.
 
 use crate::common::*;
-use keyport_domain::api_key::NewApiKey;
-use keyport_domain::ports::{AccessStore, ApiKeyStore, KeyInserted, SubscriptionStore};
+use keyport_domain::access::AccessStore;
+use keyport_domain::keys::NewApiKey;
+use keyport_domain::keys::{ApiKeyStore, KeyInserted};
+use keyport_domain::subscriptions::SubscriptionStore;
 use keyport_domain::{ConflictKind, StoreError};
 use keyport_postgres::PgStore;
 use std::sync::Arc;

@@ -1,10 +1,11 @@
 //! The durable key lifecycle: updates, rotations, status changes and expiry, each with its job.
 
 use crate::common::*;
-use keyport_domain::api_key::{ApiKeyStatus, KeyUpdate, SyncState};
 use keyport_domain::ids::ApiKeyId;
+use keyport_domain::keys::ApiKeyStore;
+use keyport_domain::keys::{ApiKeyStatus, KeyUpdate, SyncState};
 use keyport_domain::limits::Limits;
-use keyport_domain::ports::{ApiKeyStore, SubscriptionStore};
+use keyport_domain::subscriptions::SubscriptionStore;
 use keyport_domain::{ConflictKind, StoreError};
 use serde_json::json;
 
@@ -673,7 +674,7 @@ async fn expiring_touches_only_active_and_retiring_keys_at_or_past_their_expiry(
 
 #[tokio::test]
 async fn a_key_activated_after_its_subscription_was_cancelled_is_left_pending_with_a_job() {
-    use keyport_domain::subscription::SubscriptionStatus;
+    use keyport_domain::subscriptions::SubscriptionStatus;
     let w = world().await;
     let key = new_key(w.user.id, "ci", &[w.subscription.id]);
     insert_key(&w.store, &key).await;

@@ -1,6 +1,6 @@
 //! Leadership among replicas: an advisory lock held on a connection taken out of the pool.
 
-use keyport_domain::ports::Leadership;
+use keyport_domain::runtime::Leadership;
 use keyport_postgres::{connect, PgStore};
 use keyport_testkit::TestDb;
 use std::time::Duration;

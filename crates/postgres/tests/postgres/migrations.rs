@@ -118,8 +118,9 @@ const QUOTA_POOLS: &str = "20261204000008";
 #[tokio::test]
 async fn the_quota_pools_migration_queues_a_converge_job_for_every_user_and_every_live_key() {
     use crate::common::*;
-    use keyport_domain::api_key::SyncState;
-    use keyport_domain::ports::{AccessStore, ApiKeyStore};
+    use keyport_domain::access::AccessStore;
+    use keyport_domain::keys::ApiKeyStore;
+    use keyport_domain::keys::SyncState;
     let w = world().await;
     let bob = insert_user(&w.store, "bob").await;
     let active = new_key(w.user.id, "active", &[w.subscription.id]);

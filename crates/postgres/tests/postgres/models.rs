@@ -1,8 +1,8 @@
 use crate::common::*;
+use keyport_domain::catalog::{Availability, Model};
+use keyport_domain::catalog::{CatalogChanges, ModelStore};
 use keyport_domain::ids::ModelId;
 use keyport_domain::limits::Limits;
-use keyport_domain::model::{Availability, Model};
-use keyport_domain::ports::{CatalogChanges, ModelStore};
 use keyport_testkit::TestDb;
 use rust_decimal::Decimal;
 use std::str::FromStr;

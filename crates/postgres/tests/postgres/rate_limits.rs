@@ -10,8 +10,8 @@
 use crate::common::sql;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use keyport_domain::ports::RateLimitStore;
-use keyport_domain::rate_limit::{RateDecision, RateLimit};
+use keyport_domain::identity::RateLimitStore;
+use keyport_domain::identity::{RateDecision, RateLimit};
 use keyport_postgres::schema::rate_limits;
 use keyport_postgres::{connect, PgStore};
 use keyport_testkit::TestDb;

@@ -1,5 +1,5 @@
 use crate::common::*;
-use keyport_domain::reconcile_log::{ReconcileLog, ReconcileRun, ReconcileTrigger};
+use keyport_domain::reconcile::{ReconcileLog, ReconcileRun, ReconcileTrigger};
 use keyport_testkit::TestDb;
 use std::collections::BTreeMap;
 

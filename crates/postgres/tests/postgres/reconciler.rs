@@ -2,11 +2,13 @@
 //! log.
 
 use crate::common::*;
-use keyport_domain::api_key::{ApiKey, ApiKeyStatus};
+use keyport_domain::audit::AuditLog;
 use keyport_domain::ids::ApiKeyId;
-use keyport_domain::ports::{ApiKeyStore, AuditLog, SpendReading, SubscriptionStore};
+use keyport_domain::keys::{ApiKey, ApiKeyStatus};
+use keyport_domain::keys::{ApiKeyStore, SpendReading};
 use keyport_domain::secret::SecretKind;
-use keyport_domain::subscription::SubscriptionStatus;
+use keyport_domain::subscriptions::SubscriptionStatus;
+use keyport_domain::subscriptions::SubscriptionStore;
 use keyport_postgres::PgStore;
 use std::collections::HashSet;
 

@@ -1,10 +1,10 @@
 use crate::common::*;
 use chrono::{DateTime, TimeDelta, Utc};
 use keyport_domain::audit::AuditEvent;
+use keyport_domain::identity::{LoginState, Session, SessionOrigin, SessionStore};
 use keyport_domain::secret::SecretKind;
-use keyport_domain::session::{LoginState, Session, SessionOrigin, SessionStore};
 use keyport_domain::testing::seeded_secret;
-use keyport_domain::user::User;
+use keyport_domain::users::User;
 use keyport_postgres::PgStore;
 use keyport_testkit::TestDb;
 

@@ -1,9 +1,11 @@
 use crate::common::*;
-use keyport_domain::api_key::ApiKeyStatus;
+use keyport_domain::access::AccessStore;
 use keyport_domain::ids::{ModelId, SubscriptionId};
+use keyport_domain::keys::ApiKeyStatus;
+use keyport_domain::keys::ApiKeyStore;
 use keyport_domain::limits::Limits;
-use keyport_domain::ports::{AccessStore, ApiKeyStore, SubscriptionStore};
-use keyport_domain::subscription::SubscriptionStatus::{self, *};
+use keyport_domain::subscriptions::SubscriptionStatus::{self, *};
+use keyport_domain::subscriptions::SubscriptionStore;
 use keyport_domain::{ConflictKind, StoreError};
 use keyport_testkit::TestDb;
 
@@ -24,7 +26,7 @@ async fn an_inserted_subscription_round_trips_with_its_quota_first_history_row_a
     let mut pending = subscription(alice.id, &model, Pending);
     pending.status_reason = Some("needed for the chatbot".to_owned());
     let event = keyport_domain::audit::AuditEvent::by(
-        &keyport_domain::user::Actor::user(alice.id),
+        &keyport_domain::users::Actor::user(alice.id),
         "subscription.request",
         "subscription",
         pending.id,

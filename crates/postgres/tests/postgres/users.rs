@@ -1,6 +1,7 @@
 use crate::common::*;
-use keyport_domain::ports::{AccessTokenStore, UserStore};
-use keyport_domain::user::Role;
+use keyport_domain::identity::AccessTokenStore;
+use keyport_domain::users::Role;
+use keyport_domain::users::UserStore;
 use keyport_domain::{ConflictKind, StoreError};
 use keyport_testkit::TestDb;
 
@@ -126,9 +127,9 @@ async fn get_users_answers_the_known_users_among_the_ids() {
 
 #[tokio::test]
 async fn changing_a_users_status_queues_a_job_for_each_live_key_in_the_same_transaction() {
-    use keyport_domain::api_key::SyncState;
-    use keyport_domain::ports::ApiKeyStore;
-    use keyport_domain::user::UserStatus;
+    use keyport_domain::keys::ApiKeyStore;
+    use keyport_domain::keys::SyncState;
+    use keyport_domain::users::UserStatus;
     let w = world().await;
     let live = new_key(w.user.id, "live", &[w.subscription.id]);
     insert_active_key(&w.store, &live).await;

@@ -7,19 +7,24 @@
 use crate::capture;
 use crate::faulty::{Ctl, FaultyGateway, FaultyStore, Plan};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use keyport_domain::api_key::ApiKey;
+use keyport_domain::access::ConvergeUser;
 use keyport_domain::audit::AuditEvent;
+use keyport_domain::catalog::SyncCatalog;
 use keyport_domain::ids::{ApiKeyId, SubscriptionId, UserId};
-use keyport_domain::job::Backoff;
-use keyport_domain::limits::Limits;
-use keyport_domain::ports::{ApiKeyStore, Clock, SecretGenerator, UserStore};
-use keyport_domain::secret::{KeyHash, KeySecret, Secret, SecretKind, RANDOM_BYTES};
-use keyport_domain::usecases::{
-    CancelSubscription, ControlSubscription, ConvergeKey, ConvergeUser, CreateKey,
-    CreateKeyRequest, KeyPolicy, Reconcile, ReconcileOptions, ReconcileReport, RevokeKey,
-    RotateKey, RunJobs, Subscribe, SyncCatalog, UpdateKey,
+use keyport_domain::jobs::Backoff;
+use keyport_domain::jobs::RunJobs;
+use keyport_domain::keys::ApiKey;
+use keyport_domain::keys::ApiKeyStore;
+use keyport_domain::keys::{
+    ConvergeKey, CreateKey, CreateKeyRequest, KeyPolicy, RevokeKey, RotateKey, UpdateKey,
 };
-use keyport_domain::user::{Actor, Role, User, UserStatus};
+use keyport_domain::limits::Limits;
+use keyport_domain::reconcile::{Reconcile, ReconcileOptions, ReconcileReport};
+use keyport_domain::runtime::{Clock, SecretGenerator};
+use keyport_domain::secret::{KeyHash, KeySecret, Secret, SecretKind, RANDOM_BYTES};
+use keyport_domain::subscriptions::{CancelSubscription, ControlSubscription, Subscribe};
+use keyport_domain::users::UserStore;
+use keyport_domain::users::{Actor, Role, User, UserStatus};
 use keyport_litellm::{LiteLlmClient, LiteLlmConfig, MasterKey, RetryPolicy};
 use keyport_postgres::PgStore;
 use keyport_testkit::double::{DoubleConfig, LiteLlmDouble};

@@ -6,22 +6,28 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use keyport_domain::access::{AccessRecord, AccessStore};
 use keyport_domain::access::{GatewayUserState, UserAccess};
-use keyport_domain::api_key::{ApiKey, ApiKeyStatus, KeyUpdate, NewApiKey};
 use keyport_domain::audit::AuditEvent;
-use keyport_domain::ids::{ApiKeyId, ModelId, SubscriptionId, UserId};
-use keyport_domain::job::{Job, JobStatus, JobSummary};
-use keyport_domain::limits::Limits;
-use keyport_domain::model::{CatalogEntry, Model};
-use keyport_domain::ports::{
-    AccessRecord, AccessStore, AccessToken, ApiKeyStore, AuditLog, CatalogChanges, Gateway,
-    GatewayKey, GatewayKeyPage, GatewayUser, GatewayUserInfo, GatewayUserUpdate, GenerateKey,
-    JobStore, KeyEffects, KeyInserted, ModelStore, SpendPage, SpendQuery, SpendReading,
-    SubscriptionStore, UpdateKey, UserStore,
+use keyport_domain::audit::AuditLog;
+use keyport_domain::catalog::{CatalogChanges, ModelStore};
+use keyport_domain::catalog::{CatalogEntry, Model};
+use keyport_domain::gateway::{
+    Gateway, GatewayKey, GatewayKeyPage, GatewayUser, GatewayUserInfo, GatewayUserUpdate,
+    GenerateKey, SpendPage, SpendQuery, UpdateKey,
 };
+use keyport_domain::identity::AccessToken;
+use keyport_domain::ids::{ApiKeyId, ModelId, SubscriptionId, UserId};
+use keyport_domain::jobs::JobStore;
+use keyport_domain::jobs::{Job, JobStatus, JobSummary};
+use keyport_domain::keys::{ApiKey, ApiKeyStatus, KeyUpdate, NewApiKey};
+use keyport_domain::keys::{ApiKeyStore, KeyEffects, KeyInserted, SpendReading};
+use keyport_domain::limits::Limits;
 use keyport_domain::secret::KeyHash;
-use keyport_domain::subscription::{Subscription, SubscriptionStatus};
-use keyport_domain::user::User;
+use keyport_domain::subscriptions::SubscriptionStore;
+use keyport_domain::subscriptions::{Subscription, SubscriptionStatus};
+use keyport_domain::users::User;
+use keyport_domain::users::UserStore;
 use keyport_domain::{GatewayError, StoreError};
 use keyport_litellm::LiteLlmClient;
 use keyport_postgres::PgStore;
@@ -322,7 +328,7 @@ impl UserStore for FaultyStore {
     async fn change_user_status(
         &self,
         id: UserId,
-        status: keyport_domain::user::UserStatus,
+        status: keyport_domain::users::UserStatus,
         at: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> Result<User, StoreError> {
@@ -332,7 +338,7 @@ impl UserStore for FaultyStore {
     async fn set_user_roles(
         &self,
         id: UserId,
-        roles: &[keyport_domain::user::Role],
+        roles: &[keyport_domain::users::Role],
         at: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> Result<User, StoreError> {

@@ -18,10 +18,11 @@
 use crate::capture;
 use crate::env::Env;
 use keyport_domain::access::{team_id_of, UserAccess, GATEWAY_USER_ROLE, NO_MODELS};
-use keyport_domain::api_key::{ApiKey, ApiKeyStatus, SyncState};
 use keyport_domain::ids::UserId;
-use keyport_domain::ports::{ApiKeyStore, SubscriptionStore};
-use keyport_domain::subscription::SubscriptionStatus;
+use keyport_domain::keys::ApiKeyStore;
+use keyport_domain::keys::{ApiKey, ApiKeyStatus, SyncState};
+use keyport_domain::subscriptions::SubscriptionStatus;
+use keyport_domain::subscriptions::SubscriptionStore;
 use std::collections::{BTreeSet, HashMap};
 
 /// Whose keys to check: everybody's, or only these users' (scenarios sharing a database check their own

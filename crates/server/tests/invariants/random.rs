@@ -13,15 +13,16 @@ use crate::env::{Env, Process, SLOWER_THAN_TIMEOUT};
 use crate::faulty::{drive, Act, Plan, Ran, Then};
 use crate::invariants::{check, Scope};
 use chrono::Duration;
-use keyport_domain::api_key::ApiKeyStatus;
 use keyport_domain::ids::ApiKeyId;
+use keyport_domain::keys::ApiKeyStatus;
+use keyport_domain::keys::ApiKeyStore;
+use keyport_domain::keys::{CreateKeyRequest, UpdateKeyRequest};
 use keyport_domain::limits::{BudgetDuration, Limits, Money};
-use keyport_domain::ports::{ApiKeyStore, SubscriptionStore};
-use keyport_domain::subscription::SubscriptionStatus;
-use keyport_domain::usecases::{
-    CreateKeyRequest, ReconcileOptions, SubscriptionAction, UpdateKeyRequest,
-};
-use keyport_domain::user::{Actor, Role};
+use keyport_domain::reconcile::ReconcileOptions;
+use keyport_domain::subscriptions::SubscriptionAction;
+use keyport_domain::subscriptions::SubscriptionStatus;
+use keyport_domain::subscriptions::SubscriptionStore;
+use keyport_domain::users::{Actor, Role};
 use keyport_testkit::double::{Fault, FaultRule};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;

@@ -10,9 +10,9 @@ use crate::faulty::{drive, Act, Plan, Port, Ran, Step, Then};
 use crate::invariants::{check, Scope};
 use chrono::Duration;
 use keyport_domain::ids::{ApiKeyId, SubscriptionId};
+use keyport_domain::keys::{CreateKeyRequest, UpdateKeyRequest};
 use keyport_domain::limits::Limits;
-use keyport_domain::usecases::{CreateKeyRequest, UpdateKeyRequest};
-use keyport_domain::user::Actor;
+use keyport_domain::users::Actor;
 use keyport_testkit::double::{Fault, FaultRule};
 use std::sync::atomic::Ordering;
 

@@ -1,0 +1,183 @@
+//! Shared test data for the use-case tests.
+
+use crate::access::AccessRecord;
+use crate::catalog::{Availability, Model};
+use crate::ids::{ApiKeyId, ModelId, SubscriptionId, UserId};
+use crate::keys::{ApiKey, ApiKeyStatus, SyncState};
+use crate::limits::{BudgetDuration, Limits};
+use crate::runtime::{Clock, MockClock, MockSecretGenerator, SecretGenerator};
+use crate::secret::{Secret, SecretKind, RANDOM_BYTES};
+use crate::subscriptions::{Subscription, SubscriptionStatus};
+use crate::users::{Actor, Role, User, UserStatus};
+use chrono::{DateTime, TimeZone, Utc};
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub use crate::testing::money;
+
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
+}
+
+pub fn fixed_clock() -> Arc<dyn Clock> {
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(now);
+    Arc::new(clock)
+}
+
+pub const RANDOM: [u8; RANDOM_BYTES] = [7; RANDOM_BYTES];
+
+pub fn fixed_secrets() -> Arc<dyn SecretGenerator> {
+    let mut secrets = MockSecretGenerator::new();
+    secrets.expect_random_bytes().returning(|| RANDOM);
+    Arc::new(secrets)
+}
+
+/// The API key secret that [`fixed_secrets`] produces.
+pub fn expected_key_secret() -> Secret {
+    Secret::from_random(SecretKind::ApiKey, &RANDOM)
+}
+
+pub fn alice() -> Actor {
+    Actor::user(UserId(Uuid::from_u128(0xA11CE)))
+}
+
+pub fn bob() -> Actor {
+    Actor::user(UserId(Uuid::from_u128(0xB0B)))
+}
+
+pub fn quota(budget: i64) -> Limits {
+    Limits {
+        max_budget: Some(money(&budget.to_string())),
+        budget_duration: Some(BudgetDuration::parse("30d").unwrap()),
+        tpm_limit: Some(10_000),
+        rpm_limit: Some(60),
+    }
+}
+
+pub fn model(id: &str, restricted: bool) -> Model {
+    Model {
+        id: ModelId::parse(id).unwrap(),
+        provider: Some("openai".into()),
+        display_name: id.into(),
+        description: None,
+        capabilities: vec!["chat".into()],
+        context_window: Some(128_000),
+        input_price_per_token: None,
+        output_price_per_token: None,
+        availability: Availability::Available,
+        restricted,
+        hidden: false,
+        default_quota: quota(10),
+        last_synced_at: Some(now()),
+    }
+}
+
+pub fn subscription(user: UserId, model: &str, status: SubscriptionStatus) -> Subscription {
+    Subscription {
+        id: SubscriptionId::new(),
+        user_id: user,
+        model_id: ModelId::parse(model).unwrap(),
+        status,
+        status_reason: None,
+        quota: quota(10),
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+pub fn api_key(user: UserId, status: ApiKeyStatus) -> ApiKey {
+    let secret = Secret::from_random(SecretKind::ApiKey, &[3; RANDOM_BYTES]);
+    let id = ApiKeyId::new();
+    ApiKey {
+        id,
+        user_id: user,
+        name: "ci".into(),
+        prefix: secret.prefix(),
+        hash: secret.hash(),
+        litellm_alias: crate::keys::litellm_alias(id),
+        status,
+        limits: quota(5),
+        expires_at: None,
+        subscription_ids: vec![SubscriptionId::new()],
+        models: vec![ModelId::parse("gpt-4o-mini").unwrap()],
+        spend: None,
+        spend_read_at: None,
+        budget_reset_at: None,
+        sync_state: SyncState::Synced,
+        last_sync_error: None,
+        synced_at: Some(now()),
+        created_at: now(),
+        updated_at: now(),
+        revoked_at: None,
+        retire_at: None,
+        replaced_by: None,
+        blocked_at: None,
+        block_reason: None,
+    }
+}
+
+/// A `ConvergeUser` whose users are all unknown: it changes nothing (for use cases that call it after a
+/// change, when the test is about the change).
+pub fn converge_user_offline() -> Arc<crate::access::ConvergeUser> {
+    let mut access = crate::access::MockAccessStore::new();
+    access.expect_access_record().returning(|_| Ok(None));
+    Arc::new(crate::access::ConvergeUser::new(
+        Arc::new(access),
+        Arc::new(crate::gateway::MockGateway::new()),
+        fixed_clock(),
+    ))
+}
+
+/// A `ConvergeKey` whose keys are all unknown: it changes nothing.
+pub fn converge_offline() -> Arc<crate::keys::ConvergeKey> {
+    let mut keys = crate::keys::MockApiKeyStore::new();
+    keys.expect_get_key().returning(|_| Ok(None));
+    Arc::new(crate::keys::ConvergeKey::new(
+        Arc::new(keys),
+        Arc::new(crate::access::MockAccessStore::new()),
+        converge_user_offline(),
+        Arc::new(crate::gateway::MockGateway::new()),
+        fixed_clock(),
+        key_policy(),
+    ))
+}
+
+/// A permissive key policy: no caps, the default routes, 20 live keys.
+pub fn key_policy() -> crate::keys::KeyPolicy {
+    crate::keys::KeyPolicy {
+        max_limits: Limits::default(),
+        max_lifetime: None,
+        default_lifetime: None,
+        max_rotation_overlap: chrono::Duration::hours(24),
+        allowed_routes: crate::access::InferenceRoutes::default(),
+        max_live_keys: crate::access::DEFAULT_MAX_LIVE_KEYS,
+    }
+}
+
+/// A user with the `user` role.
+pub fn user(id: UserId, status: UserStatus) -> User {
+    User {
+        id,
+        username: "alice".into(),
+        email: None,
+        display_name: None,
+        roles: vec![Role::User],
+        status,
+        created_at: now(),
+    }
+}
+
+/// A user's access record with these subscriptions, which LiteLLM already holds (not pending).
+pub fn access_record(
+    id: UserId,
+    status: UserStatus,
+    subscriptions: Vec<Subscription>,
+) -> AccessRecord {
+    AccessRecord {
+        user: user(id, status),
+        subscriptions,
+        version: 1,
+        synced_version: 1,
+    }
+}

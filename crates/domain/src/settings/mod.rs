@@ -1,0 +1,10 @@
+//! The self-service settings: what an administrator allows for subscriptions and keys, and where the
+//! settings in force are read from.
+
+mod manage;
+mod model;
+mod ports;
+
+pub use manage::*;
+pub use model::*;
+pub use ports::*;
