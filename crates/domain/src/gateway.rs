@@ -1,3 +1,6 @@
+//! LiteLLM's admin API, as keyport uses it: the `Gateway` port (implemented by `keyport-litellm`) and the
+//! requests and answers it carries. docs/litellm-contract.md says what keyport relies on.
+
 use crate::access::{GatewayUserState, UserAccess};
 use crate::catalog::CatalogEntry;
 use crate::error::GatewayError;

@@ -1,3 +1,6 @@
+//! Keyset pagination shared by every list: page sizes, pages and their cursors, and the parsing of
+//! optional filters.
+
 use crate::FieldError;
 
 /// Items per page when the caller does not say.

@@ -1,3 +1,6 @@
+//! What the server provides to every use case: the time, secure random bytes, and one leader among
+//! replicas for work that must not run twice at once.
+
 use crate::error::StoreError;
 use crate::secret::RANDOM_BYTES;
 use async_trait::async_trait;

@@ -1,3 +1,8 @@
+//! Each user's LiteLLM access as keyport records it, and the version of it LiteLLM holds.
+//!
+//! Store contract (every port of this crate): a mutating method commits its change and its audit event(s) in
+//! one transaction or not at all; `StoreError::Unavailable` means nothing was committed.
+
 use crate::access::UserAccess;
 use crate::error::StoreError;
 use crate::ids::UserId;

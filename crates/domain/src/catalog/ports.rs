@@ -1,3 +1,8 @@
+//! Where models are kept, what a catalog sync applies, and an administrator's change of a model.
+//!
+//! Store contract (every port of this crate): a mutating method commits its change and its audit event(s) in
+//! one transaction or not at all; `StoreError::Unavailable` means nothing was committed.
+
 use crate::audit::AuditEvent;
 use crate::catalog::{CatalogEntry, Model};
 use crate::error::StoreError;

@@ -165,7 +165,7 @@ mod tests {
     }
 }
 
-/// Token buckets shared by every replica (see [`crate::rate_limit`]): one per limiter (`login`,
+/// Token buckets shared by every replica (see [`RateLimit`]): one per limiter (`login`,
 /// `auth_failures`) and client address group. Only counted events (failed authentications, calls to the
 /// login endpoints) reach it, never a request with a valid credential.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

@@ -1,3 +1,8 @@
+//! Personal access tokens for the REST API, as stored (hash only), and their store.
+//!
+//! Store contract (every port of this crate): a mutating method commits its change and its audit event(s) in
+//! one transaction or not at all; `StoreError::Unavailable` means nothing was committed.
+
 use crate::audit::AuditEvent;
 use crate::error::StoreError;
 use crate::ids::{AccessTokenId, UserId};

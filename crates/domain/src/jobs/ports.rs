@@ -1,3 +1,6 @@
+//! The outbox, as the workers see it: claiming, finishing and listing jobs. Jobs are queued inside the
+//! other stores' transactions.
+
 use crate::error::StoreError;
 use crate::ids::ApiKeyId;
 use crate::jobs::{Job, JobStatus, JobSummary};

@@ -1,3 +1,9 @@
+//! Where keys are kept: the owner's store (which also queues each key's convergence job in the change's
+//! transaction) and the administrators' view of everybody's keys.
+//!
+//! Store contract (every port of this crate): a mutating method commits its change and its audit event(s) in
+//! one transaction or not at all; `StoreError::Unavailable` means nothing was committed.
+
 use crate::audit::AuditEvent;
 use crate::error::StoreError;
 use crate::ids::{ApiKeyId, UserId};

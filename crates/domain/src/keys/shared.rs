@@ -1,3 +1,6 @@
+//! What several key use cases share: finding the caller's (or, for administrators, anybody's) key,
+//! converging a key right away, and the key a creation or rotation answers with its secret.
+
 use crate::ids::ApiKeyId;
 use crate::keys::{ApiKey, ApiKeyStore, ConvergeKey};
 use crate::secret::KeySecret;

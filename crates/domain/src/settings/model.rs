@@ -1,3 +1,6 @@
+//! The self-service settings: what an administrator allows for subscriptions and keys, and the source that
+//! reads the settings in force.
+
 use crate::access::{InferenceRoutes, DEFAULT_MAX_LIVE_KEYS, MAX_LIVE_KEYS_LIMIT};
 use crate::error::StoreError;
 use crate::limits::Limits;

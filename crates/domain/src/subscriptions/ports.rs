@@ -1,3 +1,11 @@
+//! Where subscriptions are kept: the owner's store, and the administrators' view with status histories
+//! and approvals.
+//!
+//! Store contract (every port of this crate): a mutating method commits its change and its audit event(s) in
+//! one transaction or not at all; `StoreError::Unavailable` means nothing was committed.
+//! A subscription change also queues the owner's `ConvergeUser` job in the same transaction (see
+//! [`crate::access::AccessStore`]).
+
 use crate::audit::AuditEvent;
 use crate::catalog::ModelChanges;
 use crate::catalog::ModelUpdated;

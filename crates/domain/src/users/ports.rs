@@ -1,3 +1,8 @@
+//! Where users are kept: the per-user store the hot paths use, and the administrators' directory.
+//!
+//! Store contract (every port of this crate): a mutating method commits its change and its audit event(s) in
+//! one transaction or not at all; `StoreError::Unavailable` means nothing was committed.
+
 use crate::audit::AuditEvent;
 use crate::error::StoreError;
 use crate::identity::AccessToken;
