@@ -2,7 +2,7 @@ use crate::access::AccessStore;
 use crate::access::UserAccess;
 use crate::gateway::{Gateway, GatewayUser};
 use crate::ids::UserId;
-use crate::keys::job_error;
+use crate::jobs::job_error;
 use crate::runtime::Clock;
 use crate::{Error, GatewayError};
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! Personal access tokens, managed by their owner: create (shown once), list, revoke.
 
 use crate::audit::AuditEvent;
+use crate::identity::MAX_TOKEN_DAYS;
 use crate::identity::{AccessToken, AccessTokenStore};
 use crate::ids::{AccessTokenId, UserId};
 use crate::keys::is_hidden;
@@ -16,8 +17,6 @@ use std::sync::Arc;
 /// What a token may do: `read` allows safe requests (GET), `write` allows every request, `admin` lets an
 /// administrator's (or auditor's) token use their role: without it, a token acts as a plain member.
 pub const SCOPES: [&str; 3] = ["read", "write", "admin"];
-/// The longest a token may live, in days.
-pub const MAX_TOKEN_DAYS: u32 = 366;
 /// How many live tokens one user may hold.
 pub const MAX_LIVE_TOKENS: usize = 50;
 

@@ -11,6 +11,9 @@ use crate::users::User;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+/// The longest a token may live, in days.
+pub const MAX_TOKEN_DAYS: u32 = 366;
+
 /// A personal access token for the REST API, as stored (hash only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessToken {

@@ -147,6 +147,14 @@ impl Backoff {
     }
 }
 
+/// A LiteLLM failure inside a job: the job retries it.
+pub(crate) fn job_error(error: crate::GatewayError) -> crate::Error {
+    match error {
+        crate::GatewayError::Unavailable(detail) => crate::Error::GatewayUnavailable { detail },
+        other => crate::Error::GatewayRejected(other.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ use crate::audit::AuditEvent;
 use crate::gateway::{Gateway, UpdateKey};
 use crate::ids::ApiKeyId;
 use crate::ids::ModelId;
+use crate::jobs::job_error;
 use crate::keys::ApiKeyStore;
 use crate::keys::PolicySource;
 use crate::keys::{ApiKey, ApiKeyStatus};
@@ -247,14 +248,6 @@ fn settled(error: StoreError) -> Error {
             message: "the key changed meanwhile".into(),
         },
         other => other.into(),
-    }
-}
-
-/// A LiteLLM failure inside a job: the job retries it.
-pub(crate) fn job_error(error: GatewayError) -> Error {
-    match error {
-        GatewayError::Unavailable(detail) => Error::GatewayUnavailable { detail },
-        other => Error::GatewayRejected(other.to_string()),
     }
 }
 
