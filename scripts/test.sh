@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `just test`: the whole suite, one step after another, and a summary. Exit code 0 only when every step passed.
-#   1. rustfmt check   2. clippy -D warnings   3. shellcheck
+#   1. rustfmt check   2. clippy -D warnings   3. shellcheck, the import-cycle check
 #   4. a PostgreSQL server (scripts/postgres.sh: DATABASE_URL, 127.0.0.1:5432, or a throwaway cluster)
 #   5. schema.rs matches the migrations (scripts/check-schema.sh; installs diesel_cli when missing)
 #   5b. the test OIDC provider's npm packages (scripts/oidc-provider.sh install); its tests may not skip
@@ -59,6 +59,7 @@ doc_tests() { cargo test --workspace --doc; }
 step "rustfmt" scripts/lint.sh fmt
 step "clippy" scripts/lint.sh clippy
 step "shellcheck" scripts/lint.sh shell
+step "import cycles" scripts/lint.sh cycles
 step "PostgreSQL" pg_server
 step "schema matches migrations" check_schema
 # The OIDC tests start the real test provider (tests/oidc-provider) with node; here they may not skip.

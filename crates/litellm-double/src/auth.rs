@@ -3,9 +3,10 @@
 //! The checks that depend on the route (admin-only routes, model access, expiry, budget) are the handlers' own.
 
 use crate::errors::{Failure, Param};
+use crate::hashing::hash_token;
 use crate::pyfmt;
 use crate::routes;
-use crate::state::{effective_role, hash_token, KeyRecord, Shared};
+use crate::state::{effective_role, KeyRecord, Shared};
 use actix_web::HttpRequest;
 
 /// Who a request authenticated as.

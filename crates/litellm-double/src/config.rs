@@ -167,6 +167,6 @@ impl DoubleConfig {
 impl ModelSpec {
     /// `model_info.id`: a stable sha256 of the deployment, as LiteLLM derives it from the config.
     pub fn model_id(&self) -> String {
-        crate::state::hash_token(&format!("{}{}", self.name, self.litellm_model()))
+        crate::hashing::hash_token(&format!("{}{}", self.name, self.litellm_model()))
     }
 }

@@ -14,6 +14,7 @@ mod duration;
 mod errors;
 mod faults;
 mod handlers;
+mod hashing;
 mod pyfmt;
 mod routes;
 mod seed;
@@ -23,10 +24,11 @@ mod validate;
 pub use config::{DoubleConfig, ModelSpec, VersionProfile};
 pub use faults::{Fault, FaultRule, Occurrence, PathMatch};
 pub use handlers::chat::{COMPLETION_TOKENS, PROMPT_TOKENS};
+pub use hashing::hash_token;
 pub use seed::SeedKey;
 pub use state::{
-    hash_token, BudgetWindow, Call, DeletedKeyRecord, KeyRecord, KeyStatus, SpendLogRow,
-    TeamMember, TeamRecord, UserRecord,
+    BudgetWindow, Call, DeletedKeyRecord, KeyRecord, KeyStatus, SpendLogRow, TeamMember,
+    TeamRecord, UserRecord,
 };
 
 use actix_web::dev::ServerHandle;

@@ -6,23 +6,8 @@
 use crate::config::DoubleConfig;
 use crate::faults::ArmedFault;
 use chrono::{DateTime, Duration, Utc};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
-
-/// `sha256(raw).hexdigest()`, LiteLLM's `token`.
-pub fn hash_token(raw: &str) -> String {
-    hex::encode(Sha256::digest(raw.as_bytes()))
-}
-
-/// `hash_token_if_needed`: hashes values that start with `sk-`, keeps the rest (already a hash).
-pub fn hash_if_needed(value: &str) -> String {
-    if value.starts_with("sk-") {
-        hash_token(value)
-    } else {
-        value.to_owned()
-    }
-}
 
 /// LiteLLM's status of a key, as `/key/info` reports it (1.108.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

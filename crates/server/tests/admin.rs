@@ -2,15 +2,18 @@
 //! and approvals, the un-restrict that approves, grants, suspension blocking keys in LiteLLM, revoking
 //! someone's key, roles, and the self-service settings applied to keys and subscriptions.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+#![expect(
+    clippy::panic,
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions: a failed unwrap or panic is a failed test"
+)]
 
 mod common;
 
-use common::{decode, App};
+use common::{eventually, App};
 use keyport_testkit::double::DoubleConfig;
-use reqwest::header::AUTHORIZATION;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ENV: &[(&str, &str)] = &[
     ("KEYPORT_JOB_POLL_MS", "100"),
@@ -58,68 +61,18 @@ async fn user_id(app: &App, token: &str, username: &str) -> String {
         .to_owned()
 }
 
-async fn send(
-    app: &App,
-    method: reqwest::Method,
-    token: &str,
-    path: &str,
-    body: Value,
-) -> (u16, Value) {
-    let r = app
-        .client
-        .request(method, app.url(path))
-        .header(AUTHORIZATION, format!("Bearer {token}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    decode(r).await
-}
-
-async fn patch(app: &App, token: &str, path: &str, body: Value) -> (u16, Value) {
-    send(app, reqwest::Method::PATCH, token, path, body).await
-}
-
-async fn put(app: &App, token: &str, path: &str, body: Value) -> (u16, Value) {
-    send(app, reqwest::Method::PUT, token, path, body).await
-}
-
 async fn restrict(a: &Admin, restricted: bool) -> Value {
-    let (status, body) = patch(
-        &a.app,
-        &a.root,
-        &format!("/api/v1/admin/models/{MODEL}"),
-        json!({"restricted": restricted}),
-    )
-    .await;
+    let (status, body) = a
+        .app
+        .patch(
+            &a.root,
+            &format!("/api/v1/admin/models/{MODEL}"),
+            json!({"restricted": restricted}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["model"]["restricted"], restricted);
     body
-}
-
-async fn create_key(app: &App, token: &str, body: Value) -> (String, String) {
-    let (status, created) = app.post(token, "/api/v1/api-keys", body).await;
-    assert_eq!(status, 201, "{created}");
-    (
-        created["key"]["id"].as_str().unwrap().to_owned(),
-        created["secret"].as_str().unwrap().to_owned(),
-    )
-}
-
-/// Polls until `check` holds, for at most `limit`.
-async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 #[tokio::test]
@@ -188,12 +141,12 @@ async fn a_restricted_model_gives_pending_subscriptions_that_a_bulk_approval_mak
         .await;
     assert_eq!(again["results"][0]["outcome"], "not_pending", "{again}");
 
-    let (_, secret) = create_key(
-        app,
-        &a.alice,
-        json!({"name": "ci", "subscription_ids": [sub_id]}),
-    )
-    .await;
+    let (_, secret) = app
+        .create_key(
+            &a.alice,
+            json!({"name": "ci", "subscription_ids": [sub_id]}),
+        )
+        .await;
     assert_eq!(app.chat(&secret, MODEL).await.0, 200);
 
     let root_id = user_id(app, &a.root, "root").await;
@@ -378,12 +331,9 @@ async fn an_admin_grants_a_restricted_model_at_once_within_the_maximum() {
         "{nobody}"
     );
     let sub = granted["id"].as_str().unwrap();
-    let (_, secret) = create_key(
-        app,
-        &a.alice,
-        json!({"name": "ci", "subscription_ids": [sub]}),
-    )
-    .await;
+    let (_, secret) = app
+        .create_key(&a.alice, json!({"name": "ci", "subscription_ids": [sub]}))
+        .await;
     assert_eq!(app.chat(&secret, MODEL).await.0, 200);
 }
 
@@ -392,12 +342,9 @@ async fn suspending_blocks_the_users_keys_in_litellm_and_reactivating_restores_t
     let a = setup().await;
     let app = &a.app;
     let sub = app.subscribe(&a.alice, MODEL).await;
-    let (_, secret) = create_key(
-        app,
-        &a.alice,
-        json!({"name": "ci", "subscription_ids": [sub]}),
-    )
-    .await;
+    let (_, secret) = app
+        .create_key(&a.alice, json!({"name": "ci", "subscription_ids": [sub]}))
+        .await;
     assert_eq!(app.chat(&secret, MODEL).await.0, 200);
 
     let (status, suspended) = app
@@ -466,12 +413,9 @@ async fn an_admin_sees_and_revokes_someone_elses_key() {
     let a = setup().await;
     let app = &a.app;
     let sub = app.subscribe(&a.alice, MODEL).await;
-    let (key_id, secret) = create_key(
-        app,
-        &a.alice,
-        json!({"name": "ci", "subscription_ids": [sub]}),
-    )
-    .await;
+    let (key_id, secret) = app
+        .create_key(&a.alice, json!({"name": "ci", "subscription_ids": [sub]}))
+        .await;
     let (status, keys) = app
         .get(
             &a.root,
@@ -516,12 +460,9 @@ async fn an_admin_acts_on_someone_elses_key_only_through_the_admin_routes_and_ne
     let a = setup().await;
     let app = &a.app;
     let sub = app.subscribe(&a.alice, MODEL).await;
-    let (key_id, secret) = create_key(
-        app,
-        &a.alice,
-        json!({"name": "ci", "subscription_ids": [sub]}),
-    )
-    .await;
+    let (key_id, secret) = app
+        .create_key(&a.alice, json!({"name": "ci", "subscription_ids": [sub]}))
+        .await;
     let mine = format!("/api/v1/api-keys/{key_id}");
     let theirs = format!("/api/v1/admin/api-keys/{key_id}");
 
@@ -534,7 +475,7 @@ async fn an_admin_acts_on_someone_elses_key_only_through_the_admin_routes_and_ne
         (Method::POST, format!("{mine}/revoke"), json!({})),
         (Method::DELETE, mine.clone(), json!(null)),
     ] {
-        let (status, problem) = send(app, method.clone(), &a.root, &path, body).await;
+        let (status, problem) = app.send(method.clone(), &a.root, &path, body).await;
         assert_eq!(status, 404, "{method} {path} as an admin: {problem}");
         assert_eq!(problem["type"], "urn:keyport:problem:not-found");
     }
@@ -623,25 +564,25 @@ async fn an_admin_acts_on_someone_elses_key_only_through_the_admin_routes_and_ne
     );
 
     // The limits, under the owner's rules; LiteLLM follows.
-    let (status, problem) = put(
-        app,
-        &a.root,
-        &format!("{theirs}/limits"),
-        json!({"limits": {"rpm_limit": 0}}),
-    )
-    .await;
+    let (status, problem) = app
+        .put(
+            &a.root,
+            &format!("{theirs}/limits"),
+            json!({"limits": {"rpm_limit": 0}}),
+        )
+        .await;
     assert_eq!(
         (status, problem["field"].as_str()),
         (422, Some("limits.rpm_limit")),
         "{problem}"
     );
-    let (status, limited) = put(
-        app,
-        &a.root,
-        &format!("{theirs}/limits"),
-        json!({"limits": {"rpm_limit": 7}, "reason": "fair use"}),
-    )
-    .await;
+    let (status, limited) = app
+        .put(
+            &a.root,
+            &format!("{theirs}/limits"),
+            json!({"limits": {"rpm_limit": 7}, "reason": "fair use"}),
+        )
+        .await;
     assert_eq!(status, 200, "{limited}");
     assert_eq!(limited["limits"]["rpm_limit"], 7);
     assert_eq!(limited["sync_state"], "synced", "{limited}");
@@ -712,12 +653,9 @@ async fn the_cli_blocks_unblocks_and_revokes_a_key_as_the_named_admin() {
     let a = setup().await;
     let app = &a.app;
     let sub = app.subscribe(&a.alice, MODEL).await;
-    let (key_id, secret) = create_key(
-        app,
-        &a.alice,
-        json!({"name": "ci", "subscription_ids": [sub]}),
-    )
-    .await;
+    let (key_id, secret) = app
+        .create_key(&a.alice, json!({"name": "ci", "subscription_ids": [sub]}))
+        .await;
     let mine = format!("/api/v1/api-keys/{key_id}");
 
     let (ok, _, err) = app.cli(&[
@@ -756,38 +694,38 @@ async fn roles_change_but_one_active_admin_always_remains() {
     let a = setup().await;
     let app = &a.app;
     let root_id = user_id(app, &a.root, "root").await;
-    let (status, own) = patch(
-        app,
-        &a.root,
-        &format!("/api/v1/admin/users/{root_id}"),
-        json!({"roles": ["user"]}),
-    )
-    .await;
+    let (status, own) = app
+        .patch(
+            &a.root,
+            &format!("/api/v1/admin/users/{root_id}"),
+            json!({"roles": ["user"]}),
+        )
+        .await;
     assert_eq!(
         (status, own["field"].as_str()),
         (409, Some("roles")),
         "{own}"
     );
-    let (status, auditor) = patch(
-        app,
-        &a.root,
-        &format!("/api/v1/admin/users/{}", a.alice_id),
-        json!({"roles": ["auditor"]}),
-    )
-    .await;
+    let (status, auditor) = app
+        .patch(
+            &a.root,
+            &format!("/api/v1/admin/users/{}", a.alice_id),
+            json!({"roles": ["auditor"]}),
+        )
+        .await;
     assert_eq!(status, 200, "{auditor}");
     assert_eq!(auditor["roles"], json!(["user", "auditor"]));
     // Her token predates the role and has no `admin` scope: through it she is still a plain member, and it
     // cannot make itself a wider token.
     assert_eq!(app.get(&a.alice, "/api/v1/admin/settings").await.0, 403);
-    let (status, wider) = send(
-        app,
-        reqwest::Method::POST,
-        &a.alice,
-        "/api/v1/access-tokens",
-        json!({"name": "wider", "scopes": ["read", "admin"]}),
-    )
-    .await;
+    let (status, wider) = app
+        .send(
+            reqwest::Method::POST,
+            &a.alice,
+            "/api/v1/access-tokens",
+            json!({"name": "wider", "scopes": ["read", "admin"]}),
+        )
+        .await;
     assert_eq!(
         (status, wider["field"].as_str()),
         (422, Some("scopes[1]")),
@@ -803,8 +741,7 @@ async fn roles_change_but_one_active_admin_always_remains() {
     );
     assert_eq!(app.get(&alice, "/api/v1/admin/settings").await.0, 200);
     assert_eq!(
-        patch(
-            app,
+        app.patch(
             &alice,
             &format!("/api/v1/admin/users/{root_id}"),
             json!({"roles": ["user"]})
@@ -813,13 +750,13 @@ async fn roles_change_but_one_active_admin_always_remains() {
         .0,
         403
     );
-    let (status, bad) = patch(
-        app,
-        &a.root,
-        &format!("/api/v1/admin/users/{}", a.alice_id),
-        json!({"roles": ["root"]}),
-    )
-    .await;
+    let (status, bad) = app
+        .patch(
+            &a.root,
+            &format!("/api/v1/admin/users/{}", a.alice_id),
+            json!({"roles": ["root"]}),
+        )
+        .await;
     assert_eq!(
         (status, bad["field"].as_str()),
         (422, Some("roles[0]")),
@@ -860,37 +797,37 @@ async fn the_self_service_settings_start_from_the_flags_and_once_saved_cap_keys_
     assert_eq!(admin_view["source"], "configuration");
     assert_eq!(app.get(&a.alice, "/api/v1/admin/settings").await.0, 403);
 
-    let (status, bad) = put(
-        app,
-        &a.root,
-        "/api/v1/admin/settings",
-        json!({"key_default_lifetime_days": 100, "key_max_lifetime_days": 30}),
-    )
-    .await;
+    let (status, bad) = app
+        .put(
+            &a.root,
+            "/api/v1/admin/settings",
+            json!({"key_default_lifetime_days": 100, "key_max_lifetime_days": 30}),
+        )
+        .await;
     assert_eq!(
         (status, bad["field"].as_str()),
         (422, Some("key_default_lifetime_days")),
         "{bad}"
     );
     assert_eq!(
-        put(app, &a.alice, "/api/v1/admin/settings", json!({}))
+        app.put(&a.alice, "/api/v1/admin/settings", json!({}))
             .await
             .0,
         403
     );
-    let (status, saved) = put(
-        app,
-        &a.root,
-        "/api/v1/admin/settings",
-        json!({
-            "subscription_max_quota": {"rpm_limit": 7},
-            "key_default_limits": {"rpm_limit": 3},
-            "key_max_limits": {"rpm_limit": 5},
-            "key_default_lifetime_days": 30,
-            "key_max_lifetime_days": 60
-        }),
-    )
-    .await;
+    let (status, saved) = app
+        .put(
+            &a.root,
+            "/api/v1/admin/settings",
+            json!({
+                "subscription_max_quota": {"rpm_limit": 7},
+                "key_default_limits": {"rpm_limit": 3},
+                "key_max_limits": {"rpm_limit": 5},
+                "key_default_lifetime_days": 30,
+                "key_max_lifetime_days": 60
+            }),
+        )
+        .await;
     assert_eq!(status, 200, "{saved}");
     assert_eq!(saved["source"], "stored");
     let (_, seen) = app.get(&a.alice, "/api/v1/settings/self-service").await;
@@ -949,38 +886,38 @@ async fn the_self_service_settings_start_from_the_flags_and_once_saved_cap_keys_
 async fn admins_see_and_revoke_anyones_tokens_and_cap_how_long_tokens_live() {
     let a = setup().await;
     let app = &a.app;
-    let (status, saved) = put(
-        app,
-        &a.root,
-        "/api/v1/admin/settings",
-        json!({"token_max_lifetime_days": 30}),
-    )
-    .await;
+    let (status, saved) = app
+        .put(
+            &a.root,
+            "/api/v1/admin/settings",
+            json!({"token_max_lifetime_days": 30}),
+        )
+        .await;
     assert_eq!(status, 200, "{saved}");
     assert_eq!(saved["token_max_lifetime_days"], 30);
     for days in [Value::Null, json!(31)] {
-        let (status, refused) = send(
-            app,
-            reqwest::Method::POST,
-            &a.alice,
-            "/api/v1/access-tokens",
-            json!({"name": "long", "scopes": ["read"], "expires_in_days": days}),
-        )
-        .await;
+        let (status, refused) = app
+            .send(
+                reqwest::Method::POST,
+                &a.alice,
+                "/api/v1/access-tokens",
+                json!({"name": "long", "scopes": ["read"], "expires_in_days": days}),
+            )
+            .await;
         assert_eq!(
             (status, refused["field"].as_str()),
             (422, Some("expires_in_days")),
             "{refused}"
         );
     }
-    let (status, made) = send(
-        app,
-        reqwest::Method::POST,
-        &a.alice,
-        "/api/v1/access-tokens",
-        json!({"name": "ci", "scopes": ["read"], "expires_in_days": 30}),
-    )
-    .await;
+    let (status, made) = app
+        .send(
+            reqwest::Method::POST,
+            &a.alice,
+            "/api/v1/access-tokens",
+            json!({"name": "ci", "scopes": ["read"], "expires_in_days": 30}),
+        )
+        .await;
     assert_eq!(status, 201, "{made}");
     let secret = made["secret"].as_str().unwrap().to_owned();
     assert_eq!(app.get(&secret, "/api/v1/models").await.0, 200);
@@ -998,14 +935,14 @@ async fn admins_see_and_revoke_anyones_tokens_and_cap_how_long_tokens_live() {
     assert!(names.contains(&"ci"), "{listed}");
     assert!(!listed.to_string().contains(&secret), "never a secret");
 
-    let (status, revoked) = send(
-        app,
-        reqwest::Method::POST,
-        &a.root,
-        &format!("{path}/{}/revoke", made["id"].as_str().unwrap()),
-        json!({}),
-    )
-    .await;
+    let (status, revoked) = app
+        .send(
+            reqwest::Method::POST,
+            &a.root,
+            &format!("{path}/{}/revoke", made["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
     assert_eq!(
         (status, revoked["status"].as_str()),
         (200, Some("revoked")),

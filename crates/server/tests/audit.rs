@@ -1,50 +1,12 @@
 //! The tamper-evident audit log through the real binary: a journey's events are sealed by the server,
 //! `keyport audit verify` passes on that history and fails, naming the row, once an event is edited by hand;
 //! `GET /api/v1/admin/audit` filters and pages the log for administrators and refuses everybody else.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
 mod common;
 
-use common::App;
+use common::{sql, App};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-/// A superuser session on the app's database, for what keyport never does.
-async fn psql(app: &App) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(app.db.url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
-}
-
-/// Every audit event, newest first, read through the API page by page.
-async fn all_events(app: &App, token: &str) -> Vec<Value> {
-    let mut items = Vec::new();
-    let mut path = "/api/v1/admin/audit?limit=500".to_owned();
-    loop {
-        let (status, page) = app.get(token, &path).await;
-        assert_eq!(status, 200, "{page}");
-        items.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(cursor) => path = format!("/api/v1/admin/audit?limit=500&cursor={cursor}"),
-            None => return items,
-        }
-    }
-}
-
-/// Waits until the server has sealed every event (it seals every second; a write transaction open
-/// anywhere on the PostgreSQL server holds sealing back for a moment).
-async fn wait_until_sealed(app: &App, token: &str) -> Vec<Value> {
-    for _ in 0..150 {
-        let events = all_events(app, token).await;
-        if events.iter().all(|e| e["sealed"] == true) {
-            return events;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("the server did not seal the events within 30 s");
-}
 
 #[tokio::test]
 async fn verify_passes_on_a_real_history_and_names_the_row_edited_by_hand() {
@@ -54,21 +16,12 @@ async fn verify_passes_on_a_real_history_and_names_the_row_edited_by_hand() {
 
     // A real history: subscribe, create a key, revoke it.
     let sub = app.subscribe(&alice, "gpt-4o-mini").await;
-    let (status, created) = app
-        .post(
-            &alice,
-            "/api/v1/api-keys",
-            json!({"name": "ci", "subscription_ids": [sub]}),
-        )
+    let (key_id, secret) = app
+        .create_key(&alice, json!({"name": "ci", "subscription_ids": [sub]}))
         .await;
-    assert_eq!(status, 201, "{created}");
-    let key_id = created["key"]["id"].as_str().unwrap().to_owned();
-    let (status, revoked) = app
-        .delete(&alice, &format!("/api/v1/api-keys/{key_id}"))
-        .await;
-    assert_eq!(status, 200, "{revoked}");
+    app.revoke_key(&alice, &key_id).await;
 
-    let events = wait_until_sealed(&app, &admin).await;
+    let events = app.wait_until_sealed(&admin).await;
     let actions: Vec<&str> = events
         .iter()
         .map(|e| e["action"].as_str().unwrap())
@@ -88,7 +41,7 @@ async fn verify_passes_on_a_real_history_and_names_the_row_edited_by_hand() {
     assert!(
         !Value::from(events.clone())
             .to_string()
-            .contains(&created["secret"].as_str().unwrap()[12..]),
+            .contains(&secret[12..]),
         "the audit log never holds a key's secret"
     );
 
@@ -107,7 +60,7 @@ async fn verify_passes_on_a_real_history_and_names_the_row_edited_by_hand() {
         create["id"].as_i64().unwrap(),
         create["seq"].as_i64().unwrap(),
     );
-    let db = psql(&app).await;
+    let db = sql(app.db.url()).await;
     let refused = db
         .execute(
             "UPDATE audit_events SET actor = NULL WHERE id = $1",
@@ -278,11 +231,11 @@ async fn the_audit_log_filters_and_pages_for_administrators_only() {
     }
 
     // Reading the log writes nothing to it.
-    let before = all_events(&app, &admin).await.len();
+    let before = app.audit_events(&admin).await.len();
     for _ in 0..3 {
-        all_events(&app, &admin).await;
+        app.audit_events(&admin).await;
     }
-    assert_eq!(all_events(&app, &admin).await.len(), before);
+    assert_eq!(app.audit_events(&admin).await.len(), before);
 }
 
 #[tokio::test]
@@ -293,15 +246,7 @@ async fn the_server_reports_unsealed_events_in_metrics() {
     )
     .await;
     let _admin = app.create_user("root", true);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let line = metrics
         .lines()
         .find(|l| l.starts_with("keyport_audit_unsealed_events "))
@@ -317,15 +262,7 @@ async fn the_server_reports_unsealed_events_in_metrics() {
     for _ in 0..50 {
         let (ok, stdout, _) = app.cli(&["audit", "verify"]);
         assert!(ok, "{stdout}");
-        let metrics = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = app.metrics().await;
         if metrics.contains("keyport_audit_unsealed_events 0\n") {
             return;
         }
@@ -359,7 +296,7 @@ async fn the_recorded_request_id_is_keyports_and_the_clients_is_kept_apart() {
             .to_str()
             .unwrap()
             .to_owned();
-        let (status, created) = common::decode(response).await;
+        let (status, created) = common::http::decode(response).await;
         assert_eq!(status, 201, "{created}");
         let id = uuid::Uuid::parse_str(&header)
             .unwrap_or_else(|_| panic!("keyport answers with its own id, a UUID: {header}"));
@@ -386,7 +323,7 @@ async fn the_recorded_request_id_is_keyports_and_the_clients_is_kept_apart() {
     assert_eq!(response.status(), 200);
     assert_ne!(revoke_id, too_long);
 
-    let events = wait_until_sealed(&app, &admin).await;
+    let events = app.wait_until_sealed(&admin).await;
     for (key, request_id) in keys.iter().zip(&answered) {
         let create = events
             .iter()
@@ -431,7 +368,7 @@ async fn the_recorded_request_id_is_keyports_and_the_clients_is_kept_apart() {
         create["id"].as_i64().unwrap(),
         create["seq"].as_i64().unwrap(),
     );
-    psql(&app)
+    sql(app.db.url())
         .await
         .batch_execute(&format!(
             "SET session_replication_role = replica; \

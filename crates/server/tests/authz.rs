@@ -3,7 +3,12 @@
 //! changes, and the per-address limit on failed authentications (counted after authenticating, so valid
 //! credentials always pass, and shared by replicas through the database).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions: a failed unwrap or panic is a failed test"
+)]
 
 mod common;
 
@@ -80,7 +85,7 @@ async fn send(
     if let Some(body) = body {
         request = request.json(&body);
     }
-    common::decode(request.send().await.unwrap()).await
+    common::http::decode(request.send().await.unwrap()).await
 }
 
 /// What alice owns, fresh for each route so that one route's change cannot disturb the next.
@@ -550,7 +555,7 @@ async fn guessing_tokens_from_one_address_is_slowed_down() {
         .parse()
         .unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
-    let (_, problem) = common::decode(r).await;
+    let (_, problem) = common::http::decode(r).await;
     assert_eq!(problem["type"], "urn:keyport:problem:rate-limited");
     assert!(
         problem["detail"]

@@ -1,9 +1,9 @@
 //! Bad input gets a 4xx problem+json naming the field, never a 500 and never a half-done change.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
 mod common;
 
-use common::{decode, App};
+use common::http::decode;
+use common::App;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::json;
 
@@ -262,15 +262,7 @@ async fn the_openapi_document_and_health_endpoints_are_served() {
             .status(),
         200
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("keyport_jobs{state=\"dead\"} 0"),
         "{metrics}"

@@ -1,7 +1,11 @@
 //! The create and revoke flows under the double's injectable faults: each ends in the state
 //! docs/lifecycle.md#invariants promises, seen both through keyport's API and in LiteLLM's (the double's)
 //! state.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions: a failed unwrap or panic is a failed test"
+)]
 
 mod common;
 

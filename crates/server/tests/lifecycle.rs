@@ -1,14 +1,17 @@
 //! The durable key lifecycle through the real binary: rotation with and without overlap, updates, the
 //! cascade of a cancelled subscription, and the job worker finishing what LiteLLM refused the first time.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+#![expect(
+    clippy::panic,
+    reason = "test helpers outside #[test] functions: a failed unwrap or panic is a failed test"
+)]
 
 mod common;
 
-use common::App;
+use common::{eventually, App};
 use keyport_testkit::double::{DoubleConfig, Fault};
-use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use serde_json::json;
+use std::time::Duration;
 
 const FAST_WORKERS: &[(&str, &str)] = &[
     ("KEYPORT_JOB_POLL_MS", "100"),
@@ -20,31 +23,6 @@ async fn setup() -> (App, String, String) {
     let token = app.create_user("alice", false);
     let sub = app.subscribe(&token, "gpt-4o-mini").await;
     (app, token, sub)
-}
-
-async fn create_key(app: &App, token: &str, body: Value) -> (String, String) {
-    let (status, created) = app.post(token, "/api/v1/api-keys", body).await;
-    assert_eq!(status, 201, "{created}");
-    (
-        created["key"]["id"].as_str().unwrap().to_owned(),
-        created["secret"].as_str().unwrap().to_owned(),
-    )
-}
-
-/// Polls until `check` holds, for at most `limit`.
-async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 /// LiteLLM's record of a keyport key.
@@ -60,12 +38,9 @@ fn remote_key(app: &App, key_id: &str) -> keyport_testkit::double::KeyRecord {
 async fn a_rotated_key_stays_its_owners_in_litellm_and_an_admin_cannot_rotate_it() {
     let (app, token, sub) = setup().await;
     let root = app.create_user("root", true);
-    let (old_id, _) = create_key(
-        &app,
-        &token,
-        json!({"name": "ci", "subscription_ids": [sub]}),
-    )
-    .await;
+    let (old_id, _) = app
+        .create_key(&token, json!({"name": "ci", "subscription_ids": [sub]}))
+        .await;
     let (_, me) = app.get(&token, "/api/v1/me").await;
     let alice_id = me["user"]["id"].as_str().unwrap().to_owned();
     let (_, root_me) = app.get(&root, "/api/v1/me").await;
@@ -109,12 +84,9 @@ async fn a_rotated_key_stays_its_owners_in_litellm_and_an_admin_cannot_rotate_it
 #[tokio::test]
 async fn rotating_without_overlap_stops_the_old_key_at_once_and_the_new_one_works() {
     let (app, token, sub) = setup().await;
-    let (old_id, old_secret) = create_key(
-        &app,
-        &token,
-        json!({"name": "ci", "subscription_ids": [sub]}),
-    )
-    .await;
+    let (old_id, old_secret) = app
+        .create_key(&token, json!({"name": "ci", "subscription_ids": [sub]}))
+        .await;
     let (status, rotated) = app
         .post(
             &token,
@@ -141,12 +113,9 @@ async fn rotating_without_overlap_stops_the_old_key_at_once_and_the_new_one_work
 #[tokio::test]
 async fn rotating_with_overlap_keeps_the_old_key_until_the_deadline_then_deletes_it() {
     let (app, token, sub) = setup().await;
-    let (old_id, old_secret) = create_key(
-        &app,
-        &token,
-        json!({"name": "ci", "subscription_ids": [sub]}),
-    )
-    .await;
+    let (old_id, old_secret) = app
+        .create_key(&token, json!({"name": "ci", "subscription_ids": [sub]}))
+        .await;
     let (status, rotated) = app
         .post(
             &token,
@@ -193,12 +162,9 @@ async fn rotating_with_overlap_keeps_the_old_key_until_the_deadline_then_deletes
 async fn updating_a_key_changes_its_limits_and_models_in_litellm() {
     let (app, token, sub) = setup().await;
     let claude = app.subscribe(&token, "claude-3-5-sonnet").await;
-    let (id, secret) = create_key(
-        &app,
-        &token,
-        json!({"name": "ci", "subscription_ids": [sub]}),
-    )
-    .await;
+    let (id, secret) = app
+        .create_key(&token, json!({"name": "ci", "subscription_ids": [sub]}))
+        .await;
     assert_eq!(app.chat(&secret, "claude-3-5-sonnet").await.0, 403);
 
     let (status, key) = app
@@ -208,7 +174,7 @@ async fn updating_a_key_changes_its_limits_and_models_in_litellm() {
         .json(&json!({"subscription_ids": [sub, claude], "limits": {"max_budget": "5", "rpm_limit": 100}, "name": "ci-2"}))
         .send()
         .await
-        .map(common::decode)
+        .map(common::http::decode)
         .unwrap()
         .await;
     assert_eq!(status, 200, "{key}");
@@ -230,7 +196,7 @@ async fn updating_a_key_changes_its_limits_and_models_in_litellm() {
         .json(&json!({"limits": {}}))
         .send()
         .await
-        .map(common::decode)
+        .map(common::http::decode)
         .unwrap()
         .await;
     assert_eq!(status, 200, "{key}");
@@ -241,18 +207,15 @@ async fn updating_a_key_changes_its_limits_and_models_in_litellm() {
 async fn cancelling_a_subscription_removes_its_model_from_keys_and_revokes_keys_left_without_one() {
     let (app, token, sub) = setup().await;
     let claude = app.subscribe(&token, "claude-3-5-sonnet").await;
-    let (only_id, only_secret) = create_key(
-        &app,
-        &token,
-        json!({"name": "only", "subscription_ids": [sub]}),
-    )
-    .await;
-    let (both_id, both_secret) = create_key(
-        &app,
-        &token,
-        json!({"name": "both", "subscription_ids": [sub, claude]}),
-    )
-    .await;
+    let (only_id, only_secret) = app
+        .create_key(&token, json!({"name": "only", "subscription_ids": [sub]}))
+        .await;
+    let (both_id, both_secret) = app
+        .create_key(
+            &token,
+            json!({"name": "both", "subscription_ids": [sub, claude]}),
+        )
+        .await;
 
     let (status, body) = app
         .post(
@@ -293,12 +256,9 @@ async fn cancelling_a_subscription_removes_its_model_from_keys_and_revokes_keys_
 #[tokio::test]
 async fn a_revocation_litellm_refused_is_finished_by_the_worker_without_anyone_asking_again() {
     let (app, token, sub) = setup().await;
-    let (id, secret) = create_key(
-        &app,
-        &token,
-        json!({"name": "ci", "subscription_ids": [sub]}),
-    )
-    .await;
+    let (id, secret) = app
+        .create_key(&token, json!({"name": "ci", "subscription_ids": [sub]}))
+        .await;
     app.double
         .inject(Fault::Status(503).on("/key/delete").always());
     let (status, key) = app.delete(&token, &format!("/api/v1/api-keys/{id}")).await;
@@ -328,12 +288,9 @@ async fn a_job_that_keeps_failing_dies_and_administrators_see_it_with_its_error(
     let token = app.create_user("alice", false);
     let admin = app.create_user("root", true);
     let sub = app.subscribe(&token, "gpt-4o-mini").await;
-    let (id, _) = create_key(
-        &app,
-        &token,
-        json!({"name": "ci", "subscription_ids": [sub]}),
-    )
-    .await;
+    let (id, _) = app
+        .create_key(&token, json!({"name": "ci", "subscription_ids": [sub]}))
+        .await;
     app.double
         .inject(Fault::Status(503).on("/key/delete").always());
     app.delete(&token, &format!("/api/v1/api-keys/{id}")).await;
@@ -361,12 +318,9 @@ async fn a_job_that_keeps_failing_dies_and_administrators_see_it_with_its_error(
 #[tokio::test]
 async fn suspending_a_user_blocks_their_keys_and_reactivating_unblocks_them() {
     let (app, token, sub) = setup().await;
-    let (_, secret) = create_key(
-        &app,
-        &token,
-        json!({"name": "ci", "subscription_ids": [sub]}),
-    )
-    .await;
+    let (_, secret) = app
+        .create_key(&token, json!({"name": "ci", "subscription_ids": [sub]}))
+        .await;
     assert_eq!(app.chat(&secret, "gpt-4o-mini").await.0, 200);
 
     let (ok, _, stderr) = app.cli(&["admin", "suspend-user", "alice"]);

@@ -5,7 +5,13 @@
 //! `__Host-` cookies of an HTTPS profile, suspension, logout through the provider, and the per-address
 //! limit on the callback.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions: a failed unwrap or panic is a failed test"
+)]
+
+mod common;
 
 use keyport_oidc::testing::{
     browser, log_in_at_provider, TestProvider, TokenMode, CLIENT_ID, CLIENT_SECRET,
@@ -14,8 +20,7 @@ use keyport_testkit::double::{DoubleConfig, LiteLlmDouble};
 use keyport_testkit::TestDb;
 use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 struct Sso {
     base: String,
@@ -40,18 +45,6 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-fn keyport(db: &TestDb, double: &LiteLlmDouble) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyport"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DATABASE_URL", db.url())
-        .env("LITELLM_URL", double.base_url())
-        .env("LITELLM_MASTER_KEY", double.master_key())
-        .env("KEYPORT_LOG", "warn")
-        .env("KEYPORT_DB_POOL_SIZE", "4");
-    cmd
-}
-
 /// keyport with single sign-on through a fresh test provider (admins: `keyport-admins`), plus `env`.
 /// `None` when node is missing (the harness has said so loudly).
 async fn start(env: &[(&str, &str)]) -> Option<Sso> {
@@ -65,7 +58,8 @@ async fn start(env: &[(&str, &str)]) -> Option<Sso> {
     let provider = TestProvider::start(&redirect).await?;
     let db = TestDb::new().await;
     let double = LiteLlmDouble::start(DoubleConfig::demo()).await.unwrap();
-    let mut child = keyport(&db, &double)
+    // As the database owner, which also migrates.
+    let mut child = common::keyport(&db, db.url(), &double)
         // Plain-HTTP loopback: the development profile lets the cookies go without `Secure`.
         .env("KEYPORT_PROFILE", "development")
         .env("KEYPORT_PUBLIC_URL", &base)
@@ -87,18 +81,7 @@ async fn start(env: &[(&str, &str)]) -> Option<Sso> {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
-    assert!(
-        line.starts_with("keyport listening on "),
-        "keyport did not start: {line:?}"
-    );
+    common::listening_address(&mut child).await;
     Some(Sso {
         base,
         public,
@@ -642,7 +625,7 @@ async fn over_https_every_cookie_is_host_prefixed_and_unprefixed_ones_are_ignore
 async fn a_suspended_user_cannot_log_in() {
     let Some(sso) = start(&[]).await else { return };
     assert_eq!(sso.login(&browser(), "alice").await.status(), 303);
-    let out = keyport(&sso.db, &sso.double)
+    let out = common::keyport(&sso.db, sso.db.url(), &sso.double)
         .args(["admin", "suspend-user", "alice"])
         .output()
         .unwrap();
@@ -692,7 +675,7 @@ async fn keyport_does_not_start_when_the_issuer_is_unreachable() {
     let db = TestDb::new().await;
     let double = LiteLlmDouble::start(DoubleConfig::demo()).await.unwrap();
     let dead = format!("http://127.0.0.1:{}", free_port());
-    let mut cmd = keyport(&db, &double);
+    let mut cmd = common::keyport(&db, db.url(), &double);
     cmd.env("KEYPORT_OIDC_ISSUER", &dead)
         .env("KEYPORT_OIDC_CLIENT_ID", CLIENT_ID)
         .env("KEYPORT_OIDC_CLIENT_SECRET", "never-printed-secret")

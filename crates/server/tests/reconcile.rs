@@ -1,7 +1,11 @@
 //! `keyport reconcile` against the double seeded with every kind of disagreement: the dry run lists them and
 //! changes nothing; the real run fixes them, keyport's record winning; a second pass finds nothing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+#![expect(
+    clippy::panic,
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions: a failed unwrap or panic is a failed test"
+)]
 
 mod common;
 
@@ -225,15 +229,7 @@ async fn the_background_reconciler_removes_an_orphan_and_counts_the_fix() {
     assert_eq!(status, 200);
     let mut metrics = String::new();
     for _ in 0..100 {
-        metrics = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        metrics = app.metrics().await;
         if metrics.contains("keyport_reconcile_fixes_total{kind=\"orphan\"} 1") {
             break;
         }

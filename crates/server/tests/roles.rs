@@ -1,41 +1,12 @@
 //! The audit log survives keyport's own database role: `keyport serve` runs as a member of `keyport_app`
 //! (the test harness's serve role), works end to end, and that role can neither change nor remove audit
 //! rows, nor get past the triggers that protect them (docs/security.md#database-roles).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
 mod common;
 
-use common::App;
-use serde_json::{json, Value};
-use std::time::Duration;
+use common::{sql, App};
+use serde_json::json;
 use tokio_postgres::error::SqlState;
-
-async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
-}
-
-/// Every audit event, newest first (one page is plenty here).
-async fn events(app: &App, token: &str) -> Vec<Value> {
-    let (status, page) = app.get(token, "/api/v1/admin/audit?limit=500").await;
-    assert_eq!(status, 200, "{page}");
-    page["items"].as_array().unwrap().clone()
-}
-
-/// Waits until the server (sealing as the serve role) has sealed every event.
-async fn wait_until_sealed(app: &App, token: &str) -> Vec<Value> {
-    for _ in 0..150 {
-        let events = events(app, token).await;
-        if !events.is_empty() && events.iter().all(|e| e["sealed"] == true) {
-            return events;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("the server did not seal the events within 30 s");
-}
 
 #[tokio::test]
 async fn keyport_works_as_the_serve_role_which_cannot_rewrite_the_audit_log() {
@@ -51,20 +22,11 @@ async fn keyport_works_as_the_serve_role_which_cannot_rewrite_the_audit_log() {
     let admin = app.create_user("root", true);
     let alice = app.create_user("alice", false);
     let sub = app.subscribe(&alice, "gpt-4o-mini").await;
-    let (status, created) = app
-        .post(
-            &alice,
-            "/api/v1/api-keys",
-            json!({"name": "ci", "subscription_ids": [sub]}),
-        )
+    let (key_id, _) = app
+        .create_key(&alice, json!({"name": "ci", "subscription_ids": [sub]}))
         .await;
-    assert_eq!(status, 201, "{created}");
-    let key_id = created["key"]["id"].as_str().unwrap().to_owned();
-    let (status, revoked) = app
-        .delete(&alice, &format!("/api/v1/api-keys/{key_id}"))
-        .await;
-    assert_eq!(status, 200, "{revoked}");
-    let events = wait_until_sealed(&app, &admin).await;
+    app.revoke_key(&alice, &key_id).await;
+    let events = app.wait_until_sealed(&admin).await;
     let create = events
         .iter()
         .find(|e| e["action"] == "api_key.create" && e["target_id"] == key_id.as_str())
@@ -92,7 +54,7 @@ async fn keyport_works_as_the_serve_role_which_cannot_rewrite_the_audit_log() {
     assert!(!owner.append_only(), "{owner:?}");
 
     // The serve role's own session, as someone holding keyport's credentials would have it.
-    let serve = connect(&app.database_url).await;
+    let serve = sql(&app.database_url).await;
     let event_id = create["id"].as_i64().unwrap();
     let seq = create["seq"].as_i64().unwrap();
     let refused = [

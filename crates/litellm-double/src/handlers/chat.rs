@@ -6,10 +6,9 @@
 
 use crate::auth::{self, Caller};
 use crate::errors::{Failure, Param};
+use crate::hashing::hash_token;
 use crate::pyfmt;
-use crate::state::{
-    hash_token, now_micros, KeyRecord, Shared, SpendLogRow, TeamRecord, RATE_WINDOW_SECONDS,
-};
+use crate::state::{now_micros, KeyRecord, Shared, SpendLogRow, TeamRecord, RATE_WINDOW_SECONDS};
 use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, Utc};

@@ -4,6 +4,7 @@ pub mod chat;
 pub mod health;
 pub mod key;
 pub mod models;
+mod rows;
 pub mod spend;
 pub mod team;
 pub mod user;

@@ -20,6 +20,7 @@
 //! non-admin caller gets a 403 from the handler here (LiteLLM lets team admins in; keyport's users never are
 //! one). `/team/info` lets a member read its own team.
 
+use super::rows::{team_row, user_row};
 use crate::auth::{self, Caller};
 use crate::errors::{DetailItem, Failure, Param};
 use crate::handlers::query_param;
@@ -41,53 +42,6 @@ const FIELDS: &[(&str, Kind)] = &[
 
 /// Metadata keys LiteLLM keeps out of a caller's hands (`strip_system_managed_metadata_keys`).
 const SYSTEM_METADATA: &[&str] = &["team_member_budget_id"];
-
-/// The `LiteLLM_TeamTable` row.
-pub fn team_row(team: &TeamRecord) -> Map<String, Value> {
-    let members: Vec<Value> = team.members_with_roles.iter().map(member_json).collect();
-    let admins: Vec<Value> = team
-        .members_with_roles
-        .iter()
-        .filter(|m| m.role == "admin")
-        .filter_map(|m| m.user_id.clone().map(Value::from))
-        .collect();
-    let plain: Vec<Value> = team
-        .members_with_roles
-        .iter()
-        .filter(|m| m.role == "user")
-        .filter_map(|m| m.user_id.clone().map(Value::from))
-        .collect();
-    match json!({
-        "team_id": team.team_id,
-        "team_alias": team.team_alias,
-        "organization_id": null,
-        "admins": admins,
-        "members": plain,
-        "members_with_roles": members,
-        "metadata": team.metadata,
-        "tpm_limit": null,
-        "rpm_limit": null,
-        "max_budget": null,
-        "budget_duration": null,
-        "models": team.models,
-        "blocked": false,
-        "spend": 0.0,
-        "max_parallel_requests": null,
-        "budget_reset_at": null,
-        "model_id": null,
-        "litellm_model_table": null,
-        "model_max_budget": {},
-        "created_at": pyfmt::iso_zulu(team.created_at),
-        "updated_at": pyfmt::iso_zulu(team.updated_at),
-    }) {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
-
-fn member_json(m: &TeamMember) -> Value {
-    json!({"user_id": m.user_id, "user_email": m.user_email, "role": m.role})
-}
 
 /// A member as pydantic prints it in LiteLLM's messages.
 fn member_repr(m: &TeamMember) -> String {
@@ -419,7 +373,7 @@ pub async fn member_add(
         .iter()
         .filter_map(|m| m.user_id.as_deref())
         .filter_map(|id| store.users.get(id))
-        .map(|u| Value::Object(super::user::user_row(u, true)))
+        .map(|u| Value::Object(user_row(u, true)))
         .collect();
     let mut answer = row;
     answer.insert("updated_users".into(), Value::from(updated_users));

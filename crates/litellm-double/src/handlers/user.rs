@@ -17,13 +17,14 @@
 
 use super::key::generate::{key_name, new_raw_key};
 use super::key::{alias_taken, budget_duration_problem, row as key_row};
+use super::rows::{opt_time, team_row, time, user_row};
 use crate::auth::{self, Caller, ADMIN_USER_ID};
 use crate::config::VersionProfile;
 use crate::duration;
 use crate::errors::{DetailItem, Failure};
 use crate::handlers::query_param;
-use crate::pyfmt;
-use crate::state::{hash_token, now_micros, KeyRecord, Shared, UserRecord};
+use crate::hashing::hash_token;
+use crate::state::{now_micros, KeyRecord, Shared, UserRecord};
 use crate::validate::{self, as_bool, as_f64, as_i64, as_str, as_str_list, read, Kind, Patch};
 use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
@@ -70,52 +71,6 @@ fn check_role(map: &Map<String, Value>) -> Result<(), Failure> {
 /// What `/user/new` gives a user created without `models` on 1.81
 /// (docs/litellm-contract.md#traps-seen-in-the-field).
 pub const NO_DEFAULT_MODELS: &str = "no-default-models";
-
-fn time(at: DateTime<Utc>, zulu: bool) -> Value {
-    Value::from(if zulu {
-        pyfmt::iso_zulu(at)
-    } else {
-        pyfmt::iso_offset(at)
-    })
-}
-
-fn opt_time(at: Option<DateTime<Utc>>, zulu: bool) -> Value {
-    at.map_or(Value::Null, |t| time(t, zulu))
-}
-
-/// The `LiteLLM_UserTable` row (without `password`). Routes with a pydantic response model write
-/// datetimes with `Z` (`zulu`), plain-dict routes with `+00:00`.
-pub fn user_row(user: &UserRecord, zulu: bool) -> Map<String, Value> {
-    match json!({
-        "user_id": user.user_id,
-        "user_alias": user.user_alias,
-        "team_id": null,
-        "sso_user_id": user.sso_user_id,
-        "organization_id": null,
-        "object_permission_id": null,
-        "teams": user.teams,
-        "user_role": user.user_role,
-        "max_budget": user.max_budget,
-        "spend": user.spend,
-        "user_email": user.user_email,
-        "models": user.models,
-        "metadata": user.metadata,
-        "max_parallel_requests": user.max_parallel_requests,
-        "tpm_limit": user.tpm_limit,
-        "rpm_limit": user.rpm_limit,
-        "budget_duration": user.budget_duration,
-        "budget_reset_at": opt_time(user.budget_reset_at, zulu),
-        "allowed_cache_controls": [],
-        "model_spend": {},
-        "model_max_budget": user.model_max_budget,
-        "created_at": time(user.created_at, zulu),
-        "updated_at": time(user.updated_at, zulu),
-        "object_permission": null,
-    }) {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
 
 /// A datetime string as a pydantic response model writes it: `…+00:00` becomes `…Z`.
 fn zulu_string(value: &mut Value) {
@@ -421,7 +376,7 @@ pub async fn info(req: HttpRequest, shared: Data<Shared>) -> Result<HttpResponse
         .teams
         .iter()
         .filter_map(|t| store.teams.get(t))
-        .map(|t| Value::Object(super::team::team_row(t)))
+        .map(|t| Value::Object(team_row(t)))
         .collect();
     Ok(HttpResponse::Ok().json(json!({
         "user_id": user_id,

@@ -3,11 +3,13 @@
 
 mod access;
 mod access_tokens;
+mod admin;
 mod api_keys;
 mod audit_chain;
 mod cascade;
 mod common;
 mod constraints;
+mod identity;
 mod jobs;
 mod key_cap;
 mod key_lifecycle;

@@ -8,8 +8,13 @@
 //! decorators (`faulty.rs`) that break a flow at a chosen step. `scenarios.rs` breaks each flow at every
 //! step; `random.rs` runs seeded random sequences (`KEYPORT_RANDOM_SEQUENCES`, `KEYPORT_RANDOM_SEED`).
 
+#![expect(
+    clippy::panic,
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions: a failed unwrap or panic is a failed test"
+)]
+
 // Test code: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod capture;
 mod env;

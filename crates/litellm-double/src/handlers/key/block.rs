@@ -3,7 +3,8 @@
 use super::row;
 use crate::auth::{self, Caller};
 use crate::errors::{DetailItem, Failure, Param};
-use crate::state::{hash_if_needed, now_micros, Shared};
+use crate::hashing::hash_if_needed;
+use crate::state::{now_micros, Shared};
 use crate::validate::{self, Kind};
 use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};

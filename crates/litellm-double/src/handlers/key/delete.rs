@@ -3,7 +3,8 @@
 
 use crate::auth::{self, Caller, ADMIN_USER_ID};
 use crate::errors::{DetailItem, Failure};
-use crate::state::{hash_if_needed, now_micros, DeletedKeyRecord, Shared};
+use crate::hashing::hash_if_needed;
+use crate::state::{now_micros, DeletedKeyRecord, Shared};
 use crate::validate::{self, as_str_list, read, Kind};
 use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};

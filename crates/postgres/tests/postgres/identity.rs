@@ -1,14 +1,7 @@
 //! `IdentityUsers` against a real PostgreSQL: users are found by (issuer, subject) only, a first login's
 //! insert names the constraint it broke, and a profile refresh commits with its audit event.
 
-#[expect(
-    dead_code,
-    reason = "the shared helpers serve many test files; this one uses some"
-)]
-#[path = "postgres/common.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use keyport_domain::identity::{IdentityUsers, ProfileUpdate};
 use keyport_domain::ids::UserId;
 use keyport_domain::users::Role;

@@ -1,19 +1,12 @@
 //! Fault injection: tests arm a [`FaultRule`] (which calls, which fault) and the middleware in front of
-//! every route fires it. The faults are the ways a real LiteLLM behind a real network fails keyport:
-//! slowness, 5xx, a request that never ends, a connection closed without answer, and the worst one for a
-//! non-idempotent call — the change committed but the answer lost.
+//! every route (`inject.rs`) fires it. The faults are the ways a real LiteLLM behind a real network fails
+//! keyport: slowness, 5xx, a request that never ends, a connection closed without answer, and the worst one
+//! for a non-idempotent call — the change committed but the answer lost.
 
-use crate::errors::Failure;
-use crate::state::{Call, Shared};
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::web::{Bytes, Data};
-use actix_web::HttpResponse;
+mod inject;
+
+pub(crate) use inject::inject;
 use std::time::Duration;
-
-/// Longer than any client timeout a test uses; the server drops the request on shutdown.
-const HANG: Duration = Duration::from_secs(3_600);
 
 /// What goes wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,7 +150,7 @@ pub(crate) struct ArmedFault {
 
 impl ArmedFault {
     /// Counts the call if it matches and says whether the fault fires for it.
-    fn hit(&mut self, method: &str, path: &str) -> bool {
+    pub(super) fn hit(&mut self, method: &str, path: &str) -> bool {
         let rule = &self.rule;
         if !rule.path.matches(path) || rule.method.as_deref().is_some_and(|m| m != method) {
             return false;
@@ -169,110 +162,4 @@ impl ArmedFault {
             Occurrence::Always => true,
         }
     }
-}
-
-/// Records the call and picks its faults: the summed latency and the first other fault that fires.
-fn record_and_match(shared: &Shared, call: Call) -> (Duration, Option<Fault>) {
-    let mut store = shared.store();
-    let mut delay = Duration::ZERO;
-    let mut chosen = None;
-    for armed in &mut store.faults {
-        if armed.hit(&call.method, &call.path) {
-            match &armed.rule.fault {
-                Fault::Latency(d) => delay += *d,
-                other if chosen.is_none() => chosen = Some(other.clone()),
-                _ => {}
-            }
-        }
-    }
-    store.calls.push(call);
-    (delay, chosen)
-}
-
-/// A response whose body fails at once: actix closes the connection before anything is flushed, so the
-/// client sees the connection end without an answer.
-fn dropped() -> HttpResponse {
-    let failing = futures::stream::once(async {
-        Err::<Bytes, actix_web::Error>(actix_web::error::ErrorInternalServerError(
-            "fault injection: drop the connection",
-        ))
-    });
-    HttpResponse::Ok().streaming(failing)
-}
-
-fn status_answer(status: u16) -> HttpResponse {
-    use actix_web::ResponseError;
-    if status == 500 {
-        return Failure::Unhandled.error_response();
-    }
-    let code = actix_web::http::StatusCode::from_u16(status)
-        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-    Failure::PlainText {
-        status: code.as_u16(),
-        text: code.canonical_reason().unwrap_or("Error").to_owned(),
-    }
-    .error_response()
-}
-
-/// The middleware in front of every route.
-pub(crate) async fn inject(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(shared) = req.app_data::<Data<Shared>>().cloned() else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_boxed_body);
-    };
-    let call = Call {
-        method: req.method().to_string(),
-        path: req.path().to_owned(),
-        query: req.query_string().to_owned(),
-    };
-    let (delay, fault) = record_and_match(&shared, call);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let Some(fault) = fault else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_boxed_body);
-    };
-    tracing::debug!(?fault, path = req.path(), "injecting fault");
-    let answer = match fault {
-        Fault::Latency(_) => unreachable_latency(),
-        Fault::Status(status) => status_answer(status),
-        Fault::Respond {
-            status,
-            content_type,
-            body,
-        } => HttpResponse::build(
-            actix_web::http::StatusCode::from_u16(status)
-                .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
-        )
-        .content_type(content_type)
-        .body(body),
-        Fault::Timeout => {
-            tokio::time::sleep(HANG).await;
-            status_answer(504)
-        }
-        Fault::DropConnection => dropped(),
-        Fault::CommitThenDrop => {
-            let committed = next.call(req).await?;
-            return Ok(committed.into_response(dropped()));
-        }
-        Fault::CommitThenTimeout => {
-            let committed = next.call(req).await?;
-            tokio::time::sleep(HANG).await;
-            return Ok(committed.into_response(status_answer(504)));
-        }
-    };
-    Ok(req.into_response(answer))
-}
-
-/// Latency never ends up as the chosen fault (it is summed apart); answer as a 500 if it ever did.
-fn unreachable_latency() -> HttpResponse {
-    status_answer(500)
 }

@@ -7,14 +7,7 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-#[expect(
-    dead_code,
-    reason = "the shared helpers serve many test files; this one uses some"
-)]
-#[path = "postgres/common.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use diesel::result::DatabaseErrorKind::{CheckViolation, UniqueViolation};
 use keyport_domain::access::InferenceRoutes;
 use keyport_domain::audit::AuditEvent;

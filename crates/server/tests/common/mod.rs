@@ -4,17 +4,28 @@
 //! binary (`serve` and every command) works as the serve role (`DATABASE_URL`, a member of `keyport_app` that
 //! owns nothing), and migrates as the owner (`KEYPORT_MIGRATE_DATABASE_URL`, the server's own role). Where
 //! the serve role cannot be created, everything runs as the owner, as a single-URL install does.
+//!
+//! `http.rs`: the API calls of the tests; `audit.rs`: reading the audit log through the API.
 
-// Test support: a failure to set up is a test failure, so unwrap/expect/panic are the right tools here.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support: a failure to set up is a failed test"
+)]
+#![expect(
+    dead_code,
+    reason = "every test binary compiles this module and uses part of it"
+)]
+
+mod audit;
+pub mod http;
 
 use keyport_testkit::double::{DoubleConfig, LiteLlmDouble};
 use keyport_testkit::TestDb;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
-use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub struct App {
     pub db: TestDb,
@@ -33,7 +44,9 @@ impl Drop for App {
     }
 }
 
-fn keyport(db: &TestDb, database_url: &str, double: &LiteLlmDouble) -> Command {
+/// The `keyport` binary with a clean environment: `database_url` to work with, the owner's URL of `db` to
+/// migrate with, the double as its LiteLLM, quiet logs and a small pool.
+pub fn keyport(db: &TestDb, database_url: &str, double: &LiteLlmDouble) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyport"));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -146,107 +159,6 @@ impl App {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     }
-
-    /// Calls one of LiteLLM's admin endpoints with the master key.
-    pub async fn litellm_admin(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .client
-            .post(format!("{}{}", self.double.base_url(), path))
-            .header(
-                AUTHORIZATION,
-                format!("Bearer {}", self.double.master_key()),
-            )
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        decode(r).await
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
-    pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
-        let r = self
-            .client
-            .get(self.url(path))
-            .header(AUTHORIZATION, format!("Bearer {token}"))
-            .send()
-            .await
-            .unwrap();
-        decode(r).await
-    }
-
-    pub async fn post(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .client
-            .post(self.url(path))
-            .header(AUTHORIZATION, format!("Bearer {token}"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        decode(r).await
-    }
-
-    pub async fn delete(&self, token: &str, path: &str) -> (u16, Value) {
-        let r = self
-            .client
-            .delete(self.url(path))
-            .header(AUTHORIZATION, format!("Bearer {token}"))
-            .send()
-            .await
-            .unwrap();
-        decode(r).await
-    }
-
-    /// Subscribes the token's user to a model and returns the subscription id.
-    pub async fn subscribe(&self, token: &str, model: &str) -> String {
-        let (status, body) = self
-            .post(
-                token,
-                "/api/v1/subscriptions",
-                serde_json::json!({"model_id": model}),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["id"].as_str().unwrap().to_owned()
-    }
-
-    /// Calls the double's chat endpoint with a virtual key.
-    pub async fn chat(&self, secret: &str, model: &str) -> (u16, Value) {
-        let r = self
-            .client
-            .post(format!("{}/v1/chat/completions", self.double.base_url()))
-            .header(AUTHORIZATION, format!("Bearer {secret}"))
-            .json(&serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
-            .send()
-            .await
-            .unwrap();
-        decode(r).await
-    }
-}
-
-pub async fn decode(r: reqwest::Response) -> (u16, Value) {
-    let status = r.status().as_u16();
-    let problem = r
-        .headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    let text = r.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    if status >= 400
-        && body
-            .get("type")
-            .is_some_and(|t| t.as_str().unwrap_or_default().starts_with("urn:keyport:"))
-    {
-        assert!(
-            problem,
-            "a keyport error is served as application/problem+json: {body}"
-        );
-    }
-    (status, body)
 }
 
 /// Reads the first line `keyport serve` prints (its stdout must be piped) and answers the address it
@@ -263,4 +175,29 @@ pub async fn listening_address(child: &mut std::process::Child) -> String {
     .await
     .unwrap()
     .unwrap_or_else(|| panic!("keyport did not print its address"))
+}
+
+/// Polls until `check` holds, for at most `limit`.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// A PostgreSQL session at `url`, for what keyport itself never does.
+pub async fn sql(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
 }
