@@ -1,6 +1,7 @@
 //! The rows of API keys: read with their subscription links, inserted, their limits changed; and the
 //! statuses in which a key counts.
 
+use super::columns::limits_changeset;
 use super::columns::{key_hash, model_id, LimitColumns};
 use crate::error::corrupt;
 use crate::schema::api_keys;
@@ -156,26 +157,11 @@ impl<'a> NewApiKeyRow<'a> {
     }
 }
 
-/// New limits for a key; every field is written, `None` as `NULL` (unlimited).
-#[derive(Debug, AsChangeset)]
-#[diesel(table_name = api_keys, treat_none_as_null = true)]
-pub(crate) struct KeyLimitsChangeset {
-    pub max_budget: Option<Decimal>,
-    pub budget_duration: Option<String>,
-    pub tpm_limit: Option<i64>,
-    pub rpm_limit: Option<i64>,
-}
-
-impl From<LimitColumns> for KeyLimitsChangeset {
-    fn from(value: LimitColumns) -> Self {
-        Self {
-            max_budget: value.max_budget,
-            budget_duration: value.budget_duration,
-            tpm_limit: value.tpm_limit,
-            rpm_limit: value.rpm_limit,
-        }
-    }
-}
+limits_changeset!(
+    /// New limits for a key; every field is written, `None` as `NULL` (unlimited).
+    KeyLimitsChangeset,
+    api_keys
+);
 
 /// The statuses in which a key counts against its subscriptions (provisioning, active, retiring).
 pub(crate) fn live_key_statuses() -> Vec<&'static str> {

@@ -71,3 +71,32 @@ pub(super) fn model_id(value: String) -> Result<ModelId, StoreError> {
 pub(super) fn key_hash(value: &str) -> Result<KeyHash, StoreError> {
     KeyHash::parse(value).map_err(|e| corrupt("hash", e))
 }
+
+/// A changeset that writes all four limit columns of `$table` (every field, `None` as `NULL`: unlimited),
+/// built from [`LimitColumns`]. diesel ties a changeset to one table, so keys and subscriptions each get
+/// theirs from this one definition.
+macro_rules! limits_changeset {
+    ($(#[$doc:meta])* $name:ident, $table:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, diesel::AsChangeset)]
+        #[diesel(table_name = $table, treat_none_as_null = true)]
+        pub(crate) struct $name {
+            pub max_budget: Option<rust_decimal::Decimal>,
+            pub budget_duration: Option<String>,
+            pub tpm_limit: Option<i64>,
+            pub rpm_limit: Option<i64>,
+        }
+
+        impl From<$crate::rows::LimitColumns> for $name {
+            fn from(value: $crate::rows::LimitColumns) -> Self {
+                Self {
+                    max_budget: value.max_budget,
+                    budget_duration: value.budget_duration,
+                    tpm_limit: value.tpm_limit,
+                    rpm_limit: value.rpm_limit,
+                }
+            }
+        }
+    };
+}
+pub(super) use limits_changeset;

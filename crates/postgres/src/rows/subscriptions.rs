@@ -1,5 +1,6 @@
 //! The rows of subscriptions: read, inserted, their quota changed, and their status history.
 
+use super::columns::limits_changeset;
 use super::columns::{model_id, LimitColumns};
 use crate::error::corrupt;
 use crate::schema::{subscription_status_history, subscriptions};
@@ -84,26 +85,11 @@ impl<'a> NewSubscriptionRow<'a> {
     }
 }
 
-/// A new quota for a subscription; every field is written, `None` as `NULL` (unlimited).
-#[derive(Debug, AsChangeset)]
-#[diesel(table_name = subscriptions, treat_none_as_null = true)]
-pub(crate) struct QuotaChangeset {
-    pub max_budget: Option<Decimal>,
-    pub budget_duration: Option<String>,
-    pub tpm_limit: Option<i64>,
-    pub rpm_limit: Option<i64>,
-}
-
-impl From<LimitColumns> for QuotaChangeset {
-    fn from(value: LimitColumns) -> Self {
-        Self {
-            max_budget: value.max_budget,
-            budget_duration: value.budget_duration,
-            tpm_limit: value.tpm_limit,
-            rpm_limit: value.rpm_limit,
-        }
-    }
-}
+limits_changeset!(
+    /// A new quota for a subscription; every field is written, `None` as `NULL` (unlimited).
+    QuotaChangeset,
+    subscriptions
+);
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = subscription_status_history, check_for_backend(diesel::pg::Pg))]
