@@ -58,7 +58,12 @@ pub fn app(
     let document = Arc::new(openapi::finish(document));
     let json = Arc::new(document.to_pretty_json().unwrap_or_default());
     let routes = Arc::new(RouteTable::from_document(&document));
+    let rules = web::Data::new(authz::Rules::from_document(&document));
+    for undeclared in rules.undeclared() {
+        tracing::error!(method = %undeclared.method, path = %undeclared.path, why = %undeclared.why, "API route without a valid access declaration: refused to everybody");
+    }
     app.app_data(web::Data::new(routes::meta::OpenApiJson(json)))
+        .app_data(rules)
         .route("/api/docs", web::route().to(api_docs))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))

@@ -95,6 +95,7 @@ pub struct CreatedAccessToken {
 
 /// Your personal access tokens, newest first (revoked and expired ones included). Never a secret.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "access-tokens",
     security(("bearer" = []), ("session" = [])),
     responses(
@@ -117,6 +118,7 @@ pub async fn list(
 /// Create a personal access token for the REST API (`Authorization: Bearer kp_pat_…`). The answer carries
 /// the secret, once.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "access-tokens",
     security(("bearer" = []), ("session" = [])),
     request_body = CreateAccessToken,
@@ -163,6 +165,7 @@ pub async fn create(
 
 /// Revoke one of your tokens; it stops working at once.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "access-tokens",
     security(("bearer" = []), ("session" = [])),
     params(("id" = Uuid, Path, description = "The token's id")),
@@ -189,6 +192,7 @@ pub async fn revoke(
 /// A user's personal access tokens, newest first (revoked and expired ones included), never a secret.
 /// Administrators and auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = []), ("session" = [])),
     params(("id" = Uuid, Path, description = "The user's id")),
@@ -217,6 +221,7 @@ pub async fn list_of_user(
 
 /// Revoke a user's token; it stops working at once (audited under the administrator). Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = []), ("session" = [])),
     params(

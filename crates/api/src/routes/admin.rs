@@ -21,6 +21,7 @@ pub struct JobQuery {
 /// The job queue (outbox): counts by state, and the jobs in one state — dead ones with their last error.
 /// Administrators and auditors only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(JobQuery),

@@ -34,6 +34,7 @@ pub struct KeyListQuery {
 
 /// Everybody's keys, newest first, with their owner. Administrators and auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(KeyListQuery),
@@ -103,6 +104,7 @@ pub struct AdminKeyLimitsBody {
 
 /// Anybody's key with its owner (never a secret). Administrators and auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -132,6 +134,7 @@ pub async fn get(
 /// `sync_state: pending` until it confirms). The key keeps its status, subscriptions and limits, and
 /// cannot be rotated while blocked. Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -163,6 +166,7 @@ pub async fn block(
 /// Lift an administrator's block: LiteLLM accepts the key again (unless its owner or all its
 /// subscriptions are suspended). Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -192,6 +196,7 @@ pub async fn unblock(
 /// outbox (`revocation_pending` until LiteLLM confirms), with an optional reason kept in the audit log.
 /// Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -224,6 +229,7 @@ pub async fn revoke(
 /// key's active subscriptions and the administrators' maximum; an unset limit takes the tightest quota).
 /// LiteLLM is updated at once, or through the outbox (`sync_state: pending`). Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),

@@ -10,6 +10,7 @@ use actix_web::{patch, web, HttpResponse};
 /// subscriptions. Making it no longer restricted approves its pending subscriptions in the same change.
 /// Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The model's id (LiteLLM model name; may contain `/`)")),

@@ -65,6 +65,7 @@ pub struct ReconcileStatusDto {
 /// The reconciler's recent passes, newest first, from every replica and `keyport reconcile`: when each ran,
 /// what it found and fixed, and why a pass failed. Administrators and auditors only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = []), ("session" = [])),
     params(ReconcileQuery),

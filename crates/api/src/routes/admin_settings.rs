@@ -24,6 +24,7 @@ fn with_source(
 /// The self-service settings in force, and whether an administrator saved them (`stored`) or they are
 /// still the server's configuration. Administrators and auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     responses(
@@ -45,6 +46,7 @@ pub async fn get(
 /// They apply at once to new subscriptions and to keys created, changed or rotated from now on.
 /// Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     request_body = SettingsDto,
@@ -73,6 +75,7 @@ pub async fn put(
 /// The defaults and maximums for what you may ask for: the quota cap of new subscriptions, the limits key
 /// forms prefill, the most a key may have, and key lifetimes. Any signed-in user.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "meta",
     security(("bearer" = [])),
     responses(

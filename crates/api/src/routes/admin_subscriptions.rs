@@ -41,6 +41,7 @@ pub struct SubscriptionListQuery {
 /// Everybody's subscriptions, newest first, with their owner (`status=pending`: the approval queue).
 /// Administrators and auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(SubscriptionListQuery),
@@ -82,6 +83,7 @@ pub async fn list(
 /// A subscription's status history, oldest first: who changed it, when and why. Administrators and
 /// auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -114,6 +116,7 @@ pub async fn history(
 /// Subscribe a user to a model, `active` at once, also for a restricted model (a pending, cancelled or
 /// rejected subscription becomes active in place). Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     request_body = GrantSubscriptionBody,
@@ -156,6 +159,7 @@ pub async fn grant(
 /// Approve pending subscriptions. Each is decided on its own: the answer says, per id, whether it was
 /// approved or why not (no longer pending, unknown, or failed — nothing half-done). Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     request_body = ApproveBody,
@@ -184,6 +188,7 @@ pub async fn approve(
 /// Reject pending subscriptions with a reason (required, 1 to 500 characters; the users see it). Each is
 /// decided on its own, as for approvals. A rejected user may ask again. Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     request_body = RejectBody,
@@ -233,6 +238,7 @@ async fn control(
 /// LiteLLM pool at once; a key that served only suspended subscriptions is blocked (not revoked) until one
 /// is reactivated. Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -262,6 +268,7 @@ pub async fn suspend(
 /// Reactivate a suspended subscription: its model returns to the keys bound to it and to the user's
 /// LiteLLM pool. Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -291,6 +298,7 @@ pub async fn reactivate(
 /// Revoke a pending, active or suspended subscription, with a reason the user sees: it becomes
 /// `cancelled`; keys that served only it are revoked, the others lose its model. Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -321,6 +329,7 @@ pub async fn revoke(
 /// per window shared by all the user's keys on the model, and the requests and tokens per minute). Keys'
 /// own limits stay as sub-limits within it. Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),

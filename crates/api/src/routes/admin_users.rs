@@ -34,6 +34,7 @@ pub struct UserListQuery {
 
 /// Users, by username: search and filter. Administrators and auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(UserListQuery),
@@ -73,6 +74,7 @@ pub async fn list(
 
 /// One user, with the number of their keys and subscriptions. Administrators and auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -100,6 +102,7 @@ pub async fn get(
 /// Replace a user's roles. You cannot remove your own admin role, and one active administrator always
 /// remains (409 naming `roles`). Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -145,6 +148,7 @@ async fn set_status(
 /// Suspend a user: their tokens and sessions stop working at once, and their keys are blocked in LiteLLM
 /// (by jobs queued in the same transaction). You cannot suspend yourself (409). Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -167,6 +171,7 @@ pub async fn suspend(
 
 /// Reactivate a suspended user: their tokens work again and their keys are unblocked. Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),

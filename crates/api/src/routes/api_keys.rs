@@ -26,6 +26,7 @@ pub struct OwnKeysQuery {
 /// Your API keys, newest first, a page at a time: prefix, models, status, limits, last known spend. Never a
 /// secret. Pass `next_cursor` as `cursor` for the next page; it is null on the last one.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "api-keys",
     security(("bearer" = [])),
     params(OwnKeysQuery),
@@ -67,6 +68,7 @@ pub async fn list(
 /// Create a key bound to one or more of your active subscriptions. The answer carries the secret, once
 /// (`Cache-Control: no-store`); keyport keeps only its hash.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "api-keys",
     security(("bearer" = [])),
     request_body = CreateApiKey,
@@ -109,6 +111,7 @@ fn secret_response(
 /// updated at once; if it cannot be reached, the change is kept and applied when it can
 /// (`sync_state: pending`).
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "api-keys",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -140,6 +143,7 @@ pub async fn update(
 /// Rotate a key: a new key with the same name, subscriptions, limits and expiry (its secret is in the
 /// answer, once); the old key keeps working for `overlap_seconds` (default 0), then is deleted.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "api-keys",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -172,6 +176,7 @@ pub async fn rotate(
 
 /// One of your keys.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "api-keys",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -211,6 +216,7 @@ async fn revoke_key(
 /// Revoke one of your keys: it stops working at once. If LiteLLM cannot be reached, the key is still
 /// revoked in keyport and `revocation_pending` is true until LiteLLM confirms; revoking again retries.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "api-keys",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -232,6 +238,7 @@ pub async fn revoke(
 
 /// The same as `DELETE /api-keys/{id}`, for clients that cannot send DELETE.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "api-keys",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),

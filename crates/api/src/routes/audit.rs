@@ -196,6 +196,7 @@ fn parse(query: &AuditQuery) -> Result<(AuditFilter, Option<AuditCursor>, u32), 
 /// pages are keyset pages (`cursor` from the previous page's `next_cursor`), stable while new events arrive.
 /// Administrators and auditors only; reading the log records nothing.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(AuditQuery),

@@ -6,6 +6,7 @@ use actix_web::{get, web, HttpResponse};
 
 /// The model catalog: every model you may see, with prices, context window and whether it needs approval.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "models",
     security(("bearer" = [])),
     responses(
@@ -26,6 +27,7 @@ pub async fn list(
 
 /// One model. Its id may contain `/` (e.g. `meta-llama/Llama-3.1-8B-Instruct`).
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "models",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The model's id (LiteLLM model name)")),

@@ -68,6 +68,7 @@ fn me_of_session(issued: &IssuedSession) -> Me {
 
 /// Who you are: your user, roles and how you authenticated; for a browser session also the CSRF token.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "session",
     security(("bearer" = []), ("session" = [])),
     responses(
@@ -139,6 +140,7 @@ pub(crate) fn client_info(req: &HttpRequest) -> ClientInfo {
 /// Sign in without an identity provider, as any user and role. Only when the server runs with
 /// `KEYPORT_DEV_LOGIN=true` (never in production); otherwise 404. Sets the session cookies.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("public-throttled"))),
     tag = "session",
     request_body = DevLoginRequest,
     responses(
@@ -189,6 +191,7 @@ pub struct LoggedOut {
 /// Log out: ends this browser session on the server and clears its cookies. With a personal access token
 /// nothing is ended (revoke the token instead).
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "session",
     security(("session" = []), ("bearer" = [])),
     responses(

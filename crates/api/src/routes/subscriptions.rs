@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 /// Your subscriptions, newest first.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "subscriptions",
     security(("bearer" = [])),
     responses(
@@ -29,6 +30,7 @@ pub async fn list(
 /// Subscribe to a model. Open models answer an `active` subscription, restricted ones a `pending` one that
 /// an administrator approves. Subscribing again after cancelling reuses the subscription.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "subscriptions",
     security(("bearer" = [])),
     request_body = CreateSubscription,
@@ -57,6 +59,7 @@ pub async fn create(
 
 /// One of your subscriptions.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "subscriptions",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
@@ -82,6 +85,7 @@ pub async fn get(
 
 /// Cancel one of your subscriptions. Refused (409) while live keys use it: revoke them first.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "subscriptions",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
