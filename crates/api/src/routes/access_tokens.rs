@@ -100,7 +100,6 @@ pub struct CreatedAccessToken {
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = AccessTokenList),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/access-tokens")]
@@ -124,9 +123,7 @@ pub async fn list(
     request_body = CreateAccessToken,
     responses(
         (status = 201, body = CreatedAccessToken, headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Too many live tokens", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/access-tokens")]
@@ -171,7 +168,6 @@ pub async fn create(
     params(("id" = Uuid, Path, description = "The token's id")),
     responses(
         (status = 200, body = AccessTokenDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such live token of yours", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -198,8 +194,6 @@ pub async fn revoke(
     params(("id" = Uuid, Path, description = "The user's id")),
     responses(
         (status = 200, body = AccessTokenList),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/users/{id}/access-tokens")]
@@ -230,8 +224,6 @@ pub async fn list_of_user(
     ),
     responses(
         (status = 200, body = AccessTokenDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such live token of that user", body = Problem, content_type = "application/problem+json"),
     )
 )]

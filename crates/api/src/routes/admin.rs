@@ -1,5 +1,5 @@
 use crate::dto::{JobDto, JobList};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::Authenticated;
 use crate::ApiState;
 use actix_web::{get, web, HttpResponse};
@@ -27,9 +27,6 @@ pub struct JobQuery {
     params(JobQuery),
     responses(
         (status = 200, body = JobList),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/jobs")]

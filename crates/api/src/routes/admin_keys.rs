@@ -40,9 +40,6 @@ pub struct KeyListQuery {
     params(KeyListQuery),
     responses(
         (status = 200, body = Page<AdminKeyDto>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/api-keys")]
@@ -110,9 +107,6 @@ pub struct AdminKeyLimitsBody {
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = AdminKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/api-keys/{id}")]
@@ -141,11 +135,7 @@ pub async fn get(
     request_body = BlockKeyBody,
     responses(
         (status = 200, body = AdminKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key is not active or retiring, is already blocked, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/api-keys/{id}/block")]
@@ -172,9 +162,6 @@ pub async fn block(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = AdminKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key is not active or retiring, is not blocked, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -203,11 +190,7 @@ pub async fn unblock(
     request_body = AdminKeyReasonBody,
     responses(
         (status = 200, body = AdminKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key is not in a state that can be revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/api-keys/{id}/revoke")]
@@ -236,9 +219,6 @@ pub async fn revoke(
     request_body = AdminKeyLimitsBody,
     responses(
         (status = 200, body = AdminKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key is not active, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A limit above a quota or the maximum; `errors` names each field", body = Problem, content_type = "application/problem+json"),
     )

@@ -1,6 +1,6 @@
 //! `/admin/models`: what administrators decide about a model.
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::{Authenticated, JsonBody};
 use crate::routes::admin_dto::{ModelUpdatedDto, UpdateModelBody};
 use crate::ApiState;
@@ -17,10 +17,6 @@ use actix_web::{patch, web, HttpResponse};
     request_body = UpdateModelBody,
     responses(
         (status = 200, body = ModelUpdatedDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/admin/models/{id:.+}")]

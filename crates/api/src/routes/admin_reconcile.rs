@@ -1,6 +1,6 @@
 //! The reconciler's recent passes.
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::Authenticated;
 use crate::ApiState;
 use actix_web::{get, web, HttpResponse};
@@ -71,9 +71,6 @@ pub struct ReconcileStatusDto {
     params(ReconcileQuery),
     responses(
         (status = 200, body = ReconcileStatusDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/reconcile")]

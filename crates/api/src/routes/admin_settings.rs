@@ -1,7 +1,7 @@
 //! `/admin/settings` (defaults and maximums for self-service subscriptions and keys) and their read-only
 //! view for everyone, `/settings/self-service`.
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::{Authenticated, JsonBody};
 use crate::routes::admin_dto::{AdminSettingsDto, SettingsDto};
 use crate::ApiState;
@@ -29,8 +29,6 @@ fn with_source(
     security(("bearer" = [])),
     responses(
         (status = 200, body = AdminSettingsDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/settings")]
@@ -52,9 +50,6 @@ pub async fn get(
     request_body = SettingsDto,
     responses(
         (status = 200, body = AdminSettingsDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/admin/settings")]
@@ -80,7 +75,6 @@ pub async fn put(
     security(("bearer" = [])),
     responses(
         (status = 200, body = SettingsDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/settings/self-service")]

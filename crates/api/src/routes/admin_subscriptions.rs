@@ -47,9 +47,6 @@ pub struct SubscriptionListQuery {
     params(SubscriptionListQuery),
     responses(
         (status = 200, body = Page<AdminSubscriptionDto>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/subscriptions")]
@@ -89,9 +86,6 @@ pub async fn list(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = ItemList<StatusChangeDto>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/subscriptions/{id}/history")]
@@ -122,8 +116,6 @@ pub async fn history(
     request_body = GrantSubscriptionBody,
     responses(
         (status = 201, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The user already has an active or suspended subscription to the model", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No such user or model, or a quota above the maximum", body = Problem, content_type = "application/problem+json"),
     )
@@ -165,9 +157,6 @@ pub async fn grant(
     request_body = ApproveBody,
     responses(
         (status = 200, body = DecisionResult),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/subscriptions/approve")]
@@ -194,9 +183,6 @@ pub async fn approve(
     request_body = RejectBody,
     responses(
         (status = 200, body = DecisionResult),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/subscriptions/reject")]
@@ -245,11 +231,7 @@ async fn control(
     request_body = SubscriptionReasonBody,
     responses(
         (status = 200, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The subscription is not active, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/subscriptions/{id}/suspend")]
@@ -274,9 +256,6 @@ pub async fn suspend(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The subscription is not suspended, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -305,11 +284,7 @@ pub async fn reactivate(
     request_body = SubscriptionReasonBody,
     responses(
         (status = 200, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The subscription is already cancelled or rejected, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/subscriptions/{id}/revoke")]
@@ -336,11 +311,7 @@ pub async fn revoke(
     request_body = SubscriptionQuotaBody,
     responses(
         (status = 200, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The subscription is not active or suspended, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/admin/subscriptions/{id}/quota")]

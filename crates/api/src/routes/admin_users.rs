@@ -40,9 +40,6 @@ pub struct UserListQuery {
     params(UserListQuery),
     responses(
         (status = 200, body = Page<AdminUserDto>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/users")]
@@ -80,9 +77,6 @@ pub async fn list(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = AdminUserDetail),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/users/{id}")]
@@ -109,11 +103,7 @@ pub async fn get(
     request_body = ChangeRoles,
     responses(
         (status = 200, body = AdminUserDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/admin/users/{id}")]
@@ -154,9 +144,6 @@ async fn set_status(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = AdminUserDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -177,9 +164,6 @@ pub async fn suspend(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = AdminUserDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/users/{id}/reactivate")]

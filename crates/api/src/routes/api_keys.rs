@@ -32,7 +32,6 @@ pub struct OwnKeysQuery {
     params(OwnKeysQuery),
     responses(
         (status = 200, body = crate::routes::admin_dto::Page<ApiKeyDto>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed status, cursor or limit; `errors` names each", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -74,7 +73,6 @@ pub async fn list(
     request_body = CreateApiKey,
     responses(
         (status = 201, body = CreatedApiKey, headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name already used by a live key", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid input; `errors` names each field", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "LiteLLM refused the key", body = Problem, content_type = "application/problem+json"),
@@ -118,10 +116,7 @@ fn secret_response(
     request_body = UpdateApiKey,
     responses(
         (status = 200, body = ApiKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key is not active, or the name is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/api-keys/{id}")]
@@ -150,12 +145,9 @@ pub async fn update(
     request_body = RotateApiKey,
     responses(
         (status = 201, body = CreatedApiKey, headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key is not active", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Overlap beyond the maximum", body = Problem, content_type = "application/problem+json"),
         (status = 502, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api-keys/{id}/rotate")]
@@ -182,8 +174,6 @@ pub async fn rotate(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = ApiKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api-keys/{id}")]
@@ -222,8 +212,6 @@ async fn revoke_key(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = ApiKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key is not in a state that can be revoked", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -244,8 +232,6 @@ pub async fn revoke(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = ApiKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
 )]

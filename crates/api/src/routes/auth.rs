@@ -104,7 +104,6 @@ fn no_store() -> CacheControl {
         (status = 404, description = "No identity provider is configured (oidc-not-configured)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "return_to is not a local path", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/auth/login")]

@@ -1,5 +1,5 @@
 use crate::dto::{ItemList, ModelDto};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::Authenticated;
 use crate::ApiState;
 use actix_web::{get, web, HttpResponse};
@@ -11,7 +11,6 @@ use actix_web::{get, web, HttpResponse};
     security(("bearer" = [])),
     responses(
         (status = 200, body = ItemList<ModelDto>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/models")]
@@ -33,8 +32,6 @@ pub async fn list(
     params(("id" = String, Path, description = "The model's id (LiteLLM model name)")),
     responses(
         (status = 200, body = ModelDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/models/{id:.+}")]

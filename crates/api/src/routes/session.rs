@@ -73,7 +73,6 @@ fn me_of_session(issued: &IssuedSession) -> Me {
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Me),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/me")]
@@ -147,7 +146,6 @@ pub(crate) fn client_info(req: &HttpRequest) -> ClientInfo {
         (status = 200, body = Me),
         (status = 403, description = "The user is suspended", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The development login is off", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -196,7 +194,6 @@ pub struct LoggedOut {
     security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, body = LoggedOut),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing or wrong X-CSRF-Token", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -13,7 +13,6 @@ use uuid::Uuid;
     security(("bearer" = [])),
     responses(
         (status = 200, body = ItemList<SubscriptionDto>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/subscriptions")]
@@ -36,7 +35,6 @@ pub async fn list(
     request_body = CreateSubscription,
     responses(
         (status = 201, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already subscribed, or the model is unavailable", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No such model", body = Problem, content_type = "application/problem+json"),
     )
@@ -65,8 +63,6 @@ pub async fn create(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/subscriptions/{id}")]
@@ -91,8 +87,6 @@ pub async fn get(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
 )]
