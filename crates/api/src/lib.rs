@@ -26,7 +26,10 @@ use subtle::ConstantTimeEq;
 use utoipa_actix_web::AppExt;
 
 pub use error::{ApiError, Problem, ProblemCode};
-pub use state::{ApiConfig, ApiState, Metrics, Readiness, ReadinessCheck, Services, HSTS};
+pub use state::{
+    ApiConfig, ApiState, Metrics, OidcLogin, Ports, Readiness, ReadinessCheck, ServicePolicy,
+    Services, HSTS,
+};
 
 /// The whole HTTP application: `/api/v1/*`, `/api/v1/openapi.json`, `/api/docs`, `/healthz`, `/readyz`, and
 /// a fallback that answers problem+json for unknown API paths and serves the web app (`web.rs`, with the SPA
