@@ -15,15 +15,13 @@
 
 use crate::cookies::CSRF_HEADER;
 use crate::error::{ApiError, ProblemCode};
-use crate::extract::{ClientRequestId, RequestId};
+use crate::extract::{Caller, ClientRequestId, Credential, RequestId};
 use crate::ApiState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
-use chrono::{DateTime, Utc};
-use keyport_domain::user::{Actor, User};
 use keyport_domain::Error;
 use subtle::ConstantTimeEq;
 
@@ -182,11 +180,6 @@ impl Rules {
     }
 }
 
-/// The table of the API as [`crate::app`] serves it.
-pub fn rules() -> Rules {
-    Rules::from_document(&crate::openapi::document())
-}
-
 /// An actix route pattern as the OpenAPI document writes it: `{id:.+}` becomes `{id}`.
 pub fn normalize_pattern(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len());
@@ -213,29 +206,6 @@ pub fn normalize_pattern(pattern: &str) -> String {
         }
     }
     out
-}
-
-/// How the caller proved who they are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
-    /// A personal access token with these scopes, expiring then (`None`: never).
-    Token {
-        scopes: Vec<String>,
-        expires_at: Option<DateTime<Utc>>,
-    },
-    /// A browser session with its CSRF token.
-    Session {
-        csrf_token: String,
-        expires_at: DateTime<Utc>,
-    },
-}
-
-/// The authenticated caller of a request, attached by the middleware.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub actor: Actor,
-    pub user: User,
-    pub credential: Credential,
 }
 
 /// 429 for an address that used up a limit: `what` says which (`login attempts`, `failed
@@ -439,7 +409,7 @@ mod tests {
 
     #[test]
     fn every_operation_declares_its_access() {
-        let rules = rules();
+        let rules = crate::openapi::rules();
         let missing: Vec<String> = rules
             .undeclared()
             .iter()
@@ -466,7 +436,7 @@ mod tests {
 
     #[test]
     fn every_rule_is_unique_and_well_formed() {
-        let rules = rules();
+        let rules = crate::openapi::rules();
         let rules = rules.rules();
         for (i, a) in rules.iter().enumerate() {
             assert!(a.path.starts_with("/api/v1/"), "{a:?}");

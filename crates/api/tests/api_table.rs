@@ -5,7 +5,7 @@
 mod common;
 
 use common::access_label;
-use keyport_api::authz::rules;
+use keyport_api::openapi::rules;
 use serde_json::Value;
 
 #[expect(

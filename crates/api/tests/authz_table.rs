@@ -4,7 +4,7 @@
 mod common;
 
 use common::access_label;
-use keyport_api::authz::rules;
+use keyport_api::openapi::rules;
 
 fn render() -> String {
     let table = rules();

@@ -8,7 +8,8 @@
 mod common;
 
 use common::App;
-use keyport_api::authz::{rules, Access};
+use keyport_api::authz::Access;
+use keyport_api::openapi::rules;
 use keyport_testkit::double::DoubleConfig;
 use reqwest::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use reqwest::Method;

@@ -1,8 +1,7 @@
 //! Your personal access tokens for the REST API.
 
-use crate::authz::{Caller, Credential};
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, JsonBody};
+use crate::extract::{Authenticated, Caller, Credential, JsonBody};
 use crate::ApiState;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{get, post, web, HttpResponse};

@@ -1,9 +1,8 @@
 //! Who am I, the development login, and logout.
 
-use crate::authz::{Caller, Credential};
 use crate::cookies;
 use crate::error::{ApiError, Problem, ProblemCode};
-use crate::extract::{ClientRequestId, JsonBody, RequestId};
+use crate::extract::{Caller, ClientRequestId, Credential, JsonBody, RequestId};
 use crate::ApiState;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
