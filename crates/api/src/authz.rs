@@ -3,12 +3,12 @@
 //! Every handler under `/api/v1` declares its access in its own `#[utoipa::path]`, as the extension
 //! [`ACCESS_EXTENSION`] (`extensions(("x-keyport-access" = json!("member")))`); [`Rules::from_document`] reads
 //! the declarations from the OpenAPI document utoipa-actix-web collects when the app is built, once per route
-//! and method. The middleware finds the rule of the matched route and method, authenticates the caller (a personal access token in `Authorization: Bearer`,
-//! or the session cookie), checks the token's scope or the session's CSRF token, checks the role, and only
-//! then lets the request through with the caller attached (the [`crate::extract::Authenticated`]
-//! extractor reads it). A route without a valid declaration is refused (deny by default), and
-//! `every_operation_declares_its_access` below fails naming it. Ownership (your key, not someone else's) is the use cases' business: they answer
-//! 404 for what is not the caller's.
+//! and method. The middleware finds the rule of the matched route and method, authenticates the caller (a
+//! personal access token in `Authorization: Bearer`, or the session cookie), checks the token's scope or the
+//! session's CSRF token, checks the role, and only then lets the request through with the caller attached
+//! (the [`crate::extract::Authenticated`] extractor reads it). A route without a valid declaration is refused
+//! (deny by default), and `every_operation_declares_its_access` below fails naming it. Ownership (your key,
+//! not someone else's) is the use cases' business: they answer 404 for what is not the caller's.
 //!
 //! Failed authentications and calls to the login endpoints are rate-limited per client address group
 //! (`ratelimit.rs`); failures are counted after authenticating, so a valid credential always passes.
@@ -151,7 +151,8 @@ impl Rules {
         &self.undeclared
     }
 
-    /// The rule for a method on a path (ignoring route regexes: `{id:.+}` is `{id}`); `HEAD` follows `GET`.
+    /// The rule for a method on a path as the document writes it (`{id}`, not actix's `{id:.+}`: see
+    /// [`normalize_pattern`]); `HEAD` follows `GET`.
     pub fn rule_for(&self, method: &Method, path: &str) -> Option<&Rule> {
         let method = if method == Method::HEAD {
             "GET"
