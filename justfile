@@ -58,7 +58,11 @@ fuzz seed="random" examples="200":
 
 # Regenerate docs/openapi.json from the API's OpenAPI snapshot test
 openapi:
-    UPDATE_OPENAPI=1 cargo test -p keyport-api openapi
+    UPDATE_OPENAPI=1 cargo test -p keyport-api --test openapi
+
+# Regenerate every document made from the code: docs/openapi.json, the authorization table in docs/security.md and the endpoint list in docs/api.md
+docs:
+    UPDATE_OPENAPI=1 UPDATE_DOCS=1 cargo test -p keyport-api --test openapi --test authz_table --test api_table
 
 # Run the LiteLLM test double in the foreground (default port 4000)
 double port="4000":

@@ -1,28 +1,27 @@
-//! Who may call what: the one authorization table, and the middleware that enforces it before any handler
-//! runs.
+//! Who may call what: the authorization table, and the middleware that enforces it before any handler runs.
 //!
-//! Every route under `/api/v1` has exactly one [`Rule`] in [`RULES`]. The middleware finds the rule of the
-//! matched route and method, authenticates the caller (a personal access token in `Authorization: Bearer`,
-//! or the session cookie), checks the token's scope or the session's CSRF token, checks the role, and only
-//! then lets the request through with the caller attached (the [`crate::extract::Authenticated`]
-//! extractor reads it). A documented route without a rule is refused (deny by default), and the route ×
-//! role matrix test fails. Ownership (your key, not someone else's) is the use cases' business: they answer
-//! 404 for what is not the caller's.
+//! Every handler under `/api/v1` declares its access in its own `#[utoipa::path]`, as the extension
+//! [`ACCESS_EXTENSION`] (`extensions(("x-keyport-access" = json!("member")))`); [`Rules::from_document`] reads
+//! the declarations from the OpenAPI document utoipa-actix-web collects when the app is built, once per route
+//! and method. The middleware finds the rule of the matched route and method, authenticates the caller (a
+//! personal access token in `Authorization: Bearer`, or the session cookie), checks the token's scope or the
+//! session's CSRF token, checks the role, and only then lets the request through with the caller attached
+//! (the [`crate::extract::Authenticated`] extractor reads it). A route without a valid declaration is refused
+//! (deny by default), and `every_operation_declares_its_access` below fails naming it. Ownership (your key,
+//! not someone else's) is the use cases' business: they answer 404 for what is not the caller's.
 //!
 //! Failed authentications and calls to the login endpoints are rate-limited per client address group
 //! (`ratelimit.rs`); failures are counted after authenticating, so a valid credential always passes.
 
 use crate::cookies::CSRF_HEADER;
 use crate::error::{ApiError, ProblemCode};
-use crate::extract::{ClientRequestId, RequestId};
+use crate::extract::{Caller, ClientRequestId, Credential, RequestId};
 use crate::ApiState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
-use chrono::{DateTime, Utc};
-use keyport_domain::users::{Actor, User};
 use keyport_domain::Error;
 use subtle::ConstantTimeEq;
 
@@ -40,116 +39,146 @@ pub enum Access {
     Admin,
 }
 
+/// The OpenAPI extension in which a handler declares its access, in its own `#[utoipa::path]`:
+/// `extensions(("x-keyport-access" = json!("member")))`. The value is one of `public`, `public-throttled`
+/// (public, and counted against the per-address login limit), `member`, `oversight` or `admin`.
+pub const ACCESS_EXTENSION: &str = "x-keyport-access";
+
 /// The rule of one route and method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
-    pub method: &'static str,
+    pub method: String,
     /// The path as the OpenAPI document writes it, e.g. `/api/v1/api-keys/{id}`.
-    pub path: &'static str,
+    pub path: String,
     pub access: Access,
     /// Counted against the per-address limit for login endpoints.
     pub throttled: bool,
 }
 
-const fn rule(method: &'static str, path: &'static str, access: Access) -> Rule {
-    Rule {
-        method,
-        path,
-        access,
-        throttled: false,
+/// An operation of the document that declares no access, or one this module does not know: nobody may call
+/// it (deny by default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undeclared {
+    pub method: String,
+    pub path: String,
+    /// What is wrong with its declaration.
+    pub why: String,
+}
+
+/// What the middleware does with a request to a route.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision<'a> {
+    /// Check the caller against this rule.
+    Apply(&'a Rule),
+    /// A documented path, but not with this method: let actix answer 405.
+    OtherMethod,
+    /// A route without a (valid) access declaration, or not in the document at all: refuse.
+    Refuse,
+}
+
+/// The authorization table, derived at start from the OpenAPI document that the handlers' attributes make
+/// (so a route's access is written once, beside its handler).
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    rules: Vec<Rule>,
+    undeclared: Vec<Undeclared>,
+}
+
+/// What an access declaration means: `(access, throttled)`.
+fn parse_access(value: &serde_json::Value) -> Result<(Access, bool), String> {
+    match value.as_str() {
+        Some("public") => Ok((Access::Public, false)),
+        Some("public-throttled") => Ok((Access::Public, true)),
+        Some("member") => Ok((Access::Member, false)),
+        Some("oversight") => Ok((Access::Oversight, false)),
+        Some("admin") => Ok((Access::Admin, false)),
+        _ => Err(format!(
+            "{ACCESS_EXTENSION} is {value}, not one of \"public\", \"public-throttled\", \"member\", \"oversight\", \"admin\""
+        )),
     }
 }
 
-const fn throttled(method: &'static str, path: &'static str) -> Rule {
-    Rule {
-        method,
-        path,
-        access: Access::Public,
-        throttled: true,
+impl Rules {
+    /// The rules the operations of `document` declare in [`ACCESS_EXTENSION`]; those without a valid
+    /// declaration are kept apart as [`Undeclared`] and refused.
+    pub fn from_document(document: &utoipa::openapi::OpenApi) -> Self {
+        let mut table = Self::default();
+        for (path, item) in &document.paths.paths {
+            for (method, operation) in [
+                ("GET", &item.get),
+                ("POST", &item.post),
+                ("PUT", &item.put),
+                ("PATCH", &item.patch),
+                ("DELETE", &item.delete),
+                ("HEAD", &item.head),
+                ("OPTIONS", &item.options),
+                ("TRACE", &item.trace),
+            ] {
+                let Some(operation) = operation else {
+                    continue;
+                };
+                let declared = operation
+                    .extensions
+                    .as_ref()
+                    .and_then(|e| e.get(ACCESS_EXTENSION))
+                    .ok_or_else(|| format!("no {ACCESS_EXTENSION} in its #[utoipa::path]"))
+                    .and_then(parse_access);
+                match declared {
+                    Ok((access, throttled)) => table.rules.push(Rule {
+                        method: method.to_owned(),
+                        path: path.clone(),
+                        access,
+                        throttled,
+                    }),
+                    Err(why) => table.undeclared.push(Undeclared {
+                        method: method.to_owned(),
+                        path: path.clone(),
+                        why,
+                    }),
+                }
+            }
+        }
+        table
     }
-}
 
-use Access::{Admin, Member, Oversight, Public};
+    /// Every rule, once per route and method.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
 
-/// The authorization table: every API route, once.
-pub const RULES: &[Rule] = &[
-    // meta
-    rule("GET", "/api/v1/config", Public),
-    rule("GET", "/api/v1/openapi.json", Public),
-    // signing in and out
-    throttled("GET", "/api/v1/auth/login"),
-    throttled("GET", "/api/v1/auth/callback"),
-    throttled("POST", "/api/v1/auth/dev-login"),
-    rule("POST", "/api/v1/auth/logout", Member),
-    rule("GET", "/api/v1/me", Member),
-    // personal access tokens
-    rule("GET", "/api/v1/access-tokens", Member),
-    rule("POST", "/api/v1/access-tokens", Member),
-    rule("POST", "/api/v1/access-tokens/{id}/revoke", Member),
-    // catalog, subscriptions, keys: the caller's own
-    rule("GET", "/api/v1/models", Member),
-    rule("GET", "/api/v1/models/{id}", Member),
-    rule("GET", "/api/v1/subscriptions", Member),
-    rule("POST", "/api/v1/subscriptions", Member),
-    rule("GET", "/api/v1/subscriptions/{id}", Member),
-    rule("POST", "/api/v1/subscriptions/{id}/cancel", Member),
-    rule("GET", "/api/v1/api-keys", Member),
-    rule("POST", "/api/v1/api-keys", Member),
-    rule("GET", "/api/v1/api-keys/{id}", Member),
-    rule("PATCH", "/api/v1/api-keys/{id}", Member),
-    rule("DELETE", "/api/v1/api-keys/{id}", Member),
-    rule("POST", "/api/v1/api-keys/{id}/rotate", Member),
-    rule("POST", "/api/v1/api-keys/{id}/revoke", Member),
-    // administration
-    rule("GET", "/api/v1/admin/jobs", Oversight),
-    rule("GET", "/api/v1/admin/reconcile", Oversight),
-    rule("GET", "/api/v1/admin/users", Oversight),
-    rule("GET", "/api/v1/admin/users/{id}", Oversight),
-    rule("PATCH", "/api/v1/admin/users/{id}", Admin),
-    rule("POST", "/api/v1/admin/users/{id}/suspend", Admin),
-    rule("POST", "/api/v1/admin/users/{id}/reactivate", Admin),
-    rule("GET", "/api/v1/admin/users/{id}/access-tokens", Oversight),
-    rule(
-        "POST",
-        "/api/v1/admin/users/{id}/access-tokens/{token_id}/revoke",
-        Admin,
-    ),
-    rule("GET", "/api/v1/admin/api-keys", Oversight),
-    rule("GET", "/api/v1/admin/api-keys/{id}", Oversight),
-    rule("POST", "/api/v1/admin/api-keys/{id}/block", Admin),
-    rule("POST", "/api/v1/admin/api-keys/{id}/unblock", Admin),
-    rule("POST", "/api/v1/admin/api-keys/{id}/revoke", Admin),
-    rule("PUT", "/api/v1/admin/api-keys/{id}/limits", Admin),
-    rule("GET", "/api/v1/admin/subscriptions", Oversight),
-    rule("POST", "/api/v1/admin/subscriptions", Admin),
-    rule("POST", "/api/v1/admin/subscriptions/approve", Admin),
-    rule("POST", "/api/v1/admin/subscriptions/reject", Admin),
-    rule("GET", "/api/v1/admin/subscriptions/{id}/history", Oversight),
-    rule("POST", "/api/v1/admin/subscriptions/{id}/suspend", Admin),
-    rule("POST", "/api/v1/admin/subscriptions/{id}/reactivate", Admin),
-    rule("POST", "/api/v1/admin/subscriptions/{id}/revoke", Admin),
-    rule("PUT", "/api/v1/admin/subscriptions/{id}/quota", Admin),
-    rule("PATCH", "/api/v1/admin/models/{id}", Admin),
-    rule("GET", "/api/v1/admin/settings", Oversight),
-    rule("PUT", "/api/v1/admin/settings", Admin),
-    // the defaults and maximums, read-only, for everyone's forms
-    rule("GET", "/api/v1/settings/self-service", Member),
-    rule("GET", "/api/v1/admin/audit", Oversight),
-];
+    /// The operations that declare no valid access (refused); a test keeps this empty.
+    pub fn undeclared(&self) -> &[Undeclared] {
+        &self.undeclared
+    }
 
-/// The rules of one path, ignoring route regexes (`{id:.+}` is `{id}`).
-pub fn rules_for_path(path: &str) -> impl Iterator<Item = &'static Rule> + '_ {
-    RULES.iter().filter(move |r| r.path == path)
-}
+    /// The rule for a method on a path as the document writes it (`{id}`, not actix's `{id:.+}`: see
+    /// [`normalize_pattern`]); `HEAD` follows `GET`.
+    pub fn rule_for(&self, method: &Method, path: &str) -> Option<&Rule> {
+        let method = if method == Method::HEAD {
+            "GET"
+        } else {
+            method.as_str()
+        };
+        self.rules
+            .iter()
+            .find(|r| r.path == path && r.method == method)
+    }
 
-/// The rule for a method on a path; `HEAD` follows `GET`.
-pub fn rule_for(method: &Method, path: &str) -> Option<&'static Rule> {
-    let method = if method == Method::HEAD {
-        "GET"
-    } else {
-        method.as_str()
-    };
-    rules_for_path(path).find(|r| r.method == method)
+    /// What to do with a request for `method` on the route `path` (as the document writes it).
+    pub fn decide(&self, method: &Method, path: &str) -> Decision<'_> {
+        if let Some(rule) = self.rule_for(method, path) {
+            return Decision::Apply(rule);
+        }
+        let undeclared = self.undeclared.iter().any(|u| {
+            u.path == path
+                && (u.method == method.as_str() || (method == Method::HEAD && u.method == "GET"))
+        });
+        if !undeclared && self.rules.iter().any(|r| r.path == path) {
+            Decision::OtherMethod
+        } else {
+            Decision::Refuse
+        }
+    }
 }
 
 /// An actix route pattern as the OpenAPI document writes it: `{id:.+}` becomes `{id}`.
@@ -180,29 +209,6 @@ pub fn normalize_pattern(pattern: &str) -> String {
     out
 }
 
-/// How the caller proved who they are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
-    /// A personal access token with these scopes, expiring then (`None`: never).
-    Token {
-        scopes: Vec<String>,
-        expires_at: Option<DateTime<Utc>>,
-    },
-    /// A browser session with its CSRF token.
-    Session {
-        csrf_token: String,
-        expires_at: DateTime<Utc>,
-    },
-}
-
-/// The authenticated caller of a request, attached by the middleware.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub actor: Actor,
-    pub user: User,
-    pub credential: Credential,
-}
-
 /// 429 for an address that used up a limit: `what` says which (`login attempts`, `failed
 /// authentications`).
 fn too_many(what: &str, retry_after: u64) -> ApiError {
@@ -213,7 +219,7 @@ fn too_many(what: &str, retry_after: u64) -> ApiError {
     .with_retry_after(retry_after)
 }
 
-/// Checks the request against [`RULES`]; see the module documentation.
+/// Checks the request against the [`Rules`] of the app; see the module documentation.
 pub async fn authorize(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -225,13 +231,19 @@ pub async fn authorize(
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
     let path = normalize_pattern(&pattern);
-    let rule = match rule_for(req.method(), &path) {
-        Some(rule) => rule,
+    let Some(rules) = req.app_data::<web::Data<Rules>>().cloned() else {
+        return Ok(req.error_response(ApiError::new(
+            ProblemCode::Internal,
+            "the API is not configured",
+        )));
+    };
+    let rule = match rules.decide(req.method(), &path) {
+        Decision::Apply(rule) => rule,
         // Another method of a known path: actix answers 405.
-        None if rules_for_path(&path).next().is_some() => {
+        Decision::OtherMethod => {
             return Ok(next.call(req).await?.map_into_boxed_body());
         }
-        None => {
+        Decision::Refuse => {
             tracing::error!(path = %path, method = %req.method(), "API route without an authorization rule");
             return Ok(req.error_response(ApiError::new(
                 ProblemCode::NoAccessRule,
@@ -397,18 +409,51 @@ mod tests {
     }
 
     #[test]
+    fn every_operation_declares_its_access() {
+        let rules = crate::openapi::rules();
+        let missing: Vec<String> = rules
+            .undeclared()
+            .iter()
+            .map(|u| format!("{} {}: {}", u.method, u.path, u.why))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "operations without a valid access, refused to everybody: {missing:#?}"
+        );
+        // One rule per operation of the document.
+        let operations: usize = crate::openapi::document()
+            .paths
+            .paths
+            .values()
+            .map(|item| {
+                [&item.get, &item.post, &item.put, &item.patch, &item.delete]
+                    .iter()
+                    .filter(|o| o.is_some())
+                    .count()
+            })
+            .sum();
+        assert_eq!(rules.rules().len(), operations);
+    }
+
+    #[test]
     fn every_rule_is_unique_and_well_formed() {
-        for (i, a) in RULES.iter().enumerate() {
+        let rules = crate::openapi::rules();
+        let rules = rules.rules();
+        for (i, a) in rules.iter().enumerate() {
             assert!(a.path.starts_with("/api/v1/"), "{a:?}");
             assert!(
-                ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&a.method),
+                ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&a.method.as_str()),
                 "{a:?}"
             );
             assert!(
                 !(a.access == Access::Oversight && a.method != "GET"),
                 "auditors only read: {a:?}"
             );
-            for b in &RULES[i + 1..] {
+            assert!(
+                !a.throttled || a.access == Access::Public,
+                "only public login endpoints are throttled: {a:?}"
+            );
+            for b in &rules[i + 1..] {
                 assert!(
                     !(a.method == b.method && a.path == b.path),
                     "two rules for {} {}",
@@ -417,9 +462,90 @@ mod tests {
                 );
             }
         }
+        let throttled: Vec<_> = rules
+            .iter()
+            .filter(|r| r.throttled)
+            .map(|r| r.path.as_str())
+            .collect();
         assert_eq!(
-            rule_for(&Method::HEAD, "/api/v1/models").map(|r| r.access),
-            Some(Access::Member)
+            throttled.len(),
+            3,
+            "the login endpoints and only they: {throttled:?}"
+        );
+        assert!(throttled.iter().all(|p| p.starts_with("/api/v1/auth/")));
+    }
+
+    /// A document of three operations: one declared, one without a declaration, one with a wrong one.
+    fn document() -> utoipa::openapi::OpenApi {
+        use utoipa::openapi::extensions::ExtensionsBuilder;
+        use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem, PathsBuilder};
+        let operation = |access: Option<&str>| {
+            let builder = OperationBuilder::new();
+            match access {
+                Some(access) => builder.extensions(Some(
+                    ExtensionsBuilder::new()
+                        .add(ACCESS_EXTENSION, serde_json::json!(access))
+                        .build(),
+                )),
+                None => builder,
+            }
+        };
+        let mut keys = PathItem::new(HttpMethod::Get, operation(Some("member")));
+        keys.post = Some(operation(None).build());
+        let paths = PathsBuilder::new()
+            .path("/api/v1/keys", keys)
+            .path(
+                "/api/v1/admin/keys",
+                PathItem::new(HttpMethod::Delete, operation(Some("admn"))),
+            )
+            .build();
+        utoipa::openapi::OpenApiBuilder::new().paths(paths).build()
+    }
+
+    #[test]
+    fn an_operation_without_a_valid_declaration_is_refused() {
+        let rules = Rules::from_document(&document());
+        assert_eq!(
+            rules.decide(&Method::GET, "/api/v1/keys"),
+            Decision::Apply(&Rule {
+                method: "GET".into(),
+                path: "/api/v1/keys".into(),
+                access: Access::Member,
+                throttled: false,
+            })
+        );
+        // HEAD follows GET.
+        assert!(matches!(
+            rules.decide(&Method::HEAD, "/api/v1/keys"),
+            Decision::Apply(r) if r.access == Access::Member
+        ));
+        // Undeclared, or declared with an unknown access: refused, and named.
+        assert_eq!(
+            rules.decide(&Method::POST, "/api/v1/keys"),
+            Decision::Refuse
+        );
+        assert_eq!(
+            rules.decide(&Method::DELETE, "/api/v1/admin/keys"),
+            Decision::Refuse
+        );
+        let undeclared: Vec<_> = rules
+            .undeclared()
+            .iter()
+            .map(|u| (u.method.as_str(), u.path.as_str()))
+            .collect();
+        assert_eq!(
+            undeclared,
+            [("DELETE", "/api/v1/admin/keys"), ("POST", "/api/v1/keys")]
+        );
+        assert!(rules.undeclared()[0].why.contains("\"admn\""));
+        // Another method of a declared path: left to actix (405); an unknown path: refused.
+        assert_eq!(
+            rules.decide(&Method::PUT, "/api/v1/keys"),
+            Decision::OtherMethod
+        );
+        assert_eq!(
+            rules.decide(&Method::GET, "/api/v1/nowhere"),
+            Decision::Refuse
         );
     }
 }

@@ -1,15 +1,15 @@
 //! Request extractors: a JSON body that reports the exact field that was wrong, and the authenticated
 //! caller.
 
-use crate::authz::Caller;
 use crate::error::{ApiError, ProblemCode};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use chrono::{DateTime, Utc};
 use futures::future::LocalBoxFuture;
 use futures::future::{ready, Ready};
 use futures::StreamExt;
-use keyport_domain::users::Actor;
+use keyport_domain::users::{Actor, User};
 use serde::de::DeserializeOwned;
 
 /// Largest JSON body accepted.
@@ -164,7 +164,30 @@ fn missing_field(message: &str) -> Option<String> {
     quoted(message, "missing field ")
 }
 
-/// The authenticated caller of an API request, as the authorization middleware ([`crate::authz`])
+/// How the caller proved who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A personal access token with these scopes, expiring then (`None`: never).
+    Token {
+        scopes: Vec<String>,
+        expires_at: Option<DateTime<Utc>>,
+    },
+    /// A browser session with its CSRF token.
+    Session {
+        csrf_token: String,
+        expires_at: DateTime<Utc>,
+    },
+}
+
+/// The authenticated caller of a request, attached by the middleware.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    pub user: User,
+    pub credential: Credential,
+}
+
+/// The authenticated caller of an API request, as the authorization middleware (`authz.rs`)
 /// attached it: a handler taking this runs only for callers its route's rule admits.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Actor);

@@ -26,7 +26,10 @@ use subtle::ConstantTimeEq;
 use utoipa_actix_web::AppExt;
 
 pub use error::{ApiError, Problem, ProblemCode};
-pub use state::{ApiConfig, ApiState, Metrics, Readiness, ReadinessCheck, Services, HSTS};
+pub use state::{
+    ApiConfig, ApiState, Metrics, OidcLogin, Ports, Readiness, ReadinessCheck, ServicePolicy,
+    Services, HSTS,
+};
 
 /// The whole HTTP application: `/api/v1/*`, `/api/v1/openapi.json`, `/api/docs`, `/healthz`, `/readyz`, and
 /// a fallback that answers problem+json for unknown API paths and serves the web app (`web.rs`, with the SPA
@@ -58,7 +61,12 @@ pub fn app(
     let document = Arc::new(openapi::finish(document));
     let json = Arc::new(document.to_pretty_json().unwrap_or_default());
     let routes = Arc::new(RouteTable::from_document(&document));
+    let rules = web::Data::new(authz::Rules::from_document(&document));
+    for undeclared in rules.undeclared() {
+        tracing::error!(method = %undeclared.method, path = %undeclared.path, why = %undeclared.why, "API route without a valid access declaration: refused to everybody");
+    }
     app.app_data(web::Data::new(routes::meta::OpenApiJson(json)))
+        .app_data(rules)
         .route("/api/docs", web::route().to(api_docs))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))

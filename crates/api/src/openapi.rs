@@ -223,3 +223,9 @@ pub fn document() -> Document {
         .split_for_parts();
     finish(document)
 }
+
+/// The authorization table of the API as the running server serves it: the access each handler declares
+/// (see [`crate::authz::Rules::from_document`]).
+pub fn rules() -> crate::authz::Rules {
+    crate::authz::Rules::from_document(&document())
+}

@@ -1,11 +1,29 @@
 //! What the handlers reach through `web::Data`: the use cases ([`Services`]), the settings the API shows or
 //! obeys ([`ApiConfig`]), the `/readyz` and `/metrics` sources and the rate limits, gathered in [`ApiState`].
-//! The server builds one at start.
+//! The server connects the adapters and hands them over as [`Ports`]; [`Services::new`] builds every use case
+//! from them, here, so that a new use case is a field and a line in this file.
 
 use crate::ratelimit;
 use async_trait::async_trait;
+use keyport_domain::access::AccessStore;
+use keyport_domain::audit::AuditTrail;
+use keyport_domain::catalog::ModelStore;
+use keyport_domain::gateway::Gateway;
+use keyport_domain::identity::AccessTokenStore;
+use keyport_domain::identity::{IdentityProvider, IdentityUsers, RoleMapping};
+use keyport_domain::identity::{SessionPolicy, SessionStore};
+use keyport_domain::jobs::JobStore;
+use keyport_domain::keys::AdminKeyStore;
+use keyport_domain::keys::ApiKeyStore;
+use keyport_domain::reconcile::ReconcileLog;
+use keyport_domain::runtime::{Clock, SecretGenerator};
+use keyport_domain::settings::SettingsSource;
+use keyport_domain::subscriptions::ApprovalStore;
+use keyport_domain::subscriptions::SubscriptionStore;
+use keyport_domain::users::UserDirectory;
+use keyport_domain::users::UserStore;
 use keyport_domain::{
-    audit::*, catalog::*, identity::*, jobs::*, keys::*, reconcile::*, settings::*,
+    access::*, audit::*, catalog::*, identity::*, jobs::*, keys::*, reconcile::*, settings::*,
     subscriptions::*, users::*,
 };
 use serde::Serialize;
@@ -51,6 +69,208 @@ pub struct Services {
     pub begin_login: Option<BeginLogin>,
     pub finish_login: Option<FinishLogin>,
     pub access_tokens: ManageAccessTokens,
+}
+
+/// The adapters behind the domain's ports, as the server connected them: what [`Services::new`] builds the
+/// use cases from. One adapter may stand behind many ports (PostgreSQL behind every store).
+#[derive(Clone)]
+pub struct Ports {
+    pub access_tokens: Arc<dyn AccessTokenStore>,
+    pub users: Arc<dyn UserStore>,
+    pub user_directory: Arc<dyn UserDirectory>,
+    pub identity_users: Arc<dyn IdentityUsers>,
+    pub models: Arc<dyn ModelStore>,
+    pub subscriptions: Arc<dyn SubscriptionStore>,
+    pub approvals: Arc<dyn ApprovalStore>,
+    pub keys: Arc<dyn ApiKeyStore>,
+    pub admin_keys: Arc<dyn AdminKeyStore>,
+    pub access: Arc<dyn AccessStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub jobs: Arc<dyn JobStore>,
+    pub reconcile_log: Arc<dyn ReconcileLog>,
+    pub audit: Arc<dyn AuditTrail>,
+    pub gateway: Arc<dyn Gateway>,
+    pub clock: Arc<dyn Clock>,
+    pub secrets: Arc<dyn SecretGenerator>,
+    /// The administrator's self-service settings (the defaults and maximums of subscriptions, keys and
+    /// tokens), with the server's flags as their initial values.
+    pub settings: SettingsSource,
+}
+
+/// What the use cases obey besides the settings: the server's flags.
+#[derive(Clone)]
+pub struct ServicePolicy {
+    /// The longest overlap a rotation may ask for.
+    pub max_rotation_overlap: chrono::Duration,
+    pub sessions: SessionPolicy,
+    /// Whether the development login is on.
+    pub dev_login: bool,
+    /// The OIDC login, when an identity provider is configured.
+    pub oidc: Option<OidcLogin>,
+}
+
+/// The identity provider and how its groups map to roles.
+#[derive(Clone)]
+pub struct OidcLogin {
+    pub provider: Arc<dyn IdentityProvider>,
+    pub mapping: RoleMapping,
+}
+
+impl Services {
+    /// Every use case of the API, built from the ports.
+    pub fn new(ports: &Ports, policy: ServicePolicy) -> Self {
+        let p = ports;
+        let settings = &p.settings;
+        let key_policy = PolicySource::Settings {
+            settings: settings.clone(),
+            max_rotation_overlap: policy.max_rotation_overlap,
+        };
+        let converge_user = Arc::new(ConvergeUser::new(
+            p.access.clone(),
+            p.gateway.clone(),
+            p.clock.clone(),
+        ));
+        let converge = Arc::new(ConvergeKey::new(
+            p.keys.clone(),
+            p.access.clone(),
+            converge_user.clone(),
+            p.gateway.clone(),
+            p.clock.clone(),
+            key_policy.clone(),
+        ));
+        let start_session = Arc::new(StartSession::new(
+            p.sessions.clone(),
+            p.clock.clone(),
+            p.secrets.clone(),
+            policy.sessions,
+        ));
+        let revoke_key = || RevokeKey::new(p.keys.clone(), converge.clone(), p.clock.clone());
+        let update_key = || {
+            UpdateKey::new(
+                p.keys.clone(),
+                p.subscriptions.clone(),
+                converge.clone(),
+                p.clock.clone(),
+                key_policy.clone(),
+            )
+        };
+        Self {
+            authenticate: Authenticate::new(p.access_tokens.clone(), p.clock.clone()),
+            list_models: ListModels::new(p.models.clone()),
+            get_model: GetModel::new(p.models.clone()),
+            subscribe: Subscribe::new(p.models.clone(), p.subscriptions.clone(), p.clock.clone())
+                .with_settings(settings.clone()),
+            cancel_subscription: CancelSubscription::new(
+                p.subscriptions.clone(),
+                converge.clone(),
+                p.clock.clone(),
+            ),
+            list_subscriptions: ListSubscriptions::new(p.subscriptions.clone()),
+            get_subscription: GetSubscription::new(p.subscriptions.clone()),
+            create_key: CreateKey::new(
+                p.keys.clone(),
+                p.subscriptions.clone(),
+                p.gateway.clone(),
+                p.clock.clone(),
+                p.secrets.clone(),
+                key_policy.clone(),
+                converge_user.clone(),
+            ),
+            list_keys: ListKeys::new(p.admin_keys.clone()),
+            get_key: GetKey::new(p.keys.clone()),
+            revoke_key: revoke_key(),
+            rotate_key: RotateKey::new(
+                p.keys.clone(),
+                p.subscriptions.clone(),
+                p.gateway.clone(),
+                p.clock.clone(),
+                p.secrets.clone(),
+                key_policy.clone(),
+                converge.clone(),
+                converge_user.clone(),
+            ),
+            update_key: update_key(),
+            list_jobs: ListJobs::new(p.jobs.clone()),
+            reconcile_status: ReconcileStatus::new(p.reconcile_log.clone()),
+            list_users: ListUsers::new(p.user_directory.clone()),
+            get_user: GetUser::new(p.user_directory.clone()),
+            change_user_roles: ChangeUserRoles::new(p.user_directory.clone(), p.clock.clone()),
+            set_user_status: SetUserStatusById::new(
+                p.users.clone(),
+                p.user_directory.clone(),
+                p.clock.clone(),
+            ),
+            list_all_keys: ListAllKeys::new(p.admin_keys.clone()),
+            admin_keys: AdminKeys::new(
+                p.admin_keys.clone(),
+                p.keys.clone(),
+                Arc::new(revoke_key()),
+                Arc::new(update_key()),
+                converge.clone(),
+                p.clock.clone(),
+            ),
+            list_all_subscriptions: ListAllSubscriptions::new(p.approvals.clone()),
+            subscription_history: SubscriptionHistory::new(p.approvals.clone()),
+            control_subscription: ControlSubscription::new(
+                p.subscriptions.clone(),
+                converge.clone(),
+                converge_user.clone(),
+                p.clock.clone(),
+            ),
+            grant_subscription: GrantSubscription::new(
+                p.users.clone(),
+                p.models.clone(),
+                p.subscriptions.clone(),
+                settings.clone(),
+                p.clock.clone(),
+            ),
+            decide_subscriptions: DecideSubscriptions::new(
+                p.subscriptions.clone(),
+                p.clock.clone(),
+            ),
+            update_model: UpdateModel::new(p.models.clone(), p.approvals.clone(), p.clock.clone()),
+            read_settings: ReadSettings::new(settings.clone()),
+            save_settings: SaveSettings::new(settings.clone(), p.clock.clone()),
+            list_audit: ListAudit::new(p.audit.clone()),
+            authenticate_session: AuthenticateSession::new(
+                p.sessions.clone(),
+                p.clock.clone(),
+                policy.sessions,
+            ),
+            end_session: EndSession::new(p.sessions.clone(), p.clock.clone()),
+            dev_login: DevLogin::new(
+                policy.dev_login,
+                p.users.clone(),
+                p.clock.clone(),
+                start_session.clone(),
+            ),
+            begin_login: policy.oidc.as_ref().map(|oidc| {
+                BeginLogin::new(
+                    oidc.provider.clone(),
+                    p.sessions.clone(),
+                    p.clock.clone(),
+                    p.secrets.clone(),
+                )
+            }),
+            finish_login: policy.oidc.map(|oidc| {
+                FinishLogin::new(
+                    oidc.provider,
+                    p.sessions.clone(),
+                    p.identity_users.clone(),
+                    p.gateway.clone(),
+                    p.clock.clone(),
+                    start_session,
+                    oidc.mapping,
+                )
+            }),
+            access_tokens: ManageAccessTokens::new(
+                p.access_tokens.clone(),
+                p.clock.clone(),
+                p.secrets.clone(),
+            )
+            .with_settings(settings.clone()),
+        }
+    }
 }
 
 /// Settings the API shows or obeys.

@@ -10,7 +10,9 @@ use crate::{audit, catalog_sync, rate_limit_prune, reconcile, session_purge, wor
 use actix_web::{web, HttpServer};
 use anyhow::Context;
 use async_trait::async_trait;
-use keyport_api::{ApiConfig, ApiState, Readiness, ReadinessCheck};
+use keyport_api::{
+    ApiConfig, ApiState, OidcLogin, Readiness, ReadinessCheck, ServicePolicy, Services,
+};
 use keyport_domain::jobs::Backoff;
 use keyport_domain::keys::KeyPolicy;
 use keyport_domain::limits::Limits;
@@ -161,26 +163,35 @@ async fn build_state(
         let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::bail!("the key flags are invalid: {}", errors.join("; "));
     }
-    let mut services = wiring.services(policy, args.session_policy(), args.dev_login);
-    if let Some((config, mapping)) = args.oidc.settings(&args.public_url()?)? {
-        let issuer = config.issuer.clone();
-        let provider = keyport_oidc::OidcProvider::discover(config)
-            .await
-            .with_context(|| format!("OIDC: cannot use the identity provider {issuer}"))?;
-        tracing::info!(
-            issuer = %issuer,
-            groups_claim = %mapping.groups_claim,
-            sync_roles = mapping.sync_roles,
-            allowed_groups = ?mapping.allowed_groups,
-            "single sign-on enabled"
-        );
-        wiring.with_oidc(
-            &mut services,
-            Arc::new(provider),
-            mapping,
-            args.session_policy(),
-        );
-    }
+    let oidc = match args.oidc.settings(&args.public_url()?)? {
+        Some((config, mapping)) => {
+            let issuer = config.issuer.clone();
+            let provider = keyport_oidc::OidcProvider::discover(config)
+                .await
+                .with_context(|| format!("OIDC: cannot use the identity provider {issuer}"))?;
+            tracing::info!(
+                issuer = %issuer,
+                groups_claim = %mapping.groups_claim,
+                sync_roles = mapping.sync_roles,
+                allowed_groups = ?mapping.allowed_groups,
+                "single sign-on enabled"
+            );
+            Some(OidcLogin {
+                provider: Arc::new(provider),
+                mapping,
+            })
+        }
+        None => None,
+    };
+    let services = Services::new(
+        &wiring.ports(&policy),
+        ServicePolicy {
+            max_rotation_overlap: policy.max_rotation_overlap,
+            sessions: args.session_policy(),
+            dev_login: args.dev_login,
+            oidc,
+        },
+    );
     Ok(web::Data::new(ApiState {
         services,
         config: ApiConfig {

@@ -1,19 +1,14 @@
 //! Compile-time wiring: the concrete adapters (PostgreSQL, LiteLLM, the system clock, the OS random source)
-//! behind the domain's ports, and the use cases built from them.
+//! behind the domain's ports, handed to the API as its `Ports` (the API builds its use cases from them), and the
+//! use cases of the background work.
 
 use crate::config::Common;
 use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
-use keyport_domain::identity::SessionPolicy;
-use keyport_domain::identity::{IdentityProvider, RoleMapping};
 use keyport_domain::limits::Limits;
 use keyport_domain::runtime::{Clock, SecretGenerator};
 use keyport_domain::secret::RANDOM_BYTES;
-use keyport_domain::settings::{SelfServiceSettings, SettingsSource};
-use keyport_domain::{
-    access::*, audit::*, catalog::*, identity::*, jobs::*, keys::*, reconcile::*, settings::*,
-    subscriptions::*, users::*,
-};
+use keyport_domain::{access::*, catalog::*, keys::*, settings::*};
 use keyport_litellm::{LiteLlmClient, LiteLlmConfig};
 use keyport_postgres::{CachedSettings, PgStore};
 use rand::RngCore;
@@ -123,179 +118,35 @@ impl Wiring {
         ))
     }
 
-    pub fn services(
-        &self,
-        policy: KeyPolicy,
-        sessions: SessionPolicy,
-        dev_login: bool,
-    ) -> keyport_api::Services {
+    /// The adapters behind the ports of the API's use cases ([`keyport_api::Services::new`] builds them).
+    /// The administrator's self-service settings are cached briefly (saving through this process applies
+    /// at once, other replicas follow within the cache's lifetime); until saved, the server's flags in
+    /// `policy` are the initial values.
+    pub fn ports(&self, policy: &KeyPolicy) -> keyport_api::Ports {
         let store = &self.store;
-        let converge_user = self.converge_user();
-        let start_session = Arc::new(StartSession::new(
-            store.clone(),
-            self.clock.clone(),
-            self.secrets.clone(),
-            sessions,
-        ));
-        // The administrator's self-service settings, cached briefly (saving through this process applies at
-        // once, other replicas follow within the cache's lifetime); until saved, the server's flags are the
-        // initial values.
-        let settings = SettingsSource::new(
-            Arc::new(CachedSettings::new(store.as_ref().clone(), SETTINGS_TTL)),
-            initial_settings(&policy),
-        );
-        let key_policy = PolicySource::Settings {
-            settings: settings.clone(),
-            max_rotation_overlap: policy.max_rotation_overlap,
-        };
-        let converge = self.converge_key(key_policy.clone());
-        keyport_api::Services {
-            authenticate: Authenticate::new(store.clone(), self.clock.clone()),
-            list_models: ListModels::new(store.clone()),
-            get_model: GetModel::new(store.clone()),
-            subscribe: Subscribe::new(store.clone(), store.clone(), self.clock.clone())
-                .with_settings(settings.clone()),
-            cancel_subscription: CancelSubscription::new(
-                store.clone(),
-                converge.clone(),
-                self.clock.clone(),
-            ),
-            list_subscriptions: ListSubscriptions::new(store.clone()),
-            get_subscription: GetSubscription::new(store.clone()),
-            create_key: CreateKey::new(
-                store.clone(),
-                store.clone(),
-                self.gateway.clone(),
-                self.clock.clone(),
-                self.secrets.clone(),
-                key_policy.clone(),
-                converge_user.clone(),
-            ),
-            list_keys: ListKeys::new(store.clone()),
-            get_key: GetKey::new(store.clone()),
-            revoke_key: RevokeKey::new(store.clone(), converge.clone(), self.clock.clone()),
-            rotate_key: RotateKey::new(
-                store.clone(),
-                store.clone(),
-                self.gateway.clone(),
-                self.clock.clone(),
-                self.secrets.clone(),
-                key_policy.clone(),
-                converge.clone(),
-                converge_user.clone(),
-            ),
-            list_jobs: ListJobs::new(store.clone()),
-            reconcile_status: ReconcileStatus::new(store.clone()),
-            list_users: ListUsers::new(store.clone()),
-            get_user: GetUser::new(store.clone()),
-            change_user_roles: ChangeUserRoles::new(store.clone(), self.clock.clone()),
-            set_user_status: SetUserStatusById::new(
-                store.clone(),
-                store.clone(),
-                self.clock.clone(),
-            ),
-            list_all_keys: ListAllKeys::new(store.clone()),
-            admin_keys: AdminKeys::new(
-                store.clone(),
-                store.clone(),
-                Arc::new(RevokeKey::new(
-                    store.clone(),
-                    converge.clone(),
-                    self.clock.clone(),
-                )),
-                Arc::new(UpdateKey::new(
-                    store.clone(),
-                    store.clone(),
-                    converge.clone(),
-                    self.clock.clone(),
-                    key_policy.clone(),
-                )),
-                converge.clone(),
-                self.clock.clone(),
-            ),
-            list_all_subscriptions: ListAllSubscriptions::new(store.clone()),
-            subscription_history: SubscriptionHistory::new(store.clone()),
-            control_subscription: ControlSubscription::new(
-                store.clone(),
-                converge.clone(),
-                converge_user.clone(),
-                self.clock.clone(),
-            ),
-            grant_subscription: GrantSubscription::new(
-                store.clone(),
-                store.clone(),
-                store.clone(),
-                settings.clone(),
-                self.clock.clone(),
-            ),
-            decide_subscriptions: DecideSubscriptions::new(store.clone(), self.clock.clone()),
-            update_model: UpdateModel::new(store.clone(), store.clone(), self.clock.clone()),
-            read_settings: ReadSettings::new(settings.clone()),
-            save_settings: SaveSettings::new(settings.clone(), self.clock.clone()),
-            list_audit: ListAudit::new(store.clone()),
-            authenticate_session: AuthenticateSession::new(
-                store.clone(),
-                self.clock.clone(),
-                sessions,
-            ),
-            end_session: EndSession::new(store.clone(), self.clock.clone()),
-            dev_login: DevLogin::new(
-                dev_login,
-                store.clone(),
-                self.clock.clone(),
-                start_session.clone(),
-            ),
-            // Set by `with_oidc` when an identity provider is configured.
-            begin_login: None,
-            finish_login: None,
-            access_tokens: ManageAccessTokens::new(
-                store.clone(),
-                self.clock.clone(),
-                self.secrets.clone(),
-            )
-            .with_settings(settings.clone()),
-            update_key: UpdateKey::new(
-                store.clone(),
-                store.clone(),
-                converge,
-                self.clock.clone(),
-                key_policy,
+        keyport_api::Ports {
+            access_tokens: store.clone(),
+            users: store.clone(),
+            user_directory: store.clone(),
+            identity_users: store.clone(),
+            models: store.clone(),
+            subscriptions: store.clone(),
+            approvals: store.clone(),
+            keys: store.clone(),
+            admin_keys: store.clone(),
+            access: store.clone(),
+            sessions: store.clone(),
+            jobs: store.clone(),
+            reconcile_log: store.clone(),
+            audit: store.clone(),
+            gateway: self.gateway.clone(),
+            clock: self.clock.clone(),
+            secrets: self.secrets.clone(),
+            settings: SettingsSource::new(
+                Arc::new(CachedSettings::new(store.as_ref().clone(), SETTINGS_TTL)),
+                initial_settings(policy),
             ),
         }
-    }
-}
-
-impl Wiring {
-    /// Adds the OIDC login through `provider` to the services.
-    pub fn with_oidc(
-        &self,
-        services: &mut keyport_api::Services,
-        provider: Arc<dyn IdentityProvider>,
-        mapping: RoleMapping,
-        sessions: SessionPolicy,
-    ) {
-        let store = &self.store;
-        let start_session = Arc::new(StartSession::new(
-            store.clone(),
-            self.clock.clone(),
-            self.secrets.clone(),
-            sessions,
-        ));
-        services.begin_login = Some(BeginLogin::new(
-            provider.clone(),
-            store.clone(),
-            self.clock.clone(),
-            self.secrets.clone(),
-        ));
-        services.finish_login = Some(FinishLogin::new(
-            provider,
-            store.clone(),
-            store.clone(),
-            self.gateway.clone(),
-            self.clock.clone(),
-            start_session,
-            mapping,
-        ));
     }
 }
 

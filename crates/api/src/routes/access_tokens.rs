@@ -1,8 +1,7 @@
 //! Your personal access tokens for the REST API.
 
-use crate::authz::{Caller, Credential};
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, JsonBody};
+use crate::extract::{Authenticated, Caller, Credential, JsonBody};
 use crate::ApiState;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{get, post, web, HttpResponse};
@@ -95,11 +94,11 @@ pub struct CreatedAccessToken {
 
 /// Your personal access tokens, newest first (revoked and expired ones included). Never a secret.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "access-tokens",
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = AccessTokenList),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/access-tokens")]
@@ -117,14 +116,13 @@ pub async fn list(
 /// Create a personal access token for the REST API (`Authorization: Bearer kp_pat_…`). The answer carries
 /// the secret, once.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "access-tokens",
     security(("bearer" = []), ("session" = [])),
     request_body = CreateAccessToken,
     responses(
         (status = 201, body = CreatedAccessToken, headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Too many live tokens", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/access-tokens")]
@@ -163,12 +161,12 @@ pub async fn create(
 
 /// Revoke one of your tokens; it stops working at once.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "access-tokens",
     security(("bearer" = []), ("session" = [])),
     params(("id" = Uuid, Path, description = "The token's id")),
     responses(
         (status = 200, body = AccessTokenDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such live token of yours", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -189,13 +187,12 @@ pub async fn revoke(
 /// A user's personal access tokens, newest first (revoked and expired ones included), never a secret.
 /// Administrators and auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = []), ("session" = [])),
     params(("id" = Uuid, Path, description = "The user's id")),
     responses(
         (status = 200, body = AccessTokenList),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/users/{id}/access-tokens")]
@@ -217,6 +214,7 @@ pub async fn list_of_user(
 
 /// Revoke a user's token; it stops working at once (audited under the administrator). Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = []), ("session" = [])),
     params(
@@ -225,8 +223,6 @@ pub async fn list_of_user(
     ),
     responses(
         (status = 200, body = AccessTokenDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such live token of that user", body = Problem, content_type = "application/problem+json"),
     )
 )]

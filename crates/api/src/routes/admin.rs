@@ -1,5 +1,5 @@
 use crate::dto::{JobDto, JobList};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::Authenticated;
 use crate::ApiState;
 use actix_web::{get, web, HttpResponse};
@@ -21,14 +21,12 @@ pub struct JobQuery {
 /// The job queue (outbox): counts by state, and the jobs in one state — dead ones with their last error.
 /// Administrators and auditors only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(JobQuery),
     responses(
         (status = 200, body = JobList),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/jobs")]

@@ -34,14 +34,12 @@ pub struct KeyListQuery {
 
 /// Everybody's keys, newest first, with their owner. Administrators and auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(KeyListQuery),
     responses(
         (status = 200, body = Page<AdminKeyDto>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/api-keys")]
@@ -103,14 +101,12 @@ pub struct AdminKeyLimitsBody {
 
 /// Anybody's key with its owner (never a secret). Administrators and auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = AdminKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/api-keys/{id}")]
@@ -132,17 +128,14 @@ pub async fn get(
 /// `sync_state: pending` until it confirms). The key keeps its status, subscriptions and limits, and
 /// cannot be rotated while blocked. Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     request_body = BlockKeyBody,
     responses(
         (status = 200, body = AdminKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key is not active or retiring, is already blocked, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/api-keys/{id}/block")]
@@ -163,14 +156,12 @@ pub async fn block(
 /// Lift an administrator's block: LiteLLM accepts the key again (unless its owner or all its
 /// subscriptions are suspended). Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = AdminKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key is not active or retiring, is not blocked, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -192,17 +183,14 @@ pub async fn unblock(
 /// outbox (`revocation_pending` until LiteLLM confirms), with an optional reason kept in the audit log.
 /// Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     request_body = AdminKeyReasonBody,
     responses(
         (status = 200, body = AdminKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key is not in a state that can be revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/api-keys/{id}/revoke")]
@@ -224,15 +212,13 @@ pub async fn revoke(
 /// key's active subscriptions and the administrators' maximum; an unset limit takes the tightest quota).
 /// LiteLLM is updated at once, or through the outbox (`sync_state: pending`). Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     request_body = AdminKeyLimitsBody,
     responses(
         (status = 200, body = AdminKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key is not active, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A limit above a quota or the maximum; `errors` names each field", body = Problem, content_type = "application/problem+json"),
     )

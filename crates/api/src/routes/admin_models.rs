@@ -1,6 +1,6 @@
 //! `/admin/models`: what administrators decide about a model.
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::{Authenticated, JsonBody};
 use crate::routes::admin_dto::{ModelUpdatedDto, UpdateModelBody};
 use crate::ApiState;
@@ -10,16 +10,13 @@ use actix_web::{patch, web, HttpResponse};
 /// subscriptions. Making it no longer restricted approves its pending subscriptions in the same change.
 /// Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The model's id (LiteLLM model name; may contain `/`)")),
     request_body = UpdateModelBody,
     responses(
         (status = 200, body = ModelUpdatedDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/admin/models/{id:.+}")]

@@ -1,6 +1,6 @@
 //! The reconciler's recent passes.
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::Authenticated;
 use crate::ApiState;
 use actix_web::{get, web, HttpResponse};
@@ -65,14 +65,12 @@ pub struct ReconcileStatusDto {
 /// The reconciler's recent passes, newest first, from every replica and `keyport reconcile`: when each ran,
 /// what it found and fixed, and why a pass failed. Administrators and auditors only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = []), ("session" = [])),
     params(ReconcileQuery),
     responses(
         (status = 200, body = ReconcileStatusDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/reconcile")]

@@ -1,7 +1,7 @@
 //! `/admin/settings` (defaults and maximums for self-service subscriptions and keys) and their read-only
 //! view for everyone, `/settings/self-service`.
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::{Authenticated, JsonBody};
 use crate::routes::admin_dto::{AdminSettingsDto, SettingsDto};
 use crate::ApiState;
@@ -24,12 +24,11 @@ fn with_source(
 /// The self-service settings in force, and whether an administrator saved them (`stored`) or they are
 /// still the server's configuration. Administrators and auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     responses(
         (status = 200, body = AdminSettingsDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/settings")]
@@ -45,14 +44,12 @@ pub async fn get(
 /// They apply at once to new subscriptions and to keys created, changed or rotated from now on.
 /// Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     request_body = SettingsDto,
     responses(
         (status = 200, body = AdminSettingsDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/admin/settings")]
@@ -73,11 +70,11 @@ pub async fn put(
 /// The defaults and maximums for what you may ask for: the quota cap of new subscriptions, the limits key
 /// forms prefill, the most a key may have, and key lifetimes. Any signed-in user.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "meta",
     security(("bearer" = [])),
     responses(
         (status = 200, body = SettingsDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/settings/self-service")]

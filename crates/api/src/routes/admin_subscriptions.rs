@@ -41,14 +41,12 @@ pub struct SubscriptionListQuery {
 /// Everybody's subscriptions, newest first, with their owner (`status=pending`: the approval queue).
 /// Administrators and auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(SubscriptionListQuery),
     responses(
         (status = 200, body = Page<AdminSubscriptionDto>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/subscriptions")]
@@ -82,14 +80,12 @@ pub async fn list(
 /// A subscription's status history, oldest first: who changed it, when and why. Administrators and
 /// auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = ItemList<StatusChangeDto>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/subscriptions/{id}/history")]
@@ -114,13 +110,12 @@ pub async fn history(
 /// Subscribe a user to a model, `active` at once, also for a restricted model (a pending, cancelled or
 /// rejected subscription becomes active in place). Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     request_body = GrantSubscriptionBody,
     responses(
         (status = 201, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The user already has an active or suspended subscription to the model", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No such user or model, or a quota above the maximum", body = Problem, content_type = "application/problem+json"),
     )
@@ -156,14 +151,12 @@ pub async fn grant(
 /// Approve pending subscriptions. Each is decided on its own: the answer says, per id, whether it was
 /// approved or why not (no longer pending, unknown, or failed — nothing half-done). Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     request_body = ApproveBody,
     responses(
         (status = 200, body = DecisionResult),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/subscriptions/approve")]
@@ -184,14 +177,12 @@ pub async fn approve(
 /// Reject pending subscriptions with a reason (required, 1 to 500 characters; the users see it). Each is
 /// decided on its own, as for approvals. A rejected user may ask again. Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     request_body = RejectBody,
     responses(
         (status = 200, body = DecisionResult),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/subscriptions/reject")]
@@ -233,17 +224,14 @@ async fn control(
 /// LiteLLM pool at once; a key that served only suspended subscriptions is blocked (not revoked) until one
 /// is reactivated. Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     request_body = SubscriptionReasonBody,
     responses(
         (status = 200, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The subscription is not active, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/subscriptions/{id}/suspend")]
@@ -262,14 +250,12 @@ pub async fn suspend(
 /// Reactivate a suspended subscription: its model returns to the keys bound to it and to the user's
 /// LiteLLM pool. Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The subscription is not suspended, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -291,17 +277,14 @@ pub async fn reactivate(
 /// Revoke a pending, active or suspended subscription, with a reason the user sees: it becomes
 /// `cancelled`; keys that served only it are revoked, the others lose its model. Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     request_body = SubscriptionReasonBody,
     responses(
         (status = 200, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The subscription is already cancelled or rejected, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/subscriptions/{id}/revoke")]
@@ -321,17 +304,14 @@ pub async fn revoke(
 /// per window shared by all the user's keys on the model, and the requests and tokens per minute). Keys'
 /// own limits stay as sub-limits within it. Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     request_body = SubscriptionQuotaBody,
     responses(
         (status = 200, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The subscription is not active or suspended, or changed meanwhile", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/admin/subscriptions/{id}/quota")]

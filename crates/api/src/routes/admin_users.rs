@@ -34,14 +34,12 @@ pub struct UserListQuery {
 
 /// Users, by username: search and filter. Administrators and auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(UserListQuery),
     responses(
         (status = 200, body = Page<AdminUserDto>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/users")]
@@ -73,14 +71,12 @@ pub async fn list(
 
 /// One user, with the number of their keys and subscriptions. Administrators and auditors.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = AdminUserDetail),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/users/{id}")]
@@ -100,17 +96,14 @@ pub async fn get(
 /// Replace a user's roles. You cannot remove your own admin role, and one active administrator always
 /// remains (409 naming `roles`). Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     request_body = ChangeRoles,
     responses(
         (status = 200, body = AdminUserDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/admin/users/{id}")]
@@ -145,14 +138,12 @@ async fn set_status(
 /// Suspend a user: their tokens and sessions stop working at once, and their keys are blocked in LiteLLM
 /// (by jobs queued in the same transaction). You cannot suspend yourself (409). Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = AdminUserDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -167,14 +158,12 @@ pub async fn suspend(
 
 /// Reactivate a suspended user: their tokens work again and their keys are unblocked. Administrators only.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("admin"))),
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = AdminUserDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/users/{id}/reactivate")]

@@ -26,12 +26,12 @@ pub struct OwnKeysQuery {
 /// Your API keys, newest first, a page at a time: prefix, models, status, limits, last known spend. Never a
 /// secret. Pass `next_cursor` as `cursor` for the next page; it is null on the last one.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "api-keys",
     security(("bearer" = [])),
     params(OwnKeysQuery),
     responses(
         (status = 200, body = crate::routes::admin_dto::Page<ApiKeyDto>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed status, cursor or limit; `errors` names each", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -67,12 +67,12 @@ pub async fn list(
 /// Create a key bound to one or more of your active subscriptions. The answer carries the secret, once
 /// (`Cache-Control: no-store`); keyport keeps only its hash.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "api-keys",
     security(("bearer" = [])),
     request_body = CreateApiKey,
     responses(
         (status = 201, body = CreatedApiKey, headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name already used by a live key", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid input; `errors` names each field", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "LiteLLM refused the key", body = Problem, content_type = "application/problem+json"),
@@ -106,16 +106,14 @@ fn secret_response(state: &ApiState, created: &keyport_domain::keys::CreatedKey)
 /// updated at once; if it cannot be reached, the change is kept and applied when it can
 /// (`sync_state: pending`).
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "api-keys",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     request_body = UpdateApiKey,
     responses(
         (status = 200, body = ApiKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key is not active, or the name is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/api-keys/{id}")]
@@ -137,18 +135,16 @@ pub async fn update(
 /// Rotate a key: a new key with the same name, subscriptions, limits and expiry (its secret is in the
 /// answer, once); the old key keeps working for `overlap_seconds` (default 0), then is deleted.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "api-keys",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     request_body = RotateApiKey,
     responses(
         (status = 201, body = CreatedApiKey, headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key is not active", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Overlap beyond the maximum", body = Problem, content_type = "application/problem+json"),
         (status = 502, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api-keys/{id}/rotate")]
@@ -169,13 +165,12 @@ pub async fn rotate(
 
 /// One of your keys.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "api-keys",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = ApiKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api-keys/{id}")]
@@ -208,13 +203,12 @@ async fn revoke_key(
 /// Revoke one of your keys: it stops working at once. If LiteLLM cannot be reached, the key is still
 /// revoked in keyport and `revocation_pending` is true until LiteLLM confirms; revoking again retries.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "api-keys",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = ApiKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key is not in a state that can be revoked", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -229,13 +223,12 @@ pub async fn revoke(
 
 /// The same as `DELETE /api-keys/{id}`, for clients that cannot send DELETE.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "api-keys",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = ApiKeyDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -1,6 +1,6 @@
 //! `GET /api/v1/admin/audit`: the audit log, filtered and paged, for administrators and auditors.
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::Authenticated;
 use crate::ApiState;
 use actix_web::http::header;
@@ -196,14 +196,12 @@ fn parse(query: &AuditQuery) -> Result<(AuditFilter, Option<AuditCursor>, u32), 
 /// pages are keyset pages (`cursor` from the previous page's `next_cursor`), stable while new events arrive.
 /// Administrators and auditors only; reading the log records nothing.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("oversight"))),
     tag = "admin",
     security(("bearer" = [])),
     params(AuditQuery),
     responses(
         (status = 200, body = AuditEventList),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin/audit")]

@@ -96,6 +96,7 @@ fn no_store() -> CacheControl {
 /// SameSite=Lax, 10 minutes, a random secret that binds the login to this browser (only its hash is
 /// stored). The callback requires it.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("public-throttled"))),
     tag = "session",
     params(LoginQuery),
     responses(
@@ -103,7 +104,6 @@ fn no_store() -> CacheControl {
         (status = 404, description = "No identity provider is configured (oidc-not-configured)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "return_to is not a local path", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/auth/login")]
@@ -140,6 +140,7 @@ pub async fn login(
 /// `login-forbidden` (403: not in an allowed group, or suspended), `identity-provider-unavailable`
 /// (503); a request that accepts `text/html` gets 303 to `/login?error=<code>` instead.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("public-throttled"))),
     tag = "session",
     params(CallbackQuery),
     responses(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 pub struct OpenApiJson(pub Arc<String>);
 
 /// Public facts about this keyport: version, LiteLLM's URL for clients, enabled login methods.
-#[utoipa::path(tag = "meta", responses((status = 200, body = PublicConfig)))]
+#[utoipa::path(extensions(("x-keyport-access" = json!("public"))), tag = "meta", responses((status = 200, body = PublicConfig)))]
 #[get("/config")]
 pub async fn config(state: web::Data<ApiState>) -> HttpResponse {
     HttpResponse::Ok().json(PublicConfig {
@@ -19,7 +19,7 @@ pub async fn config(state: web::Data<ApiState>) -> HttpResponse {
 }
 
 /// This API's OpenAPI 3.1 document.
-#[utoipa::path(tag = "meta", responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+#[utoipa::path(extensions(("x-keyport-access" = json!("public"))), tag = "meta", responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
 #[get("/openapi.json")]
 pub async fn openapi_json(document: web::Data<OpenApiJson>) -> HttpResponse {
     HttpResponse::Ok()

@@ -1,16 +1,16 @@
 use crate::dto::{ItemList, ModelDto};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::Authenticated;
 use crate::ApiState;
 use actix_web::{get, web, HttpResponse};
 
 /// The model catalog: every model you may see, with prices, context window and whether it needs approval.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "models",
     security(("bearer" = [])),
     responses(
         (status = 200, body = ItemList<ModelDto>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/models")]
@@ -26,13 +26,12 @@ pub async fn list(
 
 /// One model. Its id may contain `/` (e.g. `meta-llama/Llama-3.1-8B-Instruct`).
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "models",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The model's id (LiteLLM model name)")),
     responses(
         (status = 200, body = ModelDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/models/{id:.+}")]

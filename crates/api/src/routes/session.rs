@@ -1,9 +1,8 @@
 //! Who am I, the development login, and logout.
 
-use crate::authz::{Caller, Credential};
 use crate::cookies;
 use crate::error::{ApiError, Problem, ProblemCode};
-use crate::extract::{ClientRequestId, JsonBody, RequestId};
+use crate::extract::{Caller, ClientRequestId, Credential, JsonBody, RequestId};
 use crate::ApiState;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
@@ -68,11 +67,11 @@ fn me_of_session(issued: &IssuedSession) -> Me {
 
 /// Who you are: your user, roles and how you authenticated; for a browser session also the CSRF token.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "session",
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Me),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/me")]
@@ -139,13 +138,13 @@ pub(crate) fn client_info(req: &HttpRequest) -> ClientInfo {
 /// Sign in without an identity provider, as any user and role. Only when the server runs with
 /// `KEYPORT_DEV_LOGIN=true` (never in production); otherwise 404. Sets the session cookies.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("public-throttled"))),
     tag = "session",
     request_body = DevLoginRequest,
     responses(
         (status = 200, body = Me),
         (status = 403, description = "The user is suspended", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The development login is off", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -189,11 +188,11 @@ pub struct LoggedOut {
 /// Log out: ends this browser session on the server and clears its cookies. With a personal access token
 /// nothing is ended (revoke the token instead).
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "session",
     security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, body = LoggedOut),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing or wrong X-CSRF-Token", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -8,11 +8,11 @@ use uuid::Uuid;
 
 /// Your subscriptions, newest first.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "subscriptions",
     security(("bearer" = [])),
     responses(
         (status = 200, body = ItemList<SubscriptionDto>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/subscriptions")]
@@ -29,12 +29,12 @@ pub async fn list(
 /// Subscribe to a model. Open models answer an `active` subscription, restricted ones a `pending` one that
 /// an administrator approves. Subscribing again after cancelling reuses the subscription.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "subscriptions",
     security(("bearer" = [])),
     request_body = CreateSubscription,
     responses(
         (status = 201, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already subscribed, or the model is unavailable", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No such model", body = Problem, content_type = "application/problem+json"),
     )
@@ -57,13 +57,12 @@ pub async fn create(
 
 /// One of your subscriptions.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "subscriptions",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/subscriptions/{id}")]
@@ -82,13 +81,12 @@ pub async fn get(
 
 /// Cancel one of your subscriptions. Refused (409) while live keys use it: revoke them first.
 #[utoipa::path(
+    extensions(("x-keyport-access" = json!("member"))),
     tag = "subscriptions",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = SubscriptionDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
 )]
