@@ -12,8 +12,6 @@ use anyhow::Context;
 use async_trait::async_trait;
 use keyport_api::{ApiConfig, ApiState, Readiness, ReadinessCheck};
 use keyport_domain::jobs::Backoff;
-use keyport_domain::keys::KeyPolicy;
-use keyport_domain::limits::Limits;
 use keyport_domain::reconcile::ReconcileOptions;
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,7 +134,7 @@ fn start_background_tasks(wiring: &Wiring, args: &ServeArgs, counters: &Arc<Coun
     }
 }
 
-/// The key policy from the flags, the use cases (with single sign-on when configured) and the settings the
+/// The initial self-service settings from the flags, the use cases (with single sign-on when configured) and the settings the
 /// API shows or obeys.
 async fn build_state(
     common: &Common,
@@ -145,23 +143,17 @@ async fn build_state(
     counters: Arc<Counters>,
 ) -> anyhow::Result<web::Data<ApiState>> {
     let (litellm_url, _) = common.litellm()?;
-    let policy = KeyPolicy {
-        max_limits: Limits::UNLIMITED,
-        max_lifetime: args
-            .key_max_lifetime_days
-            .map(|d| chrono::Duration::days(i64::from(d))),
-        default_lifetime: args
-            .key_default_lifetime_days
-            .map(|d| chrono::Duration::days(i64::from(d))),
-        max_rotation_overlap: chrono::Duration::seconds(i64::from(args.rotation_max_overlap_secs)),
-        allowed_routes: keyport_domain::access::InferenceRoutes::default(),
-        max_live_keys: args.max_live_keys_per_user,
-    };
-    if let Err(errors) = crate::wiring::initial_settings(&policy).validate() {
+    let initial = args.initial_settings();
+    if let Err(errors) = initial.validate() {
         let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::bail!("the key flags are invalid: {}", errors.join("; "));
     }
-    let mut services = wiring.services(policy, args.session_policy(), args.dev_login);
+    let mut services = wiring.services(
+        initial,
+        args.max_rotation_overlap(),
+        args.session_policy(),
+        args.dev_login,
+    );
     if let Some((config, mapping)) = args.oidc.settings(&args.public_url()?)? {
         let issuer = config.issuer.clone();
         let provider = keyport_oidc::OidcProvider::discover(config)

@@ -6,7 +6,6 @@ use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
 use keyport_domain::identity::SessionPolicy;
 use keyport_domain::identity::{IdentityProvider, RoleMapping};
-use keyport_domain::limits::Limits;
 use keyport_domain::runtime::{Clock, SecretGenerator};
 use keyport_domain::secret::RANDOM_BYTES;
 use keyport_domain::settings::{SelfServiceSettings, SettingsSource};
@@ -98,34 +97,35 @@ impl Wiring {
     }
 
     /// The administrator's stored settings (the routes keys may call, the cap on live keys) for the
-    /// workers and the reconciler, which need nothing of the server's key flags.
-    pub fn stored_policy(&self) -> PolicySource {
-        PolicySource::Settings {
-            settings: SettingsSource::new(
-                Arc::new(CachedSettings::new(
-                    self.store.as_ref().clone(),
-                    SETTINGS_TTL,
-                )),
-                SelfServiceSettings::default(),
-            ),
-            max_rotation_overlap: chrono::Duration::zero(),
-        }
+    /// workers, the reconciler and the admin commands, which need nothing of the server's key flags (no
+    /// rotation overlap, the default settings until some are saved).
+    pub fn stored_settings(&self) -> SettingsSource {
+        SettingsSource::new(
+            Arc::new(CachedSettings::new(
+                self.store.as_ref().clone(),
+                SETTINGS_TTL,
+            )),
+            SelfServiceSettings::default(),
+        )
     }
 
-    pub fn converge_key(&self, policy: PolicySource) -> Arc<ConvergeKey> {
+    pub fn converge_key(&self, settings: SettingsSource) -> Arc<ConvergeKey> {
         Arc::new(ConvergeKey::new(
             self.store.clone(),
             self.store.clone(),
             self.converge_user(),
             self.gateway.clone(),
             self.clock.clone(),
-            policy,
+            settings,
         ))
     }
 
+    /// The use cases of the API; the self-service settings are `initial` until an administrator saves
+    /// some, and rotations may overlap for up to `max_rotation_overlap`.
     pub fn services(
         &self,
-        policy: KeyPolicy,
+        initial: SelfServiceSettings,
+        max_rotation_overlap: chrono::Duration,
         sessions: SessionPolicy,
         dev_login: bool,
     ) -> keyport_api::Services {
@@ -142,13 +142,10 @@ impl Wiring {
         // initial values.
         let settings = SettingsSource::new(
             Arc::new(CachedSettings::new(store.as_ref().clone(), SETTINGS_TTL)),
-            initial_settings(&policy),
-        );
-        let key_policy = PolicySource::Settings {
-            settings: settings.clone(),
-            max_rotation_overlap: policy.max_rotation_overlap,
-        };
-        let converge = self.converge_key(key_policy.clone());
+            initial,
+        )
+        .with_max_rotation_overlap(max_rotation_overlap);
+        let converge = self.converge_key(settings.clone());
         keyport_api::Services {
             authenticate: Authenticate::new(store.clone(), self.clock.clone()),
             list_models: ListModels::new(store.clone()),
@@ -168,7 +165,7 @@ impl Wiring {
                 self.gateway.clone(),
                 self.clock.clone(),
                 self.secrets.clone(),
-                key_policy.clone(),
+                settings.clone(),
                 converge_user.clone(),
             ),
             list_keys: ListKeys::new(store.clone()),
@@ -180,7 +177,7 @@ impl Wiring {
                 self.gateway.clone(),
                 self.clock.clone(),
                 self.secrets.clone(),
-                key_policy.clone(),
+                settings.clone(),
                 converge.clone(),
                 converge_user.clone(),
             ),
@@ -208,7 +205,7 @@ impl Wiring {
                     store.clone(),
                     converge.clone(),
                     self.clock.clone(),
-                    key_policy.clone(),
+                    settings.clone(),
                 )),
                 converge.clone(),
                 self.clock.clone(),
@@ -259,7 +256,7 @@ impl Wiring {
                 store.clone(),
                 converge,
                 self.clock.clone(),
-                key_policy,
+                settings,
             ),
         }
     }
@@ -301,19 +298,3 @@ impl Wiring {
 
 /// How long a process keeps the self-service settings before reading them again.
 const SETTINGS_TTL: Duration = Duration::from_secs(5);
-
-/// The self-service settings the server's flags give (`KEYPORT_KEY_MAX_LIFETIME_DAYS`,
-/// `KEYPORT_KEY_DEFAULT_LIFETIME_DAYS`), in force until an administrator saves some.
-pub fn initial_settings(policy: &KeyPolicy) -> SelfServiceSettings {
-    let days = |d: Option<chrono::Duration>| d.and_then(|d| u32::try_from(d.num_days()).ok());
-    SelfServiceSettings {
-        subscription_max_quota: Limits::UNLIMITED,
-        key_default_limits: Limits::UNLIMITED,
-        key_max_limits: policy.max_limits.clone(),
-        key_default_lifetime_days: days(policy.default_lifetime),
-        key_max_lifetime_days: days(policy.max_lifetime),
-        allowed_routes: policy.allowed_routes.clone(),
-        max_live_keys_per_user: policy.max_live_keys,
-        token_max_lifetime_days: None,
-    }
-}
