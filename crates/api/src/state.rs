@@ -100,8 +100,6 @@ pub struct Ports {
 /// What the use cases obey besides the settings: the server's flags.
 #[derive(Clone)]
 pub struct ServicePolicy {
-    /// The longest overlap a rotation may ask for.
-    pub max_rotation_overlap: chrono::Duration,
     pub sessions: SessionPolicy,
     /// Whether the development login is on.
     pub dev_login: bool,
@@ -121,10 +119,6 @@ impl Services {
     pub fn new(ports: &Ports, policy: ServicePolicy) -> Self {
         let p = ports;
         let settings = &p.settings;
-        let key_policy = PolicySource::Settings {
-            settings: settings.clone(),
-            max_rotation_overlap: policy.max_rotation_overlap,
-        };
         let converge_user = Arc::new(ConvergeUser::new(
             p.access.clone(),
             p.gateway.clone(),
@@ -136,7 +130,7 @@ impl Services {
             converge_user.clone(),
             p.gateway.clone(),
             p.clock.clone(),
-            key_policy.clone(),
+            settings.clone(),
         ));
         let start_session = Arc::new(StartSession::new(
             p.sessions.clone(),
@@ -151,7 +145,7 @@ impl Services {
                 p.subscriptions.clone(),
                 converge.clone(),
                 p.clock.clone(),
-                key_policy.clone(),
+                settings.clone(),
             )
         };
         Self {
@@ -173,7 +167,7 @@ impl Services {
                 p.gateway.clone(),
                 p.clock.clone(),
                 p.secrets.clone(),
-                key_policy.clone(),
+                settings.clone(),
                 converge_user.clone(),
             ),
             list_keys: ListKeys::new(p.admin_keys.clone()),
@@ -185,7 +179,7 @@ impl Services {
                 p.gateway.clone(),
                 p.clock.clone(),
                 p.secrets.clone(),
-                key_policy.clone(),
+                settings.clone(),
                 converge.clone(),
                 converge_user.clone(),
             ),

@@ -139,20 +139,33 @@ pub fn converge_offline() -> Arc<crate::keys::ConvergeKey> {
         converge_user_offline(),
         Arc::new(crate::gateway::MockGateway::new()),
         fixed_clock(),
-        key_policy(),
+        settings_source(),
     ))
 }
 
-/// A permissive key policy: no caps, the default routes, 20 live keys.
-pub fn key_policy() -> crate::keys::KeyPolicy {
-    crate::keys::KeyPolicy {
-        max_limits: Limits::default(),
-        max_lifetime: None,
-        default_lifetime: None,
-        max_rotation_overlap: chrono::Duration::hours(24),
+/// Permissive self-service settings: no caps or lifetimes, the default routes, 20 live keys.
+pub fn key_settings() -> crate::settings::SelfServiceSettings {
+    crate::settings::SelfServiceSettings {
+        key_max_limits: Limits::default(),
+        key_default_lifetime_days: None,
+        key_max_lifetime_days: None,
         allowed_routes: crate::access::InferenceRoutes::default(),
-        max_live_keys: crate::access::DEFAULT_MAX_LIVE_KEYS,
+        max_live_keys_per_user: crate::access::DEFAULT_MAX_LIVE_KEYS,
+        ..crate::settings::SelfServiceSettings::default()
     }
+}
+
+/// `settings`, fixed, with rotations allowed to overlap for up to a day.
+pub fn fixed_settings(
+    settings: crate::settings::SelfServiceSettings,
+) -> crate::settings::SettingsSource {
+    crate::settings::SettingsSource::fixed(settings)
+        .with_max_rotation_overlap(chrono::Duration::hours(24))
+}
+
+/// The permissive settings ([`key_settings`]), fixed, with rotations allowed to overlap for up to a day.
+pub fn settings_source() -> crate::settings::SettingsSource {
+    fixed_settings(key_settings())
 }
 
 /// A user with the `user` role.

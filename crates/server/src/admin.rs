@@ -142,7 +142,7 @@ async fn subscription(common: &Common, command: SubscriptionCommand) -> anyhow::
     };
     let control = ControlSubscription::new(
         wiring.store.clone(),
-        wiring.converge_key(wiring.stored_policy()),
+        wiring.converge_key(wiring.stored_settings()),
         wiring.converge_user(),
         wiring.clock.clone(),
     );
@@ -162,8 +162,8 @@ async fn subscription(common: &Common, command: SubscriptionCommand) -> anyhow::
 /// secret), through the same use case, as the administrator named by `--by` (the use case checks the role).
 async fn key(common: &Common, command: KeyCommand) -> anyhow::Result<()> {
     let wiring = Wiring::connect(common).await?;
-    let policy = wiring.stored_policy();
-    let converge = wiring.converge_key(policy.clone());
+    let settings = wiring.stored_settings();
+    let converge = wiring.converge_key(settings.clone());
     let keys = AdminKeys::new(
         wiring.store.clone(),
         wiring.store.clone(),
@@ -177,7 +177,7 @@ async fn key(common: &Common, command: KeyCommand) -> anyhow::Result<()> {
             wiring.store.clone(),
             converge.clone(),
             wiring.clock.clone(),
-            policy,
+            settings,
         )),
         converge,
         wiring.clock.clone(),

@@ -427,6 +427,28 @@ impl ServeArgs {
             absolute: chrono::TimeDelta::hours(i64::from(self.session_max_hours)),
         }
     }
+
+    /// The self-service settings the flags give (`KEYPORT_KEY_MAX_LIFETIME_DAYS`,
+    /// `KEYPORT_KEY_DEFAULT_LIFETIME_DAYS`, `KEYPORT_MAX_LIVE_KEYS_PER_USER`; no caps on limits, the default
+    /// routes), in force until an administrator saves some.
+    pub fn initial_settings(&self) -> keyport_domain::settings::SelfServiceSettings {
+        keyport_domain::settings::SelfServiceSettings {
+            subscription_max_quota: keyport_domain::limits::Limits::UNLIMITED,
+            key_default_limits: keyport_domain::limits::Limits::UNLIMITED,
+            key_max_limits: keyport_domain::limits::Limits::UNLIMITED,
+            key_default_lifetime_days: self.key_default_lifetime_days,
+            key_max_lifetime_days: self.key_max_lifetime_days,
+            allowed_routes: keyport_domain::access::InferenceRoutes::default(),
+            max_live_keys_per_user: self.max_live_keys_per_user,
+            token_max_lifetime_days: None,
+        }
+    }
+
+    /// The longest overlap a rotation may ask for (`KEYPORT_ROTATION_MAX_OVERLAP_SECS`): the server's
+    /// configuration, never a stored setting.
+    pub fn max_rotation_overlap(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::from(self.rotation_max_overlap_secs))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -686,6 +708,54 @@ mod tests {
             Command::Serve(args) => *args,
             other => panic!("not serve: {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_key_flags_give_the_initial_settings_and_the_rotation_overlap() {
+        // The environment of the test run must not decide this test.
+        if std::env::vars().any(|(k, _)| {
+            k.starts_with("KEYPORT_KEY_")
+                || k == "KEYPORT_MAX_LIVE_KEYS_PER_USER"
+                || k == "KEYPORT_ROTATION_MAX_OVERLAP_SECS"
+        }) {
+            return;
+        }
+        let defaults = serve_args(&[]);
+        let initial = defaults.initial_settings();
+        assert_eq!(
+            initial.max_live_keys_per_user,
+            keyport_domain::access::DEFAULT_MAX_LIVE_KEYS,
+            "the cap on live keys defaults to the domain's, not 0"
+        );
+        assert_eq!(initial.key_max_lifetime_days, None);
+        assert_eq!(initial.key_default_lifetime_days, None);
+        assert_eq!(
+            initial.key_max_limits,
+            keyport_domain::limits::Limits::UNLIMITED
+        );
+        assert_eq!(
+            initial.allowed_routes,
+            keyport_domain::access::InferenceRoutes::default()
+        );
+        assert!(initial.validate().is_ok());
+        assert_eq!(defaults.max_rotation_overlap(), chrono::Duration::days(7));
+        let args = serve_args(&[
+            "--key-max-lifetime-days",
+            "90",
+            "--key-default-lifetime-days",
+            "30",
+            "--max-live-keys-per-user",
+            "3",
+            "--rotation-max-overlap-secs",
+            "60",
+        ]);
+        let initial = args.initial_settings();
+        assert_eq!(initial.key_max_lifetime_days, Some(90));
+        assert_eq!(initial.key_default_lifetime_days, Some(30));
+        assert_eq!(initial.max_live_keys_per_user, 3);
+        assert_eq!(args.max_rotation_overlap(), chrono::Duration::seconds(60));
+        let refused = serve_args(&["--max-live-keys-per-user", "0"]).initial_settings();
+        assert!(refused.validate().is_err());
     }
 
     #[test]

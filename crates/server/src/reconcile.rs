@@ -25,7 +25,7 @@ pub fn reconciler(wiring: &Wiring) -> Reconcile {
         wiring.store.clone(),
         wiring.gateway.clone(),
         wiring.clock.clone(),
-        wiring.stored_policy(),
+        wiring.stored_settings(),
     )
 }
 

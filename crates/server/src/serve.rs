@@ -14,8 +14,6 @@ use keyport_api::{
     ApiConfig, ApiState, OidcLogin, Readiness, ReadinessCheck, ServicePolicy, Services,
 };
 use keyport_domain::jobs::Backoff;
-use keyport_domain::keys::KeyPolicy;
-use keyport_domain::limits::Limits;
 use keyport_domain::reconcile::ReconcileOptions;
 use std::sync::Arc;
 use std::time::Duration;
@@ -138,8 +136,8 @@ fn start_background_tasks(wiring: &Wiring, args: &ServeArgs, counters: &Arc<Coun
     }
 }
 
-/// The key policy from the flags, the use cases (with single sign-on when configured) and the settings the
-/// API shows or obeys.
+/// The initial self-service settings from the flags, the use cases (with single sign-on when configured)
+/// and the settings the API shows or obeys.
 async fn build_state(
     common: &Common,
     args: &ServeArgs,
@@ -147,19 +145,8 @@ async fn build_state(
     counters: Arc<Counters>,
 ) -> anyhow::Result<web::Data<ApiState>> {
     let (litellm_url, _) = common.litellm()?;
-    let policy = KeyPolicy {
-        max_limits: Limits::UNLIMITED,
-        max_lifetime: args
-            .key_max_lifetime_days
-            .map(|d| chrono::Duration::days(i64::from(d))),
-        default_lifetime: args
-            .key_default_lifetime_days
-            .map(|d| chrono::Duration::days(i64::from(d))),
-        max_rotation_overlap: chrono::Duration::seconds(i64::from(args.rotation_max_overlap_secs)),
-        allowed_routes: keyport_domain::access::InferenceRoutes::default(),
-        max_live_keys: args.max_live_keys_per_user,
-    };
-    if let Err(errors) = crate::wiring::initial_settings(&policy).validate() {
+    let initial = args.initial_settings();
+    if let Err(errors) = initial.validate() {
         let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::bail!("the key flags are invalid: {}", errors.join("; "));
     }
@@ -184,9 +171,8 @@ async fn build_state(
         None => None,
     };
     let services = Services::new(
-        &wiring.ports(&policy),
+        &wiring.ports(initial, args.max_rotation_overlap()),
         ServicePolicy {
-            max_rotation_overlap: policy.max_rotation_overlap,
             sessions: args.session_policy(),
             dev_login: args.dev_login,
             oidc,

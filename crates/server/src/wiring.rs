@@ -93,36 +93,38 @@ impl Wiring {
     }
 
     /// The administrator's stored settings (the routes keys may call, the cap on live keys) for the
-    /// workers and the reconciler, which need nothing of the server's key flags.
-    pub fn stored_policy(&self) -> PolicySource {
-        PolicySource::Settings {
-            settings: SettingsSource::new(
-                Arc::new(CachedSettings::new(
-                    self.store.as_ref().clone(),
-                    SETTINGS_TTL,
-                )),
-                SelfServiceSettings::default(),
-            ),
-            max_rotation_overlap: chrono::Duration::zero(),
-        }
+    /// workers, the reconciler and the admin commands, which need nothing of the server's key flags (no
+    /// rotation overlap, the default settings until some are saved).
+    pub fn stored_settings(&self) -> SettingsSource {
+        SettingsSource::new(
+            Arc::new(CachedSettings::new(
+                self.store.as_ref().clone(),
+                SETTINGS_TTL,
+            )),
+            SelfServiceSettings::default(),
+        )
     }
 
-    pub fn converge_key(&self, policy: PolicySource) -> Arc<ConvergeKey> {
+    pub fn converge_key(&self, settings: SettingsSource) -> Arc<ConvergeKey> {
         Arc::new(ConvergeKey::new(
             self.store.clone(),
             self.store.clone(),
             self.converge_user(),
             self.gateway.clone(),
             self.clock.clone(),
-            policy,
+            settings,
         ))
     }
 
     /// The adapters behind the ports of the API's use cases ([`keyport_api::Services::new`] builds them).
     /// The administrator's self-service settings are cached briefly (saving through this process applies
-    /// at once, other replicas follow within the cache's lifetime); until saved, the server's flags in
-    /// `policy` are the initial values.
-    pub fn ports(&self, policy: &KeyPolicy) -> keyport_api::Ports {
+    /// at once, other replicas follow within the cache's lifetime); until saved, `initial` (the server's
+    /// flags) are the settings in force. Rotations may overlap for up to `max_rotation_overlap`.
+    pub fn ports(
+        &self,
+        initial: SelfServiceSettings,
+        max_rotation_overlap: chrono::Duration,
+    ) -> keyport_api::Ports {
         let store = &self.store;
         keyport_api::Ports {
             access_tokens: store.clone(),
@@ -144,27 +146,12 @@ impl Wiring {
             secrets: self.secrets.clone(),
             settings: SettingsSource::new(
                 Arc::new(CachedSettings::new(store.as_ref().clone(), SETTINGS_TTL)),
-                initial_settings(policy),
-            ),
+                initial,
+            )
+            .with_max_rotation_overlap(max_rotation_overlap),
         }
     }
 }
 
 /// How long a process keeps the self-service settings before reading them again.
 const SETTINGS_TTL: Duration = Duration::from_secs(5);
-
-/// The self-service settings the server's flags give (`KEYPORT_KEY_MAX_LIFETIME_DAYS`,
-/// `KEYPORT_KEY_DEFAULT_LIFETIME_DAYS`), in force until an administrator saves some.
-pub fn initial_settings(policy: &KeyPolicy) -> SelfServiceSettings {
-    let days = |d: Option<chrono::Duration>| d.and_then(|d| u32::try_from(d.num_days()).ok());
-    SelfServiceSettings {
-        subscription_max_quota: Limits::UNLIMITED,
-        key_default_limits: Limits::UNLIMITED,
-        key_max_limits: policy.max_limits.clone(),
-        key_default_lifetime_days: days(policy.default_lifetime),
-        key_max_lifetime_days: days(policy.max_lifetime),
-        allowed_routes: policy.allowed_routes.clone(),
-        max_live_keys_per_user: policy.max_live_keys,
-        token_max_lifetime_days: None,
-    }
-}

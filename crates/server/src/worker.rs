@@ -17,7 +17,7 @@ pub fn run_jobs(wiring: &Wiring, backoff: Backoff) -> Arc<RunJobs> {
     Arc::new(RunJobs::new(
         wiring.store.clone(),
         wiring.store.clone(),
-        wiring.converge_key(wiring.stored_policy()),
+        wiring.converge_key(wiring.stored_settings()),
         wiring.converge_user(),
         wiring.clock.clone(),
         wiring.secrets.clone(),

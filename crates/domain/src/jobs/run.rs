@@ -191,7 +191,7 @@ mod tests {
             converge_user_offline(),
             Arc::new(gateway),
             fixed_clock(),
-            key_policy(),
+            settings_source(),
         );
         RunJobs::new(
             Arc::new(jobs),

@@ -449,7 +449,7 @@ mod tests {
             converge_user_offline(),
             Arc::new(gateway),
             fixed_clock(),
-            key_policy(),
+            settings_source(),
         ));
         let revoke = Arc::new(RevokeKey::new(
             store.clone(),
@@ -461,7 +461,7 @@ mod tests {
             Arc::new(subscriptions),
             converge.clone(),
             fixed_clock(),
-            key_policy(),
+            settings_source(),
         ));
         Harness {
             key,

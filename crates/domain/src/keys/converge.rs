@@ -7,9 +7,9 @@ use crate::ids::ApiKeyId;
 use crate::ids::ModelId;
 use crate::jobs::job_error;
 use crate::keys::ApiKeyStore;
-use crate::keys::PolicySource;
 use crate::keys::{ApiKey, ApiKeyStatus};
 use crate::runtime::Clock;
+use crate::settings::SettingsSource;
 use crate::subscriptions::SubscriptionStatus;
 use crate::users::UserStatus;
 use crate::{Error, GatewayError, StoreError};
@@ -49,7 +49,7 @@ pub struct ConvergeKey {
     owner_access: Arc<ConvergeUser>,
     gateway: Arc<dyn Gateway>,
     clock: Arc<dyn Clock>,
-    policy: PolicySource,
+    settings: SettingsSource,
 }
 
 /// What a live key must be in LiteLLM.
@@ -113,7 +113,7 @@ impl ConvergeKey {
         owner_access: Arc<ConvergeUser>,
         gateway: Arc<dyn Gateway>,
         clock: Arc<dyn Clock>,
-        policy: impl Into<PolicySource>,
+        settings: SettingsSource,
     ) -> Self {
         Self {
             keys,
@@ -121,7 +121,7 @@ impl ConvergeKey {
             owner_access,
             gateway,
             clock,
-            policy: policy.into(),
+            settings,
         }
     }
 
@@ -171,7 +171,7 @@ impl ConvergeKey {
                 if owner.as_ref().is_some_and(AccessRecord::is_pending) {
                     self.owner_access.execute(key.user_id).await?;
                 }
-                let routes = self.policy.policy().await?.allowed_routes;
+                let routes = self.settings.current().await?.allowed_routes;
                 match self
                     .gateway
                     .update_key(&desired_state(&key, models, blocked, &routes, now))
@@ -258,8 +258,8 @@ mod tests {
     use crate::access::MockAccessStore;
     use crate::fixtures::*;
     use crate::gateway::{GatewayKey, GatewayKeyStatus, MockGateway};
-    use crate::keys::KeyPolicy;
     use crate::keys::MockApiKeyStore;
+    use crate::settings::SelfServiceSettings;
     use chrono::Duration;
     use std::sync::Mutex;
 
@@ -303,7 +303,7 @@ mod tests {
     }
 
     fn run(keys: MockApiKeyStore, access: MockAccessStore, gateway: MockGateway) -> ConvergeKey {
-        run_with(keys, access, gateway, key_policy())
+        run_with(keys, access, gateway, settings_source())
     }
 
     /// The owner's convergence uses the same access store and gateway as the key's.
@@ -311,7 +311,7 @@ mod tests {
         keys: MockApiKeyStore,
         access: MockAccessStore,
         gateway: MockGateway,
-        policy: KeyPolicy,
+        settings: SettingsSource,
     ) -> ConvergeKey {
         let access: Arc<dyn AccessStore> = Arc::new(access);
         let gateway: Arc<dyn Gateway> = Arc::new(gateway);
@@ -326,7 +326,7 @@ mod tests {
             owner_access,
             gateway,
             fixed_clock(),
-            policy,
+            settings,
         )
     }
 
@@ -553,11 +553,11 @@ mod tests {
         });
         keys.expect_mark_key_synced().returning(|_, _| Ok(()));
         let routes = InferenceRoutes::parse(vec!["/v1/embeddings".into()]).unwrap();
-        let policy = KeyPolicy {
+        let settings = fixed_settings(SelfServiceSettings {
             allowed_routes: routes,
-            ..key_policy()
-        };
-        run_with(keys, access, gateway, policy)
+            ..key_settings()
+        });
+        run_with(keys, access, gateway, settings)
             .execute(ApiKeyId::new())
             .await
             .unwrap();

@@ -6,13 +6,14 @@ use crate::keys::ApiKeyStore;
 use crate::keys::CreatedKey;
 use crate::keys::{
     active_subscriptions, effective_expiry, effective_limits, models_of, name_taken,
-    requested_subscriptions, KeyPolicy, PolicySource,
+    requested_subscriptions,
 };
 use crate::keys::{litellm_alias, validate_key_name, NewApiKey};
 use crate::keys::{Finish, Provisioner, Provisioning};
 use crate::limits::Limits;
 use crate::runtime::{Clock, SecretGenerator};
 use crate::secret::{Secret, SecretKind};
+use crate::settings::{SelfServiceSettings, SettingsSource};
 use crate::subscriptions::Subscription;
 use crate::subscriptions::SubscriptionStore;
 use crate::users::Actor;
@@ -40,12 +41,12 @@ pub struct CreateKey {
     subscriptions: Arc<dyn SubscriptionStore>,
     clock: Arc<dyn Clock>,
     secrets: Arc<dyn SecretGenerator>,
-    policy: PolicySource,
+    settings: SettingsSource,
     provisioner: Provisioner,
 }
 
 struct Validated {
-    policy: KeyPolicy,
+    settings: SelfServiceSettings,
     name: String,
     subscriptions: Vec<Subscription>,
     limits: Limits,
@@ -59,7 +60,7 @@ impl CreateKey {
         gateway: Arc<dyn Gateway>,
         clock: Arc<dyn Clock>,
         secrets: Arc<dyn SecretGenerator>,
-        policy: impl Into<PolicySource>,
+        settings: SettingsSource,
         owner_access: Arc<ConvergeUser>,
     ) -> Self {
         Self {
@@ -73,7 +74,7 @@ impl CreateKey {
             subscriptions,
             clock,
             secrets,
-            policy: policy.into(),
+            settings,
         }
     }
 
@@ -116,8 +117,8 @@ impl CreateKey {
         );
         let plan = Provisioning {
             models,
-            allowed_routes: valid.policy.allowed_routes,
-            max_live_keys: Some(valid.policy.max_live_keys),
+            allowed_routes: valid.settings.allowed_routes,
+            max_live_keys: Some(valid.settings.max_live_keys_per_user),
             spend: None,
         };
         self.provisioner
@@ -131,17 +132,17 @@ impl CreateKey {
         request: CreateKeyRequest,
         now: DateTime<Utc>,
     ) -> Result<Validated, Error> {
-        let policy = self.policy.policy().await?;
+        let settings = self.settings.current().await?;
         let mut errors = Vec::new();
         let name = validate_key_name(&request.name)
             .map_err(|e| errors.push(e))
             .ok();
         let ids = requested_subscriptions(request.subscription_ids, &mut errors);
-        let expires_at = effective_expiry(request.expires_at, &policy, now, &mut errors);
+        let expires_at = effective_expiry(request.expires_at, &settings, now, &mut errors);
         let subscriptions =
             active_subscriptions(self.subscriptions.as_ref(), actor, &ids, &mut errors).await?;
         let limits = if errors.is_empty() {
-            effective_limits(request.limits, &subscriptions, &policy, &mut errors)
+            effective_limits(request.limits, &subscriptions, &settings, &mut errors)
         } else {
             request.limits
         };
@@ -152,7 +153,7 @@ impl CreateKey {
             return Err(name_taken(&name));
         }
         Ok(Validated {
-            policy,
+            settings,
             name,
             subscriptions,
             limits,
@@ -171,7 +172,6 @@ mod tests {
     use crate::ids::ModelId;
     use crate::keys::ApiKey;
     use crate::keys::ApiKeyStatus;
-    use crate::keys::KeyPolicy;
     use crate::keys::{KeyInserted, MockApiKeyStore};
     use crate::limits::BudgetDuration;
     use crate::subscriptions::MockSubscriptionStore;
@@ -189,7 +189,8 @@ mod tests {
         gateway: MockGateway,
         /// The owner's records, for converging them before the key when the store says they are pending.
         access: MockAccessStore,
-        policy: KeyPolicy,
+        /// The self-service settings in force (fixed).
+        settings: SelfServiceSettings,
     }
 
     impl Harness {
@@ -215,17 +216,17 @@ mod tests {
                 subscriptions,
                 gateway: MockGateway::new(),
                 access,
-                policy: key_policy(),
+                settings: key_settings(),
             }
         }
 
         fn use_case(self) -> CreateKey {
-            let policy = self.policy.clone();
-            self.use_case_with(policy)
+            let settings = fixed_settings(self.settings.clone());
+            self.use_case_with(settings)
         }
 
         /// The owner's convergence and the key's creation share one gateway.
-        fn use_case_with(self, policy: impl Into<PolicySource>) -> CreateKey {
+        fn use_case_with(self, settings: SettingsSource) -> CreateKey {
             let gateway: Arc<dyn Gateway> = Arc::new(self.gateway);
             let owner_access = Arc::new(ConvergeUser::new(
                 Arc::new(self.access),
@@ -238,7 +239,7 @@ mod tests {
                 gateway,
                 fixed_clock(),
                 fixed_secrets(),
-                policy,
+                settings,
                 owner_access,
             )
         }
@@ -666,13 +667,13 @@ mod tests {
     async fn the_policy_caps_lifetime_and_budget() {
         let sub = active_sub();
         let mut h = Harness::with_subscriptions(vec![sub.clone()]);
-        h.policy = KeyPolicy {
-            max_limits: Limits {
+        h.settings = SelfServiceSettings {
+            key_max_limits: Limits {
                 max_budget: Some(money("1")),
                 ..Limits::default()
             },
-            max_lifetime: Some(Duration::days(90)),
-            ..key_policy()
+            key_max_lifetime_days: Some(90),
+            ..key_settings()
         };
         let inserted = expect_insert(&mut h.keys);
         h.gateway.expect_generate_key().times(1).returning(|g| {
@@ -698,7 +699,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_settings_in_force_give_the_default_lifetime_and_cap_the_limits() {
-        use crate::settings::{MockSettingsStore, SelfServiceSettings, SettingsSource};
+        use crate::settings::MockSettingsStore;
         let sub = active_sub();
         let mut h = Harness::with_subscriptions(vec![sub.clone()]);
         let inserted = expect_insert(&mut h.keys);
@@ -722,10 +723,8 @@ mod tests {
                 ..SelfServiceSettings::default()
             }))
         });
-        let source = PolicySource::Settings {
-            settings: SettingsSource::new(Arc::new(settings), SelfServiceSettings::default()),
-            max_rotation_overlap: Duration::days(1),
-        };
+        let source = SettingsSource::new(Arc::new(settings), SelfServiceSettings::default())
+            .with_max_rotation_overlap(Duration::days(1));
         let uc = h.use_case_with(source);
         let mut over = request("ci", &[&sub]);
         over.limits.rpm_limit = Some(6);
@@ -763,7 +762,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_settings_in_force_set_the_cap_on_live_keys() {
-        use crate::settings::{MockSettingsStore, SelfServiceSettings, SettingsSource};
+        use crate::settings::MockSettingsStore;
         let sub = active_sub();
         let mut h = Harness::with_subscriptions(vec![sub.clone()]);
         let (inserted, caps) = expect_insert_answering(&mut h.keys, KeyInserted::default());
@@ -778,10 +777,8 @@ mod tests {
                 ..SelfServiceSettings::default()
             }))
         });
-        let source = PolicySource::Settings {
-            settings: SettingsSource::new(Arc::new(settings), SelfServiceSettings::default()),
-            max_rotation_overlap: Duration::days(1),
-        };
+        let source = SettingsSource::new(Arc::new(settings), SelfServiceSettings::default())
+            .with_max_rotation_overlap(Duration::days(1));
         h.use_case_with(source)
             .execute(&alice(), request("ci", &[&sub]))
             .await
@@ -813,7 +810,7 @@ mod tests {
     async fn litellm_gets_the_owners_team_the_allowed_routes_and_no_starting_spend() {
         let sub = active_sub();
         let mut h = Harness::with_subscriptions(vec![sub.clone()]);
-        h.policy.allowed_routes =
+        h.settings.allowed_routes =
             InferenceRoutes::parse(vec!["/v1/chat/completions".into(), "/v1/models".into()])
                 .unwrap();
         let inserted = expect_insert(&mut h.keys);

@@ -159,7 +159,7 @@ mod tests {
             converge_user_offline(),
             Arc::new(gateway),
             fixed_clock(),
-            key_policy(),
+            settings_source(),
         );
         RevokeKey::new(keys, Arc::new(converge), fixed_clock())
     }

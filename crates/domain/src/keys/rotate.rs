@@ -7,11 +7,12 @@ use crate::keys::ApiKeyStore;
 use crate::keys::ConvergeKey;
 use crate::keys::{gateway_failure, CreatedKey};
 use crate::keys::{litellm_alias, NewApiKey};
-use crate::keys::{models_of, require_active, PolicySource};
+use crate::keys::{models_of, require_active};
 use crate::keys::{Finish, Provisioner, Provisioning};
 use crate::limits::Money;
 use crate::runtime::{Clock, SecretGenerator};
 use crate::secret::{Secret, SecretKind};
+use crate::settings::SettingsSource;
 use crate::subscriptions::SubscriptionStatus;
 use crate::subscriptions::SubscriptionStore;
 use crate::users::Actor;
@@ -28,7 +29,7 @@ pub struct RotateKey {
     subscriptions: Arc<dyn SubscriptionStore>,
     clock: Arc<dyn Clock>,
     secrets: Arc<dyn SecretGenerator>,
-    policy: PolicySource,
+    settings: SettingsSource,
     provisioner: Provisioner,
     converge: Arc<ConvergeKey>,
     gateway: Arc<dyn Gateway>,
@@ -45,7 +46,7 @@ impl RotateKey {
         gateway: Arc<dyn Gateway>,
         clock: Arc<dyn Clock>,
         secrets: Arc<dyn SecretGenerator>,
-        policy: impl Into<PolicySource>,
+        settings: SettingsSource,
         converge: Arc<ConvergeKey>,
         owner_access: Arc<ConvergeUser>,
     ) -> Self {
@@ -62,7 +63,7 @@ impl RotateKey {
             subscriptions,
             clock,
             secrets,
-            policy: policy.into(),
+            settings,
         }
     }
 
@@ -73,7 +74,7 @@ impl RotateKey {
         id: ApiKeyId,
         overlap: Duration,
     ) -> Result<CreatedKey, Error> {
-        let max_overlap = self.policy.max_rotation_overlap();
+        let max_overlap = self.settings.max_rotation_overlap();
         if overlap < Duration::zero() || overlap > max_overlap {
             return Err(FieldError::new(
                 "overlap_seconds",
@@ -123,7 +124,7 @@ impl RotateKey {
             }
             Err(error) => return Err(gateway_failure(error)),
         };
-        let policy = self.policy.policy().await?;
+        let settings = self.settings.current().await?;
         let now = self.clock.now();
         let secret = Secret::from_random(SecretKind::ApiKey, &self.secrets.random_bytes());
         let new_id = ApiKeyId::new();
@@ -161,7 +162,7 @@ impl RotateKey {
                 secret,
                 Provisioning {
                     models: models_of(&subscriptions),
-                    allowed_routes: policy.allowed_routes,
+                    allowed_routes: settings.allowed_routes,
                     max_live_keys: None,
                     spend: Some(spend),
                 },
@@ -184,18 +185,15 @@ mod tests {
     use super::*;
     use crate::fixtures::*;
     use crate::gateway::{GatewayKey, GatewayKeyStatus, MockGateway};
-    use crate::keys::KeyPolicy;
     use crate::keys::{ApiKey, ApiKeyStatus};
     use crate::keys::{KeyInserted, MockApiKeyStore};
     use crate::subscriptions::MockSubscriptionStore;
     use crate::GatewayError;
     use std::sync::Mutex;
 
-    fn policy() -> KeyPolicy {
-        KeyPolicy {
-            max_rotation_overlap: Duration::days(7),
-            ..key_policy()
-        }
+    /// The permissive settings; rotations may overlap for up to a week.
+    fn settings() -> SettingsSource {
+        settings_source().with_max_rotation_overlap(Duration::days(7))
     }
 
     fn setup(
@@ -248,7 +246,7 @@ mod tests {
             Arc::new(gateway),
             fixed_clock(),
             fixed_secrets(),
-            policy(),
+            settings(),
             converge_offline(),
             converge_user_offline(),
         )
@@ -346,8 +344,8 @@ mod tests {
         assert_eq!(sent.team_id, format!("keyport-{}", alice().user_id));
         assert_eq!(
             sent.allowed_routes,
-            key_policy().allowed_routes.as_slice(),
-            "the policy's routes"
+            key_settings().allowed_routes.as_slice(),
+            "the settings' routes"
         );
         assert_eq!(*caps.lock().unwrap(), [None], "a rotation replaces a key");
     }

@@ -1,103 +1,19 @@
-//! The rules a key's settings must follow, shared by creating, rotating and updating keys.
+//! The rules a key's settings must follow, shared by creating, rotating and updating keys (the
+//! administrator's policy is the self-service settings, `SelfServiceSettings`).
 
-use crate::access::{InferenceRoutes, DEFAULT_MAX_LIVE_KEYS};
 use crate::ids::{ModelId, SubscriptionId};
 use crate::keys::ApiKey;
 use crate::limits::Limits;
-use crate::settings::SettingsSource;
+use crate::settings::SelfServiceSettings;
 use crate::subscriptions::SubscriptionStore;
 use crate::subscriptions::{Subscription, SubscriptionStatus};
 use crate::users::Actor;
 use crate::{Error, FieldError};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 
 /// The most subscriptions one key may be bound to.
 pub const MAX_SUBSCRIPTIONS_PER_KEY: usize = 50;
-
-/// What an administrator allows for self-service keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyPolicy {
-    /// Caps applied on top of the subscriptions' quotas.
-    pub max_limits: Limits,
-    /// The longest a key may live; keys without an expiry get this one when set (and no default is).
-    pub max_lifetime: Option<Duration>,
-    /// The lifetime of a key created without an expiry.
-    pub default_lifetime: Option<Duration>,
-    /// The longest a rotated key may keep working beside its replacement.
-    pub max_rotation_overlap: Duration,
-    /// The only LiteLLM routes keys may call.
-    pub allowed_routes: InferenceRoutes,
-    /// How many live (provisioning or active) keys a user may hold.
-    pub max_live_keys: u32,
-}
-
-/// No caps or lifetimes, no rotation overlap, the default routes and the default cap on live keys (a
-/// derived default would cap live keys at 0, refusing every key).
-impl Default for KeyPolicy {
-    fn default() -> Self {
-        Self {
-            max_limits: Limits::default(),
-            max_lifetime: None,
-            default_lifetime: None,
-            max_rotation_overlap: Duration::zero(),
-            allowed_routes: InferenceRoutes::default(),
-            max_live_keys: DEFAULT_MAX_LIVE_KEYS,
-        }
-    }
-}
-
-/// Where the key policy comes from: fixed (tests, tools), or the administrator's self-service settings,
-/// read each time a key is created, changed or rotated (the settings store may cache them briefly).
-#[derive(Debug, Clone)]
-pub enum PolicySource {
-    Fixed(KeyPolicy),
-    Settings {
-        settings: SettingsSource,
-        /// Not an administrator's setting: the server's configuration.
-        max_rotation_overlap: Duration,
-    },
-}
-
-impl From<KeyPolicy> for PolicySource {
-    fn from(policy: KeyPolicy) -> Self {
-        Self::Fixed(policy)
-    }
-}
-
-impl PolicySource {
-    /// The longest overlap a rotation may ask for (the server's configuration, never a stored setting).
-    pub fn max_rotation_overlap(&self) -> Duration {
-        match self {
-            Self::Fixed(policy) => policy.max_rotation_overlap,
-            Self::Settings {
-                max_rotation_overlap,
-                ..
-            } => *max_rotation_overlap,
-        }
-    }
-
-    /// The policy in force now.
-    pub async fn policy(&self) -> Result<KeyPolicy, Error> {
-        match self {
-            Self::Fixed(policy) => Ok(policy.clone()),
-            Self::Settings {
-                settings,
-                max_rotation_overlap,
-            } => {
-                let current = settings.current().await?;
-                Ok(KeyPolicy {
-                    max_limits: current.key_max_limits.clone(),
-                    max_lifetime: current.key_max_lifetime(),
-                    default_lifetime: current.key_default_lifetime(),
-                    max_rotation_overlap: *max_rotation_overlap,
-                    allowed_routes: current.allowed_routes,
-                    max_live_keys: current.max_live_keys_per_user,
-                })
-            }
-        }
-    }
-}
 
 /// Deduplicates the requested ids, keeping their order, and checks their number.
 pub(crate) fn requested_subscriptions(
@@ -174,7 +90,7 @@ pub(crate) async fn active_subscriptions(
 pub(crate) fn effective_limits(
     requested: Limits,
     subscriptions: &[Subscription],
-    policy: &KeyPolicy,
+    settings: &SelfServiceSettings,
     errors: &mut Vec<FieldError>,
 ) -> Limits {
     if let Err(e) = requested.validate() {
@@ -185,9 +101,9 @@ pub(crate) fn effective_limits(
         subscriptions
             .iter()
             .map(|s| &s.quota)
-            .chain([&policy.max_limits]),
+            .chain([&settings.key_max_limits]),
     ));
-    check_within_quotas(&limits, subscriptions, policy, errors);
+    check_within_quotas(&limits, subscriptions, settings, errors);
     limits
 }
 
@@ -196,7 +112,7 @@ pub(crate) fn effective_limits(
 pub(crate) fn check_within_quotas(
     limits: &Limits,
     subscriptions: &[Subscription],
-    policy: &KeyPolicy,
+    settings: &SelfServiceSettings,
     errors: &mut Vec<FieldError>,
 ) {
     for s in subscriptions {
@@ -210,21 +126,21 @@ pub(crate) fn check_within_quotas(
     }
     errors.extend(
         limits
-            .exceeding(&policy.max_limits, "the administrator's maximum")
+            .exceeding(&settings.key_max_limits, "the administrator's maximum")
             .into_iter()
             .map(|e| e.nested("limits")),
     );
 }
 
-/// The key's expiry: in the future, within the policy's maximum lifetime. A key that asks for none gets the
-/// default lifetime, or else the maximum.
+/// The key's expiry: in the future, within the settings' maximum lifetime. A key that asks for none gets the
+/// default lifetime (within the maximum), or else the maximum.
 pub(crate) fn effective_expiry(
     requested: Option<DateTime<Utc>>,
-    policy: &KeyPolicy,
+    settings: &SelfServiceSettings,
     now: DateTime<Utc>,
     errors: &mut Vec<FieldError>,
 ) -> Option<DateTime<Utc>> {
-    match (requested, policy.max_lifetime) {
+    match (requested, settings.key_max_lifetime()) {
         (Some(at), _) if at <= now => {
             errors.push(FieldError::new("expires_at", "must be in the future"));
             None
@@ -237,13 +153,7 @@ pub(crate) fn effective_expiry(
             None
         }
         (Some(at), _) => Some(at),
-        (None, max) => {
-            let lifetime = match (policy.default_lifetime, max) {
-                (Some(default), Some(max)) => Some(default.min(max)),
-                (default, max) => default.or(max),
-            };
-            lifetime.map(|l| now + l)
-        }
+        (None, _) => settings.key_lifetime_without_expiry().map(|l| now + l),
     }
 }
 
@@ -286,21 +196,5 @@ pub(crate) fn require_active(key: &ApiKey, what: &str) -> Result<(), Error> {
                 key.status.as_str()
             ),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_default_policy_allows_the_default_number_of_live_keys_and_routes() {
-        let policy = KeyPolicy::default();
-        assert_eq!(policy.max_live_keys, DEFAULT_MAX_LIVE_KEYS);
-        assert!(
-            policy.max_live_keys > 0,
-            "a cap of 0 would refuse every key"
-        );
-        assert_eq!(policy.allowed_routes, InferenceRoutes::default());
     }
 }

@@ -5,12 +5,13 @@ use crate::keys::ApiKeyStore;
 use crate::keys::ConvergeKey;
 use crate::keys::{
     active_subscriptions, check_within_quotas, effective_expiry, effective_limits, name_taken,
-    requested_subscriptions, require_active, PolicySource,
+    requested_subscriptions, require_active,
 };
 use crate::keys::{audit_after, key_for, KeyAccess};
 use crate::keys::{validate_key_name, ApiKey, KeyUpdate};
 use crate::limits::Limits;
 use crate::runtime::Clock;
+use crate::settings::SettingsSource;
 use crate::subscriptions::SubscriptionStatus;
 use crate::subscriptions::SubscriptionStore;
 use crate::users::Actor;
@@ -38,7 +39,7 @@ pub struct UpdateKey {
     subscriptions: Arc<dyn SubscriptionStore>,
     converge: Arc<ConvergeKey>,
     clock: Arc<dyn Clock>,
-    policy: PolicySource,
+    settings: SettingsSource,
 }
 
 impl UpdateKey {
@@ -47,14 +48,14 @@ impl UpdateKey {
         subscriptions: Arc<dyn SubscriptionStore>,
         converge: Arc<ConvergeKey>,
         clock: Arc<dyn Clock>,
-        policy: impl Into<PolicySource>,
+        settings: SettingsSource,
     ) -> Self {
         Self {
             keys,
             subscriptions,
             converge,
             clock,
-            policy: policy.into(),
+            settings,
         }
     }
 
@@ -107,7 +108,7 @@ impl UpdateKey {
         .await?;
         require_active(&key, "changed")?;
         let now = self.clock.now();
-        let policy = self.policy.policy().await?;
+        let settings = self.settings.current().await?;
         let mut errors = Vec::new();
 
         let name = request
@@ -135,20 +136,20 @@ impl UpdateKey {
             Some(limits) if errors.is_empty() => Some(effective_limits(
                 limits,
                 &subscriptions,
-                &policy,
+                &settings,
                 &mut errors,
             )),
             Some(limits) => Some(limits),
             None => {
                 if request.subscription_ids.is_some() && errors.is_empty() {
-                    check_within_quotas(&key.limits, &subscriptions, &policy, &mut errors);
+                    check_within_quotas(&key.limits, &subscriptions, &settings, &mut errors);
                 }
                 None
             }
         };
         let expires_at = request
             .expires_at
-            .map(|at| effective_expiry(at, &policy, now, &mut errors));
+            .map(|at| effective_expiry(at, &settings, now, &mut errors));
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }

@@ -5,12 +5,12 @@ use crate::audit::AuditEvent;
 use crate::audit::AuditLog;
 use crate::gateway::{Gateway, GatewayKey, GatewayKeyStatus, UpdateKey, MAX_USERS_PER_LIST};
 use crate::ids::{ApiKeyId, UserId};
-use crate::keys::PolicySource;
 use crate::keys::{desired_state, live_state};
 use crate::keys::{ApiKey, ApiKeyStatus};
 use crate::keys::{ApiKeyStore, SpendReading};
 use crate::runtime::Clock;
 use crate::secret::KeyHash;
+use crate::settings::SettingsSource;
 use crate::{Error, GatewayError};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -140,7 +140,7 @@ pub struct Reconcile {
     audit: Arc<dyn AuditLog>,
     gateway: Arc<dyn Gateway>,
     clock: Arc<dyn Clock>,
-    policy: PolicySource,
+    settings: SettingsSource,
 }
 
 /// A fix that deletes or blocks in LiteLLM, run after the listing.
@@ -164,7 +164,7 @@ impl Reconcile {
         audit: Arc<dyn AuditLog>,
         gateway: Arc<dyn Gateway>,
         clock: Arc<dyn Clock>,
-        policy: impl Into<PolicySource>,
+        settings: SettingsSource,
     ) -> Self {
         Self {
             keys,
@@ -173,7 +173,7 @@ impl Reconcile {
             audit,
             gateway,
             clock,
-            policy: policy.into(),
+            settings,
         }
     }
 
@@ -190,7 +190,7 @@ impl Reconcile {
             ..ReconcileReport::default()
         };
         let mut seen: HashSet<KeyHash> = HashSet::new();
-        let routes = self.policy.policy().await?.allowed_routes;
+        let routes = self.settings.current().await?.allowed_routes;
         // Users whose LiteLLM side this pass has checked (once each, on the page where their keys appear).
         let mut users_checked: HashSet<UserId> = HashSet::new();
         // LiteLLM pages by offset: deleting keys while paging would shift unread keys onto pages already
@@ -923,7 +923,7 @@ mod tests {
             Arc::new(audit),
             gateway,
             fixed_clock(),
-            key_policy(),
+            settings_source(),
         )
     }
 
@@ -998,7 +998,7 @@ mod tests {
             expires_at: row.expires_at,
             metadata: serde_json::json!({"managed_by": "keyport", "keyport_key_id": row.id}),
             team_id: Some(team_id_of(row.user_id)),
-            allowed_routes: key_policy().allowed_routes.as_slice().to_vec(),
+            allowed_routes: key_settings().allowed_routes.as_slice().to_vec(),
         }
     }
 
@@ -1389,7 +1389,7 @@ mod tests {
         let mut row = key_with(1, ApiKeyStatus::Active, 60);
         row.expires_at = Some(now() + Duration::days(1));
         let mut remote = remote_of(&row);
-        let routes = key_policy().allowed_routes;
+        let routes = key_settings().allowed_routes;
         let open = desired_state(&row, &row.models, false, &routes, now());
         let blocked = desired_state(&row, &row.models, true, &routes, now());
         assert!(drift(&row, &remote, &open, now()).is_empty());
@@ -1629,7 +1629,7 @@ mod tests {
         assert_eq!(sent[0].hash, row.hash);
         assert_eq!(
             sent[0].allowed_routes,
-            key_policy().allowed_routes.as_slice()
+            key_settings().allowed_routes.as_slice()
         );
         assert_eq!(sent[0].team_id, team_id_of(row.user_id));
         assert_eq!(*actions.lock().unwrap(), ["reconcile.drift_corrected"]);
@@ -1642,7 +1642,7 @@ mod tests {
             &row,
             &row.models,
             false,
-            &key_policy().allowed_routes,
+            &key_settings().allowed_routes,
             now(),
         );
         let mut remote = remote_of(&row);

@@ -54,11 +54,7 @@ impl SaveSettings {
         let audit = AuditEvent::by(actor, "settings.update", "settings", "self-service", now)
             .with_before(serde_json::to_value(&before).unwrap_or_default())
             .with_after(serde_json::to_value(&settings).unwrap_or_default());
-        Ok(self
-            .settings
-            .store()
-            .put_settings(&settings, now, &audit)
-            .await?)
+        self.settings.save(&settings, now, &audit).await
     }
 }
 

@@ -1,12 +1,13 @@
-//! The self-service settings: what an administrator allows for subscriptions and keys, and the source that
-//! reads the settings in force.
+//! The self-service settings: what an administrator allows for subscriptions and keys (the one policy the
+//! subscription and key use cases obey), and the source that reads the settings in force.
 
 use crate::access::{InferenceRoutes, DEFAULT_MAX_LIVE_KEYS, MAX_LIVE_KEYS_LIMIT};
+use crate::audit::AuditEvent;
 use crate::error::StoreError;
 use crate::limits::Limits;
 use crate::settings::SettingsStore;
-use crate::FieldError;
-use chrono::Duration;
+use crate::{Error, FieldError};
+use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
 
 /// The longest lifetime an administrator may set for self-service keys, in days (100 years).
@@ -129,6 +130,15 @@ impl SelfServiceSettings {
             .map(|d| Duration::days(i64::from(d)))
     }
 
+    /// The lifetime of a key created without an expiry: the default (within the maximum), or else the
+    /// maximum; `None`: it never expires.
+    pub fn key_lifetime_without_expiry(&self) -> Option<Duration> {
+        match (self.key_default_lifetime(), self.key_max_lifetime()) {
+            (Some(default), Some(max)) => Some(default.min(max)),
+            (default, max) => default.or(max),
+        }
+    }
+
     /// The quota a self-service subscription gets from a model's default: the default where it is within
     /// `subscription_max_quota`, the maximum where it is not.
     pub fn cap_subscription_quota(&self, default: &Limits) -> Limits {
@@ -147,41 +157,89 @@ impl SelfServiceSettings {
     }
 }
 
-/// The settings in force: the stored ones, or the initial ones (from the server's configuration) until an
-/// administrator saves some.
+/// The settings in force, the one source every use case reads the self-service policy from: the stored
+/// ones, or the initial ones (from the server's configuration) until an administrator saves some; or fixed
+/// settings without a store (tests, tools). It also carries the longest overlap a rotation may ask for: the
+/// server's configuration, never a stored setting (zero unless set).
 #[derive(Clone)]
 pub struct SettingsSource {
-    store: Arc<dyn SettingsStore>,
+    /// `None`: fixed settings, never stored.
+    store: Option<Arc<dyn SettingsStore>>,
     initial: SelfServiceSettings,
+    max_rotation_overlap: Duration,
 }
 
 impl SettingsSource {
+    /// The settings `store` holds, or `initial` until an administrator saves some.
     pub fn new(store: Arc<dyn SettingsStore>, initial: SelfServiceSettings) -> Self {
-        Self { store, initial }
+        Self {
+            store: Some(store),
+            initial,
+            max_rotation_overlap: Duration::zero(),
+        }
     }
 
+    /// Always `settings`, read from no store (tests, tools); they cannot be saved.
+    pub fn fixed(settings: SelfServiceSettings) -> Self {
+        Self {
+            store: None,
+            initial: settings,
+            max_rotation_overlap: Duration::zero(),
+        }
+    }
+
+    /// With the server's longest rotation overlap.
+    #[must_use]
+    pub fn with_max_rotation_overlap(mut self, max_rotation_overlap: Duration) -> Self {
+        self.max_rotation_overlap = max_rotation_overlap;
+        self
+    }
+
+    /// The longest overlap a rotation may ask for (the server's configuration, never a stored setting).
+    pub fn max_rotation_overlap(&self) -> Duration {
+        self.max_rotation_overlap
+    }
+
+    /// The settings in force now.
     pub async fn current(&self) -> Result<SelfServiceSettings, StoreError> {
         Ok(self.current_with_origin().await?.0)
     }
 
-    /// The settings in force, and whether they are stored (`false`: the initial ones).
+    /// The settings in force, and whether they are stored (`false`: the initial or fixed ones).
     pub async fn current_with_origin(&self) -> Result<(SelfServiceSettings, bool), StoreError> {
-        Ok(match self.store.get_settings().await? {
+        let stored = match &self.store {
+            Some(store) => store.get_settings().await?,
+            None => None,
+        };
+        Ok(match stored {
             Some(stored) => (stored, true),
             None => (self.initial.clone(), false),
         })
     }
 
-    pub fn store(&self) -> &Arc<dyn SettingsStore> {
-        &self.store
+    /// Stores `settings` (see [`SettingsStore::put_settings`]); fixed settings cannot be saved.
+    pub async fn save(
+        &self,
+        settings: &SelfServiceSettings,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<SelfServiceSettings, Error> {
+        let Some(store) = &self.store else {
+            return Err(Error::Internal(
+                "these self-service settings are fixed and cannot be saved".into(),
+            ));
+        };
+        Ok(store.put_settings(settings, at, audit).await?)
     }
 }
 
 impl std::fmt::Debug for SettingsSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SettingsSource")
+            .field("stored", &self.store.is_some())
             .field("initial", &self.initial)
-            .finish_non_exhaustive()
+            .field("max_rotation_overlap", &self.max_rotation_overlap)
+            .finish()
     }
 }
 
@@ -273,6 +331,61 @@ mod tests {
             SelfServiceSettings::default().max_live_keys_per_user,
             DEFAULT_MAX_LIVE_KEYS
         );
+    }
+
+    #[test]
+    fn the_default_settings_allow_the_default_number_of_live_keys_and_routes() {
+        let settings = SelfServiceSettings::default();
+        assert_eq!(settings.max_live_keys_per_user, DEFAULT_MAX_LIVE_KEYS);
+        assert!(
+            settings.max_live_keys_per_user > 0,
+            "a cap of 0 would refuse every key"
+        );
+        assert_eq!(settings.allowed_routes, InferenceRoutes::default());
+    }
+
+    #[test]
+    fn a_key_without_an_expiry_gets_the_default_lifetime_within_the_maximum() {
+        let lifetime = |default, max| {
+            SelfServiceSettings {
+                key_default_lifetime_days: default,
+                key_max_lifetime_days: max,
+                ..SelfServiceSettings::default()
+            }
+            .key_lifetime_without_expiry()
+        };
+        assert_eq!(lifetime(None, None), None);
+        assert_eq!(lifetime(Some(30), None), Some(Duration::days(30)));
+        assert_eq!(lifetime(None, Some(90)), Some(Duration::days(90)));
+        assert_eq!(lifetime(Some(30), Some(90)), Some(Duration::days(30)));
+        assert_eq!(lifetime(Some(90), Some(30)), Some(Duration::days(30)));
+    }
+
+    #[tokio::test]
+    async fn fixed_settings_are_in_force_unstored_and_cannot_be_saved() {
+        let settings = SelfServiceSettings {
+            max_live_keys_per_user: 3,
+            ..SelfServiceSettings::default()
+        };
+        let source = SettingsSource::fixed(settings.clone());
+        assert_eq!(source.max_rotation_overlap(), Duration::zero());
+        assert_eq!(
+            source.current_with_origin().await.unwrap(),
+            (settings.clone(), false)
+        );
+        let source = source.with_max_rotation_overlap(Duration::hours(6));
+        assert_eq!(source.max_rotation_overlap(), Duration::hours(6));
+        assert_eq!(source.current().await.unwrap(), settings);
+        let audit = AuditEvent::system(
+            "settings.update",
+            "settings",
+            "self-service",
+            chrono::Utc::now(),
+        );
+        assert!(matches!(
+            source.save(&settings, chrono::Utc::now(), &audit).await,
+            Err(Error::Internal(_))
+        ));
     }
 
     #[test]

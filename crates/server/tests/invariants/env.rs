@@ -16,12 +16,13 @@ use keyport_domain::jobs::RunJobs;
 use keyport_domain::keys::ApiKey;
 use keyport_domain::keys::ApiKeyStore;
 use keyport_domain::keys::{
-    ConvergeKey, CreateKey, CreateKeyRequest, KeyPolicy, RevokeKey, RotateKey, UpdateKey,
+    ConvergeKey, CreateKey, CreateKeyRequest, RevokeKey, RotateKey, UpdateKey,
 };
 use keyport_domain::limits::Limits;
 use keyport_domain::reconcile::{Reconcile, ReconcileOptions, ReconcileReport};
 use keyport_domain::runtime::{Clock, SecretGenerator};
 use keyport_domain::secret::{KeyHash, KeySecret, Secret, SecretKind, RANDOM_BYTES};
+use keyport_domain::settings::{SelfServiceSettings, SettingsSource};
 use keyport_domain::subscriptions::{CancelSubscription, ControlSubscription, Subscribe};
 use keyport_domain::users::UserStore;
 use keyport_domain::users::{Actor, Role, User, UserStatus};
@@ -138,11 +139,14 @@ pub struct Env {
     users: AtomicU64,
 }
 
-pub fn policy() -> KeyPolicy {
-    KeyPolicy {
-        max_rotation_overlap: Duration::days(1),
-        ..KeyPolicy::default()
-    }
+/// The self-service settings every process obeys: the defaults.
+pub fn self_service() -> SelfServiceSettings {
+    SelfServiceSettings::default()
+}
+
+/// Those settings, fixed, with rotations allowed to overlap for up to a day.
+pub fn settings() -> SettingsSource {
+    SettingsSource::fixed(self_service()).with_max_rotation_overlap(Duration::days(1))
 }
 
 fn gateway(double: &LiteLlmDouble) -> LiteLlmClient {
@@ -189,7 +193,7 @@ fn process(
         converge_user.clone(),
         gateway.clone(),
         clock.clone(),
-        policy(),
+        settings(),
     ));
     Process {
         ctl,
@@ -199,7 +203,7 @@ fn process(
             gateway.clone(),
             clock.clone(),
             secrets.clone(),
-            policy(),
+            settings(),
             converge_user.clone(),
         ),
         revoke: RevokeKey::new(store.clone(), converge.clone(), clock.clone()),
@@ -209,7 +213,7 @@ fn process(
             gateway.clone(),
             clock.clone(),
             secrets.clone(),
-            policy(),
+            settings(),
             converge.clone(),
             converge_user.clone(),
         ),
@@ -218,7 +222,7 @@ fn process(
             store.clone(),
             converge.clone(),
             clock.clone(),
-            policy(),
+            settings(),
         ),
         cancel: CancelSubscription::new(store.clone(), converge.clone(), clock.clone()),
         subscribe: Subscribe::new(store.clone(), store.clone(), clock.clone()),
@@ -244,7 +248,7 @@ fn process(
             store.clone(),
             gateway.clone(),
             clock.clone(),
-            policy(),
+            settings(),
         ),
         sync: SyncCatalog::new(gateway, store, clock),
     }

@@ -157,8 +157,8 @@ pub async fn check(env: &Env, scope: Scope<'_>) -> Vec<String> {
             Some(row) => {
                 let routes: BTreeSet<&str> =
                     key.allowed_routes.iter().map(String::as_str).collect();
-                let policy = crate::env::policy();
-                let wanted_routes: BTreeSet<&str> = policy
+                let settings = crate::env::self_service();
+                let wanted_routes: BTreeSet<&str> = settings
                     .allowed_routes
                     .as_slice()
                     .iter()
