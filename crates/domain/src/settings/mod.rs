@@ -4,7 +4,9 @@
 mod manage;
 mod model;
 mod ports;
+mod source;
 
 pub use manage::*;
 pub use model::*;
 pub use ports::*;
+pub use source::*;
