@@ -18,7 +18,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Nullable, Numeric, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use keyport_domain::audit::AuditEvent;
-use keyport_domain::ids::{ApiKeyId, UserId};
+use keyport_domain::ids::{ApiKeyId, ModelId, UserId};
 use keyport_domain::keys::{ApiKey, ApiKeyStatus, KeyUpdate, NewApiKey, SyncState};
 use keyport_domain::keys::{ApiKeyStore, KeyInserted, SpendReading};
 use keyport_domain::secret::KeyHash;
@@ -112,15 +112,27 @@ const RECORD_SPEND: &str = "\
     FROM unnest($1::uuid[], $2::numeric[], $3::timestamptz[]) AS r (id, spend, budget_reset_at) \
     WHERE k.id = r.id AND (k.spend_read_at IS NULL OR k.spend_read_at <= $4)";
 
+/// When a transition queues the key's `ConvergeKey` job: the caller's (and so the port's) decision.
+#[derive(Debug, Clone, Copy)]
+enum Converge<'a> {
+    /// LiteLLM already matches (`set` marks the key synced).
+    No,
+    /// Due at this time (`set` marks the key pending).
+    At(DateTime<Utc>),
+    /// When the activated key may no longer use one of the models LiteLLM was given
+    /// ([`ApiKey::must_converge_after_activation`]): then marked pending, due at once.
+    AfterActivation(&'a [ModelId]),
+}
+
 /// Moves the key from one of `from` to the state `set` describes, answering `NotFound` (and changing
-/// nothing) when the key is in another status; queues a `ConvergeKey` job due at `converge_at` when given;
-/// records the audit event; answers the key as it now is.
+/// nothing) when the key is in another status; queues its `ConvergeKey` job as `converge` says; records
+/// the audit event; answers the key as it now is.
 async fn transition<S>(
     store: &PgStore,
     id: ApiKeyId,
     from: &[ApiKeyStatus],
     set: S,
-    converge_at: Option<DateTime<Utc>>,
+    converge: Converge<'_>,
     audit: &AuditEvent,
 ) -> Result<ApiKey, StoreError>
 where
@@ -141,22 +153,23 @@ where
         .await
         .optional()?
         .ok_or(StoreError::NotFound)?;
-        if let Some(run_at) = converge_at {
-            enqueue_converge(conn, &[id.0], run_at, run_at).await?;
-        }
         let links = links_of_key(conn, id.0).await?;
         let mut key = row.into_api_key(&links)?;
-        // A key that goes live while one of its subscriptions stopped being active (cancelled while the key
-        // was being created) holds a model in LiteLLM that it may no longer use: LiteLLM must follow.
-        let live = matches!(key.status, ApiKeyStatus::Active | ApiKeyStatus::Retiring);
-        if live && converge_at.is_none() && links.iter().any(|l| l.subscription_status != "active")
-        {
-            diesel::update(api_keys::table.find(id.0))
-                .set(api_keys::sync_state.eq(SyncState::Pending.as_str()))
-                .execute(conn)
-                .await?;
-            key.sync_state = SyncState::Pending;
-            enqueue_converge(conn, &[id.0], audit.at, audit.at).await?;
+        match converge {
+            Converge::No => {}
+            Converge::At(run_at) => {
+                enqueue_converge(conn, &[id.0], run_at, run_at).await?;
+            }
+            Converge::AfterActivation(granted) => {
+                if key.must_converge_after_activation(granted) {
+                    diesel::update(api_keys::table.find(id.0))
+                        .set(api_keys::sync_state.eq(SyncState::Pending.as_str()))
+                        .execute(conn)
+                        .await?;
+                    key.sync_state = SyncState::Pending;
+                    enqueue_converge(conn, &[id.0], audit.at, audit.at).await?;
+                }
+            }
         }
         audit::record(conn, audit).await?;
         Ok(key)
@@ -232,6 +245,7 @@ impl ApiKeyStore for PgStore {
         &self,
         id: ApiKeyId,
         at: DateTime<Utc>,
+        granted: &[ModelId],
         audit: &AuditEvent,
     ) -> Result<ApiKey, StoreError> {
         transition(
@@ -245,7 +259,7 @@ impl ApiKeyStore for PgStore {
                 api_keys::last_sync_error.eq(None::<String>),
                 api_keys::updated_at.eq(at),
             ),
-            None,
+            Converge::AfterActivation(granted),
             audit,
         )
         .await
@@ -271,7 +285,7 @@ impl ApiKeyStore for PgStore {
                 api_keys::last_sync_error.eq(reason),
                 api_keys::updated_at.eq(at),
             ),
-            None,
+            Converge::No,
             audit,
         )
         .await
@@ -296,7 +310,7 @@ impl ApiKeyStore for PgStore {
                 api_keys::sync_state.eq(SyncState::Pending.as_str()),
                 api_keys::updated_at.eq(at),
             ),
-            Some(at),
+            Converge::At(at),
             audit,
         )
         .await
@@ -583,7 +597,7 @@ impl ApiKeyStore for PgStore {
                 api_keys::sync_state.eq(SyncState::Pending.as_str()),
                 api_keys::updated_at.eq(at),
             ),
-            Some(at),
+            Converge::At(at),
             audit,
         )
         .await

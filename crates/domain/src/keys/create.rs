@@ -298,7 +298,7 @@ mod tests {
     fn expect_activate(keys: &mut MockApiKeyStore, inserted: &Arc<Mutex<Option<NewApiKey>>>) {
         let slot = inserted.clone();
         keys.expect_activate_key()
-            .returning(move |_, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
+            .returning(move |_, _, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
     }
 
     fn gateway_key() -> crate::gateway::GatewayKey {
@@ -347,9 +347,14 @@ mod tests {
         h.keys
             .expect_activate_key()
             .times(1)
-            .returning(move |id, _, _| {
+            .returning(move |id, _, granted, _| {
                 let key = slot.lock().unwrap().clone().unwrap();
                 assert_eq!(key.id, id);
+                assert_eq!(
+                    granted,
+                    [ModelId::parse("gpt-4o-mini").unwrap()],
+                    "the store learns which models LiteLLM was given, to decide whether LiteLLM must follow"
+                );
                 Ok(activated(&key))
             });
         h.keys.expect_fail_key().never();
@@ -446,7 +451,7 @@ mod tests {
         let slot = inserted.clone();
         h.keys
             .expect_activate_key()
-            .returning(move |_, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
+            .returning(move |_, _, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
         let mut req = request("ci", &[&sub]);
         req.limits.max_budget = Some(money("2"));
         req.limits.budget_duration = Some(BudgetDuration::parse("7d").unwrap());
@@ -552,7 +557,7 @@ mod tests {
         h.keys
             .expect_activate_key()
             .times(1)
-            .returning(move |_, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
+            .returning(move |_, _, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
         h.keys.expect_fail_key().never();
         let created = h
             .use_case()
@@ -629,7 +634,7 @@ mod tests {
         h.keys
             .expect_activate_key()
             .times(1)
-            .returning(|_, _, _| Err(StoreError::Unavailable("connection reset".into())));
+            .returning(|_, _, _, _| Err(StoreError::Unavailable("connection reset".into())));
         h.keys.expect_fail_key().never();
         let hash = expected_key_secret().hash();
         h.gateway
@@ -683,7 +688,7 @@ mod tests {
         let slot = inserted.clone();
         h.keys
             .expect_activate_key()
-            .returning(move |_, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
+            .returning(move |_, _, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
         h.use_case()
             .execute(&alice(), request("ci", &[&sub]))
             .await
@@ -710,7 +715,7 @@ mod tests {
         let slot = inserted.clone();
         h.keys
             .expect_activate_key()
-            .returning(move |_, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
+            .returning(move |_, _, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
         let mut settings = MockSettingsStore::new();
         settings.expect_get_settings().returning(|| {
             Ok(Some(SelfServiceSettings {

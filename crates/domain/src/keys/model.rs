@@ -143,6 +143,17 @@ impl ApiKey {
     pub fn is_blocked(&self) -> bool {
         self.blocked_at.is_some()
     }
+
+    /// Whether LiteLLM must be brought in line with a key that has just gone live, given the models
+    /// LiteLLM was given for it (`granted`): it must when the key may no longer use one of them (one of its
+    /// subscriptions stopped being active while the key was being created), so that the key cannot reach
+    /// past its subscriptions even for a moment. [`crate::keys::ApiKeyStore::activate_key`] evaluates it
+    /// in the activation's transaction and, when it holds, marks the key pending and queues its
+    /// `ConvergeKey` job there.
+    pub fn must_converge_after_activation(&self, granted: &[ModelId]) -> bool {
+        matches!(self.status, ApiKeyStatus::Active | ApiKeyStatus::Retiring)
+            && granted.iter().any(|model| !self.models.contains(model))
+    }
 }
 
 /// A change to a key's settings (`PATCH /api-keys/{id}`); `None` leaves a field as it is.
@@ -207,6 +218,23 @@ pub fn is_hidden(c: char) -> bool {
 mod tests {
     use super::ApiKeyStatus::*;
     use super::*;
+
+    #[test]
+    fn litellm_follows_a_key_that_went_live_without_a_model_it_was_given() {
+        let mut key = crate::fixtures::api_key(UserId::new(), Active);
+        let model = |id: &str| ModelId::parse(id).unwrap();
+        key.models = vec![model("gpt-4o")];
+        assert!(!key.must_converge_after_activation(&[model("gpt-4o")]));
+        assert!(!key.must_converge_after_activation(&[]));
+        assert!(key.must_converge_after_activation(&[model("gpt-4o"), model("claude")]));
+        key.models.clear();
+        assert!(key.must_converge_after_activation(&[model("gpt-4o")]));
+        key.status = Failed;
+        assert!(
+            !key.must_converge_after_activation(&[model("gpt-4o")]),
+            "a key that is not live has nothing to bring in line"
+        );
+    }
 
     #[test]
     fn names_refuse_invisible_and_text_direction_characters() {

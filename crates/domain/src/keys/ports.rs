@@ -44,12 +44,15 @@ pub trait ApiKeyStore: Send + Sync {
         max_live_keys: Option<u32>,
         audit: &AuditEvent,
     ) -> Result<KeyInserted, StoreError>;
-    /// `provisioning → active`, recording the sync time. MUST answer `NotFound` when the key is not
-    /// `provisioning`, changing nothing.
+    /// `provisioning → active`, recording the sync time. `granted` are the models LiteLLM was given for the
+    /// key: when the activated key [`ApiKey::must_converge_after_activation`] (the domain's rule), it is
+    /// marked pending and its `ConvergeKey` job queued, due at once, in the same transaction. MUST answer
+    /// `NotFound` when the key is not `provisioning`, changing nothing.
     async fn activate_key(
         &self,
         id: ApiKeyId,
         at: DateTime<Utc>,
+        granted: &[ModelId],
         audit: &AuditEvent,
     ) -> Result<ApiKey, StoreError>;
     /// `provisioning → failed`, keeping the reason. MUST answer `NotFound` when the key is not

@@ -116,6 +116,7 @@ impl Provisioner {
             }
         }
         let models = plan.models;
+        let granted = models.clone();
 
         // Step 4: create it in LiteLLM; an uncertain answer is checked, never retried blindly.
         let request = GenerateKey {
@@ -147,7 +148,7 @@ impl Provisioner {
 
         match outcome {
             // Step 5.
-            Outcome::Created => match self.finish(actor, id, finish).await {
+            Outcome::Created => match self.finish(actor, id, finish, &granted).await {
                 Ok(key) => Ok(CreatedKey { key, secret }),
                 Err(store_error) => {
                     // Step 6: nobody will ever see this secret, so the key must not stay usable. Try to
@@ -196,12 +197,13 @@ impl Provisioner {
         actor: &Actor,
         id: ApiKeyId,
         finish: Finish,
+        granted: &[ModelId],
     ) -> Result<ApiKey, StoreError> {
         let now = self.clock.now();
         match finish {
             Finish::Activate => {
                 let audit = AuditEvent::by(actor, "api_key.activate", "api_key", id, now);
-                self.keys.activate_key(id, now, &audit).await
+                self.keys.activate_key(id, now, granted, &audit).await
             }
             Finish::Rotation { old, retire_at } => {
                 let audit = AuditEvent::by(actor, "api_key.rotate", "api_key", old, now)

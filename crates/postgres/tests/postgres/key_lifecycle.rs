@@ -693,7 +693,12 @@ async fn a_key_activated_after_its_subscription_was_cancelled_is_left_pending_wi
 
     let active = w
         .store
-        .activate_key(key.id, at(2), &audit("api_key.activate", "api_key", key.id))
+        .activate_key(
+            key.id,
+            at(2),
+            std::slice::from_ref(&w.subscription.model_id),
+            &audit("api_key.activate", "api_key", key.id),
+        )
         .await
         .unwrap();
 
@@ -721,7 +726,12 @@ async fn activating_a_key_whose_subscriptions_are_all_active_queues_nothing() {
     insert_key(&w.store, &key).await;
     let active = w
         .store
-        .activate_key(key.id, at(2), &audit("api_key.activate", "api_key", key.id))
+        .activate_key(
+            key.id,
+            at(2),
+            std::slice::from_ref(&w.subscription.model_id),
+            &audit("api_key.activate", "api_key", key.id),
+        )
         .await
         .unwrap();
     assert_eq!(active.sync_state, SyncState::Synced);

@@ -310,7 +310,7 @@ async fn count_live_keys_counts_provisioning_active_and_retiring_keys_only() {
         match *name {
             "active" => {
                 w.store
-                    .activate_key(*id, at(1), &audit("a", "api_key", id))
+                    .activate_key(*id, at(1), &[], &audit("a", "api_key", id))
                     .await
                     .unwrap();
             }
@@ -324,7 +324,7 @@ async fn count_live_keys_counts_provisioning_active_and_retiring_keys_only() {
             }
             "revoked" => {
                 w.store
-                    .activate_key(*id, at(1), &audit("a", "api_key", id))
+                    .activate_key(*id, at(1), &[], &audit("a", "api_key", id))
                     .await
                     .unwrap();
                 w.store

@@ -469,9 +469,10 @@ impl ApiKeyStore for FaultyStore {
         &self,
         id: ApiKeyId,
         at: DateTime<Utc>,
+        granted: &[ModelId],
         audit: &AuditEvent,
     ) -> Result<ApiKey, StoreError> {
-        let call = self.inner.activate_key(id, at, audit);
+        let call = self.inner.activate_key(id, at, granted, audit);
         self.ctl.store("activate_key", call).await
     }
     async fn fail_key(
