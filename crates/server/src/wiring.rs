@@ -5,7 +5,6 @@
 use crate::config::Common;
 use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
-use keyport_domain::limits::Limits;
 use keyport_domain::runtime::{Clock, SecretGenerator};
 use keyport_domain::secret::RANDOM_BYTES;
 use keyport_domain::{access::*, catalog::*, keys::*, settings::*};

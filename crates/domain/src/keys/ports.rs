@@ -6,7 +6,7 @@
 
 use crate::audit::AuditEvent;
 use crate::error::StoreError;
-use crate::ids::{ApiKeyId, UserId};
+use crate::ids::{ApiKeyId, ModelId, UserId};
 use crate::keys::{ApiKey, ApiKeyStatus, KeyUpdate, NewApiKey};
 use crate::limits::Money;
 use crate::secret::KeyHash;

@@ -2,12 +2,9 @@
 //! subscription and key use cases obey (they read it through [`crate::settings::SettingsSource`]).
 
 use crate::access::{InferenceRoutes, DEFAULT_MAX_LIVE_KEYS, MAX_LIVE_KEYS_LIMIT};
-use crate::audit::AuditEvent;
-use crate::error::StoreError;
 use crate::limits::Limits;
-use crate::{Error, FieldError};
-use chrono::{DateTime, Duration, Utc};
-use std::sync::Arc;
+use crate::FieldError;
+use chrono::Duration;
 
 /// The longest lifetime an administrator may set for self-service keys, in days (100 years).
 pub const MAX_LIFETIME_DAYS: u32 = 36_500;

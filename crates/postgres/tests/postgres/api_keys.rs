@@ -97,7 +97,8 @@ async fn a_name_is_free_again_once_its_key_is_revoked_or_failed() {
     w.store
         .activate_key(
             first.id,
-            at(1), &[],
+            at(1),
+            &[],
             &audit("api_key.activate", "api_key", first.id),
         )
         .await
@@ -180,7 +181,12 @@ async fn activation_moves_a_provisioning_key_to_active_and_synced_once() {
 
     let active = w
         .store
-        .activate_key(key.id, at(5), &[], &audit("api_key.activate", "api_key", key.id))
+        .activate_key(
+            key.id,
+            at(5),
+            &[],
+            &audit("api_key.activate", "api_key", key.id),
+        )
         .await
         .unwrap();
 
@@ -194,7 +200,12 @@ async fn activation_moves_a_provisioning_key_to_active_and_synced_once() {
 
     let again = w
         .store
-        .activate_key(key.id, at(6), &[], &audit("api_key.activate", "api_key", key.id))
+        .activate_key(
+            key.id,
+            at(6),
+            &[],
+            &audit("api_key.activate", "api_key", key.id),
+        )
         .await;
     assert_eq!(again, Err(StoreError::NotFound));
     assert_eq!(
@@ -238,7 +249,12 @@ async fn failing_a_key_keeps_the_reason_and_only_works_while_provisioning() {
     );
     assert_eq!(
         w.store
-            .activate_key(key.id, at(6), &[], &audit("api_key.activate", "api_key", key.id))
+            .activate_key(
+                key.id,
+                at(6),
+                &[],
+                &audit("api_key.activate", "api_key", key.id)
+            )
             .await,
         Err(StoreError::NotFound)
     );
@@ -256,7 +272,12 @@ async fn revoking_marks_an_active_or_retiring_key_revoked_with_litellm_pending()
     for key in [&active, &retiring] {
         insert_key(&w.store, key).await;
         w.store
-            .activate_key(key.id, at(1), &[], &audit("api_key.activate", "api_key", key.id))
+            .activate_key(
+                key.id,
+                at(1),
+                &[],
+                &audit("api_key.activate", "api_key", key.id),
+            )
             .await
             .unwrap();
     }
@@ -294,7 +315,8 @@ async fn revoking_a_provisioning_revoked_or_unknown_key_is_not_found_and_writes_
     w.store
         .activate_key(
             revoked.id,
-            at(1), &[],
+            at(1),
+            &[],
             &audit("api_key.activate", "api_key", revoked.id),
         )
         .await
@@ -430,7 +452,12 @@ async fn sync_errors_are_recorded_and_cleared_by_a_successful_sync() {
     let key = new_key(w.user.id, "ci", &[w.subscription.id]);
     insert_key(&w.store, &key).await;
     w.store
-        .activate_key(key.id, at(1), &[], &audit("api_key.activate", "api_key", key.id))
+        .activate_key(
+            key.id,
+            at(1),
+            &[],
+            &audit("api_key.activate", "api_key", key.id),
+        )
         .await
         .unwrap();
 

@@ -250,7 +250,12 @@ pub async fn history(
 pub async fn insert_active_key(store: &PgStore, key: &NewApiKey) {
     insert_key(store, key).await;
     store
-        .activate_key(key.id, at(1), &[], &audit("api_key.activate", "api_key", key.id))
+        .activate_key(
+            key.id,
+            at(1),
+            &[],
+            &audit("api_key.activate", "api_key", key.id),
+        )
         .await
         .unwrap();
 }
