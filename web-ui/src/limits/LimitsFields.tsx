@@ -1,8 +1,9 @@
 // The four fields of a set of limits, each with its label, its hint or its error. A key's form passes the cap
 // its limits must stay within, and the hints name it; an administrator's form (quotas, defaults, maxima) passes
 // a legend instead, the fields then stand in one row of a fieldset, and an empty field is unlimited.
-import { FormGroup, FormHelperText, Grid, GridItem, HelperText, HelperTextItem, TextInput } from "@patternfly/react-core";
+import { Grid, GridItem } from "@patternfly/react-core";
 import type { Limits } from "../api/client";
+import { Fieldset, TextField } from "../components/Fields";
 import { formatDuration } from "../format";
 import { LIMIT_FIELDS, type LimitErrors, type LimitField, type LimitsInput } from "./limits";
 
@@ -65,25 +66,18 @@ export function LimitsFields({
         const hint = readOnly ? "" : cap ? hintWithin(field, cap) : HINTS[field];
         return (
           <GridItem key={field}>
-            <FormGroup label={LABELS[field]} fieldId={id}>
-              <TextInput
-                id={id}
-                name={legend ? `${idPrefix}.${field}` : field}
-                value={value[field]}
-                readOnlyVariant={readOnly ? "default" : undefined}
-                placeholder={readOnly ? "unlimited" : undefined}
-                inputMode={field === "budget_duration" ? "text" : field === "max_budget" ? "decimal" : "numeric"}
-                onChange={(_e, v) => onChange(field, v)}
-                validated={error ? "error" : "default"}
-                aria-invalid={!!error}
-                aria-describedby={`${id}-help`}
-              />
-              <FormHelperText>
-                <HelperText id={`${id}-help`}>
-                  <HelperTextItem variant={error ? "error" : "default"}>{error ?? hint}</HelperTextItem>
-                </HelperText>
-              </FormHelperText>
-            </FormGroup>
+            <TextField
+              id={id}
+              label={LABELS[field]}
+              error={error}
+              hint={hint}
+              name={legend ? `${idPrefix}.${field}` : field}
+              value={value[field]}
+              readOnlyVariant={readOnly ? "default" : undefined}
+              placeholder={readOnly ? "unlimited" : undefined}
+              inputMode={field === "budget_duration" ? "text" : field === "max_budget" ? "decimal" : "numeric"}
+              onChange={(_e, v) => onChange(field, v)}
+            />
           </GridItem>
         );
       })}
@@ -91,11 +85,6 @@ export function LimitsFields({
   );
   if (!legend) return fields;
   return (
-    <fieldset className="kp-fieldset">
-      <legend className="pf-v6-c-form__label">
-        <span className="pf-v6-c-form__label-text">{legend}</span>
-      </legend>
-      {fields}
-    </fieldset>
+    <Fieldset legend={legend}>{fields}</Fieldset>
   );
 }

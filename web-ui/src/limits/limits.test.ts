@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { inputToLimits, limitsToInput, prefill, tightestQuota, tighter, validateLimits } from "./limits";
+import { inputToLimits, limitErrorsUnder, limitsToInput, prefill, tightestQuota, tighter, validateLimits } from "./limits";
 import { subscription } from "../test/render";
 import type { Subscription } from "../api/client";
 
@@ -53,5 +53,20 @@ describe("key limits", () => {
       rpm_limit: 20,
     });
     expect(prefill(cap, undefined)).toEqual(cap);
+  });
+});
+
+describe("the server's objections to limits", () => {
+  it("puts those under the prefix on their limits and leaves the others out", () => {
+    const problems = [
+      { field: "quota.rpm_limit", message: "too many" },
+      { field: "limits.tpm_limit", message: "not this prefix" },
+      { field: "quota.colour", message: "no such limit" },
+      { field: "reason", message: "too long" },
+      { field: "quota.max_budget", message: "first" },
+      { field: "quota.max_budget", message: "last wins" },
+    ];
+    expect(limitErrorsUnder("quota", problems)).toEqual({ rpm_limit: "too many", max_budget: "last wins" });
+    expect(limitErrorsUnder("default_quota", problems)).toEqual({});
   });
 });

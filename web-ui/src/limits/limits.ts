@@ -149,3 +149,13 @@ export function limitFieldUnder(prefix: string, path: string): LimitField | unde
   const name = path.startsWith(`${prefix}.`) ? path.slice(prefix.length + 1) : "";
   return (LIMIT_FIELDS as string[]).includes(name) ? (name as LimitField) : undefined;
 }
+
+/** The server's field errors (`limits.rpm_limit`, …) on the limits under `prefix`, by limit; the others left out. */
+export function limitErrorsUnder(prefix: string, problems: readonly { field: string; message: string }[]): LimitErrors {
+  const errors: LimitErrors = {};
+  for (const e of problems) {
+    const field = limitFieldUnder(prefix, e.field);
+    if (field) errors[field] = e.message;
+  }
+  return errors;
+}

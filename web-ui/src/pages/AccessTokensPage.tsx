@@ -8,16 +8,12 @@ import {
   Content,
   Form,
   FormGroup,
-  FormHelperText,
-  HelperText,
-  HelperTextItem,
   Label,
   Modal,
   ModalBody,
   ModalFooter,
   ModalHeader,
   PageSection,
-  TextInput,
   Title,
 } from "@patternfly/react-core";
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
@@ -31,6 +27,8 @@ import {
 import { asProblem } from "../api/problem";
 import { useMe } from "../api/queries";
 import { ConfirmModal } from "../components/ConfirmModal";
+import { FieldError, TextField } from "../components/Fields";
+import { FormFooter } from "../components/FormFooter";
 import { Empty, Loading, ProblemAlert, ProblemView } from "../components/States";
 import { formatDate, formatDateTime } from "../format";
 import { validateName } from "./keys/CreateKeyModal";
@@ -82,32 +80,19 @@ function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreat
   }
 
   /** A field's error, named by the field (`aria-describedby`) through its id. */
-  const helper = (id: string, message: string | undefined) =>
-    message ? (
-      <FormHelperText>
-        <HelperText id={id}>
-          <HelperTextItem variant="error">{message}</HelperTextItem>
-        </HelperText>
-      </FormHelperText>
-    ) : null;
-
   return (
     <Modal isOpen variant="small" onClose={onClose} aria-labelledby="create-token-title">
       <ModalHeader title="Create an access token" labelId="create-token-title" />
       <ModalBody>
         <Form id="create-token-form" onSubmit={submit} noValidate>
-          <FormGroup label="Name" isRequired fieldId="token-name">
-            <TextInput
-              id="token-name"
-              isRequired
-              value={name}
-              onChange={(_e, v) => setName(v)}
-              validated={errors.name ? "error" : "default"}
-              aria-invalid={!!errors.name}
-              aria-describedby={errors.name ? "token-name-help" : undefined}
-            />
-            {helper("token-name-help", errors.name)}
-          </FormGroup>
+          <TextField
+            id="token-name"
+            label="Name"
+            isRequired
+            error={errors.name}
+            value={name}
+            onChange={(_e, v) => setName(v)}
+          />
           <FormGroup label="Scopes" isRequired role="group" fieldId="token-scopes" isStack>
             {offered.map(({ scope, label }) => (
               <Checkbox
@@ -118,31 +103,22 @@ function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreat
                 onChange={(_e, on) => setScopes((s) => (on ? [...s, scope] : s.filter((x) => x !== scope)))}
               />
             ))}
-            {helper("token-scopes-help", errors.scopes)}
+            <FieldError id="token-scopes-help" error={errors.scopes} />
           </FormGroup>
-          <FormGroup label="Expires after (days)" fieldId="token-days">
-            <TextInput
-              id="token-days"
-              inputMode="numeric"
-              value={days}
-              onChange={(_e, v) => setDays(v)}
-              validated={errors.days ? "error" : "default"}
-              aria-invalid={!!errors.days}
-              aria-describedby={errors.days ? "token-days-help" : undefined}
-            />
-            {helper("token-days-help", errors.days)}
-          </FormGroup>
+          <TextField
+            id="token-days"
+            label="Expires after (days)"
+            error={errors.days}
+            inputMode="numeric"
+            value={days}
+            onChange={(_e, v) => setDays(v)}
+          />
           <ProblemAlert error={create.error} title="The token was not created" />
         </Form>
       </ModalBody>
-      <ModalFooter>
-        <Button type="submit" form="create-token-form" isLoading={create.isPending} isDisabled={create.isPending}>
-          Create token
-        </Button>
-        <Button variant="link" onClick={onClose}>
-          Cancel
-        </Button>
-      </ModalFooter>
+      <FormFooter form="create-token-form" busy={create.isPending} onCancel={onClose}>
+        Create token
+      </FormFooter>
     </Modal>
   );
 }

@@ -23,6 +23,15 @@ function keysApi(over: Record<string, unknown> = {}) {
   });
 }
 
+/** Renders the page, with no key yet, and opens the dialog that creates one. */
+async function openCreateDialog() {
+  const user = userEvent.setup();
+  renderPage(<KeysPage config={config} />);
+  await screen.findByText("No API keys yet");
+  await user.click(screen.getByRole("button", { name: "Create API key" }));
+  return { user, dialog: await screen.findByRole("dialog") };
+}
+
 describe("the keys page", () => {
   it("shows loading, then the empty state", async () => {
     keysApi();
@@ -71,11 +80,7 @@ describe("the keys page", () => {
 
   it("validates the create form before sending anything", async () => {
     const calls = keysApi();
-    const user = userEvent.setup();
-    renderPage(<KeysPage config={config} />);
-    await screen.findByText("No API keys yet");
-    await user.click(screen.getByRole("button", { name: "Create API key" }));
-    const dialog = await screen.findByRole("dialog");
+    const { user, dialog } = await openCreateDialog();
     // Only active subscriptions can back a key: the pending one is not offered.
     expect(within(dialog).queryByLabelText(/claude-3-haiku/)).toBeNull();
     // One active subscription: chosen already, limits prefilled from its quota.
@@ -108,11 +113,7 @@ describe("the keys page", () => {
         },
       },
     });
-    const user = userEvent.setup();
-    renderPage(<KeysPage config={config} />);
-    await screen.findByText("No API keys yet");
-    await user.click(screen.getByRole("button", { name: "Create API key" }));
-    const dialog = await screen.findByRole("dialog");
+    const { user, dialog } = await openCreateDialog();
     expect(within(dialog).getByLabelText("Budget (USD)")).toHaveValue("2.00");
     expect(within(dialog).getByLabelText("Budget window")).toHaveValue("7d");
     // tokens/min: the quota allows 10000, the administrator's maximum 5000.
@@ -132,11 +133,7 @@ describe("the keys page", () => {
         { field: "name", message: "a live key is already named ci" },
       ]),
     });
-    const user = userEvent.setup();
-    renderPage(<KeysPage config={config} />);
-    await screen.findByText("No API keys yet");
-    await user.click(screen.getByRole("button", { name: "Create API key" }));
-    const dialog = await screen.findByRole("dialog");
+    const { user, dialog } = await openCreateDialog();
     await user.type(within(dialog).getByLabelText(/^Name/), "ci");
     await user.click(within(dialog).getByRole("button", { name: "Create key" }));
     const name = within(dialog).getByLabelText(/^Name/);
@@ -147,11 +144,7 @@ describe("the keys page", () => {
   it("says why no key is created when the user already has the most live keys", async () => {
     const detail = "you already have 20 live keys, the most allowed; revoke one you no longer use first";
     const calls = keysApi({ "POST /api/v1/api-keys": problem(409, "conflict", detail) });
-    const user = userEvent.setup();
-    renderPage(<KeysPage config={config} />);
-    await screen.findByText("No API keys yet");
-    await user.click(screen.getByRole("button", { name: "Create API key" }));
-    const dialog = await screen.findByRole("dialog");
+    const { user, dialog } = await openCreateDialog();
     await user.type(within(dialog).getByLabelText(/^Name/), "one-more");
     await user.click(within(dialog).getByRole("button", { name: "Create key" }));
     const alert = await within(dialog).findByRole("alert");
@@ -170,11 +163,7 @@ describe("the keys page", () => {
         body: { key: apiKey({ name: "ci" }), secret: SECRET, litellm_base_url: "http://litellm.test/" },
       },
     });
-    const user = userEvent.setup();
-    renderPage(<KeysPage config={config} />);
-    await screen.findByText("No API keys yet");
-    await user.click(screen.getByRole("button", { name: "Create API key" }));
-    const dialog = await screen.findByRole("dialog");
+    const { user, dialog } = await openCreateDialog();
     await user.type(within(dialog).getByLabelText(/^Name/), "ci");
     await user.click(within(dialog).getByRole("button", { name: "Create key" }));
 

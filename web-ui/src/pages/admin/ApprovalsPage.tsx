@@ -1,22 +1,12 @@
 // The approval queue: pending subscriptions (requests for restricted models). Admins select several and
 // approve them, or reject them with a reason the users see; the answer says what happened to each one.
-import { useMemo, useState, type FormEvent } from "react";
+import { useMemo, useState } from "react";
 import {
   Alert,
   AlertActionCloseButton,
   Button,
   Checkbox,
-  Form,
-  FormGroup,
-  FormHelperText,
-  HelperText,
-  HelperTextItem,
-  Modal,
-  ModalBody,
-  ModalFooter,
-  ModalHeader,
   PageSection,
-  TextArea,
   TextInput,
   Toolbar,
   ToolbarContent,
@@ -24,13 +14,12 @@ import {
 } from "@patternfly/react-core";
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 import { allItems, useAdminSubscriptions, useDecideSubscriptions, type AdminSubscription, type DecisionResult } from "../../api/admin";
-import { ApiProblem } from "../../api/problem";
+import { MAX_REASON, ReasonDialog } from "../../components/ReasonDialog";
 import { Empty, Loading, ProblemAlert, ProblemView } from "../../components/States";
 import { formatDateTime, formatLimits } from "../../format";
 import { LoadMore, PageHeader, useCanChange } from "./shared";
 
 const MAX_BATCH = 100;
-const MAX_REASON = 500;
 
 export function ApprovalsPage() {
   const canChange = useCanChange();
@@ -265,55 +254,20 @@ function RejectModal({
   onClose: () => void;
   onReject: (reason: string) => void;
 }) {
-  const [reason, setReason] = useState("");
-  const [fieldError, setFieldError] = useState<string | null>(null);
-  const serverError = error instanceof ApiProblem ? error.fieldError("reason") : undefined;
-  const shown = fieldError ?? serverError ?? null;
-
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    const text = reason.trim();
-    if (!text) return setFieldError("Give a reason: the users see it.");
-    if ([...text].length > MAX_REASON) return setFieldError(`At most ${MAX_REASON} characters.`);
-    setFieldError(null);
-    onReject(text);
-  }
-
   return (
-    <Modal isOpen variant="small" onClose={onClose} aria-labelledby="reject-title">
-      <ModalHeader title={`Reject ${count} request${count === 1 ? "" : "s"}`} labelId="reject-title" />
-      <ModalBody>
-        <Form id="reject-form" onSubmit={submit} noValidate>
-          <FormGroup label="Reason" isRequired fieldId="reject-reason">
-            <TextArea
-              id="reject-reason"
-              value={reason}
-              onChange={(_e, v) => setReason(v)}
-              isRequired
-              validated={shown ? "error" : "default"}
-              aria-invalid={!!shown}
-              aria-describedby="reject-reason-help"
-              resizeOrientation="vertical"
-            />
-            <FormHelperText>
-              <HelperText id="reject-reason-help">
-                <HelperTextItem variant={shown ? "error" : "default"}>
-                  {shown ?? `Shown to the users; 1 to ${MAX_REASON} characters.`}
-                </HelperTextItem>
-              </HelperText>
-            </FormHelperText>
-          </FormGroup>
-          <ProblemAlert error={error} title="The rejection was not sent" />
-        </Form>
-      </ModalBody>
-      <ModalFooter>
-        <Button type="submit" form="reject-form" variant="danger" isLoading={busy} isDisabled={busy}>
-          Reject
-        </Button>
-        <Button variant="link" onClick={onClose}>
-          Cancel
-        </Button>
-      </ModalFooter>
-    </Modal>
+    <ReasonDialog
+      id="reject"
+      title={`Reject ${count} request${count === 1 ? "" : "s"}`}
+      confirm="Reject"
+      help={`Shown to the users; 1 to ${MAX_REASON} characters.`}
+      missing="Give a reason: the users see it."
+      busy={busy}
+      error={error}
+      problemTitle="The rejection was not sent"
+      problemWithFieldError
+      plainTitle
+      onClose={onClose}
+      onSubmit={onReject}
+    />
   );
 }

@@ -6,19 +6,15 @@ import {
   ActionGroup,
   Button,
   Form,
-  FormGroup,
-  FormHelperText,
   Grid,
   GridItem,
-  HelperText,
-  HelperTextItem,
   Label,
   PageSection,
-  TextInput,
 } from "@patternfly/react-core";
 import { ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 import { allItems, useAudit, type AuditEvent, type AuditFilters } from "../../api/admin";
 import { ApiProblem } from "../../api/problem";
+import { TextField } from "../../components/Fields";
 import { Empty, Loading, ProblemView } from "../../components/States";
 import { formatDateTime } from "../../format";
 import { LoadMore, PageHeader } from "./shared";
@@ -104,22 +100,15 @@ export function AuditPage() {
               const id = `audit-${field}`;
               return (
                 <GridItem key={field}>
-                  <FormGroup label={label} fieldId={id}>
-                    <TextInput
-                      id={id}
-                      type={field === "since" || field === "until" ? "datetime-local" : "text"}
-                      value={input[field]}
-                      onChange={(_e, v) => setInput((prev) => ({ ...prev, [field]: v }))}
-                      validated={error ? "error" : "default"}
-                      aria-invalid={!!error}
-                      aria-describedby={`${id}-help`}
-                    />
-                    <FormHelperText>
-                      <HelperText id={`${id}-help`}>
-                        <HelperTextItem variant={error ? "error" : "default"}>{error ?? hint}</HelperTextItem>
-                      </HelperText>
-                    </FormHelperText>
-                  </FormGroup>
+                  <TextField
+                    id={id}
+                    label={label}
+                    error={error}
+                    hint={hint}
+                    type={field === "since" || field === "until" ? "datetime-local" : "text"}
+                    value={input[field]}
+                    onChange={(_e, v) => setInput((prev) => ({ ...prev, [field]: v }))}
+                  />
                 </GridItem>
               );
             })}

@@ -4,21 +4,15 @@
 // state no longer allows it) shows inside it, its field errors on their fields. There is no rotation here:
 // an administrator never receives another user's secret. Auditors get none of this: the caller shows the
 // controls to admins only.
-import { useState, type FormEvent, type ReactNode } from "react";
+import { useState, type FormEvent } from "react";
 import {
   Button,
   Flex,
   FlexItem,
   Form,
-  FormGroup,
-  FormHelperText,
-  HelperText,
-  HelperTextItem,
   Modal,
   ModalBody,
-  ModalFooter,
   ModalHeader,
-  TextArea,
 } from "@patternfly/react-core";
 import {
   allItems,
@@ -32,14 +26,15 @@ import {
 import { ApiProblem } from "../../api/problem";
 import { useSelfServiceSettings } from "../../api/queries";
 import { ConfirmModal } from "../../components/ConfirmModal";
+import { FormFooter } from "../../components/FormFooter";
+import { checkReason, MAX_REASON, ReasonDialog, ReasonField } from "../../components/ReasonDialog";
 import { ProblemAlert } from "../../components/States";
 import { LimitsFields } from "../../limits/LimitsFields";
-import { checkLimits, inputToLimits, keyCap, limitFieldUnder, limitsToInput } from "../../limits/limits";
+import { checkLimits, inputToLimits, keyCap, limitErrorsUnder, limitsToInput } from "../../limits/limits";
 import type { LimitField, LimitsInput } from "../../limits/limits";
 
 export type KeyAction = "block" | "unblock" | "limits" | "revoke";
 
-const MAX_REASON = 500;
 const LIVE = new Set(["active", "retiring"]);
 
 /** What an administrator may do with a key in its state. */
@@ -107,118 +102,19 @@ export function KeyActionModal({ action, apiKey, onClose }: ModalProps & { actio
   }
 }
 
-/** A reason field: required (the owner sees it) or optional (kept in the audit log). */
-function ReasonField({
-  id,
-  value,
-  error,
-  required,
-  onChange,
-}: {
-  id: string;
-  value: string;
-  error: string | null;
-  required: boolean;
-  onChange: (value: string) => void;
-}) {
-  return (
-    <FormGroup label="Reason" isRequired={required} fieldId={id}>
-      <TextArea
-        id={id}
-        value={value}
-        onChange={(_e, v) => onChange(v)}
-        isRequired={required}
-        validated={error ? "error" : "default"}
-        aria-invalid={!!error}
-        aria-describedby={`${id}-help`}
-        resizeOrientation="vertical"
-      />
-      <FormHelperText>
-        <HelperText id={`${id}-help`}>
-          <HelperTextItem variant={error ? "error" : "default"}>
-            {error ??
-              (required
-                ? `Shown to the key's owner; 1 to ${MAX_REASON} characters.`
-                : `Optional, kept in the audit log; at most ${MAX_REASON} characters.`)}
-          </HelperTextItem>
-        </HelperText>
-      </FormHelperText>
-    </FormGroup>
-  );
-}
-
-/** The reason's problem, if any, before it is sent. */
-function checkReason(reason: string, required: boolean): string | null {
-  const text = reason.trim();
-  if (!text && required) return "Give a reason: the key's owner sees it.";
-  if ([...text].length > MAX_REASON) return `At most ${MAX_REASON} characters.`;
-  return null;
-}
-
-/** A dialog that asks for a reason before a destructive action. */
-function ReasonModal({
-  id,
-  title,
-  confirm,
-  required,
-  busy,
-  error,
-  children,
-  onClose,
-  onSubmit,
-}: {
-  id: string;
-  title: string;
-  confirm: string;
-  required: boolean;
-  busy: boolean;
-  error: unknown;
-  children: ReactNode;
-  onClose: () => void;
-  onSubmit: (reason: string) => void;
-}) {
-  const [reason, setReason] = useState("");
-  const [local, setLocal] = useState<string | null>(null);
-  const server = error instanceof ApiProblem ? error.fieldError("reason") : undefined;
-  const shown = local ?? server ?? null;
-
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    const problem = checkReason(reason, required);
-    setLocal(problem);
-    if (!problem) onSubmit(reason.trim());
-  }
-
-  return (
-    <Modal isOpen variant="small" onClose={onClose} aria-labelledby={`${id}-title`}>
-      <ModalHeader title={title} labelId={`${id}-title`} titleIconVariant="warning" />
-      <ModalBody>
-        <p>{children}</p>
-        <Form id={`${id}-form`} onSubmit={submit} noValidate style={{ marginTop: "1rem" }}>
-          <ReasonField id={`${id}-reason`} value={reason} error={shown} required={required} onChange={setReason} />
-          {!server && <ProblemAlert error={error} title={`${confirm} failed`} />}
-        </Form>
-      </ModalBody>
-      <ModalFooter>
-        <Button type="submit" form={`${id}-form`} variant="danger" isLoading={busy} isDisabled={busy}>
-          {confirm}
-        </Button>
-        <Button variant="link" onClick={onClose}>
-          Cancel
-        </Button>
-      </ModalFooter>
-    </Modal>
-  );
-}
+const REQUIRED_HELP = `Shown to the key's owner; 1 to ${MAX_REASON} characters.`;
+const OPTIONAL_HELP = `Optional, kept in the audit log; at most ${MAX_REASON} characters.`;
+const MISSING = "Give a reason: the key's owner sees it.";
 
 function BlockModal({ apiKey: k, onClose }: ModalProps) {
   const block = useBlockKey();
   return (
-    <ReasonModal
+    <ReasonDialog
       id="block-key"
       title={`Block ${whose(k)}?`}
       confirm="Block"
-      required
+      help={REQUIRED_HELP}
+      missing={MISSING}
       busy={block.isPending}
       error={block.error}
       onClose={onClose}
@@ -226,7 +122,7 @@ function BlockModal({ apiKey: k, onClose }: ModalProps) {
     >
       LiteLLM refuses the key <code>{k.prefix}…</code> at once, for every client that uses it, until you unblock it.
       It keeps its settings; {k.owner_username} sees it blocked with your reason and cannot rotate it meanwhile.
-    </ReasonModal>
+    </ReasonDialog>
   );
 }
 
@@ -250,11 +146,11 @@ function UnblockModal({ apiKey: k, onClose }: ModalProps) {
 function RevokeModal({ apiKey: k, onClose }: ModalProps) {
   const revoke = useAdminRevokeKey();
   return (
-    <ReasonModal
+    <ReasonDialog
       id="revoke-key"
       title={`Revoke ${whose(k)}?`}
       confirm="Revoke"
-      required={false}
+      help={OPTIONAL_HELP}
       busy={revoke.isPending}
       error={revoke.error}
       onClose={onClose}
@@ -262,7 +158,7 @@ function RevokeModal({ apiKey: k, onClose }: ModalProps) {
     >
       The key <code>{k.prefix}…</code> stops working at once for every client that uses it. Its owner sees it revoked.
       This cannot be undone.
-    </ReasonModal>
+    </ReasonDialog>
   );
 }
 
@@ -276,19 +172,17 @@ function LimitsModal({ apiKey: k, onClose }: ModalProps) {
   const [value, setValue] = useState<LimitsInput>(() => limitsToInput(k.limits));
   const [reason, setReason] = useState("");
   const [local, setLocal] = useState<Partial<Record<LimitField | "reason", string>>>({});
-  const server: Partial<Record<LimitField | "reason", string>> = {};
-  if (change.error instanceof ApiProblem)
-    for (const e of change.error.errors) {
-      const field = e.field === "reason" ? "reason" : limitFieldUnder("limits", e.field);
-      if (field) server[field] = e.message;
-    }
+  const problems = change.error instanceof ApiProblem ? change.error.errors : [];
+  const server: Partial<Record<LimitField | "reason", string>> = limitErrorsUnder("limits", problems);
+  const reasonProblem = problems.findLast((e) => e.field === "reason");
+  if (reasonProblem) server.reason = reasonProblem.message;
   const errors = { ...server, ...local };
   const { reason: reasonError, ...limitErrors } = errors;
 
   function submit(event: FormEvent) {
     event.preventDefault();
     const found: Partial<Record<LimitField | "reason", string>> = { ...checkLimits(value) };
-    const problem = checkReason(reason, false);
+    const problem = checkReason(reason);
     if (problem) found.reason = problem;
     setLocal(found);
     if (Object.keys(found).length > 0) return;
@@ -319,25 +213,15 @@ function LimitsModal({ apiKey: k, onClose }: ModalProps) {
             value={reason}
             error={reasonError ?? null}
             required={false}
+            help={OPTIONAL_HELP}
             onChange={setReason}
           />
           {Object.keys(server).length === 0 && <ProblemAlert error={change.error} title="The limits were not changed" />}
         </Form>
       </ModalBody>
-      <ModalFooter>
-        <Button
-          type="submit"
-          form="key-limits-form"
-          variant="primary"
-          isLoading={change.isPending}
-          isDisabled={change.isPending}
-        >
-          Save limits
-        </Button>
-        <Button variant="link" onClick={onClose}>
-          Cancel
-        </Button>
-      </ModalFooter>
+      <FormFooter form="key-limits-form" busy={change.isPending} onCancel={onClose}>
+        Save limits
+      </FormFooter>
     </Modal>
   );
 }

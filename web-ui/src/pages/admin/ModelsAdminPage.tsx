@@ -7,18 +7,13 @@ import {
   Button,
   Form,
   FormGroup,
-  FormHelperText,
-  HelperText,
-  HelperTextItem,
   Label,
   Modal,
   ModalBody,
-  ModalFooter,
   ModalHeader,
   PageSection,
   Switch,
   TextArea,
-  TextInput,
 } from "@patternfly/react-core";
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 import type { Model } from "../../api/client";
@@ -26,10 +21,12 @@ import { useModels } from "../../api/queries";
 import { useUpdateModel, type UpdateModelBody } from "../../api/admin";
 import { ApiProblem } from "../../api/problem";
 import { ConfirmModal } from "../../components/ConfirmModal";
+import { FieldHelp, TextField } from "../../components/Fields";
+import { FormFooter } from "../../components/FormFooter";
 import { Empty, Loading, ProblemAlert, ProblemView } from "../../components/States";
 import { formatLimits } from "../../format";
 import { LimitsFields } from "../../limits/LimitsFields";
-import { checkLimits, inputToLimits, limitFieldUnder, limitsToInput } from "../../limits/limits";
+import { checkLimits, inputToLimits, limitErrorsUnder, limitsToInput } from "../../limits/limits";
 import type { LimitField, LimitsInput } from "../../limits/limits";
 import { PageHeader, useCanChange } from "./shared";
 
@@ -208,14 +205,11 @@ export function EditModelModal({
   const [local, setLocal] = useState<EditErrors>({ quota: {} });
 
   // The server's objections, on their fields.
-  const server: EditErrors = { quota: {} };
-  if (error instanceof ApiProblem) {
-    for (const e of error.errors) {
-      const field = limitFieldUnder("default_quota", e.field);
-      if (field) server.quota[field] = e.message;
-      else if (e.field === "display_name") server.display_name = e.message;
-      else if (e.field === "description") server.description = e.message;
-    }
+  const problems = error instanceof ApiProblem ? error.errors : [];
+  const server: EditErrors = { quota: limitErrorsUnder("default_quota", problems) };
+  for (const e of problems) {
+    if (e.field === "display_name") server.display_name = e.message;
+    else if (e.field === "description") server.description = e.message;
   }
   const errors: EditErrors = {
     display_name: local.display_name ?? server.display_name,
@@ -247,24 +241,15 @@ export function EditModelModal({
       <ModalHeader title={`Edit ${model.id}`} labelId="edit-model-title" />
       <ModalBody>
         <Form id="edit-model-form" onSubmit={submit} noValidate>
-          <FormGroup label="Display name" isRequired fieldId="model-name">
-            <TextInput
-              id="model-name"
-              value={name}
-              onChange={(_e, v) => setName(v)}
-              isRequired
-              validated={errors.display_name ? "error" : "default"}
-              aria-invalid={!!errors.display_name}
-              aria-describedby="model-name-help"
-            />
-            <FormHelperText>
-              <HelperText id="model-name-help">
-                <HelperTextItem variant={errors.display_name ? "error" : "default"}>
-                  {errors.display_name ?? "What users see in the catalog."}
-                </HelperTextItem>
-              </HelperText>
-            </FormHelperText>
-          </FormGroup>
+          <TextField
+            id="model-name"
+            label="Display name"
+            isRequired
+            error={errors.display_name}
+            hint="What users see in the catalog."
+            value={name}
+            onChange={(_e, v) => setName(v)}
+          />
           <FormGroup label="Description" fieldId="model-description">
             <TextArea
               id="model-description"
@@ -275,13 +260,7 @@ export function EditModelModal({
               aria-describedby="model-description-help"
               resizeOrientation="vertical"
             />
-            <FormHelperText>
-              <HelperText id="model-description-help">
-                <HelperTextItem variant={errors.description ? "error" : "default"}>
-                  {errors.description ?? "Empty: no description."}
-                </HelperTextItem>
-              </HelperText>
-            </FormHelperText>
+            <FieldHelp id="model-description-help" error={errors.description} hint="Empty: no description." />
           </FormGroup>
           <LimitsFields
             idPrefix="model-quota"
@@ -293,14 +272,9 @@ export function EditModelModal({
           <ProblemAlert error={error} title="The model was not changed" />
         </Form>
       </ModalBody>
-      <ModalFooter>
-        <Button type="submit" form="edit-model-form" variant="primary" isLoading={busy} isDisabled={busy}>
-          Save
-        </Button>
-        <Button variant="link" onClick={onClose}>
-          Cancel
-        </Button>
-      </ModalFooter>
+      <FormFooter form="edit-model-form" busy={busy} onCancel={onClose}>
+        Save
+      </FormFooter>
     </Modal>
   );
 }

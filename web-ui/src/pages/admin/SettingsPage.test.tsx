@@ -2,20 +2,23 @@ import { describe, expect, it } from "vitest";
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { SettingsPage } from "./SettingsPage";
-import { fakeApi, problem, renderPage, seriousViolations } from "../../test/render";
+import { fakeApi, problem, renderPage, seriousViolations, type Call } from "../../test/render";
 import { ADMIN, AUDITOR, settings } from "./fixtures";
 
 const group = (name: string) => screen.getByRole("group", { name });
 
+/** An administrator's API that answers the settings, and a saving of them with what was sent, now stored. */
+const savingApi = () => ({
+  ...ADMIN,
+  "GET /api/v1/admin/settings": { body: settings() },
+  "PUT /api/v1/admin/settings": ({ body }: Call) => ({
+    body: { ...(body as object), source: "stored", available_routes: settings().available_routes },
+  }),
+});
+
 describe("the settings page", () => {
   it("shows the settings in force and saves them all", async () => {
-    const calls = fakeApi({
-      ...ADMIN,
-      "GET /api/v1/admin/settings": { body: settings() },
-      "PUT /api/v1/admin/settings": ({ body }) => ({
-        body: { ...(body as object), source: "stored", available_routes: settings().available_routes },
-      }),
-    });
+    const calls = fakeApi(savingApi());
     const user = userEvent.setup();
     renderPage(<SettingsPage />);
     expect(screen.getByLabelText("Loading the settings")).toBeInTheDocument();
@@ -40,13 +43,7 @@ describe("the settings page", () => {
   });
 
   it("saves the most live keys per user and the routes keys may call, in the order offered", async () => {
-    const calls = fakeApi({
-      ...ADMIN,
-      "GET /api/v1/admin/settings": { body: settings() },
-      "PUT /api/v1/admin/settings": ({ body }) => ({
-        body: { ...(body as object), source: "stored", available_routes: settings().available_routes },
-      }),
-    });
+    const calls = fakeApi(savingApi());
     const user = userEvent.setup();
     renderPage(<SettingsPage />);
     await screen.findByText("from the server's configuration");

@@ -17,13 +17,13 @@ import {
   HelperTextItem,
   Label,
   PageSection,
-  TextInput,
 } from "@patternfly/react-core";
 import { useAdminSettings, usePutSettings, type AdminSettings, type SettingsBody } from "../../api/admin";
 import { ApiProblem } from "../../api/problem";
+import { Fieldset, TextField } from "../../components/Fields";
 import { Loading, ProblemAlert, ProblemView } from "../../components/States";
 import { LimitsFields } from "../../limits/LimitsFields";
-import { checkLimits, inputToLimits, limitFieldUnder, limitsToInput } from "../../limits/limits";
+import { checkLimits, inputToLimits, limitErrorsUnder, limitsToInput } from "../../limits/limits";
 import type { LimitField, LimitsInput } from "../../limits/limits";
 import { PageHeader, useCanChange } from "./shared";
 
@@ -139,11 +139,8 @@ const hasErrors = (e: Errors) =>
 function serverErrors(error: unknown, sentRoutes: string[]): Errors {
   const errors = noErrors();
   if (!(error instanceof ApiProblem)) return errors;
+  for (const [group] of GROUPS) errors.limits[group] = limitErrorsUnder(group, error.errors);
   for (const e of error.errors) {
-    for (const [group] of GROUPS) {
-      const field = limitFieldUnder(group, e.field);
-      if (field) errors.limits[group][field] = e.message;
-    }
     for (const [field] of LIFETIMES) if (e.field === field) errors.days[field] = e.message;
     if (e.field === "max_live_keys_per_user") errors.maxLiveKeys = e.message;
     if (e.field === "token_max_lifetime_days") errors.tokenMaxDays = e.message;
@@ -245,54 +242,34 @@ function SettingsForm({ settings }: { settings: AdminSettings }) {
           const error = merged.days[field];
           return (
             <GridItem key={field}>
-              <FormGroup label={label} fieldId={field}>
-                <TextInput
-                  id={field}
-                  value={values.days[field]}
-                  inputMode="numeric"
-                  readOnlyVariant={canChange ? undefined : "default"}
-                  placeholder={canChange ? undefined : "none"}
-                  onChange={(_e, v) => setValues((prev) => ({ ...prev, days: { ...prev.days, [field]: v } }))}
-                  validated={error ? "error" : "default"}
-                  aria-invalid={!!error}
-                  aria-describedby={`${field}-help`}
-                />
-                <FormHelperText>
-                  <HelperText id={`${field}-help`}>
-                    <HelperTextItem variant={error ? "error" : "default"}>{error ?? hint}</HelperTextItem>
-                  </HelperText>
-                </FormHelperText>
-              </FormGroup>
+              <TextField
+                id={field}
+                label={label}
+                error={error}
+                hint={hint}
+                value={values.days[field]}
+                inputMode="numeric"
+                readOnlyVariant={canChange ? undefined : "default"}
+                placeholder={canChange ? undefined : "none"}
+                onChange={(_e, v) => setValues((prev) => ({ ...prev, days: { ...prev.days, [field]: v } }))}
+              />
             </GridItem>
           );
         })}
       </Grid>
-      <fieldset className="kp-fieldset">
-        <legend className="pf-v6-c-form__label">
-          <span className="pf-v6-c-form__label-text">Keys</span>
-        </legend>
+      <Fieldset legend="Keys">
         <Grid hasGutter>
           <GridItem md={6}>
-            <FormGroup label="Most live keys per user" fieldId="max_live_keys_per_user">
-              <TextInput
-                id="max_live_keys_per_user"
-                value={values.maxLiveKeys}
-                inputMode="numeric"
-                readOnlyVariant={canChange ? undefined : "default"}
-                onChange={(_e, v) => setValues((prev) => ({ ...prev, maxLiveKeys: v }))}
-                validated={merged.maxLiveKeys ? "error" : "default"}
-                aria-invalid={!!merged.maxLiveKeys}
-                aria-describedby="max_live_keys_per_user-help"
-              />
-              <FormHelperText>
-                <HelperText id="max_live_keys_per_user-help">
-                  <HelperTextItem variant={merged.maxLiveKeys ? "error" : "default"}>
-                    {merged.maxLiveKeys ??
-                      `Keys being created or active that one user may hold, 1 to ${MAX_LIVE_KEYS}. A user at the most revokes a key before creating another.`}
-                  </HelperTextItem>
-                </HelperText>
-              </FormHelperText>
-            </FormGroup>
+            <TextField
+              id="max_live_keys_per_user"
+              label="Most live keys per user"
+              error={merged.maxLiveKeys}
+              hint={`Keys being created or active that one user may hold, 1 to ${MAX_LIVE_KEYS}. A user at the most revokes a key before creating another.`}
+              value={values.maxLiveKeys}
+              inputMode="numeric"
+              readOnlyVariant={canChange ? undefined : "default"}
+              onChange={(_e, v) => setValues((prev) => ({ ...prev, maxLiveKeys: v }))}
+            />
           </GridItem>
           <GridItem span={12}>
             <FormGroup
@@ -333,37 +310,24 @@ function SettingsForm({ settings }: { settings: AdminSettings }) {
             </FormGroup>
           </GridItem>
         </Grid>
-      </fieldset>
-      <fieldset className="kp-fieldset">
-        <legend className="pf-v6-c-form__label">
-          <span className="pf-v6-c-form__label-text">Access tokens</span>
-        </legend>
+      </Fieldset>
+      <Fieldset legend="Access tokens">
         <Grid hasGutter>
           <GridItem md={6}>
-            <FormGroup label="Longest token lifetime (days)" fieldId="token_max_lifetime_days">
-              <TextInput
-                id="token_max_lifetime_days"
-                value={values.tokenMaxDays}
-                inputMode="numeric"
-                readOnlyVariant={canChange ? undefined : "default"}
-                placeholder={canChange ? undefined : "none"}
-                onChange={(_e, v) => setValues((prev) => ({ ...prev, tokenMaxDays: v }))}
-                validated={merged.tokenMaxDays ? "error" : "default"}
-                aria-invalid={!!merged.tokenMaxDays}
-                aria-describedby="token_max_lifetime_days-help"
-              />
-              <FormHelperText>
-                <HelperText id="token_max_lifetime_days-help">
-                  <HelperTextItem variant={merged.tokenMaxDays ? "error" : "default"}>
-                    {merged.tokenMaxDays ??
-                      `The longest a personal access token made from now on may live, 1 to ${MAX_TOKEN_DAYS} days; tokens must then expire. Empty: no maximum beyond ${MAX_TOKEN_DAYS} days, and tokens may be made without expiry.`}
-                  </HelperTextItem>
-                </HelperText>
-              </FormHelperText>
-            </FormGroup>
+            <TextField
+              id="token_max_lifetime_days"
+              label="Longest token lifetime (days)"
+              error={merged.tokenMaxDays}
+              hint={`The longest a personal access token made from now on may live, 1 to ${MAX_TOKEN_DAYS} days; tokens must then expire. Empty: no maximum beyond ${MAX_TOKEN_DAYS} days, and tokens may be made without expiry.`}
+              value={values.tokenMaxDays}
+              inputMode="numeric"
+              readOnlyVariant={canChange ? undefined : "default"}
+              placeholder={canChange ? undefined : "none"}
+              onChange={(_e, v) => setValues((prev) => ({ ...prev, tokenMaxDays: v }))}
+            />
           </GridItem>
         </Grid>
-      </fieldset>
+      </Fieldset>
       <ProblemAlert error={put.error} title="The settings were not saved" />
       {saved && <Alert variant="success" isInline title="Settings saved." role="status" />}
       {canChange && (

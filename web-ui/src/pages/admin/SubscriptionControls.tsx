@@ -2,23 +2,8 @@
 // revoke (pending, active or suspended, with a reason) and change its quota (active or suspended). Each opens
 // a dialog; the server's refusal (a 409 when the status no longer allows it) shows inside it, its field
 // errors on their fields. Auditors get none of this: the caller shows the controls to admins only.
-import { useState, type FormEvent, type ReactNode } from "react";
-import {
-  Alert,
-  Button,
-  Flex,
-  FlexItem,
-  Form,
-  FormGroup,
-  FormHelperText,
-  HelperText,
-  HelperTextItem,
-  Modal,
-  ModalBody,
-  ModalFooter,
-  ModalHeader,
-  TextArea,
-} from "@patternfly/react-core";
+import { useState, type FormEvent } from "react";
+import { Button, Flex, FlexItem, Form, Modal, ModalBody, ModalHeader } from "@patternfly/react-core";
 import {
   useChangeSubscriptionQuota,
   useReactivateSubscription,
@@ -28,14 +13,14 @@ import {
 } from "../../api/admin";
 import { ApiProblem } from "../../api/problem";
 import { ConfirmModal } from "../../components/ConfirmModal";
+import { FormFooter } from "../../components/FormFooter";
+import { MAX_REASON, ReasonDialog } from "../../components/ReasonDialog";
 import { ProblemAlert } from "../../components/States";
 import { LimitsFields } from "../../limits/LimitsFields";
-import { checkLimits, inputToLimits, limitFieldUnder, limitsToInput } from "../../limits/limits";
+import { checkLimits, inputToLimits, limitErrorsUnder, limitsToInput } from "../../limits/limits";
 import type { LimitField, LimitsInput } from "../../limits/limits";
 
 export type SubscriptionAction = "suspend" | "reactivate" | "revoke" | "quota";
-
-const MAX_REASON = 500;
 
 /** What an administrator may do with a subscription in its status. */
 export function actionsFor(status: string): SubscriptionAction[] {
@@ -122,7 +107,8 @@ const whose = (s: AdminSubscription) => `${s.owner_username}'s ${s.model_id}`;
 function SuspendModal({ subscription: s, onClose, onDone }: ModalProps) {
   const suspend = useSuspendSubscription();
   return (
-    <ReasonModal
+    <ReasonDialog
+      {...REASON}
       title={`Suspend ${whose(s)}`}
       confirm="Suspend"
       busy={suspend.isPending}
@@ -137,14 +123,15 @@ function SuspendModal({ subscription: s, onClose, onDone }: ModalProps) {
     >
       The model leaves {s.owner_username}&apos;s keys and LiteLLM pool at once. A key that serves only suspended
       subscriptions is blocked, not revoked, and works again when you reactivate.
-    </ReasonModal>
+    </ReasonDialog>
   );
 }
 
 function RevokeModal({ subscription: s, onClose, onDone }: ModalProps) {
   const revoke = useRevokeSubscription();
   return (
-    <ReasonModal
+    <ReasonDialog
+      {...REASON}
       title={`Revoke ${whose(s)}`}
       confirm="Revoke"
       busy={revoke.isPending}
@@ -156,7 +143,7 @@ function RevokeModal({ subscription: s, onClose, onDone }: ModalProps) {
       warning={`Keys that serve only this subscription are revoked; ${s.owner_username}'s other keys lose its model. This cannot be undone: ${s.owner_username} would have to subscribe again.`}
     >
       The subscription is cancelled.
-    </ReasonModal>
+    </ReasonDialog>
   );
 }
 
@@ -179,92 +166,19 @@ function ReactivateModal({ subscription: s, onClose, onDone }: ModalProps) {
   );
 }
 
-/** A dialog asking for the reason the user sees (1 to 500 characters), for a suspension or a revocation. */
-function ReasonModal({
-  title,
-  confirm,
-  busy,
-  error,
-  warning,
-  children,
-  onClose,
-  onSubmit,
-}: {
-  title: string;
-  confirm: string;
-  busy: boolean;
-  error: unknown;
-  warning?: string;
-  children: ReactNode;
-  onClose: () => void;
-  onSubmit: (reason: string) => void;
-}) {
-  const [reason, setReason] = useState("");
-  const [local, setLocal] = useState<string | null>(null);
-  const server = error instanceof ApiProblem ? error.fieldError("reason") : undefined;
-  const shown = local ?? server ?? null;
-
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    const text = reason.trim();
-    if (!text) return setLocal("Give a reason: the user sees it.");
-    if ([...text].length > MAX_REASON) return setLocal(`At most ${MAX_REASON} characters.`);
-    setLocal(null);
-    onSubmit(text);
-  }
-
-  return (
-    <Modal isOpen variant="small" onClose={onClose} aria-labelledby="subscription-action-title">
-      <ModalHeader title={title} labelId="subscription-action-title" titleIconVariant="warning" />
-      <ModalBody>
-        <p>{children}</p>
-        {warning && <Alert variant="warning" isInline isPlain title={warning} style={{ marginTop: "1rem" }} />}
-        <Form id="subscription-reason-form" onSubmit={submit} noValidate style={{ marginTop: "1rem" }}>
-          <FormGroup label="Reason" isRequired fieldId="subscription-reason">
-            <TextArea
-              id="subscription-reason"
-              value={reason}
-              onChange={(_e, v) => setReason(v)}
-              isRequired
-              validated={shown ? "error" : "default"}
-              aria-invalid={!!shown}
-              aria-describedby="subscription-reason-help"
-              resizeOrientation="vertical"
-            />
-            <FormHelperText>
-              <HelperText id="subscription-reason-help">
-                <HelperTextItem variant={shown ? "error" : "default"}>
-                  {shown ?? `Shown to the user; 1 to ${MAX_REASON} characters.`}
-                </HelperTextItem>
-              </HelperText>
-            </FormHelperText>
-          </FormGroup>
-          {!server && <ProblemAlert error={error} title={`${confirm} failed`} />}
-        </Form>
-      </ModalBody>
-      <ModalFooter>
-        <Button type="submit" form="subscription-reason-form" variant="danger" isLoading={busy} isDisabled={busy}>
-          {confirm}
-        </Button>
-        <Button variant="link" onClick={onClose}>
-          Cancel
-        </Button>
-      </ModalFooter>
-    </Modal>
-  );
-}
+/** What the reason dialogs of a suspension and a revocation share: the user sees the reason. */
+const REASON = {
+  id: "subscription-action",
+  help: `Shown to the user; 1 to ${MAX_REASON} characters.`,
+  missing: "Give a reason: the user sees it.",
+} as const;
 
 /** The subscription's new quota, prefilled from the current one; an empty limit is unlimited. */
 function QuotaModal({ subscription: s, onClose, onDone }: ModalProps) {
   const change = useChangeSubscriptionQuota();
   const [value, setValue] = useState<LimitsInput>(() => limitsToInput(s.quota));
   const [local, setLocal] = useState<Partial<Record<LimitField, string>>>({});
-  const server: Partial<Record<LimitField, string>> = {};
-  if (change.error instanceof ApiProblem)
-    for (const e of change.error.errors) {
-      const field = limitFieldUnder("quota", e.field);
-      if (field) server[field] = e.message;
-    }
+  const server = limitErrorsUnder("quota", change.error instanceof ApiProblem ? change.error.errors : []);
   const errors = { ...server, ...local };
 
   function submit(event: FormEvent) {
@@ -298,20 +212,9 @@ function QuotaModal({ subscription: s, onClose, onDone }: ModalProps) {
           {Object.keys(server).length === 0 && <ProblemAlert error={change.error} title="The quota was not changed" />}
         </Form>
       </ModalBody>
-      <ModalFooter>
-        <Button
-          type="submit"
-          form="subscription-quota-form"
-          variant="primary"
-          isLoading={change.isPending}
-          isDisabled={change.isPending}
-        >
-          Save quota
-        </Button>
-        <Button variant="link" onClick={onClose}>
-          Cancel
-        </Button>
-      </ModalFooter>
+      <FormFooter form="subscription-quota-form" busy={change.isPending} onCancel={onClose}>
+        Save quota
+      </FormFooter>
     </Modal>
   );
 }

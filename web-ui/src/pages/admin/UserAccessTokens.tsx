@@ -1,13 +1,13 @@
 // A user's personal access tokens on their administration page: administrators and auditors see them (never a
 // secret); administrators revoke a live one, after a confirmation, and the list is read again.
 import { useState } from "react";
-import { Alert, AlertActionCloseButton, Button, Label } from "@patternfly/react-core";
+import { Button, Label } from "@patternfly/react-core";
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 import { useRevokeUserAccessToken, useUserAccessTokens, type AdminUserDetail, type UserAccessToken } from "../../api/admin";
 import { ConfirmModal } from "../../components/ConfirmModal";
 import { Empty, Loading, ProblemView } from "../../components/States";
 import { formatDate, formatDateTime } from "../../format";
-import { useCanChange } from "./shared";
+import { DoneNotice, useCanChange } from "./shared";
 
 const STATUS_COLOR: Record<string, "green" | "orange" | "grey"> = { active: "green", expired: "orange", revoked: "grey" };
 
@@ -29,17 +29,7 @@ export function UserAccessTokens({ user }: { user: AdminUserDetail }) {
     return <Empty title="No access tokens">{user.username} has made no personal access token.</Empty>;
   return (
     <>
-      {done && (
-        <Alert
-          variant="success"
-          isInline
-          isPlain
-          title={done}
-          role="status"
-          actionClose={<AlertActionCloseButton onClose={() => setDone(null)} />}
-          style={{ marginBottom: "1rem" }}
-        />
-      )}
+      <DoneNotice message={done} onClose={() => setDone(null)} />
       <Table aria-label="The user's access tokens" variant="compact">
         <Thead>
           <Tr>

@@ -28,7 +28,6 @@ import {
   PageSection,
   Title,
   Alert,
-  AlertActionCloseButton,
 } from "@patternfly/react-core";
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 import {
@@ -44,11 +43,12 @@ import {
 import { useMe, useModels } from "../../api/queries";
 import { ApiProblem } from "../../api/problem";
 import { ConfirmModal } from "../../components/ConfirmModal";
+import { FieldHelp } from "../../components/Fields";
 import { SubscriptionLabel } from "../../components/SubscribeButton";
 import { Empty, Loading, ProblemAlert, ProblemView } from "../../components/States";
 import { formatDate, formatDateTime, formatLimits } from "../../format";
 import { AdminKeysTable } from "./KeysAdminPage";
-import { LoadMore, useCanChange } from "./shared";
+import { DoneNotice, LoadMore, useCanChange } from "./shared";
 import { SubscriptionActionButtons, SubscriptionActionModal, type SubscriptionAction } from "./SubscriptionControls";
 import { UserAccessTokens } from "./UserAccessTokens";
 import { RoleLabels, UserStatus } from "./UsersPage";
@@ -249,13 +249,11 @@ function GrantForm({ user }: { user: AdminUserDetail }) {
                 <FormSelectOption key={m.id} value={m.id} label={`${m.display_name}${m.restricted ? " (restricted)" : ""}`} />
               ))}
             </FormSelect>
-            <FormHelperText>
-              <HelperText id="grant-model-help">
-                <HelperTextItem variant={error ? "error" : "default"}>
-                  {error ?? "Active at once, also for a restricted model, with the model's default quota."}
-                </HelperTextItem>
-              </HelperText>
-            </FormHelperText>
+            <FieldHelp
+              id="grant-model-help"
+              error={error}
+              hint="Active at once, also for a restricted model, with the model's default quota."
+            />
           </FormGroup>
         </FlexItem>
         <FlexItem>
@@ -287,17 +285,7 @@ function UserSubscriptions({ userId }: { userId: string }) {
   if (items.length === 0) return <Empty title="No subscriptions" />;
   return (
     <>
-      {done && (
-        <Alert
-          variant="success"
-          isInline
-          isPlain
-          title={done}
-          role="status"
-          actionClose={<AlertActionCloseButton onClose={() => setDone(null)} />}
-          style={{ marginBottom: "1rem" }}
-        />
-      )}
+      <DoneNotice message={done} onClose={() => setDone(null)} />
       <Table aria-label="The user's subscriptions" variant="compact">
         <Thead>
           <Tr>

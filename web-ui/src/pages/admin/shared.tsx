@@ -1,7 +1,8 @@
 // What the administration pages share: who may change things (admins; auditors read), the read-only notice,
-// and "Load more" for keyset pages. Their limits editors are src/limits.
+// "Load more" for keyset pages and the notice of what an action did. Their limits editors are src/limits,
+// the dialog asking for a reason is src/components/ReasonDialog.tsx.
 import type { ReactNode } from "react";
-import { Alert, Button, PageSection, Title, Content } from "@patternfly/react-core";
+import { Alert, AlertActionCloseButton, Button, PageSection, Title, Content } from "@patternfly/react-core";
 import { isAdmin } from "../../api/auth";
 import { useMe } from "../../api/queries";
 
@@ -40,5 +41,21 @@ export function LoadMore({
     >
       Load more
     </Button>
+  );
+}
+
+/** What the last action did, above the table it changed, until closed; nothing while `message` is null. */
+export function DoneNotice({ message, onClose }: { message: string | null; onClose: () => void }) {
+  if (!message) return null;
+  return (
+    <Alert
+      variant="success"
+      isInline
+      isPlain
+      title={message}
+      role="status"
+      actionClose={<AlertActionCloseButton onClose={onClose} />}
+      style={{ marginBottom: "1rem" }}
+    />
   );
 }

@@ -3,7 +3,6 @@
 import { useMemo, useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import {
-  Button,
   Checkbox,
   Form,
   FormGroup,
@@ -12,17 +11,18 @@ import {
   HelperTextItem,
   Modal,
   ModalBody,
-  ModalFooter,
   ModalHeader,
   TextInput,
 } from "@patternfly/react-core";
 import type { CreatedApiKey, SelfServiceSettings, Subscription } from "../../api/client";
 import { ApiProblem, asProblem } from "../../api/problem";
 import { useCreateKey } from "../../api/queries";
+import { FieldError, TextField } from "../../components/Fields";
+import { FormFooter } from "../../components/FormFooter";
 import { ProblemAlert } from "../../components/States";
 import { formatBudget } from "../../format";
 import { LimitsFields } from "../../limits/LimitsFields";
-import { inputToLimits, keyCap, limitFieldUnder, limitsToInput, prefill, validateLimits } from "../../limits/limits";
+import { inputToLimits, keyCap, limitErrorsUnder, limitsToInput, prefill, validateLimits } from "../../limits/limits";
 import type { LimitField, LimitsInput } from "../../limits/limits";
 
 type Errors = Partial<Record<"name" | "subscriptions" | "expires" | LimitField, string>>;
@@ -53,15 +53,11 @@ export function validateExpiry(date: string, maxDays?: number | null, now = new 
 
 /** Puts the server's field errors on the form's fields; what names no field stays in the alert. */
 export function serverFieldErrors(problem: ApiProblem): Errors {
-  const errors: Errors = {};
+  const errors: Errors = limitErrorsUnder("limits", problem.errors);
   for (const { field, message } of problem.errors) {
     if (field === "name") errors.name = message;
     else if (field.startsWith("subscription_ids")) errors.subscriptions = message;
     else if (field === "expires_at") errors.expires = message;
-    else {
-      const limit = limitFieldUnder("limits", field);
-      if (limit) errors[limit] = message;
-    }
   }
   return errors;
 }
@@ -136,17 +132,6 @@ export function CreateKeyModal({
     );
   }
 
-  const fieldError = (id: string, message: string | undefined) =>
-    message ? (
-      <FormHelperText>
-        <HelperText>
-          <HelperTextItem variant="error" id={`${id}-error`}>
-            {message}
-          </HelperTextItem>
-        </HelperText>
-      </FormHelperText>
-    ) : null;
-
   return (
     <Modal isOpen variant="medium" onClose={onClose} aria-labelledby="create-key-title">
       <ModalHeader title="Create an API key" labelId="create-key-title" />
@@ -161,19 +146,15 @@ export function CreateKeyModal({
           </p>
         ) : (
           <Form id="create-key-form" onSubmit={submit} noValidate>
-            <FormGroup label="Name" isRequired fieldId="key-name">
-              <TextInput
-                id="key-name"
-                isRequired
-                value={name}
-                onChange={(_e, v) => setName(v)}
-                validated={errors.name ? "error" : "default"}
-                aria-invalid={!!errors.name}
-                aria-describedby={errors.name ? "key-name-error" : undefined}
-                placeholder="ci-pipeline"
-              />
-              {fieldError("key-name", errors.name)}
-            </FormGroup>
+            <TextField
+              id="key-name"
+              label="Name"
+              isRequired
+              error={errors.name}
+              value={name}
+              onChange={(_e, v) => setName(v)}
+              placeholder="ci-pipeline"
+            />
             <FormGroup
               label="Subscriptions"
               isRequired
@@ -192,7 +173,7 @@ export function CreateKeyModal({
                   onChange={(_e, on) => choose(s.id, on)}
                 />
               ))}
-              {fieldError("key-subscriptions", errors.subscriptions)}
+              <FieldError id="key-subscriptions-error" error={errors.subscriptions} />
             </FormGroup>
             <LimitsFields
               idPrefix="key"
@@ -226,28 +207,15 @@ export function CreateKeyModal({
                 aria-invalid={!!errors.expires}
                 aria-describedby={errors.expires ? "key-expires-error" : undefined}
               />
-              {fieldError("key-expires", errors.expires)}
+              <FieldError id="key-expires-error" error={errors.expires} />
             </FormGroup>
             <ProblemAlert error={create.error} title="The key was not created" />
           </Form>
         )}
       </ModalBody>
-      <ModalFooter>
-        {active.length > 0 && (
-          <Button
-            type="submit"
-            form="create-key-form"
-            variant="primary"
-            isLoading={create.isPending}
-            isDisabled={create.isPending}
-          >
-            Create key
-          </Button>
-        )}
-        <Button variant="link" onClick={onClose}>
-          Cancel
-        </Button>
-      </ModalFooter>
+      <FormFooter form="create-key-form" busy={create.isPending} hideSubmit={active.length === 0} onCancel={onClose}>
+        Create key
+      </FormFooter>
     </Modal>
   );
 }

@@ -1,22 +1,19 @@
 // Edit a key's limits and expiry, within its subscriptions' quotas.
 import { useState, type FormEvent } from "react";
 import {
-  Button,
   Checkbox,
   Form,
   FormGroup,
-  FormHelperText,
-  HelperText,
-  HelperTextItem,
   Modal,
   ModalBody,
-  ModalFooter,
   ModalHeader,
   TextInput,
 } from "@patternfly/react-core";
 import type { ApiKey, SelfServiceSettings, Subscription } from "../../api/client";
 import { asProblem } from "../../api/problem";
 import { useUpdateKey } from "../../api/queries";
+import { FieldError } from "../../components/Fields";
+import { FormFooter } from "../../components/FormFooter";
 import { ProblemAlert } from "../../components/States";
 import { LimitsFields } from "../../limits/LimitsFields";
 import { inputToLimits, keyCap, limitsToInput, validateLimits } from "../../limits/limits";
@@ -101,25 +98,14 @@ export function EditKeyModal({
                 aria-invalid={!!errors.expires}
               />
             )}
-            {errors.expires && (
-              <FormHelperText>
-                <HelperText>
-                  <HelperTextItem variant="error">{errors.expires}</HelperTextItem>
-                </HelperText>
-              </FormHelperText>
-            )}
+            <FieldError error={errors.expires} />
           </FormGroup>
           <ProblemAlert error={update.error} title="The key was not changed" />
         </Form>
       </ModalBody>
-      <ModalFooter>
-        <Button type="submit" form="edit-key-form" variant="primary" isLoading={update.isPending} isDisabled={update.isPending}>
-          Save
-        </Button>
-        <Button variant="link" onClick={onClose}>
-          Cancel
-        </Button>
-      </ModalFooter>
+      <FormFooter form="edit-key-form" busy={update.isPending} onCancel={onClose}>
+        Save
+      </FormFooter>
     </Modal>
   );
 }
