@@ -87,27 +87,6 @@ impl User {
     pub fn can_oversee(&self) -> bool {
         self.is_admin() || self.is_auditor()
     }
-
-    /// Refuses anyone but administrators and auditors: `what` completes "only administrators and auditors
-    /// see …".
-    pub fn require_oversight(&self, what: &str) -> Result<(), Error> {
-        if self.can_oversee() {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(format!(
-                "only administrators and auditors see {what}"
-            )))
-        }
-    }
-
-    /// Refuses anyone but administrators: `what` completes "only administrators …".
-    pub fn require_admin(&self, what: &str) -> Result<(), Error> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(format!("only administrators {what}")))
-        }
-    }
 }
 
 /// A set of roles as stored: `user` always first, then `admin` and `auditor` when held, without repeats.
