@@ -86,9 +86,18 @@ function account(id) {
   };
 }
 
+// The key is generated as PEM and read back as a new key object before its JWK export: exporting the
+// generated KeyObject itself can deadlock Node 20 (a garbage collection during the export destroys the
+// key-generation job, which waits for the lock the export holds; seen as a provider that never printed its
+// issuer, its main thread in ~KeyGenJob).
 function newRsaKey(kid) {
-  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+  const { privateKey } = crypto.generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  const jwk = crypto.createPrivateKey(privateKey).export({ format: 'jwk' });
+  return { ...jwk, kid, alg: 'RS256', use: 'sig' };
 }
 
 function publicJwk(jwk) {
