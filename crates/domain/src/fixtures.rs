@@ -168,11 +168,16 @@ pub fn settings_source() -> crate::settings::SettingsSource {
     fixed_settings(key_settings())
 }
 
-/// A user with the `user` role.
+/// A user called "alice" with the `user` role.
 pub fn user(id: UserId, status: UserStatus) -> User {
+    named_user(id, "alice", status)
+}
+
+/// A user with the `user` role, this username, and neither email nor display name.
+pub fn named_user(id: UserId, username: &str, status: UserStatus) -> User {
     User {
         id,
-        username: "alice".into(),
+        username: username.into(),
         email: None,
         display_name: None,
         roles: vec![Role::User],
@@ -193,4 +198,94 @@ pub fn access_record(
         version: 1,
         synced_version: 1,
     }
+}
+
+/// What LiteLLM answers for a key with this hash and nothing else: no models, limits, spend, owner or
+/// metadata, not blocked.
+pub fn bare_gateway_key(hash: crate::secret::KeyHash) -> crate::gateway::GatewayKey {
+    crate::gateway::GatewayKey {
+        hash,
+        alias: None,
+        user_id: None,
+        models: vec![],
+        status: crate::gateway::GatewayKeyStatus::Active,
+        max_budget: None,
+        budget_duration: None,
+        tpm_limit: None,
+        rpm_limit: None,
+        spend: None,
+        budget_reset_at: None,
+        expires_at: None,
+        metadata: serde_json::Value::Null,
+        team_id: None,
+        allowed_routes: vec![],
+    }
+}
+
+/// A subscription store that holds `sub` (whatever id is asked for) with these keys bound to it.
+pub fn subscription_store_with(
+    sub: Subscription,
+    keys: Vec<ApiKey>,
+) -> crate::subscriptions::MockSubscriptionStore {
+    let mut store = crate::subscriptions::MockSubscriptionStore::new();
+    store
+        .expect_get_subscription()
+        .returning(move |_| Ok(Some(sub.clone())));
+    store
+        .expect_keys_bound_to()
+        .returning(move |_| Ok(keys.clone()));
+    store
+}
+
+/// `sub`, moved to `status`, as the store answers a status change.
+pub fn with_status(sub: &Subscription, status: SubscriptionStatus) -> Subscription {
+    let mut s = sub.clone();
+    s.status = status;
+    s
+}
+
+/// Alice as an administrator (keeping her other roles).
+pub fn admin() -> Actor {
+    let mut actor = alice();
+    actor.roles.push(Role::Admin);
+    actor
+}
+
+/// Lets the access store be told LiteLLM holds a user's records, keeping each `(user, version)` told.
+pub fn record_access_synced(
+    access: &mut crate::access::MockAccessStore,
+) -> Arc<std::sync::Mutex<Vec<(UserId, i64)>>> {
+    let synced = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = synced.clone();
+    access
+        .expect_mark_access_synced()
+        .returning(move |user, version, _| {
+            s.lock().unwrap().push((user, version));
+            Ok(())
+        });
+    synced
+}
+
+/// Lets LiteLLM take an owner's convergence (user, access, team), keeping the names of the calls in order;
+/// the test adds the calls it expects next to the same list.
+pub fn record_owner_convergence(
+    gateway: &mut crate::gateway::MockGateway,
+) -> Arc<std::sync::Mutex<Vec<&'static str>>> {
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let c = calls.clone();
+    gateway.expect_ensure_user().returning(move |_| {
+        c.lock().unwrap().push("ensure_user");
+        Ok(())
+    });
+    let c = calls.clone();
+    gateway.expect_set_user_access().returning(move |_| {
+        c.lock().unwrap().push("set_user_access");
+        Ok(())
+    });
+    let c = calls.clone();
+    gateway.expect_ensure_team().returning(move |_| {
+        c.lock().unwrap().push("ensure_team");
+        Ok(())
+    });
+    calls
 }

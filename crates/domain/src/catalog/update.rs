@@ -123,12 +123,6 @@ mod tests {
     use crate::users::Role;
     use serde_json::json;
 
-    fn admin() -> Actor {
-        let mut actor = alice();
-        actor.roles.push(Role::Admin);
-        actor
-    }
-
     fn models(restricted: bool) -> MockModelStore {
         let mut models = MockModelStore::new();
         models.expect_get_model().returning(move |id| {

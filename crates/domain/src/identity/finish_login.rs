@@ -480,6 +480,70 @@ mod tests {
         )
     }
 
+    /// The usual [`callback`] from the usual [`client`].
+    async fn log_in(
+        provider: MockIdentityProvider,
+        sessions: MockSessionStore,
+        users: MockIdentityUsers,
+        gateway: MockGateway,
+        mapping: RoleMapping,
+    ) -> Result<LoggedIn, LoginError> {
+        finish(provider, sessions, users, gateway, mapping)
+            .execute(&callback(), &client())
+            .await
+    }
+
+    /// A valid callback for which the provider vouches for `who`, under the usual [`mapping`].
+    async fn log_in_as(
+        who: VerifiedIdentity,
+        users: MockIdentityUsers,
+        gateway: MockGateway,
+    ) -> Result<LoggedIn, LoginError> {
+        log_in(
+            provider_answering(Ok(who)),
+            sessions_with_state(),
+            users,
+            gateway,
+            mapping(),
+        )
+        .await
+    }
+
+    /// A valid callback whose code the provider will not exchange, failing with `error`.
+    async fn exchange_failing(error: IdentityError) -> LoginError {
+        log_in(
+            provider_answering(Err(error)),
+            sessions_with_state(),
+            MockIdentityUsers::new(),
+            MockGateway::new(),
+            mapping(),
+        )
+        .await
+        .unwrap_err()
+    }
+
+    /// Users in which the provider's identity is user 1, "alice", already known with these roles.
+    fn known_alice(roles: Vec<Role>, status: UserStatus) -> MockIdentityUsers {
+        let mut users = MockIdentityUsers::new();
+        users
+            .expect_find_by_identity()
+            .returning(move |_, _| Ok(Some(user(1, "alice", roles.clone(), status))));
+        users
+    }
+
+    /// A login that must refuse the callback before it asks the store for the login state.
+    fn never_reaching_the_store() -> FinishLogin {
+        let mut sessions = MockSessionStore::new();
+        sessions.expect_take_login_state().never();
+        finish(
+            MockIdentityProvider::new(),
+            sessions,
+            MockIdentityUsers::new(),
+            MockGateway::new(),
+            mapping(),
+        )
+    }
+
     #[tokio::test]
     async fn a_first_login_creates_the_user_with_mapped_roles_and_creates_them_in_litellm() {
         let mut users = MockIdentityUsers::new();
@@ -562,16 +626,9 @@ mod tests {
                 }
             });
         users.expect_update_profile().never();
-        let logged_in = finish(
-            provider_answering(Ok(identity("alice", &[]))),
-            sessions_with_state(),
-            users,
-            gateway_ok(),
-            mapping(),
-        )
-        .execute(&callback(), &client())
-        .await
-        .unwrap();
+        let logged_in = log_in_as(identity("alice", &[]), users, gateway_ok())
+            .await
+            .unwrap();
 
         let tried = tried.lock().unwrap().clone();
         let names: Vec<&str> = tried.iter().map(|(n, _)| n.as_str()).collect();
@@ -606,33 +663,18 @@ mod tests {
             })
             .times(1)
             .returning(|_, _, _, _| Ok(user(1, "alice", vec![Role::User], UserStatus::Active)));
-        let logged_in = finish(
-            provider_answering(Ok(identity("alice", &["users"]))),
-            sessions_with_state(),
-            users,
-            gateway_ok(),
-            mapping(),
-        )
-        .execute(&callback(), &client())
-        .await
-        .unwrap();
+        let logged_in = log_in_as(identity("alice", &["users"]), users, gateway_ok())
+            .await
+            .unwrap();
         assert!(!logged_in.created);
         assert_eq!(logged_in.session.user.roles, vec![Role::User]);
     }
 
     #[tokio::test]
     async fn an_unchanged_returning_user_writes_nothing_and_roles_stay_when_not_synced() {
-        let mut users = MockIdentityUsers::new();
-        users.expect_find_by_identity().returning(|_, _| {
-            Ok(Some(user(
-                1,
-                "alice",
-                vec![Role::User, Role::Admin],
-                UserStatus::Active,
-            )))
-        });
+        let mut users = known_alice(vec![Role::User, Role::Admin], UserStatus::Active);
         users.expect_update_profile().never();
-        let logged_in = finish(
+        let logged_in = log_in(
             provider_answering(Ok(identity("alice", &["users"]))),
             sessions_with_state(),
             users,
@@ -642,7 +684,6 @@ mod tests {
                 ..mapping()
             },
         )
-        .execute(&callback(), &client())
         .await
         .unwrap();
         assert_eq!(logged_in.session.user.roles, vec![Role::User, Role::Admin]);
@@ -650,28 +691,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_suspended_user_cannot_log_in() {
-        let mut users = MockIdentityUsers::new();
-        users.expect_find_by_identity().returning(|_, _| {
-            Ok(Some(user(
-                1,
-                "alice",
-                vec![Role::User],
-                UserStatus::Suspended,
-            )))
-        });
+        let mut users = known_alice(vec![Role::User], UserStatus::Suspended);
         users.expect_update_profile().never();
         let mut gateway = MockGateway::new();
         gateway.expect_ensure_user().never();
-        let err = finish(
-            provider_answering(Ok(identity("alice", &[]))),
-            sessions_with_state(),
-            users,
-            gateway,
-            mapping(),
-        )
-        .execute(&callback(), &client())
-        .await
-        .unwrap_err();
+        let err = log_in_as(identity("alice", &[]), users, gateway)
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, LoginError::Forbidden(ref m) if m.contains("suspended")),
             "{err:?}"
@@ -683,7 +709,7 @@ mod tests {
         let mut users = MockIdentityUsers::new();
         users.expect_find_by_identity().never();
         users.expect_insert_identity_user().never();
-        let err = finish(
+        let err = log_in(
             provider_answering(Ok(identity("eve", &["contractors"]))),
             sessions_with_state(),
             users,
@@ -693,7 +719,6 @@ mod tests {
                 ..mapping()
             },
         )
-        .execute(&callback(), &client())
         .await
         .unwrap_err();
         assert!(matches!(err, LoginError::Forbidden(_)), "{err:?}");
@@ -712,16 +737,9 @@ mod tests {
             .expect_ensure_user()
             .times(1)
             .returning(|_| Err(GatewayError::Unavailable("connection refused".into())));
-        let logged_in = finish(
-            provider_answering(Ok(identity("alice", &[]))),
-            sessions_with_state(),
-            users,
-            gateway,
-            mapping(),
-        )
-        .execute(&callback(), &client())
-        .await
-        .unwrap();
+        let logged_in = log_in_as(identity("alice", &[]), users, gateway)
+            .await
+            .unwrap();
         assert_eq!(logged_in.session.user.username, "alice");
     }
 
@@ -734,14 +752,13 @@ mod tests {
             .returning(|_, _| Ok(None));
         let mut provider = MockIdentityProvider::new();
         provider.expect_exchange_code().never();
-        let err = finish(
+        let err = log_in(
             provider,
             sessions,
             MockIdentityUsers::new(),
             MockGateway::new(),
             mapping(),
         )
-        .execute(&callback(), &client())
         .await
         .unwrap_err();
         assert_eq!(err, LoginError::StateInvalid);
@@ -749,15 +766,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_forged_state_is_refused_without_touching_the_store() {
-        let mut sessions = MockSessionStore::new();
-        sessions.expect_take_login_state().never();
-        let login = finish(
-            MockIdentityProvider::new(),
-            sessions,
-            MockIdentityUsers::new(),
-            MockGateway::new(),
-            mapping(),
-        );
+        let login = never_reaching_the_store();
         for state in [
             None,
             Some("kp_state_forged".to_owned()),
@@ -822,25 +831,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_forged_state_is_refused_as_such_whatever_the_binding() {
-        let mut sessions = MockSessionStore::new();
-        sessions.expect_take_login_state().never();
-        let err = finish(
-            MockIdentityProvider::new(),
-            sessions,
-            MockIdentityUsers::new(),
-            MockGateway::new(),
-            mapping(),
-        )
-        .execute(
-            &Callback {
-                state: Some("kp_state_forged".into()),
-                browser_binding: None,
-                ..callback()
-            },
-            &client(),
-        )
-        .await
-        .unwrap_err();
+        let err = never_reaching_the_store()
+            .execute(
+                &Callback {
+                    state: Some("kp_state_forged".into()),
+                    browser_binding: None,
+                    ..callback()
+                },
+                &client(),
+            )
+            .await
+            .unwrap_err();
         assert_eq!(err, LoginError::StateInvalid);
     }
 
@@ -882,27 +883,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_invalid_token_and_an_unreachable_provider_are_told_apart() {
-        let err = finish(
-            provider_answering(Err(IdentityError::Rejected("audience".into()))),
-            sessions_with_state(),
-            MockIdentityUsers::new(),
-            MockGateway::new(),
-            mapping(),
-        )
-        .execute(&callback(), &client())
-        .await
-        .unwrap_err();
+        let err = exchange_failing(IdentityError::Rejected("audience".into())).await;
         assert_eq!(err, LoginError::Rejected("audience".into()));
-        let err = finish(
-            provider_answering(Err(IdentityError::Unavailable("timeout".into()))),
-            sessions_with_state(),
-            MockIdentityUsers::new(),
-            MockGateway::new(),
-            mapping(),
-        )
-        .execute(&callback(), &client())
-        .await
-        .unwrap_err();
+        let err = exchange_failing(IdentityError::Unavailable("timeout".into())).await;
         assert_eq!(err, LoginError::ProviderUnavailable("timeout".into()));
     }
 
@@ -922,16 +905,9 @@ mod tests {
             .expect_insert_identity_user()
             .times(1)
             .returning(|_, _, _, _| Err(StoreError::Conflict(ConflictKind::IdentityLinked)));
-        let logged_in = finish(
-            provider_answering(Ok(identity("alice", &[]))),
-            sessions_with_state(),
-            users,
-            gateway_ok(),
-            mapping(),
-        )
-        .execute(&callback(), &client())
-        .await
-        .unwrap();
+        let logged_in = log_in_as(identity("alice", &[]), users, gateway_ok())
+            .await
+            .unwrap();
         assert_eq!(logged_in.session.user.id, UserId(uuid::Uuid::from_u128(5)));
         assert!(!logged_in.created);
     }
@@ -948,16 +924,7 @@ mod tests {
         let mut unverified = identity("mallory", &[]);
         unverified.email_verified = Some(false);
         unverified.preferred_username = None;
-        let logged_in = finish(
-            provider_answering(Ok(unverified)),
-            sessions_with_state(),
-            users,
-            gateway_ok(),
-            mapping(),
-        )
-        .execute(&callback(), &client())
-        .await
-        .unwrap();
+        let logged_in = log_in_as(unverified, users, gateway_ok()).await.unwrap();
         // The username still comes from the email when nothing better is given, but it is only a name.
         assert_eq!(logged_in.session.user.username, "mallory@example.test");
         assert_eq!(logged_in.session.user.email, None);

@@ -269,14 +269,7 @@ mod tests {
                 record.version = 4;
                 Ok(Some(record))
             });
-        let synced = Arc::new(Mutex::new(Vec::new()));
-        let s = synced.clone();
-        access
-            .expect_mark_access_synced()
-            .returning(move |user, version, _| {
-                s.lock().unwrap().push((user, version));
-                Ok(())
-            });
+        let synced = record_access_synced(&mut access);
         let sent = Arc::new(Mutex::new(Vec::new()));
         let mut gateway = MockGateway::new();
         gateway.expect_ensure_user().returning(|_| Ok(()));

@@ -266,7 +266,7 @@ mod tests {
     use super::*;
     use crate::access::MockAccessStore;
     use crate::fixtures::*;
-    use crate::gateway::{GatewayKey, GatewayKeyStatus, MockGateway};
+    use crate::gateway::MockGateway;
     use crate::keys::MockAdminKeyStore;
     use crate::keys::MockApiKeyStore;
     use crate::keys::{ApiKey, SyncState};
@@ -274,12 +274,6 @@ mod tests {
     use crate::subscriptions::SubscriptionStatus;
     use crate::users::{Role, UserStatus};
     use std::sync::Mutex;
-
-    fn admin() -> Actor {
-        let mut actor = alice();
-        actor.roles.push(Role::Admin);
-        actor
-    }
 
     fn auditor() -> Actor {
         let mut actor = alice();
@@ -543,23 +537,7 @@ mod tests {
         let s = sent.clone();
         gateway.expect_update_key().times(2).returning(move |u| {
             s.lock().unwrap().push(u.blocked);
-            Ok(GatewayKey {
-                hash: u.hash.clone(),
-                alias: None,
-                user_id: None,
-                models: vec![],
-                status: GatewayKeyStatus::Active,
-                max_budget: None,
-                budget_duration: None,
-                tpm_limit: None,
-                rpm_limit: None,
-                spend: None,
-                budget_reset_at: None,
-                expires_at: None,
-                metadata: serde_json::Value::Null,
-                team_id: None,
-                allowed_routes: vec![],
-            })
+            Ok(bare_gateway_key(u.hash.clone()))
         });
         let h = harness(gateway);
         let id = h.id();

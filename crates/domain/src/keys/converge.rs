@@ -257,30 +257,14 @@ mod tests {
     use crate::access::team_id_of;
     use crate::access::MockAccessStore;
     use crate::fixtures::*;
-    use crate::gateway::{GatewayKey, GatewayKeyStatus, MockGateway};
+    use crate::gateway::{GatewayKey, MockGateway};
     use crate::keys::MockApiKeyStore;
     use crate::settings::SelfServiceSettings;
     use chrono::Duration;
     use std::sync::Mutex;
 
     fn gateway_key(key: &ApiKey) -> GatewayKey {
-        GatewayKey {
-            hash: key.hash.clone(),
-            alias: None,
-            user_id: None,
-            models: vec![],
-            status: GatewayKeyStatus::Active,
-            max_budget: None,
-            budget_duration: None,
-            tpm_limit: None,
-            rpm_limit: None,
-            spend: None,
-            budget_reset_at: None,
-            expires_at: None,
-            metadata: serde_json::Value::Null,
-            team_id: None,
-            allowed_routes: vec![],
-        }
+        bare_gateway_key(key.hash.clone())
     }
 
     /// The key's owner is in line with LiteLLM and holds no subscription beyond the key's models.
@@ -330,6 +314,42 @@ mod tests {
         )
     }
 
+    /// Converges some key with these mocks.
+    async fn converge(
+        keys: MockApiKeyStore,
+        access: MockAccessStore,
+        gateway: MockGateway,
+    ) -> Result<Converged, Error> {
+        run(keys, access, gateway).execute(ApiKeyId::new()).await
+    }
+
+    /// Expects exactly one update sent to LiteLLM, answered with `key`, and keeps it for inspection.
+    fn capture_update(gateway: &mut MockGateway, key: ApiKey) -> Arc<Mutex<Option<UpdateKey>>> {
+        let sent = Arc::new(Mutex::new(None));
+        let slot = sent.clone();
+        gateway.expect_update_key().times(1).returning(move |u| {
+            *slot.lock().unwrap() = Some(u.clone());
+            Ok(gateway_key(&key))
+        });
+        sent
+    }
+
+    fn expect_synced_once(keys: &mut MockApiKeyStore) {
+        keys.expect_mark_key_synced()
+            .times(1)
+            .returning(|_, _| Ok(()));
+    }
+
+    /// Expects exactly one move of the key from `from` to revoked, audited as `action`.
+    fn expect_revoked_from(keys: &mut MockApiKeyStore, from: ApiKeyStatus, action: &'static str) {
+        keys.expect_change_key_status()
+            .times(1)
+            .withf(move |_, f, to, _, a| {
+                f == [from] && *to == ApiKeyStatus::Revoked && a.action == action
+            })
+            .returning(|_, _, _, _, _| Ok(api_key(alice().user_id, ApiKeyStatus::Revoked)));
+    }
+
     #[tokio::test]
     async fn an_active_key_gets_its_whole_desired_state_in_litellm() {
         let mut key = api_key(alice().user_id, ApiKeyStatus::Active);
@@ -348,14 +368,9 @@ mod tests {
                     && u.metadata["keyport_key_id"] == serde_json::json!(k.id)
             })
             .returning(move |_| Ok(gateway_key(&key)));
-        keys.expect_mark_key_synced()
-            .times(1)
-            .returning(|_, _| Ok(()));
+        expect_synced_once(&mut keys);
         assert_eq!(
-            run(keys, access, gateway)
-                .execute(ApiKeyId::new())
-                .await
-                .unwrap(),
+            converge(keys, access, gateway).await.unwrap(),
             Converged::InLine
         );
     }
@@ -370,10 +385,7 @@ mod tests {
             .withf(|u| u.blocked)
             .returning(move |_| Ok(gateway_key(&key)));
         keys.expect_mark_key_synced().returning(|_, _| Ok(()));
-        run(keys, access, gateway)
-            .execute(ApiKeyId::new())
-            .await
-            .unwrap();
+        converge(keys, access, gateway).await.unwrap();
     }
 
     #[tokio::test]
@@ -393,10 +405,7 @@ mod tests {
                 .returning(move |_| Ok(gateway_key(&sent)));
             keys.expect_mark_key_synced().returning(|_, _| Ok(()));
             assert_eq!(
-                run(keys, access, gateway)
-                    .execute(ApiKeyId::new())
-                    .await
-                    .unwrap(),
+                converge(keys, access, gateway).await.unwrap(),
                 Converged::InLine
             );
         }
@@ -408,19 +417,9 @@ mod tests {
         key.models.clear();
         let (mut keys, access, mut gateway) = harness(key, UserStatus::Active);
         gateway.expect_update_key().never();
-        keys.expect_change_key_status()
-            .times(1)
-            .withf(|_, from, to, _, a| {
-                from == [ApiKeyStatus::Active]
-                    && *to == ApiKeyStatus::Revoked
-                    && a.action == "api_key.revoke"
-            })
-            .returning(|_, _, _, _, _| Ok(api_key(alice().user_id, ApiKeyStatus::Revoked)));
+        expect_revoked_from(&mut keys, ApiKeyStatus::Active, "api_key.revoke");
         assert_eq!(
-            run(keys, access, gateway)
-                .execute(ApiKeyId::new())
-                .await
-                .unwrap(),
+            converge(keys, access, gateway).await.unwrap(),
             Converged::RevokedForLackOfModels
         );
     }
@@ -436,14 +435,9 @@ mod tests {
                 .times(1)
                 .withf(move |h| *h == hash)
                 .return_once(move |_| answer);
-            keys.expect_mark_key_synced()
-                .times(1)
-                .returning(|_, _| Ok(()));
+            expect_synced_once(&mut keys);
             assert_eq!(
-                run(keys, access, gateway)
-                    .execute(ApiKeyId::new())
-                    .await
-                    .unwrap(),
+                converge(keys, access, gateway).await.unwrap(),
                 Converged::Deleted
             );
         }
@@ -457,10 +451,7 @@ mod tests {
             .expect_delete_key()
             .returning(|_| Err(GatewayError::Unavailable("refused".into())));
         keys.expect_mark_key_synced().never();
-        let err = run(keys, access, gateway)
-            .execute(ApiKeyId::new())
-            .await
-            .unwrap_err();
+        let err = converge(keys, access, gateway).await.unwrap_err();
         assert!(matches!(err, Error::GatewayUnavailable { .. }));
     }
 
@@ -476,10 +467,7 @@ mod tests {
         gateway.expect_delete_key().never();
         keys.expect_mark_key_synced().returning(|_, _| Ok(()));
         assert_eq!(
-            run(keys, access, gateway)
-                .execute(ApiKeyId::new())
-                .await
-                .unwrap(),
+            converge(keys, access, gateway).await.unwrap(),
             Converged::WaitingForDeadline(now() + Duration::minutes(5))
         );
 
@@ -487,19 +475,9 @@ mod tests {
         due.retire_at = Some(now());
         let (mut keys, access, mut gateway) = harness(due, UserStatus::Active);
         gateway.expect_delete_key().times(1).returning(|_| Ok(()));
-        keys.expect_change_key_status()
-            .times(1)
-            .withf(|_, from, to, _, a| {
-                from == [ApiKeyStatus::Retiring]
-                    && *to == ApiKeyStatus::Revoked
-                    && a.action == "api_key.retire"
-            })
-            .returning(|_, _, _, _, _| Ok(api_key(alice().user_id, ApiKeyStatus::Revoked)));
+        expect_revoked_from(&mut keys, ApiKeyStatus::Retiring, "api_key.retire");
         assert_eq!(
-            run(keys, access, gateway)
-                .execute(ApiKeyId::new())
-                .await
-                .unwrap(),
+            converge(keys, access, gateway).await.unwrap(),
             Converged::Deleted
         );
     }
@@ -516,10 +494,7 @@ mod tests {
             .withf(|_, _, to, _, a| *to == ApiKeyStatus::Lost && a.action == "api_key.lost")
             .returning(|_, _, _, _, _| Ok(api_key(alice().user_id, ApiKeyStatus::Lost)));
         assert_eq!(
-            run(keys, access, gateway)
-                .execute(ApiKeyId::new())
-                .await
-                .unwrap(),
+            converge(keys, access, gateway).await.unwrap(),
             Converged::MarkedLost
         );
     }
@@ -532,10 +507,7 @@ mod tests {
             gateway.expect_update_key().never();
             gateway.expect_delete_key().never();
             assert_eq!(
-                run(keys, access, gateway)
-                    .execute(ApiKeyId::new())
-                    .await
-                    .unwrap(),
+                converge(keys, access, gateway).await.unwrap(),
                 Converged::Skipped
             );
         }
@@ -545,12 +517,7 @@ mod tests {
     async fn an_active_key_is_sent_its_owners_team_and_the_policys_allowed_routes() {
         let key = api_key(alice().user_id, ApiKeyStatus::Active);
         let (mut keys, access, mut gateway) = harness(key.clone(), UserStatus::Active);
-        let sent = Arc::new(Mutex::new(None));
-        let slot = sent.clone();
-        gateway.expect_update_key().times(1).returning(move |u| {
-            *slot.lock().unwrap() = Some(u.clone());
-            Ok(gateway_key(&key))
-        });
+        let sent = capture_update(&mut gateway, key);
         keys.expect_mark_key_synced().returning(|_, _| Ok(()));
         let routes = InferenceRoutes::parse(vec!["/v1/embeddings".into()]).unwrap();
         let settings = fixed_settings(SelfServiceSettings {
@@ -577,20 +544,10 @@ mod tests {
         suspended.id = key.subscription_ids[0];
         let record = access_record(owner, UserStatus::Active, vec![suspended]);
         let (mut keys, access, mut gateway) = harness_with(key.clone(), record);
-        let sent = Arc::new(Mutex::new(None));
-        let slot = sent.clone();
-        gateway.expect_update_key().times(1).returning(move |u| {
-            *slot.lock().unwrap() = Some(u.clone());
-            Ok(gateway_key(&key))
-        });
+        let sent = capture_update(&mut gateway, key);
         keys.expect_change_key_status().never();
-        keys.expect_mark_key_synced()
-            .times(1)
-            .returning(|_, _| Ok(()));
-        let out = run(keys, access, gateway)
-            .execute(ApiKeyId::new())
-            .await
-            .unwrap();
+        expect_synced_once(&mut keys);
+        let out = converge(keys, access, gateway).await.unwrap();
         assert_eq!(out, Converged::InLine);
         let sent = sent.lock().unwrap().clone().unwrap();
         assert!(sent.blocked, "a paused key is blocked");
@@ -613,40 +570,15 @@ mod tests {
         );
         record.version = 2;
         let (mut keys, mut access, mut gateway) = harness_with(key.clone(), record);
-        let synced = Arc::new(Mutex::new(Vec::new()));
-        let s = synced.clone();
-        access
-            .expect_mark_access_synced()
-            .returning(move |user, version, _| {
-                s.lock().unwrap().push((user, version));
-                Ok(())
-            });
-        let calls = Arc::new(Mutex::new(Vec::new()));
-        let c = calls.clone();
-        gateway.expect_ensure_user().returning(move |_| {
-            c.lock().unwrap().push("ensure_user");
-            Ok(())
-        });
-        let c = calls.clone();
-        gateway.expect_set_user_access().returning(move |_| {
-            c.lock().unwrap().push("set_user_access");
-            Ok(())
-        });
-        let c = calls.clone();
-        gateway.expect_ensure_team().returning(move |_| {
-            c.lock().unwrap().push("ensure_team");
-            Ok(())
-        });
+        let synced = record_access_synced(&mut access);
+        let calls = record_owner_convergence(&mut gateway);
         let c = calls.clone();
         gateway.expect_update_key().returning(move |_| {
             c.lock().unwrap().push("update_key");
             Ok(gateway_key(&key))
         });
         keys.expect_mark_key_synced().returning(|_, _| Ok(()));
-        let out = run(keys, access, gateway)
-            .execute(ApiKeyId::new())
-            .await
-            .unwrap();
+        let out = converge(keys, access, gateway).await.unwrap();
         assert_eq!(out, Converged::InLine);
         assert_eq!(
             *calls.lock().unwrap(),
@@ -677,10 +609,7 @@ mod tests {
             .returning(|_| Err(GatewayError::Unavailable("refused".into())));
         gateway.expect_update_key().never();
         keys.expect_mark_key_synced().never();
-        let err = run(keys, access, gateway)
-            .execute(ApiKeyId::new())
-            .await
-            .unwrap_err();
+        let err = converge(keys, access, gateway).await.unwrap_err();
         assert!(matches!(err, Error::GatewayUnavailable { .. }), "{err:?}");
     }
 
@@ -701,10 +630,7 @@ mod tests {
             .withf(|u| u.blocked)
             .returning(move |_| Ok(gateway_key(&key)));
         assert_eq!(
-            run(keys, access, gateway)
-                .execute(ApiKeyId::new())
-                .await
-                .unwrap(),
+            converge(keys, access, gateway).await.unwrap(),
             Converged::InLine
         );
     }

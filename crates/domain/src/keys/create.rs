@@ -220,6 +220,41 @@ mod tests {
             }
         }
 
+        /// Alice holds one active subscription (see `active_sub`); the name is free.
+        fn with_active_sub() -> (Self, Subscription) {
+            let sub = active_sub();
+            (Self::with_subscriptions(vec![sub.clone()]), sub)
+        }
+
+        /// The store says the owner's access is pending: her record (holding `sub`) is at version 2.
+        /// Records the inserted key, as `expect_insert` does.
+        fn owner_access_pending(&mut self, sub: &Subscription) -> Arc<Mutex<Option<NewApiKey>>> {
+            let (inserted, _) = expect_insert_answering(
+                &mut self.keys,
+                KeyInserted {
+                    owner_access_pending: true,
+                },
+            );
+            let mut record = access_record(alice().user_id, UserStatus::Active, vec![sub.clone()]);
+            record.version = 2;
+            self.access = MockAccessStore::new();
+            self.access
+                .expect_access_record()
+                .returning(move |_| Ok(Some(record.clone())));
+            inserted
+        }
+
+        /// Alice asks for `req` with the fixed settings.
+        async fn create(self, req: CreateKeyRequest) -> Result<CreatedKey, Error> {
+            self.use_case().execute(&alice(), req).await
+        }
+
+        /// The request is refused before a key is recorded or generated.
+        fn expect_nothing_created(&mut self) {
+            self.keys.expect_insert_provisioning_key().never();
+            self.gateway.expect_generate_key().never();
+        }
+
         fn use_case(self) -> CreateKey {
             let settings = fixed_settings(self.settings.clone());
             self.use_case_with(settings)
@@ -243,6 +278,24 @@ mod tests {
                 owner_access,
             )
         }
+    }
+
+    /// The settings in `store`, with the one-day cap on rotation overlap.
+    fn stored(store: crate::settings::MockSettingsStore) -> SettingsSource {
+        SettingsSource::new(Arc::new(store), SelfServiceSettings::default())
+            .with_max_rotation_overlap(Duration::days(1))
+    }
+
+    /// The fields an `Error::Invalid` names; any other error fails the test.
+    fn invalid_fields(err: Error) -> Vec<crate::FieldError> {
+        let Error::Invalid(fields) = err else {
+            panic!("{err:?}")
+        };
+        fields
+    }
+
+    fn invalid_field_names(err: Error) -> Vec<String> {
+        invalid_fields(err).into_iter().map(|f| f.field).collect()
     }
 
     fn request(name: &str, subs: &[&Subscription]) -> CreateKeyRequest {
@@ -303,28 +356,14 @@ mod tests {
 
     fn gateway_key() -> crate::gateway::GatewayKey {
         crate::gateway::GatewayKey {
-            hash: expected_key_secret().hash(),
-            alias: None,
-            user_id: None,
             models: vec!["gpt-4o-mini".into()],
-            status: crate::gateway::GatewayKeyStatus::Active,
-            max_budget: None,
-            budget_duration: None,
-            tpm_limit: None,
-            rpm_limit: None,
-            spend: None,
-            budget_reset_at: None,
-            expires_at: None,
-            metadata: serde_json::Value::Null,
-            team_id: None,
-            allowed_routes: vec![],
+            ..bare_gateway_key(expected_key_secret().hash())
         }
     }
 
     #[tokio::test]
     async fn creating_a_key_records_it_creates_it_in_litellm_and_returns_the_secret_once() {
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (mut h, sub) = Harness::with_active_sub();
         let inserted = expect_insert(&mut h.keys);
         let expected_hash = expected_key_secret().hash();
         let sub_quota = sub.quota.clone();
@@ -359,11 +398,7 @@ mod tests {
             });
         h.keys.expect_fail_key().never();
 
-        let created = h
-            .use_case()
-            .execute(&alice(), request("ci", &[&sub]))
-            .await
-            .unwrap();
+        let created = h.create(request("ci", &[&sub])).await.unwrap();
         assert_eq!(created.secret.expose(), expected_key_secret().expose());
         assert_eq!(created.key.status, ApiKeyStatus::Active);
         let stored = inserted.lock().unwrap().clone().unwrap();
@@ -380,16 +415,9 @@ mod tests {
     async fn someone_elses_subscription_is_refused_as_if_it_did_not_exist() {
         let theirs = subscription(bob().user_id, "gpt-4o-mini", SubscriptionStatus::Active);
         let mut h = Harness::with_subscriptions(vec![theirs.clone()]);
-        h.keys.expect_insert_provisioning_key().never();
-        h.gateway.expect_generate_key().never();
-        let err = h
-            .use_case()
-            .execute(&alice(), request("ci", &[&theirs]))
-            .await
-            .unwrap_err();
-        let Error::Invalid(fields) = err else {
-            panic!("{err:?}")
-        };
+        h.expect_nothing_created();
+        let err = h.create(request("ci", &[&theirs])).await.unwrap_err();
+        let fields = invalid_fields(err);
         assert_eq!(fields[0].field, "subscription_ids[0]");
         assert!(
             fields[0].message.contains("no subscription"),
@@ -407,16 +435,9 @@ mod tests {
             let good = active_sub();
             let bad = subscription(alice().user_id, "claude", status);
             let mut h = Harness::with_subscriptions(vec![good.clone(), bad.clone()]);
-            h.keys.expect_insert_provisioning_key().never();
-            h.gateway.expect_generate_key().never();
-            let err = h
-                .use_case()
-                .execute(&alice(), request("ci", &[&good, &bad]))
-                .await
-                .unwrap_err();
-            let Error::Invalid(fields) = err else {
-                panic!("{err:?}")
-            };
+            h.expect_nothing_created();
+            let err = h.create(request("ci", &[&good, &bad])).await.unwrap_err();
+            let fields = invalid_fields(err);
             assert_eq!(fields.len(), 1);
             assert_eq!(fields[0].field, "subscription_ids[1]");
             assert!(fields[0].message.contains(says), "{}", fields[0].message);
@@ -425,37 +446,28 @@ mod tests {
 
     #[tokio::test]
     async fn limits_above_the_subscription_quota_are_refused_naming_each_field() {
-        let sub = active_sub(); // quota: 10 USD / 30d, tpm 10000, rpm 60
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
-        h.keys.expect_insert_provisioning_key().never();
-        h.gateway.expect_generate_key().never();
+        let (mut h, sub) = Harness::with_active_sub(); // quota: 10 USD / 30d, tpm 10000, rpm 60
+        h.expect_nothing_created();
         let mut req = request("ci", &[&sub]);
         req.limits.max_budget = Some(money("11"));
         req.limits.rpm_limit = Some(61);
-        let err = h.use_case().execute(&alice(), req).await.unwrap_err();
-        let Error::Invalid(fields) = err else {
-            panic!("{err:?}")
-        };
-        let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
+        let err = h.create(req).await.unwrap_err();
+        let names = invalid_field_names(err);
         assert_eq!(names, ["limits.max_budget", "limits.rpm_limit"]);
     }
 
     #[tokio::test]
     async fn limits_within_the_quota_over_its_window_are_kept() {
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (mut h, sub) = Harness::with_active_sub();
         let inserted = expect_insert(&mut h.keys);
         h.gateway
             .expect_generate_key()
             .returning(|_| Ok(gateway_key()));
-        let slot = inserted.clone();
-        h.keys
-            .expect_activate_key()
-            .returning(move |_, _, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
+        expect_activate(&mut h.keys, &inserted);
         let mut req = request("ci", &[&sub]);
         req.limits.max_budget = Some(money("2"));
         req.limits.budget_duration = Some(BudgetDuration::parse("7d").unwrap());
-        h.use_case().execute(&alice(), req).await.unwrap();
+        h.create(req).await.unwrap();
         let stored = inserted.lock().unwrap().clone().unwrap();
         assert_eq!(stored.limits.max_budget, Some(money("2")));
         assert_eq!(stored.limits.budget_duration.unwrap().to_string(), "7d");
@@ -468,20 +480,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_duplicate_name_is_a_conflict_on_name_before_anything_is_written() {
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (mut h, sub) = Harness::with_active_sub();
         h.keys.checkpoint();
         h.keys
             .expect_live_key_name_taken()
             .withf(|_, n| n == "ci")
             .returning(|_, _| Ok(true));
-        h.keys.expect_insert_provisioning_key().never();
-        h.gateway.expect_generate_key().never();
-        let err = h
-            .use_case()
-            .execute(&alice(), request("  ci ", &[&sub]))
-            .await
-            .unwrap_err();
+        h.expect_nothing_created();
+        let err = h.create(request("  ci ", &[&sub])).await.unwrap_err();
         assert!(
             matches!(err, Error::Conflict { field: Some(ref f), .. } if f == "name"),
             "{err:?}"
@@ -490,24 +496,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_name_taken_concurrently_is_caught_by_the_store_and_litellm_is_not_called() {
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (mut h, sub) = Harness::with_active_sub();
         h.keys
             .expect_insert_provisioning_key()
             .returning(|_, _, _| Err(StoreError::Conflict(ConflictKind::KeyNameTaken)));
         h.gateway.expect_generate_key().never();
-        let err = h
-            .use_case()
-            .execute(&alice(), request("ci", &[&sub]))
-            .await
-            .unwrap_err();
+        let err = h.create(request("ci", &[&sub])).await.unwrap_err();
         assert!(matches!(err, Error::Conflict { field: Some(ref f), .. } if f == "name"));
     }
 
     #[tokio::test]
     async fn litellm_rejecting_the_key_marks_it_failed_and_says_why() {
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (mut h, sub) = Harness::with_active_sub();
         let inserted = expect_insert(&mut h.keys);
         h.gateway.expect_generate_key().times(1).returning(|_| {
             Err(GatewayError::Invalid {
@@ -527,11 +527,7 @@ mod tests {
                 assert_eq!(audit.action, "api_key.fail");
                 Ok(())
             });
-        let err = h
-            .use_case()
-            .execute(&alice(), request("ci", &[&sub]))
-            .await
-            .unwrap_err();
+        let err = h.create(request("ci", &[&sub])).await.unwrap_err();
         assert!(
             matches!(err, Error::GatewayRejected(ref m) if m.contains("max_budget")),
             "{err:?}"
@@ -540,8 +536,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_timeout_after_which_the_key_exists_counts_as_created_without_a_second_generate() {
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (mut h, sub) = Harness::with_active_sub();
         let inserted = expect_insert(&mut h.keys);
         h.gateway
             .expect_generate_key()
@@ -559,19 +554,14 @@ mod tests {
             .times(1)
             .returning(move |_, _, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
         h.keys.expect_fail_key().never();
-        let created = h
-            .use_case()
-            .execute(&alice(), request("ci", &[&sub]))
-            .await
-            .unwrap();
+        let created = h.create(request("ci", &[&sub])).await.unwrap();
         assert_eq!(created.key.status, ApiKeyStatus::Active);
         assert_eq!(created.secret.expose(), expected_key_secret().expose());
     }
 
     #[tokio::test]
     async fn a_timeout_after_which_the_key_does_not_exist_marks_it_failed() {
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (mut h, sub) = Harness::with_active_sub();
         expect_insert(&mut h.keys);
         h.gateway
             .expect_generate_key()
@@ -583,11 +573,7 @@ mod tests {
             .expect_fail_key()
             .times(1)
             .returning(|_, _, _, _| Ok(()));
-        let err = h
-            .use_case()
-            .execute(&alice(), request("ci", &[&sub]))
-            .await
-            .unwrap_err();
+        let err = h.create(request("ci", &[&sub])).await.unwrap_err();
         assert!(
             matches!(err, Error::GatewayUnavailable { ref detail } if detail.contains("nothing was changed")),
             "{err:?}"
@@ -596,8 +582,7 @@ mod tests {
 
     #[tokio::test]
     async fn when_litellm_cannot_even_say_whether_the_key_exists_it_stays_provisioning() {
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (mut h, sub) = Harness::with_active_sub();
         expect_insert(&mut h.keys);
         h.gateway
             .expect_generate_key()
@@ -610,11 +595,7 @@ mod tests {
         h.keys.expect_activate_key().never();
         h.keys.expect_fail_key().never();
         h.gateway.expect_delete_key().never();
-        let err = h
-            .use_case()
-            .execute(&alice(), request("ci", &[&sub]))
-            .await
-            .unwrap_err();
+        let err = h.create(request("ci", &[&sub])).await.unwrap_err();
         assert!(
             matches!(err, Error::GatewayUnavailable { ref detail } if detail.contains("removed automatically")),
             "{err:?}"
@@ -624,8 +605,7 @@ mod tests {
     #[tokio::test]
     async fn a_database_failure_after_litellm_created_the_key_withholds_the_secret_and_deletes_the_key(
     ) {
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (mut h, sub) = Harness::with_active_sub();
         expect_insert(&mut h.keys);
         h.gateway
             .expect_generate_key()
@@ -642,11 +622,7 @@ mod tests {
             .times(1)
             .withf(move |h| *h == hash)
             .returning(|_| Ok(()));
-        let err = h
-            .use_case()
-            .execute(&alice(), request("ci", &[&sub]))
-            .await
-            .unwrap_err();
+        let err = h.create(request("ci", &[&sub])).await.unwrap_err();
         assert_eq!(err, Error::StoreUnavailable);
         assert!(!format!("{err:?}").contains(expected_key_secret().expose()));
     }
@@ -660,18 +636,14 @@ mod tests {
             limits: Limits::default(),
             expires_at: Some(now() - Duration::hours(1)),
         };
-        let err = h.use_case().execute(&alice(), req).await.unwrap_err();
-        let Error::Invalid(fields) = err else {
-            panic!("{err:?}")
-        };
-        let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
+        let err = h.create(req).await.unwrap_err();
+        let names = invalid_field_names(err);
         assert_eq!(names, ["subscription_ids", "expires_at"]);
     }
 
     #[tokio::test]
     async fn the_policy_caps_lifetime_and_budget() {
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (mut h, sub) = Harness::with_active_sub();
         h.settings = SelfServiceSettings {
             key_max_limits: Limits {
                 max_budget: Some(money("1")),
@@ -685,14 +657,8 @@ mod tests {
             assert_eq!(g.expires_in_seconds, Some(90 * 86_400));
             Ok(gateway_key())
         });
-        let slot = inserted.clone();
-        h.keys
-            .expect_activate_key()
-            .returning(move |_, _, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
-        h.use_case()
-            .execute(&alice(), request("ci", &[&sub]))
-            .await
-            .unwrap();
+        expect_activate(&mut h.keys, &inserted);
+        h.create(request("ci", &[&sub])).await.unwrap();
         let stored = inserted.lock().unwrap().clone().unwrap();
         assert_eq!(
             stored.limits.max_budget,
@@ -705,17 +671,13 @@ mod tests {
     #[tokio::test]
     async fn the_settings_in_force_give_the_default_lifetime_and_cap_the_limits() {
         use crate::settings::MockSettingsStore;
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (mut h, sub) = Harness::with_active_sub();
         let inserted = expect_insert(&mut h.keys);
         h.gateway.expect_generate_key().times(1).returning(|g| {
             assert_eq!(g.expires_in_seconds, Some(30 * 86_400));
             Ok(gateway_key())
         });
-        let slot = inserted.clone();
-        h.keys
-            .expect_activate_key()
-            .returning(move |_, _, _, _| Ok(activated(&slot.lock().unwrap().clone().unwrap())));
+        expect_activate(&mut h.keys, &inserted);
         let mut settings = MockSettingsStore::new();
         settings.expect_get_settings().returning(|| {
             Ok(Some(SelfServiceSettings {
@@ -728,8 +690,7 @@ mod tests {
                 ..SelfServiceSettings::default()
             }))
         });
-        let source = SettingsSource::new(Arc::new(settings), SelfServiceSettings::default())
-            .with_max_rotation_overlap(Duration::days(1));
+        let source = stored(settings);
         let uc = h.use_case_with(source);
         let mut over = request("ci", &[&sub]);
         over.limits.rpm_limit = Some(6);
@@ -750,17 +711,13 @@ mod tests {
 
     #[tokio::test]
     async fn the_cap_on_live_keys_goes_to_the_store_twenty_by_default() {
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (mut h, sub) = Harness::with_active_sub();
         let (inserted, caps) = expect_insert_answering(&mut h.keys, KeyInserted::default());
         h.gateway
             .expect_generate_key()
             .returning(|_| Ok(gateway_key()));
         expect_activate(&mut h.keys, &inserted);
-        h.use_case()
-            .execute(&alice(), request("ci", &[&sub]))
-            .await
-            .unwrap();
+        h.create(request("ci", &[&sub])).await.unwrap();
         assert_eq!(DEFAULT_MAX_LIVE_KEYS, 20);
         assert_eq!(*caps.lock().unwrap(), [Some(20)]);
     }
@@ -768,8 +725,7 @@ mod tests {
     #[tokio::test]
     async fn the_settings_in_force_set_the_cap_on_live_keys() {
         use crate::settings::MockSettingsStore;
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (mut h, sub) = Harness::with_active_sub();
         let (inserted, caps) = expect_insert_answering(&mut h.keys, KeyInserted::default());
         h.gateway
             .expect_generate_key()
@@ -782,8 +738,7 @@ mod tests {
                 ..SelfServiceSettings::default()
             }))
         });
-        let source = SettingsSource::new(Arc::new(settings), SelfServiceSettings::default())
-            .with_max_rotation_overlap(Duration::days(1));
+        let source = stored(settings);
         h.use_case_with(source)
             .execute(&alice(), request("ci", &[&sub]))
             .await
@@ -793,18 +748,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_user_at_the_cap_gets_a_conflict_naming_it_and_litellm_is_not_called() {
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (mut h, sub) = Harness::with_active_sub();
         h.keys
             .expect_insert_provisioning_key()
             .returning(|_, _, _| Err(StoreError::Conflict(ConflictKind::LiveKeyCapReached)));
         h.gateway.expect_generate_key().never();
         h.keys.expect_fail_key().never();
-        let err = h
-            .use_case()
-            .execute(&alice(), request("ci", &[&sub]))
-            .await
-            .unwrap_err();
+        let err = h.create(request("ci", &[&sub])).await.unwrap_err();
         assert!(
             matches!(&err, Error::Conflict { field: None, message } if message.contains("20 live keys")),
             "{err:?}"
@@ -813,8 +763,7 @@ mod tests {
 
     #[tokio::test]
     async fn litellm_gets_the_owners_team_the_allowed_routes_and_no_starting_spend() {
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
+        let (mut h, sub) = Harness::with_active_sub();
         h.settings.allowed_routes =
             InferenceRoutes::parse(vec!["/v1/chat/completions".into(), "/v1/models".into()])
                 .unwrap();
@@ -829,10 +778,7 @@ mod tests {
                 Ok(gateway_key())
             });
         expect_activate(&mut h.keys, &inserted);
-        h.use_case()
-            .execute(&alice(), request("ci", &[&sub]))
-            .await
-            .unwrap();
+        h.create(request("ci", &[&sub])).await.unwrap();
         let sent = sent.lock().unwrap().clone().unwrap();
         assert_eq!(sent.team_id, format!("keyport-{}", alice().user_id));
         assert_eq!(sent.team_id, team_id_of(alice().user_id));
@@ -842,20 +788,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_owner_whose_access_is_pending_is_converged_before_the_key_is_generated() {
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
-        let (inserted, _) = expect_insert_answering(
-            &mut h.keys,
-            KeyInserted {
-                owner_access_pending: true,
-            },
-        );
-        let mut record = access_record(alice().user_id, UserStatus::Active, vec![sub.clone()]);
-        record.version = 2;
-        h.access = MockAccessStore::new();
-        h.access
-            .expect_access_record()
-            .returning(move |_| Ok(Some(record.clone())));
+        let (mut h, sub) = Harness::with_active_sub();
+        let inserted = h.owner_access_pending(&sub);
         let synced = Arc::new(Mutex::new(Vec::new()));
         let s = synced.clone();
         h.access
@@ -864,33 +798,14 @@ mod tests {
                 s.lock().unwrap().push(version);
                 Ok(())
             });
-        let calls = Arc::new(Mutex::new(Vec::new()));
-        let c = calls.clone();
-        h.gateway.expect_ensure_user().returning(move |_| {
-            c.lock().unwrap().push("ensure_user");
-            Ok(())
-        });
-        let c = calls.clone();
-        h.gateway.expect_set_user_access().returning(move |_| {
-            c.lock().unwrap().push("set_user_access");
-            Ok(())
-        });
-        let c = calls.clone();
-        h.gateway.expect_ensure_team().returning(move |_| {
-            c.lock().unwrap().push("ensure_team");
-            Ok(())
-        });
+        let calls = record_owner_convergence(&mut h.gateway);
         let c = calls.clone();
         h.gateway.expect_generate_key().returning(move |_| {
             c.lock().unwrap().push("generate_key");
             Ok(gateway_key())
         });
         expect_activate(&mut h.keys, &inserted);
-        let created = h
-            .use_case()
-            .execute(&alice(), request("ci", &[&sub]))
-            .await
-            .unwrap();
+        let created = h.create(request("ci", &[&sub])).await.unwrap();
         assert_eq!(created.key.status, ApiKeyStatus::Active);
         assert_eq!(
             *calls.lock().unwrap(),
@@ -906,20 +821,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_owner_litellm_cannot_take_now_fails_the_key_without_generating_it() {
-        let sub = active_sub();
-        let mut h = Harness::with_subscriptions(vec![sub.clone()]);
-        let (inserted, _) = expect_insert_answering(
-            &mut h.keys,
-            KeyInserted {
-                owner_access_pending: true,
-            },
-        );
-        let mut record = access_record(alice().user_id, UserStatus::Active, vec![sub.clone()]);
-        record.version = 2;
-        h.access = MockAccessStore::new();
-        h.access
-            .expect_access_record()
-            .returning(move |_| Ok(Some(record.clone())));
+        let (mut h, sub) = Harness::with_active_sub();
+        let inserted = h.owner_access_pending(&sub);
         h.access
             .expect_record_access_error()
             .returning(|_, _, _| Ok(()));
@@ -939,11 +842,7 @@ mod tests {
                 f.lock().unwrap().push((id, reason.to_owned()));
                 Ok(())
             });
-        let err = h
-            .use_case()
-            .execute(&alice(), request("ci", &[&sub]))
-            .await
-            .unwrap_err();
+        let err = h.create(request("ci", &[&sub])).await.unwrap_err();
         assert!(
             matches!(&err, Error::GatewayUnavailable { detail } if detail.contains("no key was issued")),
             "{err:?}"

@@ -164,6 +164,31 @@ mod tests {
         RevokeKey::new(keys, Arc::new(converge), fixed_clock())
     }
 
+    /// Alice revokes key `id` as its owner.
+    async fn alice_revokes(
+        keys: MockApiKeyStore,
+        gateway: MockGateway,
+        id: ApiKeyId,
+    ) -> Result<ApiKey, Error> {
+        revoke(keys, gateway).execute(&alice(), id).await
+    }
+
+    /// A LiteLLM asked exactly once to delete a key, answering `answer`.
+    fn litellm_deleting_once(answer: Result<(), GatewayError>) -> MockGateway {
+        let mut gateway = MockGateway::new();
+        gateway
+            .expect_delete_key()
+            .times(1)
+            .returning(move |_| answer.clone());
+        gateway
+    }
+
+    fn litellm_never_deleting() -> MockGateway {
+        let mut gateway = MockGateway::new();
+        gateway.expect_delete_key().never();
+        gateway
+    }
+
     #[tokio::test]
     async fn revoking_marks_the_key_revoked_then_deletes_it_in_litellm() {
         let key = api_key(alice().user_id, ApiKeyStatus::Active);
@@ -175,7 +200,7 @@ mod tests {
             .times(1)
             .withf(move |h| *h == hash)
             .returning(|_| Ok(()));
-        let out = revoke(keys, gateway).execute(&alice(), id).await.unwrap();
+        let out = alice_revokes(keys, gateway, id).await.unwrap();
         assert_eq!(
             (out.status, out.sync_state),
             (ApiKeyStatus::Revoked, SyncState::Synced)
@@ -188,12 +213,9 @@ mod tests {
         let key = api_key(alice().user_id, ApiKeyStatus::Active);
         let id = key.id;
         let (keys, _) = store(key);
-        let mut gateway = MockGateway::new();
-        gateway
-            .expect_delete_key()
-            .times(1)
-            .returning(|_| Err(GatewayError::Unavailable("connection refused".into())));
-        let out = revoke(keys, gateway).execute(&alice(), id).await.unwrap();
+        let gateway =
+            litellm_deleting_once(Err(GatewayError::Unavailable("connection refused".into())));
+        let out = alice_revokes(keys, gateway, id).await.unwrap();
         assert_eq!(
             (out.status, out.sync_state),
             (ApiKeyStatus::Revoked, SyncState::Pending)
@@ -216,12 +238,8 @@ mod tests {
             store(k)
         };
         std::mem::swap(&mut keys, &mut keys2);
-        let mut gateway = MockGateway::new();
-        gateway
-            .expect_delete_key()
-            .times(1)
-            .returning(|_| Err(GatewayError::NotFound));
-        let out = revoke(keys, gateway).execute(&alice(), id).await.unwrap();
+        let gateway = litellm_deleting_once(Err(GatewayError::NotFound));
+        let out = alice_revokes(keys, gateway, id).await.unwrap();
         assert_eq!(out.sync_state, SyncState::Synced);
     }
 
@@ -230,12 +248,8 @@ mod tests {
         let key = api_key(bob().user_id, ApiKeyStatus::Active);
         let id = key.id;
         let (keys, state) = store(key);
-        let mut gateway = MockGateway::new();
-        gateway.expect_delete_key().never();
-        let err = revoke(keys, gateway)
-            .execute(&alice(), id)
-            .await
-            .unwrap_err();
+        let gateway = litellm_never_deleting();
+        let err = alice_revokes(keys, gateway, id).await.unwrap_err();
         assert_eq!(err, Error::NotFound { entity: "api key" });
         assert_eq!(state.lock().unwrap().status, ApiKeyStatus::Active);
     }
@@ -245,8 +259,7 @@ mod tests {
         let key = api_key(bob().user_id, ApiKeyStatus::Active);
         let id = key.id;
         let (keys, state) = store(key);
-        let mut gateway = MockGateway::new();
-        gateway.expect_delete_key().times(1).returning(|_| Ok(()));
+        let gateway = litellm_deleting_once(Ok(()));
         let uc = revoke(keys, gateway);
         let mut admin = alice();
         admin.roles.push(crate::users::Role::Admin);
@@ -273,12 +286,8 @@ mod tests {
         let key = api_key(alice().user_id, ApiKeyStatus::Failed);
         let id = key.id;
         let (keys, _) = store(key);
-        let mut gateway = MockGateway::new();
-        gateway.expect_delete_key().never();
-        let err = revoke(keys, gateway)
-            .execute(&alice(), id)
-            .await
-            .unwrap_err();
+        let gateway = litellm_never_deleting();
+        let err = alice_revokes(keys, gateway, id).await.unwrap_err();
         assert!(matches!(err, Error::Conflict { .. }));
     }
 }

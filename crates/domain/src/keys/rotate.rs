@@ -184,7 +184,7 @@ impl RotateKey {
 mod tests {
     use super::*;
     use crate::fixtures::*;
-    use crate::gateway::{GatewayKey, GatewayKeyStatus, MockGateway};
+    use crate::gateway::{GatewayKey, MockGateway};
     use crate::keys::{ApiKey, ApiKeyStatus};
     use crate::keys::{KeyInserted, MockApiKeyStore};
     use crate::subscriptions::MockSubscriptionStore;
@@ -217,21 +217,8 @@ mod tests {
     /// LiteLLM's view of a key that has spent `spend`.
     fn remote(spend: Option<i64>) -> GatewayKey {
         GatewayKey {
-            hash: expected_key_secret().hash(),
-            alias: None,
-            user_id: None,
-            models: vec![],
-            status: GatewayKeyStatus::Active,
-            max_budget: None,
-            budget_duration: None,
-            tpm_limit: None,
-            rpm_limit: None,
             spend: spend.map(|units| money(&units.to_string())),
-            budget_reset_at: None,
-            expires_at: None,
-            metadata: serde_json::Value::Null,
-            team_id: None,
-            allowed_routes: vec![],
+            ..bare_gateway_key(expected_key_secret().hash())
         }
     }
 
@@ -255,11 +242,46 @@ mod tests {
     /// Lets the rotation complete, answering with the new key.
     fn expect_completion(keys: &mut MockApiKeyStore) {
         keys.expect_complete_rotation()
-            .returning(|new, _, _, _, _| {
-                let mut k = api_key(alice().user_id, ApiKeyStatus::Active);
-                k.id = new;
-                Ok(k)
-            });
+            .returning(|new, _, _, _, _| Ok(rotated_to(new)));
+    }
+
+    /// Alice rotates key `id`, the old key living on for `overlap`.
+    async fn rotate(
+        keys: MockApiKeyStore,
+        subs: MockSubscriptionStore,
+        gateway: MockGateway,
+        id: ApiKeyId,
+        overlap: Duration,
+    ) -> Result<CreatedKey, Error> {
+        rotation(keys, subs, gateway)
+            .execute(&alice(), id, overlap)
+            .await
+    }
+
+    /// As [`setup`], for a rotation that must not get as far as recording a new key.
+    fn setup_refusing_to_insert(
+        old: ApiKey,
+        sub_status: SubscriptionStatus,
+    ) -> (MockApiKeyStore, MockSubscriptionStore) {
+        let (mut keys, subs) = setup(old, sub_status);
+        keys.expect_insert_provisioning_key().never();
+        (keys, subs)
+    }
+
+    /// A LiteLLM that holds the old key, which has spent `spend`.
+    fn litellm_reporting_spend(spend: Option<i64>) -> MockGateway {
+        let mut gateway = MockGateway::new();
+        gateway
+            .expect_key_info()
+            .returning(move |_| Ok(Some(remote(spend))));
+        gateway
+    }
+
+    /// The new key, active, as the store answers a completed rotation.
+    fn rotated_to(new: ApiKeyId) -> ApiKey {
+        let mut k = api_key(alice().user_id, ApiKeyStatus::Active);
+        k.id = new;
+        k
     }
 
     #[tokio::test]
@@ -282,23 +304,15 @@ mod tests {
                     && *retire_at == *at + Duration::hours(1)
                     && audit.action == "api_key.rotate"
             })
-            .returning(|new, _, _, _, _| {
-                let mut k = api_key(alice().user_id, ApiKeyStatus::Active);
-                k.id = new;
-                Ok(k)
-            });
+            .returning(|new, _, _, _, _| Ok(rotated_to(new)));
         keys.expect_activate_key().never();
-        let mut gateway = MockGateway::new();
-        gateway
-            .expect_key_info()
-            .returning(|_| Ok(Some(remote(Some(1)))));
+        let mut gateway = litellm_reporting_spend(Some(1));
         gateway
             .expect_generate_key()
             .times(1)
             .withf(|g| g.models.len() == 1)
             .returning(|_| Ok(remote(None)));
-        let created = rotation(keys, subs, gateway)
-            .execute(&alice(), old_id, Duration::hours(1))
+        let created = rotate(keys, subs, gateway, old_id, Duration::hours(1))
             .await
             .unwrap();
         assert_ne!(created.key.id, old_id);
@@ -331,8 +345,7 @@ mod tests {
             *slot.lock().unwrap() = Some(g.clone());
             Ok(remote(None))
         });
-        rotation(keys, subs, gateway)
-            .execute(&alice(), old_id, Duration::hours(1))
+        rotate(keys, subs, gateway, old_id, Duration::hours(1))
             .await
             .unwrap();
         let sent = sent.lock().unwrap().clone().unwrap();
@@ -361,10 +374,7 @@ mod tests {
             .withf(move |k, _, _| k.user_id == owner)
             .returning(|_, _, _| Ok(KeyInserted::default()));
         expect_completion(&mut keys);
-        let mut gateway = MockGateway::new();
-        gateway
-            .expect_key_info()
-            .returning(|_| Ok(Some(remote(Some(1)))));
+        let mut gateway = litellm_reporting_spend(Some(1));
         let sent = Arc::new(Mutex::new(Vec::new()));
         let slot = sent.clone();
         gateway.expect_generate_key().times(1).returning(move |g| {
@@ -404,12 +414,10 @@ mod tests {
         old.blocked_at = Some(now());
         old.block_reason = Some("leaked".into());
         let id = old.id;
-        let (mut keys, subs) = setup(old, SubscriptionStatus::Active);
-        keys.expect_insert_provisioning_key().never();
+        let (keys, subs) = setup_refusing_to_insert(old, SubscriptionStatus::Active);
         let mut gateway = MockGateway::new();
         gateway.expect_generate_key().never();
-        let err = rotation(keys, subs, gateway)
-            .execute(&alice(), id, Duration::zero())
+        let err = rotate(keys, subs, gateway, id, Duration::zero())
             .await
             .unwrap_err();
         assert!(
@@ -426,18 +434,14 @@ mod tests {
         keys.expect_insert_provisioning_key()
             .returning(|_, _, _| Ok(KeyInserted::default()));
         expect_completion(&mut keys);
-        let mut gateway = MockGateway::new();
-        gateway
-            .expect_key_info()
-            .returning(|_| Ok(Some(remote(None))));
+        let mut gateway = litellm_reporting_spend(None);
         let sent = Arc::new(Mutex::new(None));
         let slot = sent.clone();
         gateway.expect_generate_key().returning(move |g| {
             *slot.lock().unwrap() = Some(g.spend);
             Ok(remote(None))
         });
-        rotation(keys, subs, gateway)
-            .execute(&alice(), old_id, Duration::hours(1))
+        rotate(keys, subs, gateway, old_id, Duration::hours(1))
             .await
             .unwrap();
         assert_eq!(*sent.lock().unwrap(), Some(Some(Money::ZERO)));
@@ -447,13 +451,11 @@ mod tests {
     async fn a_key_litellm_no_longer_has_is_not_rotated() {
         let old = api_key(alice().user_id, ApiKeyStatus::Active);
         let id = old.id;
-        let (mut keys, subs) = setup(old, SubscriptionStatus::Active);
-        keys.expect_insert_provisioning_key().never();
+        let (keys, subs) = setup_refusing_to_insert(old, SubscriptionStatus::Active);
         let mut gateway = MockGateway::new();
         gateway.expect_key_info().times(1).returning(|_| Ok(None));
         gateway.expect_generate_key().never();
-        let err = rotation(keys, subs, gateway)
-            .execute(&alice(), id, Duration::zero())
+        let err = rotate(keys, subs, gateway, id, Duration::zero())
             .await
             .unwrap_err();
         assert!(
@@ -466,16 +468,14 @@ mod tests {
     async fn without_the_old_keys_spend_from_litellm_there_is_no_rotation() {
         let old = api_key(alice().user_id, ApiKeyStatus::Active);
         let id = old.id;
-        let (mut keys, subs) = setup(old, SubscriptionStatus::Active);
-        keys.expect_insert_provisioning_key().never();
+        let (keys, subs) = setup_refusing_to_insert(old, SubscriptionStatus::Active);
         let mut gateway = MockGateway::new();
         gateway
             .expect_key_info()
             .times(1)
             .returning(|_| Err(GatewayError::Unavailable("refused".into())));
         gateway.expect_generate_key().never();
-        let err = rotation(keys, subs, gateway)
-            .execute(&alice(), id, Duration::zero())
+        let err = rotate(keys, subs, gateway, id, Duration::zero())
             .await
             .unwrap_err();
         assert!(matches!(err, Error::GatewayUnavailable { .. }), "{err:?}");
@@ -485,10 +485,8 @@ mod tests {
     async fn an_overlap_beyond_the_maximum_is_refused_before_anything_happens() {
         let old = api_key(alice().user_id, ApiKeyStatus::Active);
         let id = old.id;
-        let (mut keys, subs) = setup(old, SubscriptionStatus::Active);
-        keys.expect_insert_provisioning_key().never();
-        let err = rotation(keys, subs, MockGateway::new())
-            .execute(&alice(), id, Duration::days(8))
+        let (keys, subs) = setup_refusing_to_insert(old, SubscriptionStatus::Active);
+        let err = rotate(keys, subs, MockGateway::new(), id, Duration::days(8))
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Invalid(ref f) if f[0].field == "overlap_seconds"));
@@ -498,11 +496,9 @@ mod tests {
     async fn only_an_active_key_with_an_active_subscription_can_be_rotated() {
         let revoked = api_key(alice().user_id, ApiKeyStatus::Revoked);
         let id = revoked.id;
-        let (mut keys, subs) = setup(revoked, SubscriptionStatus::Active);
-        keys.expect_insert_provisioning_key().never();
+        let (keys, subs) = setup_refusing_to_insert(revoked, SubscriptionStatus::Active);
         assert!(matches!(
-            rotation(keys, subs, MockGateway::new())
-                .execute(&alice(), id, Duration::zero())
+            rotate(keys, subs, MockGateway::new(), id, Duration::zero())
                 .await
                 .unwrap_err(),
             Error::Conflict { .. }
@@ -510,11 +506,9 @@ mod tests {
 
         let active = api_key(alice().user_id, ApiKeyStatus::Active);
         let id = active.id;
-        let (mut keys, subs) = setup(active, SubscriptionStatus::Cancelled);
-        keys.expect_insert_provisioning_key().never();
+        let (keys, subs) = setup_refusing_to_insert(active, SubscriptionStatus::Cancelled);
         assert!(matches!(
-            rotation(keys, subs, MockGateway::new())
-                .execute(&alice(), id, Duration::zero())
+            rotate(keys, subs, MockGateway::new(), id, Duration::zero())
                 .await
                 .unwrap_err(),
             Error::Conflict { .. }

@@ -927,6 +927,59 @@ mod tests {
         )
     }
 
+    /// The store holds `rows`: it finds them by hash and lists those of the statuses asked for on its
+    /// first page of live keys (there is no second).
+    fn holds_rows(keys: &mut MockApiKeyStore, rows: Vec<ApiKey>) {
+        let all = rows.clone();
+        keys.expect_keys_by_hashes().returning(move |hs| {
+            Ok(all
+                .iter()
+                .filter(|k| hs.contains(&k.hash))
+                .cloned()
+                .collect())
+        });
+        keys.expect_keys_after()
+            .returning(move |after, statuses, _| {
+                Ok(rows
+                    .iter()
+                    .filter(|k| after.is_none() && statuses.contains(&k.status))
+                    .cloned()
+                    .collect())
+            });
+    }
+
+    /// LiteLLM lists `remote` on its only page, saying it holds `total` keys.
+    fn lists_one_page(gateway: &mut MockGateway, remote: Vec<GatewayKey>, total: u64) {
+        gateway.expect_list_keys().returning(move |_, _| {
+            Ok(GatewayKeyPage {
+                keys: remote.clone(),
+                total_count: total,
+                total_pages: 1,
+            })
+        });
+    }
+
+    /// A reconciler over these mocks for which keyport knows Alice only, in line with LiteLLM.
+    fn for_alice(keys: MockApiKeyStore, audit: MockAuditLog, gateway: MockGateway) -> Reconcile {
+        reconciler(
+            keys,
+            known_users(vec![record_of(alice().user_id)]),
+            audit,
+            gateway,
+        )
+    }
+
+    /// Runs one pass with `options`, reporting progress nowhere.
+    trait Pass {
+        async fn pass(self, options: &ReconcileOptions) -> ReconcileReport;
+    }
+
+    impl Pass for Reconcile {
+        async fn pass(self, options: &ReconcileOptions) -> ReconcileReport {
+            self.execute(options, &|_| {}).await.unwrap()
+        }
+    }
+
     /// An active user without subscriptions, in line with LiteLLM.
     fn record_of(id: UserId) -> AccessRecord {
         access_record(id, UserStatus::Active, vec![])
@@ -1085,26 +1138,7 @@ mod tests {
             w.fresh_provisioning.clone(),
         ];
         let mut keys = MockApiKeyStore::new();
-        let all = rows.clone();
-        keys.expect_keys_by_hashes().returning(move |hs| {
-            Ok(all
-                .iter()
-                .filter(|k| hs.contains(&k.hash))
-                .cloned()
-                .collect())
-        });
-        let live = rows.clone();
-        keys.expect_keys_after()
-            .returning(move |after, statuses, _| {
-                Ok(if after.is_some() {
-                    vec![]
-                } else {
-                    live.iter()
-                        .filter(|k| statuses.contains(&k.status))
-                        .cloned()
-                        .collect()
-                })
-            });
+        holds_rows(&mut keys, rows);
         let c = calls.clone();
         keys.expect_record_spend().returning(move |r, _| {
             c.lock().unwrap().push(format!("spend {}", r.len()));
@@ -1133,12 +1167,7 @@ mod tests {
             c.lock().unwrap().push(format!("audit {}", e.action));
             Ok(())
         });
-        reconciler(
-            keys,
-            known_users(vec![record_of(alice().user_id)]),
-            audit,
-            gateway,
-        )
+        for_alice(keys, audit, gateway)
     }
 
     fn remote_of_hash(hash: &KeyHash) -> GatewayKey {
@@ -1161,10 +1190,7 @@ mod tests {
             dry_run: true,
             ..ReconcileOptions::default()
         };
-        let report = mocks(&w, calls.clone())
-            .execute(&options, &|_| {})
-            .await
-            .unwrap();
+        let report = mocks(&w, calls.clone()).pass(&options).await;
         assert_eq!(
             kinds(&report),
             [
@@ -1252,14 +1278,7 @@ mod tests {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let mut rec = mocks(&w, calls.clone());
         let mut gateway = MockGateway::new();
-        let orphan = w.orphan.clone();
-        gateway.expect_list_keys().returning(move |_, _| {
-            Ok(GatewayKeyPage {
-                keys: vec![orphan.clone()],
-                total_count: 1,
-                total_pages: 1,
-            })
-        });
+        lists_one_page(&mut gateway, vec![w.orphan.clone()], 1);
         gateway.expect_block_key().times(1).returning(|_| Ok(()));
         gateway.expect_delete_key().never();
         gateway.expect_key_info().returning(|_| Ok(None));
@@ -1268,7 +1287,7 @@ mod tests {
             quarantine_orphans: true,
             ..ReconcileOptions::default()
         };
-        let report = rec.execute(&options, &|_| {}).await.unwrap();
+        let report = rec.pass(&options).await;
         assert_eq!(kinds(&report)[0], (FindingKind::Orphan, true));
         assert!(calls
             .lock()
@@ -1284,33 +1303,12 @@ mod tests {
         calls: Arc<Mutex<Vec<String>>>,
     ) -> Reconcile {
         let mut gateway = MockGateway::new();
-        gateway.expect_list_keys().returning(move |_, _| {
-            Ok(GatewayKeyPage {
-                keys: remote.clone(),
-                total_count: 1,
-                total_pages: 1,
-            })
-        });
+        lists_one_page(&mut gateway, remote, 1);
         gateway.expect_update_key().never();
         gateway.expect_key_info().returning(|_| Ok(None));
         users_in_line(&mut gateway);
         let mut keys = MockApiKeyStore::new();
-        let all = rows.clone();
-        keys.expect_keys_by_hashes().returning(move |hs| {
-            Ok(all
-                .iter()
-                .filter(|k| hs.contains(&k.hash))
-                .cloned()
-                .collect())
-        });
-        keys.expect_keys_after()
-            .returning(move |after, statuses, _| {
-                Ok(rows
-                    .iter()
-                    .filter(|k| after.is_none() && statuses.contains(&k.status))
-                    .cloned()
-                    .collect())
-            });
+        holds_rows(&mut keys, rows);
         keys.expect_record_spend().returning(|_, _| Ok(()));
         let c = calls.clone();
         keys.expect_change_key_status()
@@ -1323,12 +1321,7 @@ mod tests {
                 ));
                 Ok(api_key(alice().user_id, to))
             });
-        reconciler(
-            keys,
-            known_users(vec![record_of(alice().user_id)]),
-            MockAuditLog::new(),
-            gateway,
-        )
+        for_alice(keys, MockAuditLog::new(), gateway)
     }
 
     #[tokio::test]
@@ -1339,9 +1332,8 @@ mod tests {
         row.models.clear();
         let calls = Arc::new(Mutex::new(Vec::new()));
         let report = single(vec![remote], vec![row.clone()], calls.clone())
-            .execute(&ReconcileOptions::default(), &|_| {})
-            .await
-            .unwrap();
+            .pass(&ReconcileOptions::default())
+            .await;
         assert_eq!(kinds(&report), [(FindingKind::Drift, true)]);
         assert_eq!(
             *calls.lock().unwrap(),
@@ -1360,9 +1352,8 @@ mod tests {
         before.retire_at = Some(now() + Duration::minutes(1));
         let calls = Arc::new(Mutex::new(Vec::new()));
         let report = single(vec![], vec![past.clone(), before.clone()], calls.clone())
-            .execute(&ReconcileOptions::default(), &|_| {})
-            .await
-            .unwrap();
+            .pass(&ReconcileOptions::default())
+            .await;
         assert_eq!(
             kinds(&report),
             [(FindingKind::Missing, true), (FindingKind::Missing, true)]
@@ -1444,9 +1435,7 @@ mod tests {
             .returning(|u| Ok(remote_of_hash(&u.hash)));
         users_in_line(&mut gateway);
         rec.gateway = Arc::new(gateway);
-        rec.execute(&ReconcileOptions::default(), &|_| {})
-            .await
-            .unwrap();
+        rec.pass(&ReconcileOptions::default()).await;
         let order = order.lock().unwrap().clone();
         let last_list = order.iter().rposition(|c| c.starts_with("list")).unwrap();
         let first_delete = order.iter().position(|c| c == "delete").unwrap();
@@ -1458,31 +1447,10 @@ mod tests {
     fn one_page(remote: Vec<GatewayKey>, rows: Vec<ApiKey>) -> (MockApiKeyStore, MockGateway) {
         let mut gateway = MockGateway::new();
         let total = remote.len() as u64;
-        gateway.expect_list_keys().returning(move |_, _| {
-            Ok(GatewayKeyPage {
-                keys: remote.clone(),
-                total_count: total,
-                total_pages: 1,
-            })
-        });
+        lists_one_page(&mut gateway, remote, total);
         gateway.expect_key_info().returning(|_| Ok(None));
         let mut keys = MockApiKeyStore::new();
-        let all = rows.clone();
-        keys.expect_keys_by_hashes().returning(move |hs| {
-            Ok(all
-                .iter()
-                .filter(|k| hs.contains(&k.hash))
-                .cloned()
-                .collect())
-        });
-        keys.expect_keys_after()
-            .returning(move |after, statuses, _| {
-                Ok(rows
-                    .iter()
-                    .filter(|k| after.is_none() && statuses.contains(&k.status))
-                    .cloned()
-                    .collect())
-            });
+        holds_rows(&mut keys, rows);
         keys.expect_record_spend().returning(|_, _| Ok(()));
         keys.expect_mark_key_synced().returning(|_, _| Ok(()));
         (keys, gateway)
@@ -1524,15 +1492,9 @@ mod tests {
         let (keys, mut gateway) = one_page(vec![minted.clone()], vec![]);
         users_in_line(&mut gateway);
         gateway.expect_delete_key().never();
-        let report = reconciler(
-            keys,
-            known_users(vec![record_of(alice)]),
-            MockAuditLog::new(),
-            gateway,
-        )
-        .execute(&dry_run(), &|_| {})
-        .await
-        .unwrap();
+        let report = for_alice(keys, MockAuditLog::new(), gateway)
+            .pass(&dry_run())
+            .await;
         assert_eq!(kinds(&report), [(FindingKind::Unmanaged, false)]);
         let finding = &report.findings[0];
         assert_eq!(finding.hash_prefix, prefix(&minted.hash));
@@ -1556,10 +1518,9 @@ mod tests {
             Ok(())
         });
         let (audit, actions) = recorded_audit();
-        let report = reconciler(keys, known_users(vec![record_of(alice)]), audit, gateway)
-            .execute(&ReconcileOptions::default(), &|_| {})
-            .await
-            .unwrap();
+        let report = for_alice(keys, audit, gateway)
+            .pass(&ReconcileOptions::default())
+            .await;
         assert_eq!(kinds(&report), [(FindingKind::Unmanaged, true)]);
         assert_eq!(*deleted.lock().unwrap(), [minted.hash]);
         assert_eq!(
@@ -1576,15 +1537,9 @@ mod tests {
         gateway.expect_delete_key().never();
         gateway.expect_block_key().never();
         gateway.expect_list_users().never();
-        let report = reconciler(
-            keys,
-            known_users(vec![record_of(alice().user_id)]),
-            MockAuditLog::new(),
-            gateway,
-        )
-        .execute(&ReconcileOptions::default(), &|_| {})
-        .await
-        .unwrap();
+        let report = for_alice(keys, MockAuditLog::new(), gateway)
+            .pass(&ReconcileOptions::default())
+            .await;
         assert!(report.findings.is_empty(), "{:?}", report.findings);
         assert_eq!(report.litellm_keys, 2);
     }
@@ -1608,9 +1563,8 @@ mod tests {
         users_in_line(&mut dry_gateway);
         dry_gateway.expect_update_key().never();
         let report = reconciler(dry_keys, users(), MockAuditLog::new(), dry_gateway)
-            .execute(&dry_run(), &|_| {})
-            .await
-            .unwrap();
+            .pass(&dry_run())
+            .await;
         assert_eq!(kinds(&report), [(FindingKind::Drift, false)]);
         assert!(
             report.findings[0].detail.contains("no route restriction"),
@@ -1620,9 +1574,8 @@ mod tests {
 
         let (audit, actions) = recorded_audit();
         let report = reconciler(keys, users(), audit, gateway)
-            .execute(&ReconcileOptions::default(), &|_| {})
-            .await
-            .unwrap();
+            .pass(&ReconcileOptions::default())
+            .await;
         assert_eq!(kinds(&report), [(FindingKind::Drift, true)]);
         let sent = sent.lock().unwrap();
         assert_eq!(sent.len(), 1);
@@ -1670,15 +1623,9 @@ mod tests {
             .expect_list_users()
             .returning(move |_| Ok(wrong_role()));
         gateway.expect_set_user_access().never();
-        let report = reconciler(
-            keys,
-            known_users(vec![record_of(alice)]),
-            MockAuditLog::new(),
-            gateway,
-        )
-        .execute(&dry_run(), &|_| {})
-        .await
-        .unwrap();
+        let report = for_alice(keys, MockAuditLog::new(), gateway)
+            .pass(&dry_run())
+            .await;
         assert_eq!(kinds(&report), [(FindingKind::UserDrift, false)]);
         assert!(
             report.findings[0].detail.contains("internal_user"),
@@ -1721,9 +1668,8 @@ mod tests {
             .returning(|_, _, _| Ok(()));
         let (audit, actions) = recorded_audit();
         let report = reconciler(keys, access, audit, gateway)
-            .execute(&ReconcileOptions::default(), &|_| {})
-            .await
-            .unwrap();
+            .pass(&ReconcileOptions::default())
+            .await;
         assert_eq!(kinds(&report), [(FindingKind::UserDrift, true)]);
         assert_eq!(
             *converged.lock().unwrap(),
@@ -1751,9 +1697,8 @@ mod tests {
             MockAuditLog::new(),
             gateway,
         )
-        .execute(&ReconcileOptions::default(), &|_| {})
-        .await
-        .unwrap();
+        .pass(&ReconcileOptions::default())
+        .await;
         assert_eq!(report.count(FindingKind::UserDrift), 0);
         assert!(report.findings.is_empty(), "{:?}", report.findings);
     }
@@ -1807,9 +1752,8 @@ mod tests {
             MockAuditLog::new(),
             gateway,
         )
-        .execute(&ReconcileOptions::default(), &|_| {})
-        .await
-        .unwrap();
+        .pass(&ReconcileOptions::default())
+        .await;
         assert!(report.findings.is_empty(), "{:?}", report.findings);
         assert_eq!(report.litellm_pages, 2);
         let mut both = vec![alice, bob];

@@ -66,12 +66,6 @@ mod tests {
     use crate::settings::MockSettingsStore;
     use crate::users::Role;
 
-    fn admin() -> Actor {
-        let mut actor = alice();
-        actor.roles.push(Role::Admin);
-        actor
-    }
-
     fn initial() -> SelfServiceSettings {
         SelfServiceSettings {
             key_max_lifetime_days: Some(90),

@@ -114,15 +114,14 @@ mod tests {
         key
     }
 
-    fn store_with(sub: Subscription, keys: Vec<ApiKey>) -> MockSubscriptionStore {
-        let mut store = MockSubscriptionStore::new();
-        store
-            .expect_get_subscription()
-            .returning(move |_| Ok(Some(sub.clone())));
-        store
-            .expect_keys_bound_to()
-            .returning(move |_| Ok(keys.clone()));
-        store
+    /// Alice cancels subscription `id`.
+    async fn alice_cancels(
+        store: MockSubscriptionStore,
+        id: SubscriptionId,
+    ) -> Result<Subscription, Error> {
+        CancelSubscription::new(Arc::new(store), converge_offline(), fixed_clock())
+            .execute(&alice(), id)
+            .await
     }
 
     #[tokio::test]
@@ -132,7 +131,7 @@ mod tests {
         let only_this = bound(&["gpt-4o-mini"]);
         let also_other = bound(&["claude", "gpt-4o-mini"]);
         let (revoke, converge) = (only_this.id, also_other.id);
-        let mut store = store_with(sub.clone(), vec![only_this, also_other]);
+        let mut store = subscription_store_with(sub.clone(), vec![only_this, also_other]);
         store
             .expect_change_subscription_status_cascading()
             .times(1)
@@ -144,15 +143,8 @@ mod tests {
                     && effects.converge == vec![converge]
                     && a.action == "subscription.cancel"
             })
-            .returning(move |_, _, to, _, _, _, _| {
-                let mut s = sub.clone();
-                s.status = to;
-                Ok(s)
-            });
-        let out = CancelSubscription::new(Arc::new(store), converge_offline(), fixed_clock())
-            .execute(&alice(), id)
-            .await
-            .unwrap();
+            .returning(move |_, _, to, _, _, _, _| Ok(with_status(&sub, to)));
+        let out = alice_cancels(store, id).await.unwrap();
         assert_eq!(out.status, SubscriptionStatus::Cancelled);
     }
 
@@ -160,12 +152,9 @@ mod tests {
     async fn someone_elses_subscription_is_not_found() {
         let sub = subscription(bob().user_id, "gpt-4o-mini", SubscriptionStatus::Active);
         let id = sub.id;
-        let mut store = store_with(sub, vec![]);
+        let mut store = subscription_store_with(sub, vec![]);
         store.expect_change_subscription_status_cascading().never();
-        let err = CancelSubscription::new(Arc::new(store), converge_offline(), fixed_clock())
-            .execute(&alice(), id)
-            .await
-            .unwrap_err();
+        let err = alice_cancels(store, id).await.unwrap_err();
         assert_eq!(
             err,
             Error::NotFound {
@@ -178,12 +167,9 @@ mod tests {
     async fn a_rejected_subscription_cannot_be_cancelled() {
         let sub = subscription(alice().user_id, "gpt-4o-mini", SubscriptionStatus::Rejected);
         let id = sub.id;
-        let mut store = store_with(sub, vec![]);
+        let mut store = subscription_store_with(sub, vec![]);
         store.expect_change_subscription_status_cascading().never();
-        let err = CancelSubscription::new(Arc::new(store), converge_offline(), fixed_clock())
-            .execute(&alice(), id)
-            .await
-            .unwrap_err();
+        let err = alice_cancels(store, id).await.unwrap_err();
         assert!(matches!(err, Error::Conflict { .. }));
     }
 }

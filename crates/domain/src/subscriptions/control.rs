@@ -275,17 +275,6 @@ mod tests {
         )
     }
 
-    fn store_with(sub: Subscription, keys: Vec<crate::keys::ApiKey>) -> MockSubscriptionStore {
-        let mut store = MockSubscriptionStore::new();
-        store
-            .expect_get_subscription()
-            .returning(move |_| Ok(Some(sub.clone())));
-        store
-            .expect_keys_bound_to()
-            .returning(move |_| Ok(keys.clone()));
-        store
-    }
-
     #[tokio::test]
     async fn only_administrators_control_subscriptions() {
         let err = run(MockSubscriptionStore::new())
@@ -306,7 +295,7 @@ mod tests {
         let mut only = api_key(alice().user_id, ApiKeyStatus::Active);
         only.subscription_ids = vec![id];
         let only_id = only.id;
-        let mut store = store_with(sub.clone(), vec![only]);
+        let mut store = subscription_store_with(sub.clone(), vec![only]);
         store
             .expect_change_subscription_status_cascading()
             .times(1)
@@ -319,11 +308,7 @@ mod tests {
                     && effects.converge == vec![only_id]
                     && a.action == "subscription.suspend"
             })
-            .returning(move |_, _, to, _, _, _, _| {
-                let mut s = sub.clone();
-                s.status = to;
-                Ok(s)
-            });
+            .returning(move |_, _, to, _, _, _, _| Ok(with_status(&sub, to)));
         let out = run(store)
             .execute(
                 &admin(),
@@ -350,7 +335,7 @@ mod tests {
         let mut shared = api_key(alice().user_id, ApiKeyStatus::Active);
         shared.subscription_ids = vec![id, SubscriptionId::new()];
         let (only_id, shared_id) = (only.id, shared.id);
-        let mut store = store_with(sub.clone(), vec![only, shared]);
+        let mut store = subscription_store_with(sub.clone(), vec![only, shared]);
         store
             .expect_change_subscription_status_cascading()
             .times(1)
@@ -360,11 +345,7 @@ mod tests {
                     && effects.revoke == vec![only_id]
                     && effects.converge == vec![shared_id]
             })
-            .returning(move |_, _, to, _, _, _, _| {
-                let mut s = sub.clone();
-                s.status = to;
-                Ok(s)
-            });
+            .returning(move |_, _, to, _, _, _, _| Ok(with_status(&sub, to)));
         run(store)
             .execute(
                 &admin(),
@@ -398,7 +379,7 @@ mod tests {
 
         let pending = subscription(alice().user_id, "m", SubscriptionStatus::Pending);
         let id = pending.id;
-        let mut store = store_with(pending, vec![]);
+        let mut store = subscription_store_with(pending, vec![]);
         store.expect_change_subscription_quota().never();
         let err = run(store)
             .execute(
@@ -415,7 +396,7 @@ mod tests {
     async fn reactivating_needs_a_suspended_subscription() {
         let active = subscription(alice().user_id, "m", SubscriptionStatus::Active);
         let id = active.id;
-        let err = run(store_with(active, vec![]))
+        let err = run(subscription_store_with(active, vec![]))
             .execute(&admin(), id, SubscriptionAction::Reactivate)
             .await
             .unwrap_err();
@@ -444,7 +425,7 @@ mod tests {
         );
         let id = sub.id;
         let new_quota = quota(25);
-        let mut store = store_with(sub.clone(), vec![]);
+        let mut store = subscription_store_with(sub.clone(), vec![]);
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let s = seen.clone();
         store

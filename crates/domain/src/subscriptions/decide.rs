@@ -183,12 +183,6 @@ mod tests {
     use std::collections::HashMap;
     use std::sync::Mutex;
 
-    fn admin() -> Actor {
-        let mut actor = alice();
-        actor.roles.push(Role::Admin);
-        actor
-    }
-
     /// A store of subscriptions that changes status like the real one (conditional on `from`); `broken`
     /// ids answer `Unavailable`.
     fn store(subs: Vec<Subscription>, broken: Vec<SubscriptionId>) -> MockSubscriptionStore {

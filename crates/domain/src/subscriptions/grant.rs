@@ -208,12 +208,6 @@ mod tests {
     use crate::users::MockUserStore;
     use crate::users::{Role, User, UserStatus};
 
-    fn admin() -> Actor {
-        let mut actor = alice();
-        actor.roles.push(Role::Admin);
-        actor
-    }
-
     fn users() -> MockUserStore {
         let mut users = MockUserStore::new();
         users.expect_get_user().returning(|id| {

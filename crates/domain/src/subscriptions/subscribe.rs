@@ -157,14 +157,35 @@ mod tests {
         Subscribe::new(Arc::new(models), Arc::new(subs), fixed_clock())
     }
 
-    #[tokio::test]
-    async fn an_open_model_gives_an_active_subscription_with_the_model_default_quota() {
+    /// A catalogue holding the one model `name`, restricted or open, whatever is asked for.
+    fn catalog_of(name: &'static str, restricted: bool) -> MockModelStore {
         let mut models = MockModelStore::new();
         models
             .expect_get_model()
-            .returning(|_| Ok(Some(model("gpt-4o-mini", false))));
+            .returning(move |_| Ok(Some(model(name, restricted))));
+        models
+    }
+
+    /// A store in which Alice holds no subscription to the model yet.
+    fn not_yet_subscribed() -> MockSubscriptionStore {
         let mut subs = MockSubscriptionStore::new();
         subs.expect_find_subscription().returning(|_, _| Ok(None));
+        subs
+    }
+
+    /// Alice subscribes to `model_id`.
+    async fn subscribe(
+        models: MockModelStore,
+        subs: MockSubscriptionStore,
+        model_id: &str,
+    ) -> Result<Subscription, Error> {
+        use_case(models, subs).execute(&alice(), model_id).await
+    }
+
+    #[tokio::test]
+    async fn an_open_model_gives_an_active_subscription_with_the_model_default_quota() {
+        let models = catalog_of("gpt-4o-mini", false);
+        let mut subs = not_yet_subscribed();
         subs.expect_insert_subscription()
             .times(1)
             .withf(|s, audit| {
@@ -173,10 +194,7 @@ mod tests {
                     && audit.action == "subscription.create"
             })
             .returning(|_, _| Ok(()));
-        let sub = use_case(models, subs)
-            .execute(&alice(), "gpt-4o-mini")
-            .await
-            .unwrap();
+        let sub = subscribe(models, subs, "gpt-4o-mini").await.unwrap();
         assert_eq!(sub.status, SubscriptionStatus::Active);
         assert_eq!(sub.user_id, alice().user_id);
         assert_eq!(sub.model_id.as_str(), "gpt-4o-mini");
@@ -184,20 +202,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_restricted_model_gives_a_pending_subscription() {
-        let mut models = MockModelStore::new();
-        models
-            .expect_get_model()
-            .returning(|_| Ok(Some(model("secret-model", true))));
-        let mut subs = MockSubscriptionStore::new();
-        subs.expect_find_subscription().returning(|_, _| Ok(None));
+        let models = catalog_of("secret-model", true);
+        let mut subs = not_yet_subscribed();
         subs.expect_insert_subscription()
             .times(1)
             .withf(|s, _| s.status == SubscriptionStatus::Pending)
             .returning(|_, _| Ok(()));
-        let sub = use_case(models, subs)
-            .execute(&alice(), "secret-model")
-            .await
-            .unwrap();
+        let sub = subscribe(models, subs, "secret-model").await.unwrap();
         assert_eq!(sub.status, SubscriptionStatus::Pending);
     }
 
@@ -226,10 +237,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_active_subscription_cannot_be_requested_twice() {
-        let mut models = MockModelStore::new();
-        models
-            .expect_get_model()
-            .returning(|_| Ok(Some(model("gpt-4o-mini", false))));
+        let models = catalog_of("gpt-4o-mini", false);
         let mut subs = MockSubscriptionStore::new();
         subs.expect_find_subscription().returning(|_, _| {
             Ok(Some(subscription(
@@ -240,19 +248,13 @@ mod tests {
         });
         subs.expect_insert_subscription().never();
         subs.expect_change_subscription_status().never();
-        let err = use_case(models, subs)
-            .execute(&alice(), "gpt-4o-mini")
-            .await
-            .unwrap_err();
+        let err = subscribe(models, subs, "gpt-4o-mini").await.unwrap_err();
         assert!(matches!(err, Error::Conflict { field: Some(ref f), .. } if f == "model_id"));
     }
 
     #[tokio::test]
     async fn a_cancelled_subscription_is_reactivated_in_place() {
-        let mut models = MockModelStore::new();
-        models
-            .expect_get_model()
-            .returning(|_| Ok(Some(model("gpt-4o-mini", false))));
+        let models = catalog_of("gpt-4o-mini", false);
         let mut subs = MockSubscriptionStore::new();
         let old = subscription(
             alice().user_id,
@@ -276,40 +278,26 @@ mod tests {
                 s.id = id;
                 Ok(s)
             });
-        let sub = use_case(models, subs)
-            .execute(&alice(), "gpt-4o-mini")
-            .await
-            .unwrap();
+        let sub = subscribe(models, subs, "gpt-4o-mini").await.unwrap();
         assert_eq!(sub.id, old_id);
         assert_eq!(sub.status, SubscriptionStatus::Active);
     }
 
     #[tokio::test]
     async fn a_concurrent_duplicate_insert_is_a_conflict() {
-        let mut models = MockModelStore::new();
-        models
-            .expect_get_model()
-            .returning(|_| Ok(Some(model("gpt-4o-mini", false))));
-        let mut subs = MockSubscriptionStore::new();
-        subs.expect_find_subscription().returning(|_, _| Ok(None));
+        let models = catalog_of("gpt-4o-mini", false);
+        let mut subs = not_yet_subscribed();
         subs.expect_insert_subscription()
             .returning(|_, _| Err(StoreError::Conflict(ConflictKind::AlreadySubscribed)));
-        let err = use_case(models, subs)
-            .execute(&alice(), "gpt-4o-mini")
-            .await
-            .unwrap_err();
+        let err = subscribe(models, subs, "gpt-4o-mini").await.unwrap_err();
         assert!(matches!(err, Error::Conflict { .. }));
     }
 
     #[tokio::test]
     async fn the_quota_is_the_model_default_capped_by_the_settings() {
         use crate::settings::{MockSettingsStore, SelfServiceSettings, SettingsSource};
-        let mut models = MockModelStore::new();
-        models
-            .expect_get_model()
-            .returning(|_| Ok(Some(model("gpt-4o-mini", false))));
-        let mut subs = MockSubscriptionStore::new();
-        subs.expect_find_subscription().returning(|_, _| Ok(None));
+        let models = catalog_of("gpt-4o-mini", false);
+        let mut subs = not_yet_subscribed();
         subs.expect_insert_subscription()
             .times(1)
             .withf(|s, _| s.quota.rpm_limit == Some(7) && s.quota.max_budget == Some(money("10")))

@@ -85,12 +85,6 @@ mod tests {
     use crate::users::UserStatus;
     use crate::users::{MockUserDirectory, UserOverview};
 
-    fn admin() -> Actor {
-        let mut actor = alice();
-        actor.roles.push(Role::Admin);
-        actor
-    }
-
     fn overview(id: UserId, roles: Vec<Role>) -> UserOverview {
         UserOverview {
             user: User {

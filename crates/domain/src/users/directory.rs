@@ -141,12 +141,6 @@ mod tests {
         }
     }
 
-    fn admin() -> Actor {
-        let mut actor = alice();
-        actor.roles.push(Role::Admin);
-        actor
-    }
-
     fn auditor() -> Actor {
         let mut actor = bob();
         actor.roles.push(Role::Auditor);

@@ -105,26 +105,28 @@ mod tests {
     use crate::fixtures::*;
     use crate::users::MockUserDirectory;
     use crate::users::MockUserStore;
-    use crate::users::Role;
 
+    /// Alice, under her own username, with the `user` role.
     fn alice_user(status: UserStatus) -> User {
-        User {
-            id: alice().user_id,
-            username: "alice".into(),
-            email: None,
-            display_name: None,
-            roles: vec![Role::User],
-            status,
-            created_at: now(),
-        }
+        user(alice().user_id, status)
     }
 
-    #[tokio::test]
-    async fn suspending_changes_the_status_with_an_audit_event_and_a_user_cannot_do_it() {
+    /// A user store that finds Alice, active.
+    fn finding_active_alice() -> MockUserStore {
         let mut users = MockUserStore::new();
         users
             .expect_find_user_by_username()
             .returning(|_| Ok(Some(alice_user(UserStatus::Active))));
+        users
+    }
+
+    fn use_case(users: MockUserStore, directory: MockUserDirectory) -> SetUserStatus {
+        SetUserStatus::new(Arc::new(users), Arc::new(directory), fixed_clock())
+    }
+
+    #[tokio::test]
+    async fn suspending_changes_the_status_with_an_audit_event_and_a_user_cannot_do_it() {
+        let mut users = finding_active_alice();
         users.expect_change_user_status().never();
         let mut directory = MockUserDirectory::new();
         directory
@@ -132,7 +134,7 @@ mod tests {
             .times(1)
             .withf(|id, _, audit| *id == alice().user_id && audit.action == "user.suspend")
             .returning(|_, _, _| Ok(alice_user(UserStatus::Suspended)));
-        let uc = SetUserStatus::new(Arc::new(users), Arc::new(directory), fixed_clock());
+        let uc = use_case(users, directory);
         assert!(matches!(
             uc.execute(Some(&bob()), "alice", UserStatus::Suspended)
                 .await
@@ -148,33 +150,23 @@ mod tests {
 
     #[tokio::test]
     async fn an_unchanged_status_writes_nothing() {
-        let mut users = MockUserStore::new();
-        users
-            .expect_find_user_by_username()
-            .returning(|_| Ok(Some(alice_user(UserStatus::Active))));
+        let mut users = finding_active_alice();
         users.expect_change_user_status().never();
-        let user = SetUserStatus::new(
-            Arc::new(users),
-            Arc::new(MockUserDirectory::new()),
-            fixed_clock(),
-        )
-        .execute(None, "alice", UserStatus::Active)
-        .await
-        .unwrap();
+        let user = use_case(users, MockUserDirectory::new())
+            .execute(None, "alice", UserStatus::Active)
+            .await
+            .unwrap();
         assert_eq!(user.status, UserStatus::Active);
     }
 
     #[tokio::test]
     async fn the_last_active_administrator_cannot_be_suspended_from_the_command_line() {
-        let mut users = MockUserStore::new();
-        users
-            .expect_find_user_by_username()
-            .returning(|_| Ok(Some(alice_user(UserStatus::Active))));
+        let users = finding_active_alice();
         let mut directory = MockUserDirectory::new();
         directory
             .expect_suspend_user()
             .returning(|_, _, _| Err(StoreError::Conflict(ConflictKind::LastActiveAdmin)));
-        let err = SetUserStatus::new(Arc::new(users), Arc::new(directory), fixed_clock())
+        let err = use_case(users, directory)
             .execute(None, "alice", UserStatus::Suspended)
             .await
             .unwrap_err();

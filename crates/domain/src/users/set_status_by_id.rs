@@ -66,25 +66,14 @@ mod tests {
     use crate::fixtures::*;
     use crate::users::MockUserDirectory;
     use crate::users::MockUserStore;
-    use crate::users::Role;
     use crate::{ConflictKind, StoreError};
 
-    fn admin() -> Actor {
-        let mut actor = alice();
-        actor.roles.push(Role::Admin);
-        actor
+    fn bob_user(status: UserStatus) -> User {
+        named_user(bob().user_id, "bob", status)
     }
 
-    fn bob_user(status: UserStatus) -> User {
-        User {
-            id: bob().user_id,
-            username: "bob".into(),
-            email: None,
-            display_name: None,
-            roles: vec![Role::User],
-            status,
-            created_at: now(),
-        }
+    fn use_case(users: MockUserStore, directory: MockUserDirectory) -> SetUserStatusById {
+        SetUserStatusById::new(Arc::new(users), Arc::new(directory), fixed_clock())
     }
 
     #[tokio::test]
@@ -105,7 +94,7 @@ mod tests {
                     && audit.before == Some(serde_json::json!({"status": "active"}))
             })
             .returning(|_, _, _| Ok(bob_user(UserStatus::Suspended)));
-        let user = SetUserStatusById::new(Arc::new(users), Arc::new(directory), fixed_clock())
+        let user = use_case(users, directory)
             .execute(&admin(), bob().user_id, UserStatus::Suspended)
             .await
             .unwrap();
@@ -117,11 +106,7 @@ mod tests {
         let mut users = MockUserStore::new();
         users.expect_change_user_status().never();
         users.expect_get_user().never();
-        let uc = SetUserStatusById::new(
-            Arc::new(users),
-            Arc::new(MockUserDirectory::new()),
-            fixed_clock(),
-        );
+        let uc = use_case(users, MockUserDirectory::new());
         assert!(matches!(
             uc.execute(&admin(), admin().user_id, UserStatus::Suspended)
                 .await
@@ -143,11 +128,7 @@ mod tests {
             .expect_get_user()
             .returning(|id| Ok((id == bob().user_id).then(|| bob_user(UserStatus::Active))));
         users.expect_change_user_status().never();
-        let uc = SetUserStatusById::new(
-            Arc::new(users),
-            Arc::new(MockUserDirectory::new()),
-            fixed_clock(),
-        );
+        let uc = use_case(users, MockUserDirectory::new());
         assert_eq!(
             uc.execute(&admin(), UserId::new(), UserStatus::Active)
                 .await
@@ -183,7 +164,7 @@ mod tests {
         directory
             .expect_suspend_user()
             .returning(|_, _, _| Err(StoreError::Conflict(ConflictKind::LastActiveAdmin)));
-        let uc = SetUserStatusById::new(Arc::new(users), Arc::new(directory), fixed_clock());
+        let uc = use_case(users, directory);
         let err = uc
             .execute(&admin(), bob().user_id, UserStatus::Suspended)
             .await
